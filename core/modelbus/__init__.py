@@ -1,0 +1,118 @@
+"""modelbus: a plugin-based LLM client.
+
+``import modelbus`` is cheap: it loads no plugin, imports no provider SDK and does no I/O.
+Names below are imported on first use (PEP 562).
+
+    >>> import modelbus
+    >>> client = modelbus.Client()            # config from ./modelbus.toml, env, defaults
+    >>> client.chat("Hello").content
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "Client": "._client",
+    "UsageTotals": "._client",
+    "Config": "._config",
+    "CoreSettings": "._config",
+    "ModelAlias": "._config",
+    "Message": "._types",
+    "TextPart": "._types",
+    "ImagePart": "._types",
+    "ImageURL": "._types",
+    "ToolCall": "._types",
+    "FunctionCall": "._types",
+    "ToolSpec": "._types",
+    "FunctionSpec": "._types",
+    "ChatRequest": "._types",
+    "ChatResponse": "._types",
+    "ChatChunk": "._types",
+    "ToolCallDelta": "._types",
+    "Usage": "._types",
+    "EmbeddingRequest": "._types",
+    "EmbeddingResponse": "._types",
+    "converter": "._converter",
+    "Secret": "._secrets",
+    "env_secret": "._secrets",
+    "hookimpl": ".hookspecs",
+    "hookspec": ".hookspecs",
+    "adapt_provider": "._adapt",
+    "Capabilities": ".protocols",
+    "CacheStats": ".protocols",
+    "ChatStream": "._streaming",
+    "AsyncChatStream": "._streaming",
+    "StreamAccumulator": "._stream",
+    "Catalog": "._catalog",
+    "CatalogEntry": "._catalog",
+    "cache_key": "._cache_key",
+    "Clock": "._retry",
+    "is_retryable": "._retry",
+    "load_plugins": "._plugins",
+    "reset_plugins": "._plugins",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "errors"])
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        if name == "errors":
+            return importlib.import_module(".errors", __name__)
+        raise AttributeError(f"module 'modelbus' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from . import errors as errors
+    from ._adapt import adapt_provider as adapt_provider
+    from ._cache_key import cache_key as cache_key
+    from ._catalog import Catalog as Catalog
+    from ._catalog import CatalogEntry as CatalogEntry
+    from ._client import Client as Client
+    from ._client import UsageTotals as UsageTotals
+    from ._config import Config as Config
+    from ._config import CoreSettings as CoreSettings
+    from ._config import ModelAlias as ModelAlias
+    from ._converter import converter as converter
+    from ._plugins import load_plugins as load_plugins
+    from ._plugins import reset_plugins as reset_plugins
+    from ._retry import Clock as Clock
+    from ._retry import is_retryable as is_retryable
+    from ._secrets import Secret as Secret
+    from ._secrets import env_secret as env_secret
+    from ._stream import StreamAccumulator as StreamAccumulator
+    from ._streaming import AsyncChatStream as AsyncChatStream
+    from ._streaming import ChatStream as ChatStream
+    from ._types import (
+        ChatChunk as ChatChunk,
+        ChatRequest as ChatRequest,
+        ChatResponse as ChatResponse,
+        EmbeddingRequest as EmbeddingRequest,
+        EmbeddingResponse as EmbeddingResponse,
+        FunctionCall as FunctionCall,
+        FunctionSpec as FunctionSpec,
+        ImagePart as ImagePart,
+        ImageURL as ImageURL,
+        Message as Message,
+        TextPart as TextPart,
+        ToolCall as ToolCall,
+        ToolCallDelta as ToolCallDelta,
+        ToolSpec as ToolSpec,
+        Usage as Usage,
+    )
+    from .hookspecs import hookimpl as hookimpl
+    from .hookspecs import hookspec as hookspec
+    from .protocols import CacheStats as CacheStats
+    from .protocols import Capabilities as Capabilities

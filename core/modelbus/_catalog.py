@@ -1,0 +1,110 @@
+"""The model catalog: context windows, output limits and prices, from a data file.
+
+``data/catalog.json`` ships with core; plugins add entries through
+``modelbus_register_catalog`` and config through ``[catalog."model"]`` (later wins).
+Prices are US dollars per 1M tokens; windows and limits are tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from typing import Any
+
+import attrs
+
+from ._types import Usage
+
+__all__ = ["Catalog", "CatalogEntry"]
+
+
+@attrs.frozen
+class CatalogEntry:
+    """One model's figures; any may be ``None`` (unknown), and then no cost is computed."""
+
+    model: str
+    provider: str | None = None
+    mode: str = "chat"
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    input_per_1m: float | None = None
+    cached_input_per_1m: float | None = None
+    output_per_1m: float | None = None
+    source: str | None = None
+    as_of: str | None = None
+
+    def cost(self, usage: Usage) -> float | None:
+        """US dollars for ``usage``: uncached prompt tokens at the input price, cached ones
+        at the cached price (the input price when no cached price is listed), completion
+        tokens (reasoning included) at the output price. ``None`` if a needed price is
+        unknown."""
+        if self.input_per_1m is None or (usage.completion_tokens and self.output_per_1m is None):
+            return None
+        cached_price = (
+            self.cached_input_per_1m if self.cached_input_per_1m is not None
+            else self.input_per_1m
+        )
+        uncached = usage.prompt_tokens - usage.cached_tokens
+        total = (
+            uncached * self.input_per_1m
+            + usage.cached_tokens * cached_price
+            + usage.completion_tokens * (self.output_per_1m or 0.0)
+        )
+        return total / 1_000_000
+
+
+_FIELDS = {a.name for a in attrs.fields(CatalogEntry)} - {"model"}
+
+
+class Catalog:
+    """Model name → :class:`CatalogEntry`. Lookup also tries the name without a dated
+    suffix (``gpt-4o-2024-08-06`` → ``gpt-4o``) as OpenAI reports dated snapshots."""
+
+    def __init__(self, entries: Mapping[str, CatalogEntry]) -> None:
+        self._entries = dict(entries)
+
+    @classmethod
+    def load(cls, *overrides: Mapping[str, Mapping[str, Any]]) -> Catalog:
+        """The shipped data file, then each mapping of overrides in order.
+
+        Raises ``ValueError`` naming the model and key for an unknown field."""
+        raw = json.loads(resources.files("modelbus").joinpath("data/catalog.json").read_text())
+        merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in raw["models"].items()}
+        for layer in overrides:
+            for name, fields in layer.items():
+                unknown = set(fields) - _FIELDS
+                if unknown:
+                    raise ValueError(
+                        f"catalog entry {name!r}: unknown keys {sorted(unknown)}; "
+                        f"accepted: {sorted(_FIELDS)}"
+                    )
+                merged.setdefault(name, {}).update(fields)
+        return cls({k: CatalogEntry(model=k, **v) for k, v in merged.items()})
+
+    def get(self, model: str) -> CatalogEntry | None:
+        e = self._entries.get(model)
+        if e is None:
+            base, sep, tail = model.rpartition("-")
+            # dated snapshots: gpt-4o-2024-08-06 → gpt-4o-2024-08 → ... → gpt-4o
+            while sep and e is None and base:
+                if tail.isdigit():
+                    e = self._entries.get(base)
+                    base, sep, tail = base.rpartition("-")
+                else:
+                    break
+        return e
+
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """US dollars for ``usage`` on ``model``, or ``None`` when unknown."""
+        e = self.get(model)
+        return None if e is None else e.cost(usage)
+
+    def __iter__(self) -> Iterator[CatalogEntry]:
+        return iter(self._entries.values())
+
+    def __contains__(self, model: object) -> bool:
+        return isinstance(model, str) and self.get(model) is not None
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,399 @@
+"""``modelbus.Client``: the composition of providers, cache, retry, tokens and catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from . import _pipeline
+from ._adapt import AdaptedProvider, adapt_provider
+from ._catalog import Catalog
+from ._config import Config
+from ._plugins import load_plugins
+from ._registry import Registry
+from ._retry import Clock
+from ._routing import Route, build_messages, build_request, pick_default_provider, resolve_route
+from ._singleflight import AsyncSingleFlight, SingleFlight
+from ._streaming import AsyncChatStream, ChatStream
+from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message, Usage
+from .errors import ConfigError, PluginError
+from .protocols import Cache, RetryPolicy, TokenCounter
+
+T = TypeVar("T")
+
+__all__ = ["Client", "UsageTotals"]
+
+
+@attrs.frozen
+class UsageTotals:
+    """What a client has spent: ``requests`` answered by providers (cache hits excluded),
+    summed ``usage`` in tokens, ``cost_usd`` in US dollars (calls of unknown price add
+    nothing and are counted in ``unpriced_requests``), and ``cache_hits``."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    usage: Usage = attrs.field(factory=Usage)
+    cost_usd: float = 0.0
+    unpriced_requests: int = 0
+
+
+class Client:
+    """An LLM client composed from config.
+
+    ``config`` is a :class:`modelbus.Config`, a dict of the ``modelbus.toml`` shape, a path
+    to such a file, or ``None`` (search ``$MODELBUS_CONFIG``, ``./modelbus.toml``, the
+    user config dir). ``overrides`` replace ``[modelbus]`` keys (``provider=``,
+    ``model=``, ``cache=``...). ``clock`` injects time and sleep (tests); ``namespace``
+    separates cache keys of apps sharing a cache; ``registry`` replaces plugin discovery
+    (``modelbus.testing.make_client`` uses it).
+
+    Raises :class:`ConfigError` for a bad config and :class:`PluginError` for an unknown
+    plugin name (naming the installed ones). Thread-safe; one client can serve many
+    threads and tasks.
+    """
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        namespace: str = "",
+        registry: Registry | None = None,
+        **overrides: Any,
+    ) -> None:
+        if isinstance(config, Config):
+            cfg = config
+        elif isinstance(config, Mapping):
+            cfg = Config.from_dict(config)
+        else:
+            cfg = Config.load(config)
+        if overrides:
+            try:
+                cfg = cfg.evolve(**overrides)
+            except TypeError as exc:
+                raise ConfigError(f"unknown client override: {exc}", source="Client(...)",
+                                  accepted=[a.name for a in attrs.fields(type(cfg.modelbus))]
+                                  ) from None
+        self.config = cfg
+        self.namespace = namespace
+        self.clock = clock or Clock()
+        core = cfg.modelbus
+        from ._logging import get_logger, level_enabled, setup_default_logging
+
+        setup_default_logging(core.log_format, core.log_level)
+        self._log = get_logger("modelbus")
+        # Built only when it would be shown: a filtered event then costs one bool test.
+        self._log_calls = level_enabled("info")
+        loaded = load_plugins(core.plugins.allow, core.plugins.block)
+        self.plugins = loaded
+        self.registry = registry if registry is not None else loaded.registry
+        cfg.check_sections(self.registry)
+        self._lock = threading.RLock()
+        self._providers: dict[str, AdaptedProvider] = {}
+        self._counters: dict[str, TokenCounter] = {}
+        self._flight = SingleFlight()
+        self._aflights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSingleFlight] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._totals = UsageTotals()
+        self.cache: Cache | None = (
+            None if core.cache == "none" else self._build("caches", core.cache)
+        )
+        self.retry_policy: RetryPolicy = self._build("retry_policies", core.retry_policy)
+        catalog_layers = [
+            {r.name: r.factory} for r in self.registry.of_kind("catalog")
+        ]
+        try:
+            self.catalog = Catalog.load(*catalog_layers, cfg.catalog)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="catalog", source=cfg.source) from exc
+        self._default_provider: tuple[str, str] | None = None
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Client:
+        """A client from the config file at ``path`` (or the one found by search)."""
+        return cls(Config.load(path), **overrides)
+
+    # --- composition -------------------------------------------------------------------
+    def _build(self, kind: str, name: str) -> Any:
+        reg = self.registry.get(kind, name)
+        settings = self.config.section(kind, name, reg.settings)
+        try:
+            return reg.factory(settings) if reg.settings is not None else reg.factory()
+        except (ConfigError, PluginError):
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"{kind} {name!r} from {reg.origin!r} failed to start: "
+                f"{type(exc).__name__}: {exc}", plugin=reg.origin,
+            ) from exc
+
+    @property
+    def default_provider(self) -> str:
+        """The provider used when a call names none (see ``pick_default_provider``)."""
+        if self._default_provider is None:
+            self._default_provider = pick_default_provider(self.config, self.registry)
+        return self._default_provider[0]
+
+    @property
+    def default_provider_reason(self) -> str:
+        """One line saying which provider is the default and why."""
+        _ = self.default_provider
+        assert self._default_provider is not None
+        return self._default_provider[1]
+
+    def provider(self, name: str) -> AdaptedProvider:
+        """The provider registered as ``name``, built on first use and kept."""
+        p = self._providers.get(name)
+        if p is None:
+            with self._lock:
+                p = self._providers.get(name)
+                if p is None:
+                    p = self._providers[name] = adapt_provider(
+                        self._build("providers", name), name
+                    )
+        return p
+
+    def route(self, model: str | None = None) -> Route:
+        """Where a call for ``model`` (or the default) goes; the provider's default model
+        fills in when neither call nor config names one."""
+        route = resolve_route(model, self.config, self.registry,
+                              lambda: self.default_provider)
+        if route.model is None:
+            dm = self.provider(route.provider).default_model
+            if dm is None:
+                raise ConfigError(
+                    f"no model given and provider {route.provider!r} has no default model",
+                    key="modelbus.model", source=self.config.source,
+                )
+            route = attrs.evolve(route, model=dm)
+        return route
+
+    # --- hooks used by the pipeline ----------------------------------------------------
+    def _prepare(self, route: Route, req: ChatRequest) -> ChatRequest:
+        from ._prepare import prepare
+
+        return prepare(self, route, req)
+
+    async def _aprepare(self, route: Route, req: ChatRequest) -> ChatRequest:
+        from ._prepare import aprepare
+
+        return await aprepare(self, route, req)
+
+    def _retry_budget(self, provider: str) -> Callable[[], bool] | None:
+        return None
+
+    def _aflight(self) -> AsyncSingleFlight:
+        loop = asyncio.get_running_loop()
+        f = self._aflights.get(loop)
+        if f is None:
+            f = self._aflights[loop] = AsyncSingleFlight()
+        return f
+
+    def _guard(self, fn: Callable[[], T], event: str) -> T | None:
+        """Run a cache operation; a failure is logged and counted, never raised."""
+        try:
+            return fn()
+        except Exception as exc:
+            self._log_warning(event, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    async def _aguard(self, aw: Awaitable[T], event: str) -> T | None:
+        try:
+            return await aw
+        except Exception as exc:
+            self._log_warning(event, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _log_warning(self, event: str, **kw: Any) -> None:
+        from ._logging import redact
+
+        self._log.warning(event, **{k: redact(v, k) for k, v in kw.items()})
+
+    def _done(self, route: Route, resp: ChatResponse, t0: float, cache: str) -> ChatResponse:
+        latency = time.perf_counter() - t0
+        resp = attrs.evolve(resp, latency_s=latency)
+        with self._lock:
+            t = self._totals
+            if resp.cached:
+                self._totals = attrs.evolve(t, cache_hits=t.cache_hits + 1)
+            else:
+                self._totals = attrs.evolve(
+                    t, requests=t.requests + 1, usage=t.usage + resp.usage,
+                    cost_usd=t.cost_usd + (resp.cost_usd or 0.0),
+                    unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
+                )
+        if not self._log_calls:
+            return resp
+        self._log.info(
+            "modelbus.call", provider=resp.provider or route.provider, model=resp.model,
+            latency_ms=round(latency * 1000, 3), prompt_tokens=resp.usage.prompt_tokens,
+            completion_tokens=resp.usage.completion_tokens, cost_usd=resp.cost_usd,
+            cache=cache, attempts=resp.attempts, finish_reason=resp.finish_reason,
+        )
+        return resp
+
+    @property
+    def usage_totals(self) -> UsageTotals:
+        """Tokens and US dollars spent by this client so far."""
+        return self._totals
+
+    # --- public calls ------------------------------------------------------------------
+    def _request(self, messages: Any, model: str | None, system: str | None,
+                 params: Mapping[str, Any], stream: bool = False) -> tuple[Route, ChatRequest]:
+        route = self.route(model)
+        merged = {**route.params, **params} if route.params else params
+        assert route.model is not None
+        return route, build_request(build_messages(messages, system), route.model, merged,
+                                    stream=stream)
+
+    def chat(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+             system: str | None = None, cache: _pipeline.CacheMode = "use",
+             cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
+             **params: Any) -> ChatResponse:
+        """Send a chat request; returns the :class:`ChatResponse`.
+
+        ``messages``: a prompt string, a :class:`Message`, an OpenAI message dict or a list
+        of those; ``model``: a model, alias or ``provider/model`` (default from config);
+        ``system``: a system prompt to prepend; ``params``: OpenAI parameters
+        (``temperature``, ``max_tokens``, ``tools``, ``response_format``, ``seed``...).
+        ``cache``: ``use`` (default), ``refresh`` (call and overwrite), ``bypass``,
+        ``only`` (raise :class:`CacheMiss` instead of calling).
+
+        Raises :class:`ProviderError` subclasses (not retryable, or retries disabled),
+        :class:`RetryError` (retries exhausted), :class:`ContextLengthExceededError`,
+        ``TypeError`` for an unknown parameter.
+        """
+        t0 = time.perf_counter()
+        route, req = self._request(messages, model, system, params)
+        opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags))
+        return _pipeline.chat(self, route, req, opts, t0)
+
+    async def achat(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+                    system: str | None = None, cache: _pipeline.CacheMode = "use",
+                    cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
+                    **params: Any) -> ChatResponse:
+        """The async twin of :meth:`chat`."""
+        t0 = time.perf_counter()
+        route, req = self._request(messages, model, system, params)
+        opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags))
+        return await _pipeline.achat(self, route, req, opts, t0)
+
+    def stream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+               system: str | None = None, cache: _pipeline.CacheMode = "use",
+               cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
+               **params: Any) -> ChatStream:
+        """Stream a chat reply: iterate the returned :class:`ChatStream` for
+        :class:`ChatChunk`; its ``.response`` is the aggregated response afterwards."""
+        route, req = self._request(messages, model, system, params, stream=True)
+        return ChatStream(self, route, req,
+                          _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags)))
+
+    def astream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+                system: str | None = None, cache: _pipeline.CacheMode = "use",
+                cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
+                **params: Any) -> AsyncChatStream:
+        """The async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
+        route, req = self._request(messages, model, system, params, stream=True)
+        return AsyncChatStream(self, route, req,
+                               _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags)))
+
+    def _embed_request(self, input: str | Iterable[str], model: str | None,
+                       params: Mapping[str, Any]) -> tuple[Route, EmbeddingRequest]:
+        route = self.route(model)
+        texts = (input,) if isinstance(input, str) else tuple(input)
+        assert route.model is not None
+        return route, EmbeddingRequest(model=route.model, input=texts, **params)
+
+    def embed(self, input: str | Iterable[str], *, model: str | None = None,
+              **params: Any) -> EmbeddingResponse:
+        """Embed one text or many; returns one vector per input, in input order.
+        ``params``: ``dimensions`` (output width), ``user``, ``extra_body``."""
+        from ._retry import retry_call
+
+        t0 = time.perf_counter()
+        route, req = self._embed_request(input, model, params)
+        p = self.provider(route.provider)
+        resp, n = retry_call(lambda: p.embed(req), self.retry_policy, clock=self.clock,
+                             budget=self._retry_budget(route.provider))
+        return self._embedded(route, req, resp, n, t0)
+
+    async def aembed(self, input: str | Iterable[str], *, model: str | None = None,
+                     **params: Any) -> EmbeddingResponse:
+        """The async twin of :meth:`embed`."""
+        from ._retry import aretry_call
+
+        t0 = time.perf_counter()
+        route, req = self._embed_request(input, model, params)
+        p = self.provider(route.provider)
+        resp, n = await aretry_call(lambda: p.aembed(req), self.retry_policy, clock=self.clock,
+                                    budget=self._retry_budget(route.provider))
+        return self._embedded(route, req, resp, n, t0)
+
+    def _embedded(self, route: Route, req: EmbeddingRequest, resp: EmbeddingResponse, n: int,
+                  t0: float) -> EmbeddingResponse:
+        model = resp.model or req.model
+        return attrs.evolve(resp, provider=route.provider, model=model, attempts=n,
+                            cost_usd=self.catalog.cost(model, resp.usage),
+                            latency_s=time.perf_counter() - t0)
+
+    def token_counter(self, model: str, provider: str | None = None) -> TokenCounter:
+        """The counter for ``model``: the provider's own (e.g. a llama.cpp tokenizer), else
+        the first registered exact counter serving it, else the first serving it, else the
+        approximate fallback (``exact=False``)."""
+        from ._tokens import pick_counter
+
+        return pick_counter(self, model, provider)
+
+    def count_tokens(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+                     tools: Iterable[Any] | None = None) -> int:
+        """Prompt tokens ``messages`` (and ``tools``) would cost on ``model``."""
+        route = self.route(model)
+        assert route.model is not None
+        msgs = build_messages(messages)
+        specs = build_request(msgs, route.model, {"tools": tools}).tools if tools else None
+        counter = self.token_counter(route.model, route.provider)
+        return counter.count_messages(msgs, route.model, specs)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Close providers' connection pools and the cache."""
+        with self._lock:
+            providers, self._providers = list(self._providers.values()), {}
+        for p in providers:
+            p.close()
+        close = getattr(self.cache, "close", None)
+        if close is not None:
+            close()
+
+    async def aclose(self) -> None:
+        with self._lock:
+            providers, self._providers = list(self._providers.values()), {}
+        for p in providers:
+            await p.aclose()
+        aclose = getattr(self.cache, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        else:
+            close = getattr(self.cache, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()

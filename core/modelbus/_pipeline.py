@@ -1,0 +1,177 @@
+"""The one call pipeline, sync and async.
+
+resolve (done by the client) → cache lookup → [miss] single-flight → prepare (token
+estimate, context window, budget, rate limit) → retry policy around the provider call →
+usage and cost → cache store → one ``modelbus.call`` event.
+
+Token estimation happens after the cache lookup: a hit sends nothing, so it needs no
+count, and that keeps a memory-cache hit in the tens of microseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from ._cache_key import cache_key
+from ._converter import dumps_response, loads_response
+from ._retry import aretry_call, retry_call
+from ._routing import Route
+from ._types import ChatRequest, ChatResponse
+from .errors import Attempt, CacheMiss
+
+if TYPE_CHECKING:
+    from ._adapt import AdaptedProvider
+    from ._client import Client
+    from .protocols import Cache
+
+CacheMode = Literal["use", "refresh", "bypass", "only"]
+CACHE_MODES = ("use", "refresh", "bypass", "only")
+
+__all__ = ["CacheMode", "CallOptions", "achat", "chat"]
+
+
+@attrs.frozen
+class CallOptions:
+    """Per-call controls: ``cache`` mode (``use`` | ``refresh`` | ``bypass`` | ``only``),
+    ``cache_ttl_s`` in seconds (``None``: the client's default), ``cache_tags``."""
+
+    cache: CacheMode = "use"
+    cache_ttl_s: float | None = None
+    cache_tags: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.cache not in CACHE_MODES:
+            raise ValueError(f"cache must be one of {CACHE_MODES}, got {self.cache!r}")
+
+
+def _key(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> str:
+    return cache_key(req, provider=route.provider, endpoint=provider.cache_identity,
+                     namespace=c.namespace)
+
+
+def _decode(c: Client, cache: Cache, key: str, data: bytes | None) -> ChatResponse | None:
+    if data is None:
+        return None
+    try:
+        return loads_response(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        # A value we cannot read is a miss; drop it so it is not read again.
+        c._log_warning("cache_value_undecodable", key=key, error=str(exc))
+        c._guard(lambda: cache.delete(key), "cache_delete_failed")
+        return None
+
+
+def _cache_get(c: Client, cache: Cache, key: str) -> ChatResponse | None:
+    data = c._guard(lambda: cache.get(key), "cache_get_failed")
+    return _decode(c, cache, key, data)
+
+
+def _cache_set(c: Client, cache: Cache, key: str, resp: ChatResponse, o: CallOptions) -> None:
+    if resp.finish_reason in (None, "error"):
+        return  # an incomplete answer is not worth replaying
+    ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
+    data = dumps_response(resp)
+    c._guard(lambda: cache.set(key, data, ttl, o.cache_tags), "cache_set_failed")
+
+
+def _hit(resp: ChatResponse, t0: float) -> ChatResponse:
+    return attrs.evolve(resp, cached=True, attempts=0, latency_s=time.perf_counter() - t0)
+
+
+def _on_retry(c: Client, route: Route) -> Callable[[Attempt, int], None]:
+    def on_retry(a: Attempt, n: int) -> None:
+        c._log_warning("modelbus.retry", provider=route.provider, model=route.model,
+                       attempt=n, error_type=a.error_type, status=a.status_code,
+                       delay_s=round(a.delay_s, 3), error=str(a.error))
+
+    return on_retry
+
+
+def _finish_provider_response(c: Client, route: Route, req: ChatRequest,
+                              resp: ChatResponse, attempts: int) -> ChatResponse:
+    model = resp.model or req.model
+    return attrs.evolve(resp, provider=route.provider, model=model, attempts=attempts,
+                        cost_usd=c.catalog.cost(model, resp.usage))
+
+
+def chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
+    """Run a chat request through the pipeline (sync)."""
+    provider = c.provider(route.provider)
+    cache = None if o.cache == "bypass" else c.cache
+    if cache is None:
+        return c._done(route, _call(c, route, provider, req), t0, "bypass")
+    key = _key(c, route, provider, req)
+    if o.cache != "refresh":
+        hit = _cache_get(c, cache, key)
+        if hit is not None:
+            return c._done(route, _hit(hit, t0), t0, "hit")
+        if o.cache == "only":
+            raise CacheMiss(f"not in cache (key {key[:16]}…); cache='only' does not call")
+
+    def miss() -> ChatResponse:
+        resp = _call(c, route, provider, req)
+        _cache_set(c, cache, key, resp, o)
+        return resp
+
+    resp, shared = c._flight.do(key, miss)
+    return c._done(route, resp, t0, "shared" if shared else "miss")
+
+
+def _call(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> ChatResponse:
+    req = c._prepare(route, req)
+    resp, attempts = retry_call(
+        lambda: provider.chat(req), c.retry_policy, clock=c.clock,
+        on_retry=_on_retry(c, route), budget=c._retry_budget(route.provider),
+    )
+    return _finish_provider_response(c, route, req, resp, attempts)
+
+
+async def achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
+                t0: float) -> ChatResponse:
+    """Run a chat request through the pipeline (async)."""
+    provider = c.provider(route.provider)
+    cache = None if o.cache == "bypass" else c.cache
+    if cache is None:
+        return c._done(route, await _acall(c, route, provider, req), t0, "bypass")
+    key = _key(c, route, provider, req)
+    if o.cache != "refresh":
+        data = await c._aguard(_acache(cache, "get", key), "cache_get_failed")
+        hit = _decode(c, cache, key, data)
+        if hit is not None:
+            return c._done(route, _hit(hit, t0), t0, "hit")
+        if o.cache == "only":
+            raise CacheMiss(f"not in cache (key {key[:16]}…); cache='only' does not call")
+
+    async def miss() -> ChatResponse:
+        resp = await _acall(c, route, provider, req)
+        if resp.finish_reason not in (None, "error"):
+            ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
+            await c._aguard(_acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags),
+                            "cache_set_failed")
+        return resp
+
+    resp, shared = await c._aflight().do(key, miss)
+    return c._done(route, resp, t0, "shared" if shared else "miss")
+
+
+async def _acall(c: Client, route: Route, provider: AdaptedProvider,
+                 req: ChatRequest) -> ChatResponse:
+    req = await c._aprepare(route, req)
+    resp, attempts = await aretry_call(
+        lambda: provider.achat(req), c.retry_policy, clock=c.clock,
+        on_retry=_on_retry(c, route), budget=c._retry_budget(route.provider),
+    )
+    return _finish_provider_response(c, route, req, resp, attempts)
+
+
+async def _acache(cache: Any, method: str, *args: Any) -> Any:
+    """Call the cache's async method when it has one, else its sync one (in-memory caches
+    do not block; blocking caches implement the async side)."""
+    afn = getattr(cache, "a" + method, None)
+    if afn is not None:
+        return await afn(*args)
+    return getattr(cache, method)(*args)

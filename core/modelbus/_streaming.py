@@ -1,0 +1,189 @@
+"""Streaming through the pipeline.
+
+A stream is retried only until its first chunk arrives: after that, a retry would repeat
+text the caller has already seen, so a mid-stream failure is raised as is. A complete
+stream is stored in the cache and a cached response is replayed as chunks without delays.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._converter import dumps_response
+from ._pipeline import CallOptions, _acache, _cache_get, _decode, _key, _on_retry
+from ._retry import aretry_call, retry_call
+from ._routing import Route
+from ._stream import StreamAccumulator, replay_chunks
+from ._types import ChatChunk, ChatRequest, ChatResponse
+from .errors import CacheMiss
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["AsyncChatStream", "ChatStream"]
+
+
+class _StreamBase:
+    def __init__(self, c: Client, route: Route, req: ChatRequest, o: CallOptions) -> None:
+        self._c = c
+        self._route = route
+        self._req = req
+        self._o = o
+        self._t0 = time.perf_counter()
+        self._acc = StreamAccumulator()
+        self._response: ChatResponse | None = None
+        self._attempts = 0
+        self._cached: ChatResponse | None = None
+        self._key: str | None = None
+
+    @property
+    def response(self) -> ChatResponse:
+        """The aggregated ChatResponse; raises ``RuntimeError`` before the stream ended."""
+        if self._response is None:
+            raise RuntimeError("the stream has not finished; iterate it to the end first")
+        return self._response
+
+    def _complete(self) -> ChatResponse:
+        c, route = self._c, self._route
+        if self._cached is not None:
+            resp = attrs.evolve(self._cached, cached=True, attempts=0)
+            status = "hit"
+        else:
+            resp = self._acc.response(route.provider)
+            model = resp.model or self._req.model
+            resp = attrs.evolve(resp, model=model, attempts=self._attempts,
+                                cost_usd=c.catalog.cost(model, resp.usage))
+            status = "bypass" if self._key is None else "miss"
+        resp = self._c._done(route, resp, self._t0, status)
+        self._response = resp
+        return resp
+
+    def _ttl(self) -> float | None:
+        o = self._o
+        return o.cache_ttl_s if o.cache_ttl_s is not None else self._c.config.modelbus.cache_ttl_s
+
+
+class ChatStream(_StreamBase):
+    """Iterate it for :class:`ChatChunk`; afterwards ``.response`` is the aggregated
+    :class:`ChatResponse` (usage and cost included). Use as a context manager to close
+    the underlying connection when leaving early."""
+
+    def __init__(self, c: Client, route: Route, req: ChatRequest, o: CallOptions) -> None:
+        super().__init__(c, route, req, o)
+        self._it: Iterator[ChatChunk] | None = None
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        c, route, req, o = self._c, self._route, self._req, self._o
+        provider = c.provider(route.provider)
+        cache = None if o.cache == "bypass" else c.cache
+        if cache is not None:
+            self._key = _key(c, route, provider, req)
+            if o.cache != "refresh":
+                self._cached = _cache_get(c, cache, self._key)
+                if self._cached is not None:
+                    yield from replay_chunks(self._cached)
+                    self._complete()
+                    return
+                if o.cache == "only":
+                    raise CacheMiss("not in cache; cache='only' does not call")
+        req = c._prepare(route, req)
+
+        def first() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
+            it = iter(provider.stream(req))
+            return it, next(it, None)
+
+        (it, head), self._attempts = retry_call(
+            first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
+            budget=c._retry_budget(route.provider),
+        )
+        self._it = it
+        if head is not None:
+            self._acc.add(head)
+            yield head
+            for chunk in it:
+                self._acc.add(chunk)
+                yield chunk
+        resp = self._complete()
+        if cache is not None and self._key and resp.finish_reason not in (None, "error"):
+            data = dumps_response(resp)
+            key = self._key
+            c._guard(lambda: cache.set(key, data, self._ttl(), o.cache_tags),
+                     "cache_set_failed")
+
+
+class AsyncChatStream(_StreamBase):
+    """The async twin of :class:`ChatStream` (``async for chunk in stream``)."""
+
+    def __init__(self, c: Client, route: Route, req: ChatRequest, o: CallOptions) -> None:
+        super().__init__(c, route, req, o)
+        self._it: AsyncIterator[ChatChunk] | None = None
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._it, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        c, route, req, o = self._c, self._route, self._req, self._o
+        provider = c.provider(route.provider)
+        cache = None if o.cache == "bypass" else c.cache
+        if cache is not None:
+            self._key = _key(c, route, provider, req)
+            if o.cache != "refresh":
+                data = await c._aguard(_acache(cache, "get", self._key), "cache_get_failed")
+                self._cached = _decode(c, cache, self._key, data)
+                if self._cached is not None:
+                    for chunk in replay_chunks(self._cached):
+                        yield chunk
+                    self._complete()
+                    return
+                if o.cache == "only":
+                    raise CacheMiss("not in cache; cache='only' does not call")
+        req = await c._aprepare(route, req)
+
+        async def first() -> tuple[AsyncIterator[ChatChunk], ChatChunk | None]:
+            it = aiter(provider.astream(req))
+            try:
+                return it, await anext(it)
+            except StopAsyncIteration:
+                return it, None
+
+        (it, head), self._attempts = await aretry_call(
+            first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
+            budget=c._retry_budget(route.provider),
+        )
+        self._it = it
+        if head is not None:
+            self._acc.add(head)
+            yield head
+            async for chunk in it:
+                self._acc.add(chunk)
+                yield chunk
+        resp = self._complete()
+        if cache is not None and self._key and resp.finish_reason not in (None, "error"):
+            await c._aguard(
+                _acache(cache, "set", self._key, dumps_response(resp), self._ttl(),
+                        o.cache_tags),
+                "cache_set_failed",
+            )

@@ -1,0 +1,2 @@
+"""Built-in plugins, registered like third-party ones (pytest-style): caches ``memory`` and
+``none``, retry policies ``exponential`` and ``none``, token counter ``tiktoken``."""

@@ -1,0 +1,110 @@
+"""The pluggy hook specifications of modelbus (project name and entry-point group ``modelbus``).
+
+Hooks are for discovery only. Each ``modelbus_register_*`` hook receives a
+``register`` callback and calls it once per thing it contributes::
+
+    from modelbus import hookimpl
+
+    @hookimpl
+    def modelbus_register_providers(register):
+        register("echo", EchoProvider, settings=EchoSettings, description="Echoes the prompt")
+
+``register(name, factory, settings=None, description=None)``:
+
+- ``name`` (str): the name configs and calls use (``provider = "echo"``).
+- ``factory``: called once per client as ``factory(settings)`` (or ``factory()`` when
+  ``settings`` is ``None``) and returns the object implementing the kind's protocol
+  (:mod:`modelbus.protocols`).
+- ``settings``: an attrs class; the config section (``[providers.echo]``) is structured
+  into it with unknown keys rejected.
+
+The host owns name collisions: a name registered twice for one kind raises
+:class:`modelbus.errors.PluginError` naming both distributions. A hook that raises is
+reported with its plugin's name and the rest of the plugins keep working.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from ._registry import Register
+
+PROJECT_NAME = "modelbus"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def modelbus_register_providers(register: Register) -> None:
+    """Register chat/embedding providers.
+
+    The factory returns an object with the sync side (``chat``, ``stream``, ``embed``), the
+    async side (``achat``, ``astream``, ``aembed``) or both (see
+    :class:`modelbus.protocols.SyncProvider`); the core adapts a one-sided provider.
+    """
+
+
+@hookspec
+def modelbus_register_caches(register: Register) -> None:
+    """Register response caches; the factory returns a :class:`modelbus.protocols.Cache`."""
+
+
+@hookspec
+def modelbus_register_retry_policies(register: Register) -> None:
+    """Register retry policies; the factory returns a :class:`modelbus.protocols.RetryPolicy`."""
+
+
+@hookspec
+def modelbus_register_token_counters(register: Register) -> None:
+    """Register token counters; the factory returns a :class:`modelbus.protocols.TokenCounter`.
+
+    The core picks the first counter whose ``serves(model)`` is true, preferring exact ones,
+    and falls back to an approximate counter flagged ``exact=False``.
+    """
+
+
+@hookspec
+def modelbus_register_rate_limiters(register: Register) -> None:
+    """Register rate limiters; the factory returns a :class:`modelbus.protocols.RateLimiter`."""
+
+
+@hookspec
+def modelbus_register_tools(register: Register) -> None:
+    """Register tools (functions the model may call).
+
+    Here ``factory`` is the tool function itself (sync or async, with type hints and a
+    docstring, from which the JSON schema is made) and ``settings`` is unused.
+    """
+
+
+@hookspec
+def modelbus_register_response_formats(register: Register) -> None:
+    """Register response-format handlers (used by modelbus-structured-output); the factory
+    returns a :class:`modelbus.protocols.ResponseFormatHandler`."""
+
+
+@hookspec
+def modelbus_register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the ``modelbus`` command line (``cli.add_command``)."""
+
+
+@hookspec
+def modelbus_register_catalog(register: Register) -> None:
+    """Add or override model catalog entries: ``register(model_name, entry_dict)`` where the
+    dict has the catalog file's fields (provider, context_window, prices per 1M tokens...)."""
+
+
+@hookspec
+def modelbus_register_doctor_checks(register: Register) -> None:
+    """Register ``modelbus doctor`` checks: ``register(provider_name, check)`` where
+    ``check(provider) -> list[tuple[str, bool, str]]`` returns (what, ok, detail) rows."""
+
+
+@hookspec
+def modelbus_register_templates(register: Register) -> None:
+    """Register prompt templates: ``register(name, path_to_template_toml)``."""

@@ -1,0 +1,195 @@
+"""The small typed protocols that registered objects implement.
+
+Hooks are only for discovery: a plugin's hook registers a *factory*; the client calls it
+once with the structured settings object and keeps what it returns. The per-call path
+calls these objects directly and never goes through pluggy.
+
+A provider may implement only the sync side (``chat``/``stream``/``embed``) or only the
+async side (``achat``/``astream``/``aembed``); :func:`modelbus.adapt_provider` fills in
+the other side (a worker thread for sync-only, a private event-loop thread for
+async-only). Built-in providers implement both natively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._types import (
+        ChatChunk,
+        ChatRequest,
+        ChatResponse,
+        Message,
+        ToolSpec,
+    )
+
+__all__ = [
+    "AsyncProvider",
+    "Cache",
+    "CacheStats",
+    "Capabilities",
+    "RateLimiter",
+    "ResponseFormatHandler",
+    "RetryPolicy",
+    "SyncProvider",
+    "TokenCounter",
+]
+
+
+@attrs.frozen
+class Capabilities:
+    """What a provider supports, used to choose modes (structured output, tool calling).
+
+    ``json_schema``: native Structured Outputs (``response_format`` ``json_schema``);
+    ``json_object``: ``response_format`` ``json_object``; ``grammar``: llama.cpp-style
+    ``grammar``/``json_schema`` body parameters; ``tools``: native ``tools``.
+    """
+
+    chat: bool = True
+    stream: bool = True
+    embeddings: bool = False
+    tools: bool = True
+    json_schema: bool = True
+    json_object: bool = True
+    grammar: bool = False
+    vision: bool = False
+
+
+@runtime_checkable
+class SyncProvider(Protocol):
+    """A provider's sync side. ``name`` is the registered name; ``cache_identity`` names the
+    endpoint (base URL; for Azure endpoint + deployment + api-version) for the cache key
+    and must not contain a secret. Errors raised are :class:`modelbus.errors.ProviderError`
+    subclasses."""
+
+    name: str
+
+    def chat(self, request: ChatRequest) -> ChatResponse: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
+
+
+@runtime_checkable
+class AsyncProvider(Protocol):
+    """A provider's async side (see :class:`SyncProvider`)."""
+
+    name: str
+
+    async def achat(self, request: ChatRequest) -> ChatResponse: ...
+
+    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
+
+
+@attrs.define
+class CacheStats:
+    """Counters of a cache since it was created (or, for shared caches, since cleared):
+    ``bytes`` is the stored size of the values in bytes, when the cache knows it."""
+
+    hits: int = 0
+    misses: int = 0
+    sets: int = 0
+    evictions: int = 0
+    errors: int = 0
+    bytes: int = 0
+    entries: int = 0
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """A response cache. Values are ``bytes`` of JSON made by the core converter (never
+    pickle); ``ttl_s`` is seconds (``None``: the cache's default; ``0`` or less: do not
+    store). ``delete`` returns whether the key existed; ``invalidate_tags`` and ``clear``
+    return how many keys they removed. The async methods (``aget``, ``aset``, ``adelete``,
+    ``ainvalidate_tags``, ``aclear``) are optional: :func:`modelbus.adapt_cache` supplies
+    them for a cache that has only the sync side."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(
+        self, key: str, value: bytes, ttl_s: float | None = None, tags: Sequence[str] = ()
+    ) -> None: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def invalidate_tags(self, tags: Sequence[str]) -> int: ...
+
+    def clear(self) -> int: ...
+
+    def stats(self) -> CacheStats: ...
+
+
+@runtime_checkable
+class RetryPolicy(Protocol):
+    """A pure retry decision.
+
+    ``next_delay(attempt, error, elapsed_s, previous_delay_s)`` gets the 1-based number of
+    the attempt that just failed, its error, the seconds since the first attempt started
+    and the previous delay (``None`` after the first attempt); it returns the delay in
+    seconds before the next attempt, or ``None`` to stop. It must not sleep or read a
+    clock: the caller injects both.
+    """
+
+    def next_delay(
+        self,
+        attempt: int,
+        error: BaseException,
+        elapsed_s: float,
+        previous_delay_s: float | None = None,
+    ) -> float | None: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """Counts tokens for the models it ``serves``. ``exact`` is True only where the count is
+    known to equal what the API bills as ``usage.prompt_tokens``."""
+
+    exact: bool
+
+    def serves(self, model: str) -> bool: ...
+
+    def count_text(self, text: str, model: str) -> int: ...
+
+    def count_messages(
+        self, messages: Sequence[Message], model: str, tools: Sequence[ToolSpec] | None = None
+    ) -> int: ...
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Client-side request/token budget. ``acquire`` blocks (``aacquire`` awaits) until
+    ``tokens`` (estimated prompt tokens + max_tokens) and one request fit the budget of
+    ``key`` (``provider`` or ``provider/model``)."""
+
+    def acquire(self, key: str, tokens: int) -> None: ...
+
+    async def aacquire(self, key: str, tokens: int) -> None: ...
+
+
+@runtime_checkable
+class ResponseFormatHandler(Protocol):
+    """Turns a non-dict ``response_format`` (an attrs class, ``list[X]``...) into a request
+    and parses the reply. ``matches`` says whether it handles the given format; ``run``
+    gets the request and a ``call`` that sends a request through the rest of the pipeline
+    (cache, retry, provider) and returns the final response (with ``parsed`` in ``extra``
+    or on a subclass)."""
+
+    def matches(self, response_format: Any) -> bool: ...
+
+    def run(
+        self,
+        request: ChatRequest,
+        response_format: Any,
+        call: Callable[[ChatRequest], ChatResponse],
+        capabilities: Capabilities,
+    ) -> ChatResponse: ...
+
+    async def arun(
+        self,
+        request: ChatRequest,
+        response_format: Any,
+        call: Callable[[ChatRequest], Awaitable[ChatResponse]],
+        capabilities: Capabilities,
+    ) -> ChatResponse: ...

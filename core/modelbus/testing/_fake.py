@@ -1,0 +1,204 @@
+"""A scripted fake provider and a controllable clock, for tests of apps and plugins."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .._stream import replay_chunks
+from .._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    FunctionCall,
+    Message,
+    ToolCall,
+    Usage,
+)
+from ..errors import ProviderError, error_for_status
+from ..protocols import Capabilities
+
+__all__ = ["FakeClock", "FakeProvider", "FakeReply"]
+
+
+class FakeClock:
+    """A clock whose time moves only when slept on. ``sleeps`` records every sleep in
+    seconds; ``monotonic()`` returns the sum. Pass ``modelbus.Clock(fc.monotonic,
+    fc.sleep, fc.asleep)`` (or ``fc.as_clock()``) to a client."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def as_clock(self) -> Any:
+        from .._retry import Clock
+
+        return Clock(self.monotonic, self.sleep, self.asleep)
+
+
+@attrs.frozen
+class FakeReply:
+    """One scripted reply: a response, or an error to raise; ``latency_s`` is slept on the
+    provider's clock before answering (a FakeClock makes it free)."""
+
+    response: ChatResponse | None = None
+    error: BaseException | None = None
+    latency_s: float = 0.0
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None, provider: str,
+           code: str | None) -> ProviderError:
+    from .._retry_after import retry_after_seconds
+
+    h = {k.lower(): v for k, v in (headers or {}).items()}
+    should = h.get("x-should-retry")
+    return error_for_status(status)(
+        message, provider=provider, status_code=status, request_id=h.get("x-request-id"),
+        retry_after_s=retry_after_seconds(h),
+        should_retry=None if should is None else should.lower() == "true",
+        code=code, body={"error": {"message": message, "code": code}},
+        retryable=False if code == "insufficient_quota" else None,
+    )
+
+
+def _vector(text: str, dims: int) -> tuple[float, ...]:
+    digest = hashlib.sha256(text.encode()).digest() * (dims // 32 + 1)
+    return tuple(b / 255.0 for b in digest[:dims])
+
+
+class FakeProvider:
+    """A provider that answers from a script and records every request.
+
+    - ``enqueue_text("hi", usage=...)``, ``enqueue_tool_call(name, arguments)``,
+      ``enqueue_response(ChatResponse)``, ``enqueue_error(status, message, headers=...,
+      code=...)`` (a :class:`ProviderError` subclass chosen by status, with
+      ``retry_after_s`` and ``should_retry`` parsed from the headers), ``enqueue(reply)``.
+    - With an empty script it answers ``default_text`` (default: echoes the last user
+      message as ``"echo: ..."``), so unscripted calls still work.
+    - ``requests`` lists every ChatRequest received, in order; ``calls`` counts them.
+    - Both sides are native (``chat``/``stream`` and ``achat``/``astream``), plus
+      ``embed``/``aembed`` giving deterministic vectors.
+    """
+
+    capabilities = Capabilities(embeddings=True, vision=True)
+
+    def __init__(self, name: str = "fake", *, model: str = "fake-model",
+                 default_text: str | None = None, clock: FakeClock | None = None,
+                 cache_identity: str = "fake://") -> None:
+        self.name = name
+        self.default_model = model
+        self.default_text = default_text
+        self.cache_identity = cache_identity
+        self.clock = clock
+        self._script: deque[FakeReply] = deque()
+        self._lock = threading.Lock()
+        self.requests: list[ChatRequest] = []
+        self.embed_requests: list[EmbeddingRequest] = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    def enqueue(self, *replies: FakeReply) -> FakeProvider:
+        self._script.extend(replies)
+        return self
+
+    def enqueue_response(self, resp: ChatResponse, latency_s: float = 0.0) -> FakeProvider:
+        return self.enqueue(FakeReply(resp, latency_s=latency_s))
+
+    def enqueue_text(self, text: str, *, usage: Usage | None = None,
+                     finish_reason: str = "stop", latency_s: float = 0.0) -> FakeProvider:
+        u = usage or Usage(10, 5, 15)
+        resp = ChatResponse(id=f"fake-{len(self._script)}", model=self.default_model,
+                            message=Message("assistant", text), finish_reason=finish_reason,
+                            usage=u)
+        return self.enqueue_response(resp, latency_s)
+
+    def enqueue_tool_call(self, name: str, arguments: str, *, call_id: str = "call_1",
+                          usage: Usage | None = None) -> FakeProvider:
+        msg = Message("assistant", None,
+                      tool_calls=(ToolCall(call_id, FunctionCall(name, arguments)),))
+        resp = ChatResponse(id="fake-tool", model=self.default_model, message=msg,
+                            finish_reason="tool_calls", usage=usage or Usage(10, 5, 15))
+        return self.enqueue_response(resp)
+
+    def enqueue_tool_calls(self, calls: Sequence[tuple[str, str, str]]) -> FakeProvider:
+        """Parallel tool calls: ``(call_id, name, arguments)`` each."""
+        msg = Message("assistant", None, tool_calls=tuple(
+            ToolCall(i, FunctionCall(n, a)) for i, n, a in calls))
+        return self.enqueue_response(ChatResponse(
+            id="fake-tools", model=self.default_model, message=msg,
+            finish_reason="tool_calls", usage=Usage(10, 5, 15)))
+
+    def enqueue_error(self, status: int, message: str = "scripted error", *,
+                      headers: Mapping[str, str] | None = None, code: str | None = None,
+                      latency_s: float = 0.0) -> FakeProvider:
+        return self.enqueue(FakeReply(error=_error(status, message, headers, self.name, code),
+                                      latency_s=latency_s))
+
+    def _next(self, request: ChatRequest) -> ChatResponse:
+        with self._lock:
+            self.requests.append(request)
+            reply = self._script.popleft() if self._script else None
+        if reply is None:
+            text = self.default_text
+            if text is None:
+                users = [m for m in request.messages if m.role == "user"]
+                text = "echo: " + (users[-1].text if users else "")
+            return ChatResponse(id="fake-default", model=request.model or self.default_model,
+                                message=Message("assistant", text), finish_reason="stop",
+                                usage=Usage(10, 5, 15))
+        if reply.latency_s and self.clock is not None:
+            self.clock.sleep(reply.latency_s)
+        if reply.error is not None:
+            raise reply.error
+        assert reply.response is not None
+        return reply.response
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        return self._next(request)
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        return self._next(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        return replay_chunks(self._next(request))
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        for chunk in replay_chunks(self._next(request)):
+            yield chunk
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        with self._lock:
+            self.embed_requests.append(request)
+        dims = request.dimensions or 8
+        vectors = tuple(_vector(text, dims) for text in request.input)
+        tokens = sum(len(t.split()) for t in request.input)
+        return EmbeddingResponse(model=request.model, vectors=vectors,
+                                 usage=Usage(tokens, 0, tokens))
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return self.embed(request)

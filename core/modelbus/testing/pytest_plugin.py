@@ -1,0 +1,60 @@
+"""The pytest plugin of modelbus (entry point ``pytest11``: ``modelbus``).
+
+Fixtures:
+
+- ``fake_clock``: a :class:`FakeClock` (time moves only when slept on).
+- ``fake_provider``: a :class:`FakeProvider` named ``fake`` on that clock.
+- ``modelbus_client``: a real :class:`modelbus.Client` whose default provider is
+  ``fake_provider``, cache ``memory``, retry ``exponential``; closed after the test.
+- ``tiktoken_cache_dir``: points ``TIKTOKEN_CACHE_DIR`` at a folder of tiktoken encodings
+  when ``$TIKTOKEN_CACHE_DIR`` is unset and a ``shared/tiktoken`` folder sits beside the
+  project (offline machines), so token counting needs no network.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._fake import FakeClock, FakeProvider
+from ._plugin import make_client
+
+
+def _find_tiktoken_dir() -> Path | None:
+    for base in (Path.cwd(), *Path.cwd().parents):
+        cand = base.parent / "shared" / "tiktoken"
+        if cand.is_dir():
+            return cand
+        if base.name == "" or base == base.parent:
+            break
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
+        found = _find_tiktoken_dir()
+        if found is not None:
+            os.environ["TIKTOKEN_CACHE_DIR"] = str(found)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def fake_provider(fake_clock: FakeClock) -> FakeProvider:
+    return FakeProvider("fake", clock=fake_clock)
+
+
+@pytest.fixture
+def modelbus_client(fake_provider: FakeProvider, fake_clock: FakeClock) -> Iterator[Any]:
+    client = make_client(fake_provider, clock=fake_clock)
+    try:
+        yield client
+    finally:
+        client.close()
