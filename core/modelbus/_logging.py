@@ -104,5 +104,7 @@ def level_enabled(level: str) -> bool:
     if _configured is None:
         import structlog
 
-        return structlog.is_configured()
-    return logging.getLevelName(level.upper()) >= logging.getLevelName(_configured[1].upper())
+        return bool(structlog.is_configured())
+    wanted: int = logging.getLevelName(level.upper())
+    threshold: int = logging.getLevelName(_configured[1].upper())
+    return wanted >= threshold

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import attrs
 
@@ -19,7 +19,7 @@ from .protocols import RetryPolicy
 
 T = TypeVar("T")
 
-__all__ = ["Clock", "is_retryable", "retry_call", "aretry_call"]
+__all__ = ["Clock", "aretry_call", "is_retryable", "retry_call"]
 
 
 @attrs.frozen
@@ -131,7 +131,7 @@ def _decide(
     return max(0.0, delay)
 
 
-def _raise_final(exc: Exception, attempts: list[Attempt], n: int) -> None:
+def _raise_final(exc: Exception, attempts: list[Attempt], n: int) -> NoReturn:
     if not attempts:
         raise exc
     attempts.append(_attempt(exc, 0.0))

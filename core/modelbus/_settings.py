@@ -73,7 +73,7 @@ def structure_settings(
     an unknown key, a missing required key, a wrong type or a failing validator.
     """
     data = dict(data or {})
-    fields = settings_fields(cls)
+    fields = settings_fields(cls)  # type: ignore[arg-type]
     accepted = sorted(fields)
     for key in data:
         if key not in fields:

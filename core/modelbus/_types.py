@@ -161,7 +161,7 @@ class ChatRequest:
     """One chat completion request, as sent to a provider.
 
     ``model`` is the provider's model name (aliases are already resolved). Parameters
-    keep their OpenAI names and units (``max_tokens`` in tokens, ``temperature`` 0–2).
+    keep their OpenAI names and units (``max_tokens`` in tokens, ``temperature`` 0 to 2).
     ``extra_body`` is merged into the JSON body for provider-specific parameters (e.g.
     llama.cpp ``grammar``); it is part of the cache key. ``stream`` is set by the client,
     not by callers.
@@ -267,7 +267,8 @@ class ChatChunk:
 
 @frozen(kw_only=True)
 class EmbeddingRequest:
-    """An embeddings request: ``input`` texts, ``dimensions`` (output width) if the model allows it."""
+    """An embeddings request: ``input`` texts; ``dimensions``, the output width, where the
+    model allows it."""
 
     model: str
     input: tuple[str, ...]

@@ -94,7 +94,8 @@ class ConfigError(ModelbusError, ValueError):
 
 
 class PluginError(ModelbusError):
-    """A plugin failed: ``plugin`` is its name (entry-point name or distribution), ``hook`` the hook."""
+    """A plugin failed: ``plugin`` names it (entry-point or distribution name), ``hook`` the
+    hook that failed, when known."""
 
     def __init__(self, message: str, *, plugin: str | None = None, hook: str | None = None) -> None:
         self.plugin = plugin
