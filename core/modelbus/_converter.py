@@ -210,6 +210,9 @@ def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
 
 
 _RESPONSE_KEYS = frozenset(("id", "object", "created", "model", "choices", "usage"))
+# Per-choice fields some servers add (Azure's content filter, vLLM's stop token id). They
+# are kept in ChatResponse.extra under the same name and put back in the choice on output.
+CHOICE_EXTENSIONS = ("content_filter_results", "stop_reason")
 
 
 def parse_chat_response(body: Mapping[str, Any], provider: str = "") -> ChatResponse:
@@ -217,9 +220,9 @@ def parse_chat_response(body: Mapping[str, Any], provider: str = "") -> ChatResp
     choices = body.get("choices") or ()
     choice = choices[0] if choices else {}
     extra = {k: v for k, v in body.items() if k not in _RESPONSE_KEYS}
-    cfr = choice.get("content_filter_results")
-    if cfr is not None:
-        extra["content_filter_results"] = cfr
+    for k in CHOICE_EXTENSIONS:
+        if k in choice:
+            extra[k] = choice[k]
     if len(choices) > 1:
         extra["choices"] = [dict(c) for c in choices[1:]]
     return ChatResponse(
@@ -246,8 +249,9 @@ def chat_response_to_openai(resp: ChatResponse) -> dict[str, Any]:
     if resp.logprobs is not None:
         choice["logprobs"] = resp.logprobs
     extra = dict(resp.extra)
-    if "content_filter_results" in extra:
-        choice["content_filter_results"] = extra.pop("content_filter_results")
+    for k in CHOICE_EXTENSIONS:
+        if k in extra:
+            choice[k] = extra.pop(k)
     more = extra.pop("choices", [])
     u = resp.usage
     body: dict[str, Any] = {
