@@ -20,7 +20,7 @@ from .._types import (
 
 __all__ = ["chat_requests", "messages", "tool_specs"]
 
-_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+_text = st.text(st.characters(codec="utf-8"), max_size=200)
 _names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,20}", fullmatch=True)
 
 
