@@ -148,7 +148,9 @@ def wire_fixtures(
         FileNotFoundError: see ``fixtures_root``.
     """
     if kind is not None and kind not in get_args(FixtureKind):
-        raise ValueError(f"wire_fixtures: unknown kind {kind!r}; use one of {get_args(FixtureKind)}")
+        raise ValueError(
+            f"wire_fixtures: unknown kind {kind!r}; use one of {get_args(FixtureKind)}"
+        )
     base = root if root is not None else fixtures_root()
     found: dict[str, FixtureFile] = {}
     headers_only: dict[str, Path] = {}
@@ -182,7 +184,7 @@ def find_fixture(name: str | Path, *, root: Path | None = None) -> FixtureFile:
         FileNotFoundError: no such fixture; the message lists close names.
     """
     path = Path(name)
-    if path.is_absolute() or (isinstance(name, Path) and path.is_file()):
+    if path.is_absolute() or path.is_file():
         split = _split(path.name)
         if split is None or not path.is_file():
             raise FileNotFoundError(f"fixture file {str(path)!r} missing or of unknown type")

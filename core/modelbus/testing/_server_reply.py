@@ -63,7 +63,9 @@ def _has(headers: tuple[tuple[str, str], ...], name: str) -> bool:
     return any(k.lower() == name for k, _ in headers)
 
 
-def _with_content_type(headers: HeadersLike | None, content_type: str) -> tuple[tuple[str, str], ...]:
+def _with_content_type(
+    headers: HeadersLike | None, content_type: str
+) -> tuple[tuple[str, str], ...]:
     pairs = _header_pairs(headers)
     return pairs if _has(pairs, "content-type") else (("Content-Type", content_type), *pairs)
 
@@ -110,6 +112,7 @@ class Reply:
     # Pre-encoded header lines so that serving a canned reply costs one join.
     head: bytes = field(init=False, repr=False, eq=False)
     has_request_id: bool = field(init=False, repr=False, eq=False)
+    has_date: bool = field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.body is not None and self.events is not None:
@@ -117,6 +120,7 @@ class Reply:
         lines = b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers)
         object.__setattr__(self, "head", lines)
         object.__setattr__(self, "has_request_id", _has(self.headers, "x-request-id"))
+        object.__setattr__(self, "has_date", _has(self.headers, "date"))
 
     @property
     def is_default(self) -> bool:
@@ -250,12 +254,14 @@ class Reply:
     @classmethod
     def sse_cut(cls, after: int, source: Reply | None = None) -> Reply:
         """``source`` (default: the route's reply, a stream when the request asked for
-        one) cut after ``after`` events: no ``[DONE]``, no terminating chunk, then FIN."""
+        one) cut after ``after`` events: no ``[DONE]``, no terminating chunk, then FIN.
+        On a non-stream reply this acts like ``truncated`` (half the body is sent)."""
         return attrs.evolve(source or cls(), fault="cut", cut_after=after)
 
     @classmethod
     def invalid_json(
-        cls, body: bytes = b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [',
+        cls,
+        body: bytes = b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [',
         status: int = 200,
     ) -> Reply:
         """A 2xx ``application/json`` reply whose body does not parse as JSON."""
