@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
+import attrs
 from attrs import field, frozen, validators
 
 __all__ = ["SERVER_PRESETS", "LocalSettings"]
@@ -13,9 +14,9 @@ __all__ = ["SERVER_PRESETS", "LocalSettings"]
 SERVER_PRESETS = ("auto", "ollama", "llamacpp", "vllm", "lmstudio")
 
 
-def _positive(_inst: object, attr: object, value: float | None) -> None:
+def _positive(_inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and value <= 0:
-        raise ValueError(f"{getattr(attr, 'name', attr)} must be > 0, got {value!r}")
+        raise ValueError(f"{attr.name} must be > 0, got {value!r}")
 
 
 @frozen(kw_only=True)
@@ -29,7 +30,8 @@ class LocalSettings:
       ``llamacpp``, ``vllm``, ``lmstudio``; used by the server backend only.
     - ``base_url``: the server's OpenAI-compatible base URL (``http://127.0.0.1:8080/v1``);
       ``None`` uses the preset's default. Server backend only.
-    - ``model_path``: the ``.gguf`` file to load. Required for the embedded backend.
+    - ``model_path``: the ``.gguf`` file to load (embedded backend). ``None`` uses the tiny
+      random-weights test model (``modelbus_local.ensure_tiny_model``), with a warning.
     - ``model``: the model name to report (and to send to a server); ``None`` means the
       GGUF file's stem (embedded) or the server's only model (server).
     - ``n_ctx``: context window in tokens (prompt + reply) of the embedded model.

@@ -1,0 +1,34 @@
+"""modelbus-local: the ``local`` provider (local OpenAI-compatible servers, or a GGUF file
+run in-process by llama-cpp-python) and a tiny random GGUF model for tests.
+
+Importing this package imports neither llama-cpp-python nor numpy/gguf; names below load
+on first use (PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["LocalSettings", "build_tiny_model", "default_model_path", "ensure_tiny_model"]
+
+_LAZY = {
+    "LocalSettings": "._settings",
+    "build_tiny_model": ".tiny_model",
+    "default_model_path": ".tiny_model",
+    "ensure_tiny_model": ".tiny_model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'modelbus_local' has no attribute {name!r}")
+    return getattr(importlib.import_module(mod, __name__), name)
+
+
+if TYPE_CHECKING:
+    from ._settings import LocalSettings as LocalSettings
+    from .tiny_model import build_tiny_model as build_tiny_model
+    from .tiny_model import default_model_path as default_model_path
+    from .tiny_model import ensure_tiny_model as ensure_tiny_model

@@ -1,0 +1,103 @@
+"""Fixtures of the modelbus-local tests: the tiny random GGUF model and a real
+llama-cpp-python OpenAI-compatible server (``python -m llama_cpp.server``) serving it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelbus_local import build_tiny_model
+from modelbus_local._llama import clear_model_cache
+from modelbus_local._settings import LocalSettings
+
+# The alias the server gives the tiny model (``/v1/models`` lists it).
+SERVER_MODEL = "tiny"
+_STARTUP_TIMEOUT_S = 60.0  # generous: a loaded CI machine; the model itself loads in ms
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random model (seed 0), built once per test session."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny.gguf", seed=0)
+
+
+@pytest.fixture(scope="session")
+def embedded_settings(tiny_model_path: Path) -> LocalSettings:
+    return LocalSettings(backend="embedded", model_path=str(tiny_model_path), n_ctx=512, seed=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_models() -> Iterator[None]:
+    yield
+    clear_model_cache()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start ``python -m llama_cpp.server`` on a free loopback port and yield its OpenAI
+    base URL (``http://127.0.0.1:<port>/v1``).
+
+    ``--embedding true`` lets the one process serve chat and embeddings. The fixture waits
+    until ``GET /v1/models`` answers (at most ``_STARTUP_TIMEOUT_S``), failing with the
+    server's stderr if it exits or never answers, and terminates it after the session.
+    """
+    port = _free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "stderr.log"
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(tiny_model_path),
+        "--model_alias", SERVER_MODEL,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", "512",
+        "--embedding", "true",
+        "--n_threads", "1",
+        "--verbose", "false",
+    ]  # fmt: skip
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "NO_PROXY": "*"}
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_S
+        with httpx.Client(timeout=2.0) as http:
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(
+                        f"llama_cpp.server exited with {proc.returncode} before answering; "
+                        f"command: {' '.join(cmd)}\nstderr:\n{log.read_text(errors='replace')}"
+                    )
+                try:
+                    if http.get(f"{base}/v1/models").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"llama_cpp.server did not answer GET /v1/models within "
+                        f"{_STARTUP_TIMEOUT_S:g}s\nstderr:\n{log.read_text(errors='replace')}"
+                    )
+                time.sleep(0.05)  # startup poll interval
+        yield f"{base}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
