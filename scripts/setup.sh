@@ -21,7 +21,7 @@ args=(-e ".[dev]")
 for dir in plugins/openai plugins/azure plugins/local plugins/redis-cache plugins/structured-output; do
   [ -f "$dir/pyproject.toml" ] || continue
   case "$dir" in
-    plugins/local) args+=(-e "$dir[embedded]") ;;
+    plugins/local) args+=(-e "$dir[embedded,test]") ;;
     *) args+=(-e "$dir") ;;
   esac
 done
