@@ -54,6 +54,13 @@ _LAZY: dict[str, str] = {
     "is_retryable": "._retry",
     "load_plugins": "._plugins",
     "reset_plugins": "._plugins",
+    "tool": "._tools",
+    "Tool": "._tools",
+    "ToolRegistry": "._tools",
+    "json_schema": "._schema",
+    "Conversation": "._conversation",
+    "PromptTemplate": "._templates",
+    "render_template": "._templates",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "errors"])
@@ -85,16 +92,23 @@ if TYPE_CHECKING:
     from ._config import Config as Config
     from ._config import CoreSettings as CoreSettings
     from ._config import ModelAlias as ModelAlias
+    from ._conversation import Conversation as Conversation
     from ._converter import converter as converter
     from ._plugins import load_plugins as load_plugins
     from ._plugins import reset_plugins as reset_plugins
     from ._retry import Clock as Clock
     from ._retry import is_retryable as is_retryable
+    from ._schema import json_schema as json_schema
     from ._secrets import Secret as Secret
     from ._secrets import env_secret as env_secret
     from ._stream import StreamAccumulator as StreamAccumulator
     from ._streaming import AsyncChatStream as AsyncChatStream
     from ._streaming import ChatStream as ChatStream
+    from ._templates import PromptTemplate as PromptTemplate
+    from ._templates import render_template as render_template
+    from ._tools import Tool as Tool
+    from ._tools import ToolRegistry as ToolRegistry
+    from ._tools import tool as tool
     from ._types import (
         ChatChunk as ChatChunk,
         ChatRequest as ChatRequest,

@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -25,6 +25,9 @@ from ._streaming import AsyncChatStream, ChatStream
 from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message, Usage
 from .errors import ConfigError, PluginError
 from .protocols import Cache, RetryPolicy, TokenCounter
+
+if TYPE_CHECKING:
+    from ._conversation import Conversation
 
 T = TypeVar("T")
 
@@ -254,9 +257,12 @@ class Client:
         return route, build_request(build_messages(messages, system), route.model, merged,
                                     stream=stream)
 
-    def chat(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+    def chat(self, messages: str | Iterable[Any] | Message | None = None, *,
+             model: str | None = None,
              system: str | None = None, cache: _pipeline.CacheMode = "use",
              cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
+             template: str | None = None,
+             variables: Mapping[str, Any] | None = None, max_tool_rounds: int | None = None,
              **params: Any) -> ChatResponse:
         """Send a chat request; returns the :class:`ChatResponse`.
 
@@ -267,20 +273,60 @@ class Client:
         ``cache``: ``use`` (default), ``refresh`` (call and overwrite), ``bypass``,
         ``only`` (raise :class:`CacheMiss` instead of calling).
 
+        ``template``/``variables``: start from a prompt template (``modelbus._templates``);
+        ``messages`` then follow its messages. ``tools`` holding functions, ``Tool``
+        objects, a ``ToolRegistry`` or plugin tool names runs the tool loop
+        (``modelbus._toolloop``) for at most ``max_tool_rounds`` rounds (default 10);
+        OpenAI tool dicts and ``ToolSpec`` objects are only sent.
+
         Raises :class:`ProviderError` subclasses (not retryable, or retries disabled),
         :class:`RetryError` (retries exhausted), :class:`ContextLengthExceededError`,
-        ``TypeError`` for an unknown parameter.
+        :class:`ToolError` (tool round limit), :class:`TemplateError`, ``TypeError`` for
+        an unknown parameter.
         """
+        if template is not None or messages is None or variables is not None:
+            from ._templates import apply_template
+
+            messages, model, system, params = apply_template(
+                self, template, variables, messages, model, system, params)
+        if max_tool_rounds is not None or params.get("tools") is not None:
+            from . import _toolloop
+
+            if max_tool_rounds is not None or _toolloop.wants_loop(params["tools"]):
+                return _toolloop.run(
+                    self, messages, model=model, system=system,
+                    max_tool_rounds=max_tool_rounds,
+                    chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
+                                     cache_tags=tuple(cache_tags)),
+                    **params)
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags))
         return _pipeline.chat(self, route, req, opts, t0)
 
-    async def achat(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
+    async def achat(self, messages: str | Iterable[Any] | Message | None = None, *,
+                    model: str | None = None,
                     system: str | None = None, cache: _pipeline.CacheMode = "use",
                     cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-                    **params: Any) -> ChatResponse:
-        """The async twin of :meth:`chat`."""
+                    template: str | None = None,
+                    variables: Mapping[str, Any] | None = None,
+                    max_tool_rounds: int | None = None, **params: Any) -> ChatResponse:
+        """The async twin of :meth:`chat` (a round's tool calls run concurrently)."""
+        if template is not None or messages is None or variables is not None:
+            from ._templates import apply_template
+
+            messages, model, system, params = apply_template(
+                self, template, variables, messages, model, system, params)
+        if max_tool_rounds is not None or params.get("tools") is not None:
+            from . import _toolloop
+
+            if max_tool_rounds is not None or _toolloop.wants_loop(params["tools"]):
+                return await _toolloop.arun(
+                    self, messages, model=model, system=system,
+                    max_tool_rounds=max_tool_rounds,
+                    chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
+                                     cache_tags=tuple(cache_tags)),
+                    **params)
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags))
@@ -361,6 +407,14 @@ class Client:
         specs = build_request(msgs, route.model, {"tools": tools}).tools if tools else None
         counter = self.token_counter(route.model, route.provider)
         return counter.count_messages(msgs, route.model, specs)
+
+    def conversation(self, *, system: str | None = None, model: str | None = None,
+                     **kwargs: Any) -> Conversation:
+        """A :class:`~modelbus._conversation.Conversation` on this client that keeps its
+        history (``messages``, ``tools``, OpenAI parameters in ``kwargs``)."""
+        from ._conversation import Conversation
+
+        return Conversation(self, system=system, model=model, **kwargs)
 
     # --- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

@@ -204,6 +204,9 @@ class ChatResponse:
     - ``extra``: provider-specific response fields kept as sent (``timings``,
       ``prompt_filter_results``, ``system_fingerprint``...); ``raw``: the response body as
       decoded JSON when the provider keeps it (not cached).
+    - ``transcript``: after a tool loop, every message of the exchange (input, assistant
+      tool calls, tool results, final answer); empty otherwise. Like ``raw`` it is not
+      part of equality or the cache value: it is the history around the answer.
     """
 
     id: str
@@ -220,6 +223,7 @@ class ChatResponse:
     logprobs: Any = None
     extra: Mapping[str, Any] = field(factory=dict)
     raw: Any = field(default=None, eq=False, repr=False)
+    transcript: tuple[Message, ...] = field(default=(), eq=False, repr=False)
 
     @property
     def content(self) -> str | None:

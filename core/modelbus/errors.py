@@ -20,6 +20,7 @@
     ├── CacheMiss              ``cache="only"`` and the key was not cached
     ├── BudgetExceededError    a request would cross ``max_cost_usd``
     ├── ToolError              a tool could not be called / the tool loop hit its limit
+    ├── TemplateError          a prompt template is missing, malformed or lacks a variable
     └── ResponseFormatError    a reply did not match the requested response format
 
 Provider errors carry ``status_code``, ``request_id`` (``x-request-id`` /
@@ -56,6 +57,7 @@ __all__ = [
     "ResponseFormatError",
     "RetryError",
     "ServerError",
+    "TemplateError",
     "ToolError",
     "error_for_status",
 ]
@@ -271,6 +273,28 @@ class ToolError(ModelbusError):
     def __init__(self, message: str, *, transcript: Sequence[Any] = ()) -> None:
         self.transcript = tuple(transcript)
         super().__init__(message)
+
+
+class TemplateError(ModelbusError, ValueError):
+    """A prompt template could not be found, read or rendered.
+
+    ``template`` is the name asked for, ``path`` the file (when found) and ``missing`` the
+    variables the template uses that were not given (empty for other problems).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        template: str | None = None,
+        path: str | None = None,
+        missing: Sequence[str] = (),
+    ) -> None:
+        self.template = template
+        self.path = path
+        self.missing = tuple(missing)
+        where = f" ({path})" if path else ""
+        super().__init__(f"template {template!r}{where}: {message}" if template else message)
 
 
 class ResponseFormatError(ModelbusError):
