@@ -1,0 +1,464 @@
+"""The OpenAI-compatible provider: one implementation for OpenAI, Azure OpenAI and local
+OpenAI-compatible servers, parametrised by base URL, key, headers and timeouts.
+
+Calls go through the official ``openai`` SDK clients (its URL building, auth headers,
+timeouts and error classes) but skip its pydantic models: the body is made by
+:func:`modelbus._converter.request_body`, sent with ``client.post(path, body=...,
+cast_to=httpx2.Response)`` and the raw JSON is parsed by the core converter. Measured
+against the WireServer this is about 2x faster per call than
+``chat.completions.create`` (see the plugin's README / the issue report).
+
+SDK clients are created once per provider object and reused, so connections are pooled:
+one sync client, and one async client per event loop (an aiohttp or httpx connection
+pool belongs to the loop that opened it). The SDK's retries are off (``max_retries=0``):
+retrying is the modelbus pipeline's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from modelbus._converter import (
+    embedding_body,
+    parse_chat_response,
+    parse_embedding_response,
+    request_body,
+)
+from modelbus._secrets import Secret
+from modelbus._types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
+from modelbus.errors import ConfigError, ServerError
+from modelbus.protocols import Capabilities
+
+from ._errors import invalid_body_error, map_openai_error, sdk_error_types
+from ._settings import DEFAULT_BASE_URL, MAX_EMBEDDING_INPUTS, OpenAISettings
+from ._sse import aiter_chunks, iter_chunks
+
+if TYPE_CHECKING:
+    import openai
+    from openai._types import RequestOptions
+
+__all__ = ["OpenAICompatibleProvider", "OpenAIProvider"]
+
+# Sent instead of a key to servers that need none, so the SDK never falls back to
+# $OPENAI_API_KEY (which would leak the OpenAI key to a local or third-party server).
+_NO_KEY = "no-key"
+
+
+class OpenAICompatibleProvider:
+    """A modelbus provider speaking the OpenAI Chat Completions / Embeddings / Models API.
+
+    Args (keyword-only):
+        name: the registered provider name (put on responses and errors).
+        base_url: API root, e.g. ``https://api.openai.com/v1`` or
+            ``http://127.0.0.1:8080/v1``.
+        api_key: sent as ``Authorization: Bearer``; ``None`` sends no Authorization header.
+        organization / project: ``OpenAI-Organization`` / ``OpenAI-Project`` headers
+            (``None``: not sent).
+        default_headers: extra headers on every request.
+        timeout_s: seconds to wait for a response; connect_timeout_s: to connect.
+        async_transport: ``"aiohttp"`` (``openai.DefaultAioHttpClient``) or ``"httpx"``.
+        default_model: model used when the call and the config name none.
+        embedding_batch_size: inputs per ``/embeddings`` request (1..2048).
+        cache_identity: what the cache key records about the endpoint (default:
+            ``base_url``); never contains the key.
+        capabilities: what the endpoint supports.
+
+    Subclasses change :meth:`_new_sync_client` / :meth:`_new_async_client` (other SDK
+    client classes, e.g. Azure) and :meth:`wire_model` / :meth:`wire_embedding_model`
+    (the name sent as ``model``). Every method raises
+    :class:`~modelbus.errors.ProviderError` subclasses (see ``modelbus_openai._errors``).
+    """
+
+    chat_path = "/chat/completions"
+    embeddings_path = "/embeddings"
+    models_path = "/models"
+    #: ``encoding_format`` asked of ``/embeddings``: base64 float32 is about 4x smaller on
+    #: the wire than JSON floats; ``None`` leaves the server's default (servers without
+    #: base64 support).
+    embedding_encoding: str | None = "base64"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: Secret | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        timeout_s: float = 600.0,
+        connect_timeout_s: float = 5.0,
+        async_transport: str = "aiohttp",
+        default_model: str | None = None,
+        embedding_batch_size: int = MAX_EMBEDDING_INPUTS,
+        cache_identity: str | None = None,
+        capabilities: Capabilities | None = None,
+    ) -> None:
+        import httpx2
+        import openai
+
+        if async_transport not in ("aiohttp", "httpx"):
+            raise ConfigError(
+                f"async_transport must be 'aiohttp' or 'httpx', got {async_transport!r}",
+                key=f"providers.{name}.async_transport",
+            )
+        if not 1 <= embedding_batch_size <= MAX_EMBEDDING_INPUTS:
+            raise ConfigError(
+                f"embedding_batch_size must be 1..{MAX_EMBEDDING_INPUTS}",
+                key=f"providers.{name}.embedding_batch_size",
+            )
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.default_model = default_model
+        self.cache_identity = cache_identity if cache_identity is not None else self.base_url
+        self.capabilities = capabilities or Capabilities(embeddings=True, vision=True)
+        self.embedding_batch_size = embedding_batch_size
+        self.async_transport = async_transport
+        self._api_key = api_key
+        self._organization = organization
+        self._project = project
+        self._default_headers = dict(default_headers or {})
+        self._openai = openai
+        self._response_cls = httpx2.Response
+        self._timeout = httpx2.Timeout(timeout_s, connect=connect_timeout_s)
+        self._errors = sdk_error_types()
+        # Without a key, every request omits Authorization explicitly (the SDK insists on
+        # either a key or an explicit omission, per request).
+        self._options: RequestOptions = (
+            {} if api_key else {"headers": {"Authorization": openai.omit}}
+        )
+        self._lock = threading.Lock()
+        self._sync: openai.OpenAI | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # --- SDK clients -----------------------------------------------------------------
+    def _client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by the sync and async SDK client constructors."""
+        omit = self._openai.omit
+        headers: dict[str, Any] = {
+            "OpenAI-Organization": self._organization or omit,
+            "OpenAI-Project": self._project or omit,
+        }
+        key = self._api_key.get_secret_value() if self._api_key else None
+        headers.update(self._default_headers)
+        return {
+            "api_key": key or _NO_KEY,
+            "base_url": self.base_url,
+            "timeout": self._timeout,
+            "max_retries": 0,
+            "default_headers": headers,
+        }
+
+    def _new_sync_client(self) -> Any:
+        """A new sync SDK client (``openai.OpenAI``)."""
+        return self._openai.OpenAI(**self._client_kwargs())
+
+    def _async_http_client(self) -> Any:
+        o = self._openai
+        if self.async_transport == "aiohttp":
+            return o.DefaultAioHttpClient(timeout=self._timeout)
+        return o.DefaultAsyncHttpxClient(timeout=self._timeout)
+
+    def _new_async_client(self) -> Any:
+        """A new async SDK client (``openai.AsyncOpenAI``) on the configured transport."""
+        return self._openai.AsyncOpenAI(
+            **self._client_kwargs(), http_client=self._async_http_client()
+        )
+
+    @property
+    def sync_client(self) -> openai.OpenAI:
+        """The sync SDK client, created on first use and reused (for SDK features modelbus
+        does not wrap, e.g. files and fine-tuning)."""
+        c = self._sync
+        if c is None:
+            with self._lock:
+                c = self._sync
+                if c is None:
+                    c = self._sync = self._new_sync_client()
+        return c
+
+    def async_client(self) -> openai.AsyncOpenAI:
+        """The async SDK client of the running event loop (created on first use there).
+
+        Raises ``RuntimeError`` outside a running event loop."""
+        loop = asyncio.get_running_loop()
+        c = self._async.get(loop)
+        if c is None:
+            with self._lock:
+                c = self._async.get(loop)
+                if c is None:
+                    c = self._async[loop] = self._new_async_client()
+        return c  # type: ignore[no-any-return]
+
+    # --- model names -------------------------------------------------------------------
+    def wire_model(self, model: str) -> str:
+        """The ``model`` sent for chat (Azure: the deployment). Identity here."""
+        return model
+
+    def wire_embedding_model(self, model: str) -> str:
+        """The ``model`` sent for embeddings. Identity here."""
+        return model
+
+    # --- transport helpers -------------------------------------------------------------
+    def _chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        if request.stream != stream:
+            request = attrs.evolve(request, stream=stream)
+        body = request_body(request)
+        wire = self.wire_model(request.model)
+        if wire != request.model:
+            body["model"] = wire
+        return body
+
+    def _decode(self, raw: Any, what: str) -> dict[str, Any]:
+        try:
+            data = json.loads(raw.content)
+        except ValueError:
+            raise invalid_body_error(
+                self.name, raw.status_code, raw.headers, what, raw.content
+            ) from None
+        if not isinstance(data, dict):
+            raise invalid_body_error(self.name, raw.status_code, raw.headers, what, raw.content)
+        return data
+
+    def post_json(
+        self, path: str, body: Mapping[str, Any], what: str = "the response"
+    ) -> dict[str, Any]:
+        """``POST`` ``body`` as JSON to ``path`` (relative to the base URL) and return the
+        decoded JSON object; errors are mapped as for every call."""
+        try:
+            raw = self.sync_client.post(
+                path, cast_to=self._response_cls, body=body, options=self._options
+            )
+        except self._errors as exc:
+            raise map_openai_error(exc, self.name) from exc
+        return self._decode(raw, what)
+
+    async def apost_json(
+        self, path: str, body: Mapping[str, Any], what: str = "the response"
+    ) -> dict[str, Any]:
+        """The async twin of :meth:`post_json`."""
+        try:
+            raw = await self.async_client().post(
+                path, cast_to=self._response_cls, body=body, options=self._options
+            )
+        except self._errors as exc:
+            raise map_openai_error(exc, self.name) from exc
+        return self._decode(raw, what)
+
+    def get_json(self, path: str, what: str = "the response") -> dict[str, Any]:
+        """``GET`` ``path`` (relative to the base URL) → the decoded JSON object."""
+        try:
+            raw = self.sync_client.get(path, cast_to=self._response_cls, options=self._options)
+        except self._errors as exc:
+            raise map_openai_error(exc, self.name) from exc
+        return self._decode(raw, what)
+
+    async def aget_json(self, path: str, what: str = "the response") -> dict[str, Any]:
+        """The async twin of :meth:`get_json`."""
+        try:
+            raw = await self.async_client().get(
+                path, cast_to=self._response_cls, options=self._options
+            )
+        except self._errors as exc:
+            raise map_openai_error(exc, self.name) from exc
+        return self._decode(raw, what)
+
+    # --- chat ----------------------------------------------------------------------------
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        """``POST /chat/completions`` → ChatResponse (first choice; usage incl. cached and
+        reasoning tokens; unknown top-level fields in ``extra``)."""
+        data = self.post_json(self.chat_path, self._chat_body(request, False), "the response")
+        return parse_chat_response(data, self.name)
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        """The async twin of :meth:`chat`."""
+        body = self._chat_body(request, False)
+        data = await self.apost_json(self.chat_path, body, "the response")
+        return parse_chat_response(data, self.name)
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Stream ``POST /chat/completions`` (``stream_options.include_usage`` on, so the
+        last chunk carries usage). The request is sent on the first ``next()``."""
+        body = self._chat_body(request, True)
+        try:
+            raw = self.sync_client.post(
+                self.chat_path,
+                cast_to=self._response_cls,
+                body=body,
+                options=self._options,
+                stream=True,
+            )
+        except self._errors as exc:
+            raise map_openai_error(exc, self.name) from exc
+        yield from iter_chunks(raw, self.name)
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """The async twin of :meth:`stream`."""
+        body = self._chat_body(request, True)
+        try:
+            raw = await self.async_client().post(
+                self.chat_path,
+                cast_to=self._response_cls,
+                body=body,
+                options=self._options,
+                stream=True,
+            )
+        except self._errors as exc:
+            raise map_openai_error(exc, self.name) from exc
+        async for chunk in aiter_chunks(raw, self.name):
+            yield chunk
+
+    # --- embeddings ------------------------------------------------------------------------
+    def _embed_bodies(self, request: EmbeddingRequest) -> Iterator[tuple[int, dict[str, Any]]]:
+        body = embedding_body(request)
+        body["model"] = self.wire_embedding_model(request.model)
+        if self.embedding_encoding is not None:
+            body.setdefault("encoding_format", self.embedding_encoding)
+        texts, size = request.input, self.embedding_batch_size
+        for start in range(0, len(texts), size):
+            batch = texts[start : start + size]
+            yield len(batch), {**body, "input": list(batch)}
+
+    def _embedded(
+        self, request: EmbeddingRequest, parts: list[tuple[int, dict[str, Any]]]
+    ) -> EmbeddingResponse:
+        vectors: list[tuple[float, ...]] = []
+        usage = Usage()
+        model = ""
+        for sent, data in parts:
+            r = parse_embedding_response(data, self.name)
+            if len(r.vectors) != sent:
+                raise ServerError(
+                    f"/embeddings returned {len(r.vectors)} vectors for {sent} inputs",
+                    provider=self.name,
+                    body=data,
+                    hint="the server answered a different number of inputs; retried automatically",
+                )
+            vectors.extend(r.vectors)
+            usage = usage + r.usage
+            model = r.model or model
+        return EmbeddingResponse(
+            model=model or request.model, vectors=tuple(vectors), usage=usage, provider=self.name
+        )
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """``POST /embeddings`` in batches of ``embedding_batch_size`` inputs, sent one
+        after the other; vectors come back in input order, usage summed. An empty
+        ``input`` sends nothing and returns no vectors."""
+        parts = [
+            (n, self.post_json(self.embeddings_path, body, "the embeddings response"))
+            for n, body in self._embed_bodies(request)
+        ]
+        return self._embedded(request, parts)
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """The async twin of :meth:`embed` (batches sent one after the other)."""
+        parts = [
+            (n, await self.apost_json(self.embeddings_path, body, "the embeddings response"))
+            for n, body in self._embed_bodies(request)
+        ]
+        return self._embedded(request, parts)
+
+    # --- models ---------------------------------------------------------------------------
+    def list_models(self) -> list[dict[str, Any]]:
+        """``GET /models``: the model objects as sent (``id``, ``created``, ``owned_by``...)."""
+        return list(self.get_json(self.models_path, "the model list").get("data") or [])
+
+    async def alist_models(self) -> list[dict[str, Any]]:
+        """The async twin of :meth:`list_models`."""
+        return list((await self.aget_json(self.models_path, "the model list")).get("data") or [])
+
+    def retrieve_model(self, model: str) -> dict[str, Any]:
+        """``GET /models/{model}``; raises NotFoundError when the key cannot use it."""
+        return self.get_json(f"{self.models_path}/{model}", "the model")
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the sync client and the async clients whose loops can still run a
+        coroutine from here; the others are dropped."""
+        with self._lock:
+            sync, self._sync = self._sync, None
+            clients = list(self._async.items())
+            self._async.clear()
+        if sync is not None:
+            sync.close()
+        for loop, client in clients:
+            _close_on_loop(loop, client)
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop, then everything :meth:`close` does."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            mine = self._async.pop(loop, None)
+        if mine is not None:
+            await mine.close()
+        self.close()
+
+
+def _close_on_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop.is_running():
+        if running is not loop:  # another thread runs it: ask it, wait briefly
+            fut = asyncio.run_coroutine_threadsafe(client.close(), loop)
+            try:
+                fut.result(timeout=5)
+            except Exception:  # closing is best effort; the loop's owner may be gone
+                fut.cancel()
+        return
+    if running is None:
+        loop.run_until_complete(client.close())
+
+
+class OpenAIProvider(OpenAICompatibleProvider):
+    """The ``openai`` provider (api.openai.com or any ``base_url``) from
+    :class:`OpenAISettings`. ``cache_identity`` is the base URL: organization and project
+    change billing, not answers, so they stay out of cache keys.
+
+    Raises :class:`~modelbus.errors.ConfigError` when no API key is set for
+    api.openai.com (name the variable to set).
+    """
+
+    def __init__(self, settings: OpenAISettings | None = None, *, name: str = "openai") -> None:
+        s = settings if settings is not None else OpenAISettings()
+        base = (s.base_url or DEFAULT_BASE_URL).rstrip("/")
+        if s.api_key is None and base == DEFAULT_BASE_URL:
+            raise ConfigError(
+                'no OpenAI API key: set OPENAI_API_KEY or api_key = { env = "NAME" } '
+                f"in [providers.{name}]",
+                key=f"providers.{name}.api_key",
+            )
+        self.settings = s
+        super().__init__(
+            name=name,
+            base_url=base,
+            api_key=s.api_key,
+            organization=s.organization,
+            project=s.project,
+            default_headers=s.default_headers,
+            timeout_s=s.timeout_s,
+            connect_timeout_s=s.connect_timeout_s,
+            async_transport=s.async_transport,
+            default_model=s.default_model,
+            embedding_batch_size=s.embedding_batch_size,
+        )

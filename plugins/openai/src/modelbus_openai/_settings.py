@@ -1,0 +1,65 @@
+"""``[providers.openai]``: the settings of the ``openai`` provider."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from attrs import field, frozen, validators
+
+from modelbus import Secret, env_secret
+
+__all__ = ["DEFAULT_BASE_URL", "OpenAISettings", "env_str"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# OpenAI API reference, "Create embeddings", ``input``: "any array must be 2048 dimensions
+# or less" (i.e. at most 2048 inputs per request; each at most 8192 tokens).
+MAX_EMBEDDING_INPUTS = 2048
+
+
+def env_str(*names: str) -> str | None:
+    """The first non-empty environment variable of ``names``, else ``None``."""
+    for n in names:
+        v = os.environ.get(n)
+        if v:
+            return v
+    return None
+
+
+@frozen(kw_only=True)
+class OpenAISettings:
+    """``[providers.openai]`` in ``modelbus.toml``.
+
+    - ``api_key``: a secret (``{ env = "NAME" }`` / ``{ file = "PATH" }``); default
+      ``$OPENAI_API_KEY``. Required when ``base_url`` is OpenAI's.
+    - ``base_url``: API root including ``/v1``; default ``$OPENAI_BASE_URL``, else
+      ``https://api.openai.com/v1``.
+    - ``organization`` / ``project``: sent as ``OpenAI-Organization`` / ``OpenAI-Project``;
+      defaults ``$OPENAI_ORG_ID`` / ``$OPENAI_PROJECT_ID`` (the SDK's variables).
+    - ``timeout_s``: seconds to wait for a response (read/write/pool), default 600 as in
+      the SDK; ``connect_timeout_s``: seconds to open a connection, default 5.
+    - ``default_headers``: extra HTTP headers on every request.
+    - ``async_transport``: ``"aiohttp"`` (default; ``openai.DefaultAioHttpClient``) or
+      ``"httpx"`` for the async client. The sync client always uses httpx.
+    - ``default_model``: the model used when neither the call nor ``[modelbus] model``
+      names one.
+    - ``embedding_batch_size``: inputs per ``/embeddings`` request, 1..2048 (OpenAI's limit).
+
+    Retries are the core's job: the SDK clients run with ``max_retries=0``.
+    """
+
+    api_key: Secret | None = field(factory=lambda: env_secret("OPENAI_API_KEY"))
+    base_url: str | None = field(factory=lambda: env_str("OPENAI_BASE_URL"))
+    organization: str | None = field(factory=lambda: env_str("OPENAI_ORG_ID"))
+    project: str | None = field(factory=lambda: env_str("OPENAI_PROJECT_ID"))
+    timeout_s: float = field(default=600.0, validator=validators.gt(0))
+    connect_timeout_s: float = field(default=5.0, validator=validators.gt(0))
+    default_headers: dict[str, str] = field(factory=dict)
+    async_transport: Literal["aiohttp", "httpx"] = field(
+        default="aiohttp", validator=validators.in_(("aiohttp", "httpx"))
+    )
+    default_model: str | None = None
+    embedding_batch_size: int = field(
+        default=MAX_EMBEDDING_INPUTS,
+        validator=[validators.ge(1), validators.le(MAX_EMBEDDING_INPUTS)],
+    )

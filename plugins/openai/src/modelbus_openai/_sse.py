@@ -1,0 +1,129 @@
+"""Reading a ``text/event-stream`` chat completion into :class:`modelbus.ChatChunk`.
+
+The SSE framing (lines, ``data:`` fields joined by newlines, ``:`` comment lines ignored,
+CR/LF/CRLF line ends — WHATWG HTML "Server-sent events", §9.2.6) is decoded by the
+openai SDK's own ``SSEDecoder``; this module decides what each event means:
+
+- ``data: [DONE]`` ends the stream (OpenAI's terminator);
+- an ``error`` event, or a payload with an ``error`` object (OpenAI sends errors that
+  happen after the 200 this way) → the mapped :class:`~modelbus.errors.ProviderError`;
+- a payload that is not JSON → a retryable ``ServerError``;
+- the body ending without ``[DONE]`` (connection cut mid-way, a proxy timeout) →
+  :class:`~modelbus.errors.APIConnectionError`, so a truncated answer is never taken for a
+  complete one;
+- anything else → :func:`modelbus._converter.parse_chat_chunk`.
+
+The chunks are parsed from the raw JSON; no SDK pydantic model is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+from modelbus._converter import parse_chat_chunk
+from modelbus._types import ChatChunk
+from modelbus.errors import APIConnectionError
+
+from ._errors import error_from_body, invalid_body_error, map_openai_error
+
+__all__ = ["aiter_chunks", "iter_chunks"]
+
+_SKIP = object()
+_DONE = object()
+
+
+def _event(event: str | None, data: str, headers: Mapping[str, str], provider: str) -> Any:
+    if data.startswith("[DONE]"):
+        return _DONE
+    if not data:  # an event carrying only ``event:``/``id:``/``retry:`` fields
+        return _SKIP
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        raise invalid_body_error(provider, 200, headers, "a stream event", data) from None
+    if event == "error" or (isinstance(obj, Mapping) and obj.get("error")):
+        raise error_from_body(
+            provider=provider,
+            status=None,
+            headers=headers,
+            body=obj,
+            message="the server reported an error during the stream",
+        )
+    if not isinstance(obj, Mapping):
+        raise invalid_body_error(provider, 200, headers, "a stream event", data)
+    return parse_chat_chunk(obj)
+
+
+def _cut(provider: str, headers: Mapping[str, str]) -> APIConnectionError:
+    h = {k.lower(): v for k, v in headers.items()}
+    return APIConnectionError(
+        "the stream ended before 'data: [DONE]': the connection was closed mid-answer",
+        provider=provider,
+        request_id=h.get("x-request-id") or h.get("apim-request-id"),
+    )
+
+
+def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
+    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned).
+
+    Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
+    docstring; transport errors while reading become APITimeoutError/APIConnectionError.
+    """
+    from openai._streaming import SSEDecoder
+
+    from ._errors import sdk_error_types
+
+    transport_errors = sdk_error_types()
+    headers = response.headers
+    try:
+        events = SSEDecoder().iter_bytes(response.iter_bytes())
+        while True:
+            try:
+                sse = next(events, None)
+            except transport_errors as exc:
+                raise map_openai_error(exc, provider) from exc
+            if sse is None:
+                raise _cut(provider, headers)
+            item = _event(sse.event, sse.data, headers, provider)
+            if item is _DONE:
+                # Read the chunked terminator so the connection goes back to the pool.
+                with contextlib.suppress(*transport_errors):
+                    for _ in events:
+                        pass
+                return
+            if item is not _SKIP:
+                yield item
+    finally:
+        response.close()
+
+
+async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]:
+    """The async twin of :func:`iter_chunks`."""
+    from openai._streaming import SSEDecoder
+    from openai._streaming_cleanup import drain_response_async
+
+    from ._errors import sdk_error_types
+
+    transport_errors = sdk_error_types()
+    headers = response.headers
+    try:
+        events = SSEDecoder().aiter_bytes(response.aiter_bytes())
+        while True:
+            try:
+                sse = await anext(events, None)
+            except transport_errors as exc:
+                raise map_openai_error(exc, provider) from exc
+            if sse is None:
+                raise _cut(provider, headers)
+            item = _event(sse.event, sse.data, headers, provider)
+            if item is _DONE:
+                # The SDK's own cleanup: read the terminator (at most 0.1 s) for reuse.
+                await drain_response_async(response)
+                return
+            if item is not _SKIP:
+                yield item
+    finally:
+        await response.aclose()
