@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from ._cache_key import cache_key
+from ._cache_lock import arun_locked, run_locked
 from ._converter import dumps_response, loads_response
 from ._retry import aretry_call, retry_call
 from ._routing import Route
@@ -82,6 +83,16 @@ def _hit(resp: ChatResponse, t0: float) -> ChatResponse:
     return attrs.evolve(resp, cached=True, attempts=0, latency_s=time.perf_counter() - t0)
 
 
+def _hit_decoder(
+    c: Client, cache: Cache, key: str, t0: float
+) -> Callable[[bytes | None], ChatResponse | None]:
+    def decode(data: bytes | None) -> ChatResponse | None:
+        resp = _decode(c, cache, key, data)
+        return None if resp is None else _hit(resp, t0)
+
+    return decode
+
+
 def _on_retry(c: Client, route: Route) -> Callable[[Attempt, int], None]:
     def on_retry(a: Attempt, n: int) -> None:
         c._log_warning("modelbus.retry", provider=route.provider, model=route.model,
@@ -117,8 +128,11 @@ def chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -
         _cache_set(c, cache, key, resp, o)
         return resp
 
-    resp, shared = c._flight.do(key, miss)
-    return c._done(route, resp, t0, "shared" if shared else "miss")
+    def locked() -> ChatResponse:  # cross-process single-flight (_cache_lock)
+        return run_locked(c, cache, key, _hit_decoder(c, cache, key, t0), miss)
+
+    resp, shared = c._flight.do(key, miss if o.cache == "refresh" else locked)
+    return c._done(route, resp, t0, "shared" if shared or resp.cached else "miss")
 
 
 def _call(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> ChatResponse:
@@ -154,8 +168,11 @@ async def achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
                             "cache_set_failed")
         return resp
 
-    resp, shared = await c._aflight().do(key, miss)
-    return c._done(route, resp, t0, "shared" if shared else "miss")
+    async def locked() -> ChatResponse:
+        return await arun_locked(c, cache, key, _hit_decoder(c, cache, key, t0), miss)
+
+    resp, shared = await c._aflight().do(key, miss if o.cache == "refresh" else locked)
+    return c._done(route, resp, t0, "shared" if shared or resp.cached else "miss")
 
 
 async def _acall(c: Client, route: Route, provider: AdaptedProvider,

@@ -13,6 +13,7 @@ async-only). Built-in providers implement both natively.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -31,6 +32,7 @@ __all__ = [
     "Cache",
     "CacheStats",
     "Capabilities",
+    "LockingCache",
     "RateLimiter",
     "ResponseFormatHandler",
     "RetryPolicy",
@@ -119,6 +121,42 @@ class Cache(Protocol):
     def clear(self) -> int: ...
 
     def stats(self) -> CacheStats: ...
+
+
+@runtime_checkable
+class LockingCache(Protocol):
+    """Optional methods of a cache shared between processes: cross-process single-flight.
+
+    On a cache miss (mode ``"use"``, not ``"refresh"``), after the in-process
+    single-flight, the pipeline (``modelbus._cache_lock``) enters ``lock(key)`` when the
+    cache has it:
+
+    - ``lock(key, ttl_s=None)`` returns a context manager yielding ``True`` when this
+      caller should call the provider (it holds the lock, which expires after ``ttl_s``
+      seconds, default the cache's own setting, in case the holder dies; or the cache
+      cannot coordinate right now), ``False`` when another caller holds it or the value
+      was stored since the miss. The pipeline calls the provider and stores the response
+      *inside* the ``with`` block, so the value is there when the lock is released.
+    - ``wait_for(key, timeout_s=None)`` waits at most ``timeout_s`` seconds (default the
+      cache's own setting) for the value of ``key`` and returns its bytes, or ``None``
+      (timed out, or the holder released the lock without storing); on ``None`` the
+      caller calls the provider itself.
+    - ``alock``/``await_for``: the async twins (``alock`` returns an async context
+      manager). The async pipeline uses only these: a cache with only ``lock`` is not
+      locked there.
+
+    Neither may raise for a backend failure (yield ``True`` / return ``None``); the
+    pipeline logs and proceeds unlocked if one does. modelbus-redis-cache implements it
+    with ``SET NX PX`` and pub/sub.
+    """
+
+    def lock(self, key: str, ttl_s: float | None = None) -> AbstractContextManager[bool]: ...
+
+    def wait_for(self, key: str, timeout_s: float | None = None) -> bytes | None: ...
+
+    def alock(self, key: str, ttl_s: float | None = None) -> AbstractAsyncContextManager[bool]: ...
+
+    async def await_for(self, key: str, timeout_s: float | None = None) -> bytes | None: ...
 
 
 @runtime_checkable

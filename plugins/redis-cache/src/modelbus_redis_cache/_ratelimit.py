@@ -1,0 +1,145 @@
+"""The ``redis`` rate limiter: rpm/tpm budgets shared by every process of a namespace.
+
+The algorithm is the core ``local`` limiter's token bucket, run atomically in a Lua
+script on Redis (``_scripts.RATE_LIMIT``): per key, a request bucket holding ``rpm`` and
+a token bucket holding ``tpm``, both refilling continuously at ``limit / 60`` per second,
+which is how OpenAI describes its limits. A caller *reserves* (takes its request and
+tokens at once, possibly into debt) and then sleeps, with the client's ``clock.sleep``,
+for as long as the debt takes to refill: callers queue in arrival order across
+processes and each pays one round trip, however long it waits.
+
+Why a token bucket and not a window: a fixed window lets 2x the budget through around a
+window boundary (the end of one minute and the start of the next), which is what
+provider-side limiters reject; a sliding *log* is exact but stores one entry per request
+(and per token for tpm) — a bucket is two numbers per key and is the same "sliding"
+budget smoothed. The clock is Redis's ``TIME``: processes on different machines would
+not agree on their own clocks (and monotonic clocks are per process).
+
+Fail open: while Redis is unreachable (circuit breaker open, probed every
+``probe_interval_s``), ``acquire`` returns at once and ``redis_unavailable`` is logged
+once per outage — the provider's own limits (429 + ``Retry-After``, handled by the retry
+policy) still apply.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import redis
+
+from . import _scripts
+from ._breaker import FALLBACK, PROBE
+from ._link import OUTAGE_ERRORS, RedisLink
+from ._settings import RedisRateLimiterSettings, key_prefix
+
+if TYPE_CHECKING:
+    from modelbus import Clock
+    from modelbus._config import RateLimit
+
+__all__ = ["RedisRateLimiter"]
+
+
+class RedisRateLimiter:
+    """A :class:`modelbus.protocols.RateLimiter` whose state lives in Redis (see the
+    module doc). ``clock`` drives only the circuit breaker; waiting uses the ``Clock``
+    each call gets."""
+
+    def __init__(
+        self,
+        settings: RedisRateLimiterSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        s = self.settings = settings or RedisRateLimiterSettings()
+        self._link = RedisLink(
+            s.url,
+            component="rate_limiter",
+            password=s.password,
+            socket_timeout_s=s.socket_timeout_s,
+            max_connections=s.max_connections,
+            probe_interval_s=s.probe_interval_s,
+            clock=clock,
+        )
+        self.breaker = self._link.breaker
+        self.prefix = key_prefix(s.namespace) + "rl:"
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimiter(url={self._link.redacted_url!r}, "
+            f"namespace={self.settings.namespace!r})"
+        )
+
+    @staticmethod
+    def _args(tokens: int, limit: RateLimit) -> list[float | int]:
+        return [limit.rpm or 0, limit.tpm or 0, max(0, int(tokens))]
+
+    def reserve(self, key: str, tokens: int, limit: RateLimit) -> float:
+        """Take one request and ``tokens`` from ``key``'s shared buckets; return the
+        seconds to wait before sending (0.0 when Redis is unreachable: fail open)."""
+        if not (limit.rpm or limit.tpm):
+            return 0.0
+        mode = self.breaker.enter()
+        if mode == FALLBACK:
+            return 0.0
+        try:
+            wait_us = self._link.script(_scripts.RATE_LIMIT)(
+                keys=[self.prefix + key], args=self._args(tokens, limit)
+            )
+        except OUTAGE_ERRORS as exc:
+            self._link.outage(exc, "fail_open")
+            return 0.0
+        except redis.RedisError as exc:
+            self._link.warn("redis_rate_limit_error", exc, key=key)
+            wait_us = 0
+        if mode == PROBE:
+            self._link.recovered()
+        return max(0, int(wait_us)) / 1e6
+
+    async def areserve(self, key: str, tokens: int, limit: RateLimit) -> float:
+        """The async twin of :meth:`reserve` (this event loop's connection pool)."""
+        if not (limit.rpm or limit.tpm):
+            return 0.0
+        mode = self.breaker.enter()
+        if mode == FALLBACK:
+            return 0.0
+        try:
+            wait_us = await self._link.ascript(_scripts.RATE_LIMIT)(
+                keys=[self.prefix + key], args=self._args(tokens, limit)
+            )
+        except OUTAGE_ERRORS as exc:
+            self._link.outage(exc, "fail_open")
+            return 0.0
+        except redis.RedisError as exc:
+            self._link.warn("redis_rate_limit_error", exc, key=key)
+            wait_us = 0
+        if mode == PROBE:
+            self._link.recovered()
+        return max(0, int(wait_us)) / 1e6
+
+    def acquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float:
+        """Block (``clock.sleep``) until one request and ``tokens`` fit ``key``'s budget
+        ``limit`` (rpm/tpm); returns the seconds waited."""
+        wait = self.reserve(key, tokens, limit)
+        if wait > 0:
+            clock.sleep(wait)
+        return wait
+
+    async def aacquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float:
+        """The async twin of :meth:`acquire` (awaits ``clock.asleep``)."""
+        wait = await self.areserve(key, tokens, limit)
+        if wait > 0:
+            await clock.asleep(wait)
+        return wait
+
+    def reset(self, key: str) -> None:
+        """Forget ``key``'s buckets (they start full again). Raises redis-py's errors:
+        an administrative call, not on the request path."""
+        self._link.sync.delete(self.prefix + key)
+
+    def close(self) -> None:
+        self._link.close()
+
+    async def aclose(self) -> None:
+        await self._link.aclose()

@@ -1,0 +1,148 @@
+"""``[caches.redis]`` and ``[rate_limiters.redis]``: settings, URL checks and redaction."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from attrs import field, frozen, validators
+
+from modelbus import Secret
+
+__all__ = [
+    "DEFAULT_URL",
+    "RedisCacheSettings",
+    "RedisRateLimiterSettings",
+    "key_prefix",
+    "redact_url",
+]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+_SCHEMES = ("redis", "rediss", "unix")
+# Letters, digits, "." "_" "-": no ":" (a namespace "a" must not see keys of "a:v"), no
+# glob characters (SCAN MATCH patterns are built from it), no "{}" (the hash tag).
+_NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_MASK = "****"
+
+
+def _env_url() -> str:
+    return os.environ.get("MODELBUS_REDIS_URL") or DEFAULT_URL
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (userinfo or ``?password=``) replaced by ``****``, for logs
+    and error messages. A string that is not a URL is returned masked whole when it could
+    hold a password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user, sep, _password = userinfo.partition(":")
+        # Without ":" the userinfo is a user name to redis-py, but some clients read it as
+        # the password: mask it whole rather than guess.
+        netloc = f"{user}:{_MASK}@{host}" if sep else f"{_MASK}@{host}"
+    query = parts.query
+    if query:
+        pairs = [
+            (k, _MASK if k.lower() == "password" else v)
+            for k, v in parse_qsl(query, keep_blank_values=True)
+        ]
+        query = urlencode(pairs, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _check_url(_inst: Any, _attr: Any, url: str) -> None:
+    scheme = urlsplit(url).scheme if "://" in url else ""
+    if scheme not in _SCHEMES:
+        raise ValueError(
+            f"url {redact_url(url)!r} is not a Redis URL: expected redis://, rediss:// (TLS) "
+            "or unix://, e.g. redis://:PASSWORD@127.0.0.1:6379/0"
+        )
+
+
+def _check_namespace(_inst: Any, _attr: Any, ns: str) -> None:
+    if not _NAMESPACE.fullmatch(ns):
+        raise ValueError(
+            f"namespace {ns!r} must be 1-100 letters, digits, '.', '_' or '-' "
+            "(it is part of every Redis key and of the SCAN pattern of clear())"
+        )
+
+
+def key_prefix(namespace: str) -> str:
+    """The prefix of every key of ``namespace``: ``modelbus:{NS}:``. The braces are a
+    Redis Cluster hash tag, so one namespace's keys share a slot (the Lua scripts touch
+    several of them)."""
+    return f"modelbus:{{{namespace}}}:"
+
+
+_POSITIVE = validators.gt(0.0)
+_POSITIVE_INT = validators.gt(0)
+
+
+@frozen(kw_only=True)
+class RedisCacheSettings:
+    """``[caches.redis]`` in ``modelbus.toml``.
+
+    - ``url``: ``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS (redis-py
+      query options such as ``ssl_cert_reqs=required`` work), or ``unix:///path?db=0``;
+      default ``$MODELBUS_REDIS_URL``, else ``redis://127.0.0.1:6379/0``. Logged only
+      with the password masked. ``password`` (a secret: ``{ env = "NAME" }``) replaces
+      the URL's password when set.
+    - ``namespace``: scopes every key (``modelbus:{namespace}:...``); ``clear()`` and
+      ``stats()`` see only their namespace. Default ``"modelbus"``.
+    - ``ttl_s``: default time to live of a value in seconds (``None``: no expiry).
+    - ``socket_timeout_s``: seconds to wait for Redis to connect or answer before the
+      call is treated as an outage (default 1.0); ``max_connections``: size of the
+      connection pool of each client (sync, and each event loop's async one).
+    - ``probe_interval_s``: while Redis is unreachable, seconds between re-probes (the
+      circuit breaker); calls in between use the in-memory fallback without touching
+      the network. ``fallback_max_entries``: size of that in-memory LRU.
+    - ``lock_ttl_s``: lifetime of a cross-process single-flight lock in seconds (the
+      longest a crashed holder can block others); ``lock_wait_s``: how long other
+      processes wait for the holder's response before calling the provider themselves.
+    - ``stats_flush_s``: hit/miss counters are kept in the process and added to the
+      shared Redis hash at most this many seconds apart (and at ``stats()``/``close()``),
+      so a cache hit costs one Redis round trip, not two.
+    """
+
+    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
+    password: Secret | None = None
+    namespace: str = field(default="modelbus", validator=_check_namespace)
+    ttl_s: float | None = field(default=None, validator=validators.optional(_POSITIVE))
+    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
+    max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
+    fallback_max_entries: int = field(default=10_000, validator=_POSITIVE_INT)
+    lock_ttl_s: float = field(default=120.0, validator=_POSITIVE)
+    lock_wait_s: float = field(default=60.0, validator=validators.ge(0.0))
+    stats_flush_s: float = field(default=1.0, validator=validators.ge(0.0))
+
+    @property
+    def redacted_url(self) -> str:
+        """``url`` with its password masked."""
+        return redact_url(self.url)
+
+
+@frozen(kw_only=True)
+class RedisRateLimiterSettings:
+    """``[rate_limiters.redis]`` in ``modelbus.toml``: ``url``, ``password``,
+    ``namespace``, ``socket_timeout_s``, ``max_connections`` and ``probe_interval_s`` as
+    in :class:`RedisCacheSettings` (budgets of one namespace are shared by every process
+    using it). The limits themselves are the core's ``[rate_limits."provider"]``."""
+
+    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
+    password: Secret | None = None
+    namespace: str = field(default="modelbus", validator=_check_namespace)
+    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
+    max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
+
+    @property
+    def redacted_url(self) -> str:
+        """``url`` with its password masked."""
+        return redact_url(self.url)

@@ -1,0 +1,59 @@
+"""The pluggy hook implementations of modelbus-redis-cache (entry point ``redis-cache``).
+
+Imported by plugin discovery, so it does not import redis-py: the factories do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from modelbus.hookspecs import hookimpl
+
+from ._settings import RedisCacheSettings, RedisRateLimiterSettings
+
+if TYPE_CHECKING:
+    from ._cache import RedisCache
+    from ._ratelimit import RedisRateLimiter
+
+__all__ = [
+    "make_cache",
+    "make_rate_limiter",
+    "modelbus_register_caches",
+    "modelbus_register_rate_limiters",
+]
+
+
+def make_cache(settings: RedisCacheSettings) -> RedisCache:
+    """The ``redis`` cache for ``settings`` (imports redis-py)."""
+    from ._cache import RedisCache
+
+    return RedisCache(settings)
+
+
+def make_rate_limiter(settings: RedisRateLimiterSettings) -> RedisRateLimiter:
+    """The ``redis`` rate limiter for ``settings`` (imports redis-py)."""
+    from ._ratelimit import RedisRateLimiter
+
+    return RedisRateLimiter(settings)
+
+
+@hookimpl
+def modelbus_register_caches(register: Any) -> None:
+    register(
+        "redis",
+        make_cache,
+        settings=RedisCacheSettings,
+        description="Redis shared by every process (tags, TTL, single-flight; "
+        "in-memory fallback while Redis is down)",
+    )
+
+
+@hookimpl
+def modelbus_register_rate_limiters(register: Any) -> None:
+    register(
+        "redis",
+        make_rate_limiter,
+        settings=RedisRateLimiterSettings,
+        description="rpm/tpm token buckets shared across processes through Redis "
+        "(fails open while Redis is down)",
+    )
