@@ -297,3 +297,16 @@ def test_sdk_clients_are_made_once(srv: WireServer, make_client: MakeClient) -> 
     list(client.stream("c", model="gpt-4o-mini"))
     assert p.sync_client is first
     assert first.max_retries == 0
+
+
+def test_embeddings_without_base64_for_servers_that_lack_it(srv: WireServer) -> None:
+    """``embedding_encoding=None`` (for local servers) asks no encoding_format and reads
+    float lists."""
+    from modelbus import EmbeddingRequest
+
+    p = OpenAICompatibleProvider(name="local", base_url=srv.base_url, embedding_encoding=None)
+    resp = p.embed(EmbeddingRequest(model="m", input=("a", "b"), dimensions=5))
+    assert "encoding_format" not in srv.requests[0].json
+    assert srv.requests[0].json["dimensions"] == 5
+    assert [len(v) for v in resp.vectors] == [5, 5]
+    p.close()

@@ -30,7 +30,7 @@ __all__ = [
 
 _LAZY = {
     "OpenAICompatibleProvider": "._provider",
-    "OpenAIProvider": "._provider",
+    "OpenAIProvider": "._openai_provider",
     "OpenAISettings": "._settings",
     "aiter_chunks": "._sse",
     "error_from_body": "._errors",
@@ -54,8 +54,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from ._errors import error_from_body as error_from_body
     from ._errors import map_openai_error as map_openai_error
+    from ._openai_provider import OpenAIProvider as OpenAIProvider
     from ._provider import OpenAICompatibleProvider as OpenAICompatibleProvider
-    from ._provider import OpenAIProvider as OpenAIProvider
     from ._settings import OpenAISettings as OpenAISettings
     from ._sse import aiter_chunks as aiter_chunks
     from ._sse import iter_chunks as iter_chunks

@@ -25,7 +25,7 @@ __all__ = [
 
 def make_provider(settings: OpenAISettings) -> Any:
     """The ``openai`` provider for ``settings`` (imports the SDK)."""
-    from ._provider import OpenAIProvider
+    from ._openai_provider import OpenAIProvider
 
     return OpenAIProvider(settings)
 
