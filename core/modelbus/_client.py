@@ -18,15 +18,16 @@ from ._catalog import Catalog
 from ._config import Config
 from ._plugins import load_plugins
 from ._registry import Registry
-from ._retry import Clock
+from ._retry import Clock, RetryBudget
 from ._routing import Route, build_messages, build_request, pick_default_provider, resolve_route
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._streaming import AsyncChatStream, ChatStream
 from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message, Usage
 from .errors import ConfigError, PluginError
-from .protocols import Cache, RetryPolicy, TokenCounter
+from .protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
 
 if TYPE_CHECKING:
+    from ._batch import BatchResult
     from ._conversation import Conversation
 
 T = TypeVar("T")
@@ -101,6 +102,7 @@ class Client:
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}
         self._counters: dict[str, TokenCounter] = {}
+        self._budgets: dict[str, RetryBudget] = {}
         self._flight = SingleFlight()
         self._aflights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSingleFlight] = (
             weakref.WeakKeyDictionary()
@@ -110,6 +112,7 @@ class Client:
             None if core.cache == "none" else self._build("caches", core.cache)
         )
         self.retry_policy: RetryPolicy = self._build("retry_policies", core.retry_policy)
+        self.rate_limiter: RateLimiter = self._build("rate_limiters", core.rate_limiter)
         catalog_layers = [
             {r.name: r.factory} for r in self.registry.of_kind("catalog")
         ]
@@ -191,7 +194,21 @@ class Client:
         return await aprepare(self, route, req)
 
     def _retry_budget(self, provider: str) -> Callable[[], bool] | None:
-        return None
+        """Count one request against ``provider``'s retry budget and return the callback
+        the retry runner asks before each retry (``None`` when the budget is disabled).
+        Called once per request, never per retry."""
+        settings = self.config.modelbus.retry_budget
+        if not settings.enabled:
+            return None
+        budget = self._budgets.get(provider)
+        if budget is None:
+            with self._lock:
+                budget = self._budgets.setdefault(
+                    provider, RetryBudget(settings.max_tokens, settings.token_ratio)
+                )
+        budget.on_request()
+        return budget.try_retry
+
 
     def _aflight(self) -> AsyncSingleFlight:
         loop = asyncio.get_running_loop()
@@ -389,6 +406,26 @@ class Client:
         return attrs.evolve(resp, provider=route.provider, model=model, attempts=n,
                             cost_usd=self.catalog.cost(model, resp.usage),
                             latency_s=time.perf_counter() - t0)
+
+    def batch(self, requests: Iterable[Any], *, concurrency: int = 8,
+              progress: bool = False) -> list[BatchResult]:
+        """Run many chat requests on ``concurrency`` threads; returns one
+        :class:`modelbus.BatchResult` per request, in input order (``.response`` or
+        ``.error``; ``.to_openai()`` is the OpenAI batch output line). A request is a chat
+        body dict (``{"messages": [...], "model": ...}``), an OpenAI Batch API line
+        (``{"custom_id", "method", "url", "body"}``) or a prompt string. One failed
+        request never stops the others. ``progress`` shows a rich bar on stderr.
+        Raises ``ValueError`` for a duplicate ``custom_id`` (see ``modelbus._batch``)."""
+        from ._batch import batch
+
+        return batch(self, requests, concurrency=concurrency, progress=progress)
+
+    async def abatch(self, requests: Iterable[Any], *, concurrency: int = 8,
+                     progress: bool = False) -> list[BatchResult]:
+        """The async twin of :meth:`batch` (``concurrency`` tasks)."""
+        from ._batch import abatch
+
+        return await abatch(self, requests, concurrency=concurrency, progress=progress)
 
     def token_counter(self, model: str, provider: str | None = None) -> TokenCounter:
         """The counter for ``model``: the provider's own (e.g. a llama.cpp tokenizer), else

@@ -21,7 +21,15 @@ from attrs import define, field, frozen
 from ._settings import structure_settings
 from .errors import ConfigError
 
-__all__ = ["Config", "CoreSettings", "ModelAlias", "PluginsSettings", "RateLimit", "find_config"]
+__all__ = [
+    "Config",
+    "CoreSettings",
+    "ModelAlias",
+    "PluginsSettings",
+    "RateLimit",
+    "RetryBudgetSettings",
+    "find_config",
+]
 
 
 @frozen
@@ -34,6 +42,19 @@ class PluginsSettings:
 
 
 @frozen
+class RetryBudgetSettings:
+    """``[modelbus.retry_budget]``: the per-provider retry budget (a token bucket, see
+    ``modelbus._retry.RetryBudget``; after gRPC A6 retry throttling). Every request adds
+    ``token_ratio`` tokens, every retry takes one, the bucket starts with and holds at most
+    ``max_tokens``: retries stay below ``max_tokens + token_ratio * requests``.
+    ``enabled = false`` turns it off (the retry policy alone decides)."""
+
+    enabled: bool = True
+    max_tokens: float = field(default=10.0, validator=attrs.validators.ge(0))
+    token_ratio: float = field(default=0.1, validator=attrs.validators.ge(0))
+
+
+@frozen
 class CoreSettings:
     """``[modelbus]``, the composition.
 
@@ -42,7 +63,8 @@ class CoreSettings:
     - ``cache``: a registered cache name or ``"none"``; ``cache_ttl_s``: default TTL in
       seconds (``None``: no expiry).
     - ``retry_policy``, ``rate_limiter``, ``token_counter``: registered names
-      (``token_counter = None`` picks by model).
+      (``token_counter = None`` picks by model); ``retry_budget``: see
+      :class:`RetryBudgetSettings`.
     - ``max_cost_usd``: a per-client budget in US dollars; ``truncate``: context policy
       (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
     - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: a logging level name
@@ -64,6 +86,7 @@ class CoreSettings:
     log_level: str | None = None
     templates_dir: str | None = None
     plugins: PluginsSettings = field(factory=PluginsSettings)
+    retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
 
 
 @frozen

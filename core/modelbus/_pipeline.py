@@ -2,7 +2,9 @@
 
 resolve (done by the client) → cache lookup → [miss] single-flight → prepare (token
 estimate, context window, budget, rate limit) → retry policy around the provider call →
-usage and cost → cache store → one ``modelbus.call`` event.
+usage and cost → cache store → one ``modelbus.call`` event. When that fails with an
+availability or context-length error, the same runs for the next fallback model
+(``_fallback.next_route``).
 
 Token estimation happens after the cache lookup: a hit sends nothing, so it needs no
 count, and that keeps a memory-cache hit in the tens of microseconds.
@@ -19,6 +21,7 @@ import attrs
 from ._cache_key import cache_key
 from ._cache_lock import arun_locked, run_locked
 from ._converter import dumps_response, loads_response
+from ._fallback import next_route
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._types import ChatRequest, ChatResponse
@@ -110,7 +113,17 @@ def _finish_provider_response(c: Client, route: Route, req: ChatRequest,
 
 
 def chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
-    """Run a chat request through the pipeline (sync)."""
+    """Run a chat request through the pipeline (sync), then its fallbacks (``_fallback``)."""
+    try:
+        return _chat(c, route, req, o, t0)
+    except Exception as exc:
+        nxt = next_route(c, route, req, exc)
+        if nxt is None:
+            raise
+        return chat(c, nxt[0], nxt[1], o, t0)
+
+
+def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
     provider = c.provider(route.provider)
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:
@@ -146,7 +159,18 @@ def _call(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) 
 
 async def achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
                 t0: float) -> ChatResponse:
-    """Run a chat request through the pipeline (async)."""
+    """Run a chat request through the pipeline (async), then its fallbacks."""
+    try:
+        return await _achat(c, route, req, o, t0)
+    except Exception as exc:
+        nxt = next_route(c, route, req, exc)
+        if nxt is None:
+            raise
+        return await achat(c, nxt[0], nxt[1], o, t0)
+
+
+async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
+                 t0: float) -> ChatResponse:
     provider = c.provider(route.provider)
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:

@@ -27,6 +27,7 @@ log = structlog.get_logger("modelbus.plugins")
 BUILTIN_PLUGINS = (
     "modelbus.builtins.caches",
     "modelbus.builtins.retry",
+    "modelbus.builtins.ratelimit",
     "modelbus.builtins.tokens",
 )
 

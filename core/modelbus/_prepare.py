@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._ratelimit import arate_limit, rate_limit
 from ._routing import Route
 from ._types import ChatRequest
 from .errors import ContextLengthExceededError
@@ -20,6 +21,22 @@ __all__ = ["aprepare", "prepare"]
 
 
 def prepare(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
+    """The checked request to send (:func:`_check_context`), after waiting for the
+    client-side rate limits (``_ratelimit``)."""
+    req = _check_context(c, route, req)
+    # Rate limits last: a request refused by a check above must not spend the budget.
+    rate_limit(c, route, req)
+    return req
+
+
+async def aprepare(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
+    """The async twin of :func:`prepare` (waits with ``clock.asleep``)."""
+    req = _check_context(c, route, req)
+    await arate_limit(c, route, req)
+    return req
+
+
+def _check_context(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
     """The request to send, or :class:`ContextLengthExceededError` raised locally (naming
     both numbers) when the estimated prompt tokens plus ``max_tokens`` exceed the
     catalog's context window. Models the catalog does not know are sent unchecked."""
@@ -37,8 +54,3 @@ def prepare(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
             provider=route.provider,
         )
     return req
-
-
-async def aprepare(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
-    """The async twin of :func:`prepare`."""
-    return prepare(c, route, req)

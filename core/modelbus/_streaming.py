@@ -1,8 +1,9 @@
 """Streaming through the pipeline.
 
-A stream is retried only until its first chunk arrives: after that, a retry would repeat
-text the caller has already seen, so a mid-stream failure is raised as is. A complete
-stream is stored in the cache and a cached response is replayed as chunks without delays.
+A stream is retried (and falls back to another model, see ``_fallback``) only until its
+first chunk arrives: after that, a retry would repeat text the caller has already seen,
+so a mid-stream failure is raised as is. A complete stream is stored in the cache and a
+cached response is replayed as chunks without delays.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._converter import dumps_response
+from ._fallback import next_route
 from ._pipeline import CallOptions, _acache, _cache_get, _decode, _key, _on_retry
 from ._retry import aretry_call, retry_call
 from ._routing import Route
@@ -101,16 +103,28 @@ class ChatStream(_StreamBase):
                     return
                 if o.cache == "only":
                     raise CacheMiss("not in cache; cache='only' does not call")
-        req = c._prepare(route, req)
 
         def first() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
             it = iter(provider.stream(req))
             return it, next(it, None)
 
-        (it, head), self._attempts = retry_call(
-            first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
-            budget=c._retry_budget(route.provider),
-        )
+        try:
+            req = c._prepare(route, req)
+            (it, head), self._attempts = retry_call(
+                first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
+                budget=c._retry_budget(route.provider),
+            )
+        except Exception as exc:
+            # Nothing was yielded yet, so a fallback model can still take the whole stream.
+            nxt = next_route(c, route, self._req, exc)
+            if nxt is None:
+                raise
+            inner = ChatStream(c, nxt[0], nxt[1], o)
+            inner._t0 = self._t0
+            self._it = inner_it = iter(inner)
+            yield from inner_it
+            self._response = inner.response
+            return
         self._it = it
         if head is not None:
             self._acc.add(head)
@@ -160,7 +174,6 @@ class AsyncChatStream(_StreamBase):
                     return
                 if o.cache == "only":
                     raise CacheMiss("not in cache; cache='only' does not call")
-        req = await c._aprepare(route, req)
 
         async def first() -> tuple[AsyncIterator[ChatChunk], ChatChunk | None]:
             it = aiter(provider.astream(req))
@@ -169,10 +182,23 @@ class AsyncChatStream(_StreamBase):
             except StopAsyncIteration:
                 return it, None
 
-        (it, head), self._attempts = await aretry_call(
-            first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
-            budget=c._retry_budget(route.provider),
-        )
+        try:
+            req = await c._aprepare(route, req)
+            (it, head), self._attempts = await aretry_call(
+                first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
+                budget=c._retry_budget(route.provider),
+            )
+        except Exception as exc:
+            nxt = next_route(c, route, self._req, exc)
+            if nxt is None:
+                raise
+            inner = AsyncChatStream(c, nxt[0], nxt[1], o)
+            inner._t0 = self._t0
+            self._it = inner_it = aiter(inner)
+            async for chunk in inner_it:
+                yield chunk
+            self._response = inner.response
+            return
         self._it = it
         if head is not None:
             self._acc.add(head)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
+    from ._config import RateLimit
+    from ._retry import Clock
     from ._types import (
         ChatChunk,
         ChatRequest,
@@ -168,6 +170,10 @@ class RetryPolicy(Protocol):
     and the previous delay (``None`` after the first attempt); it returns the delay in
     seconds before the next attempt, or ``None`` to stop. It must not sleep or read a
     clock: the caller injects both.
+
+    An optional ``max_retry_after_s`` attribute (seconds, default 120) tells the runner
+    above which server ``Retry-After`` to fail at once with ``RateLimitError``.
+    ``modelbus.testing.RetryPolicyContract`` checks a policy against these rules.
     """
 
     def next_delay(
@@ -198,12 +204,20 @@ class TokenCounter(Protocol):
 @runtime_checkable
 class RateLimiter(Protocol):
     """Client-side request/token budget. ``acquire`` blocks (``aacquire`` awaits) until
-    ``tokens`` (estimated prompt tokens + max_tokens) and one request fit the budget of
-    ``key`` (``provider`` or ``provider/model``)."""
+    one request and ``tokens`` (estimated prompt tokens + max_tokens) fit the budget of
+    ``key`` (``"provider"`` or ``"provider/model"``), then counts them; both return the
+    seconds waited.
 
-    def acquire(self, key: str, tokens: int) -> None: ...
+    ``limit`` is the configured :class:`modelbus.RateLimit` of ``key`` (``rpm``/``tpm``;
+    the core owns the config, the limiter owns the state, which may be shared between
+    processes). ``clock`` is the client's :class:`modelbus.Clock`: wait with
+    ``clock.sleep``/``clock.asleep`` and measure with ``clock.monotonic`` (never
+    ``time.sleep``), so tests run on a fake clock.
+    """
 
-    async def aacquire(self, key: str, tokens: int) -> None: ...
+    def acquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float: ...
+
+    async def aacquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float: ...
 
 
 @runtime_checkable
