@@ -21,6 +21,9 @@ _LAZY: dict[str, str] = {
     "Config": "._config",
     "CoreSettings": "._config",
     "ModelAlias": "._config",
+    "RateLimit": "._config",
+    "RetryBudgetSettings": "._config",
+    "BatchResult": "._batch",
     "Message": "._types",
     "TextPart": "._types",
     "ImagePart": "._types",
@@ -84,6 +87,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from . import errors as errors
     from ._adapt import adapt_provider as adapt_provider
+    from ._batch import BatchResult as BatchResult
     from ._cache_key import cache_key as cache_key
     from ._catalog import Catalog as Catalog
     from ._catalog import CatalogEntry as CatalogEntry
@@ -92,6 +96,8 @@ if TYPE_CHECKING:
     from ._config import Config as Config
     from ._config import CoreSettings as CoreSettings
     from ._config import ModelAlias as ModelAlias
+    from ._config import RateLimit as RateLimit
+    from ._config import RetryBudgetSettings as RetryBudgetSettings
     from ._conversation import Conversation as Conversation
     from ._converter import converter as converter
     from ._plugins import load_plugins as load_plugins
