@@ -1,8 +1,9 @@
 """structlog set-up for modelbus: one ``modelbus.call`` event per call, secrets redacted.
 
 The redaction processor masks any value under a key that names a secret (``api_key``,
-``authorization``, ``api-key``, ``password``, ``token``...) and any string that looks like
-an API key (``sk-...``, ``Bearer ...``), at any depth, before a renderer sees it.
+``authorization``, ``api-key``, ``password``, ``token``...), any string that looks like
+an API key (``sk-...``, ``Bearer ...``) and the value of any :class:`modelbus.Secret` made
+in this process, at any depth, before a renderer sees it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from ._secrets import known_secret_values
+
 __all__ = ["configure_logging", "get_logger", "redact"]
 
 MASK = "**********"
@@ -21,15 +24,24 @@ _SECRET_KEYS = re.compile(
 )
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9._\-]+)")
 _configured: tuple[str, str] | None = None
+_configured_level = logging.WARNING
+# The stderr/warning default is applied at the first event that passes, not at client
+# start: importing structlog costs ~90 ms when rich is installed (structlog.dev imports it).
+_pending_default = False
 
 
 def redact(value: Any, key: str = "") -> Any:
     """``value`` with secrets masked: whole values under secret-looking keys, key-shaped
-    substrings elsewhere. Counts such as ``prompt_tokens`` are not secrets."""
+    substrings and the values of :class:`Secret` objects elsewhere. Counts such as
+    ``prompt_tokens`` are not secrets."""
     if key and _SECRET_KEYS.search(key) and not isinstance(value, (int, float, bool)):
         return MASK
     if isinstance(value, str):
-        return _SECRET_VALUES.sub(MASK, value)
+        value = _SECRET_VALUES.sub(MASK, value)
+        for known in known_secret_values():
+            if known in value:
+                value = value.replace(known, MASK)
+        return value
     if isinstance(value, Mapping):
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -52,14 +64,14 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
     event costs one comparison), the redaction processor, then a console or JSON renderer
     on stderr. Apps that configure structlog themselves can skip this: modelbus only
     calls it from the CLI and when a client's config sets ``log_format``/``log_level``."""
-    global _configured
+    global _configured, _configured_level, _pending_default
     if _configured == (fmt, level):
         return
-    import structlog
-
     lvl = logging.getLevelName(level.upper())
     if not isinstance(lvl, int):
         raise ValueError(f"unknown log level {level!r}")
+    import structlog
+
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -73,38 +85,86 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # sys.stderr looked up per logger, not captured once: pytest's capsys, click's
+        # CliRunner and contextlib.redirect_stderr replace it after configuration.
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
     _configured = (fmt, level)
+    _configured_level = lvl
+    _pending_default = False
 
 
 def setup_default_logging(fmt: str | None, level: str | None) -> None:
     """What a client does at start: apply ``log_format``/``log_level`` from config when
     set; otherwise, only if the application has not configured structlog itself, send
     modelbus's events to stderr at ``warning`` level (structlog's own default would print
-    every event to stdout, mixing logs into a program's output)."""
-    import structlog
-
+    every event to stdout, mixing logs into a program's output). An application that has
+    not imported structlog yet cannot have configured it: that check waits for the first
+    event modelbus emits."""
+    global _pending_default
     if fmt or level:
         configure_logging(fmt or "console", level or "info")
-    elif _configured is None and not structlog.is_configured():
+        return
+    if _configured is not None:
+        return
+    structlog = sys.modules.get("structlog")
+    if structlog is None:
+        _pending_default = True
+    elif not structlog.is_configured():
         configure_logging("console", "warning")
 
 
-def get_logger(name: str) -> Any:
-    """A structlog logger named ``name``."""
-    import structlog
+def _apply_pending_default(structlog: Any) -> None:
+    global _pending_default
+    if _pending_default and _configured is None:
+        _pending_default = False
+        if not structlog.is_configured():
+            configure_logging("console", "warning")
 
-    return structlog.get_logger(name)
+
+class _Logger:
+    """A named logger that imports structlog only for an event that passes modelbus's level
+    filter, then hands it to ``structlog.get_logger(name)`` (so ``capture_logs`` and an
+    application's own configuration see every event)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _emit(self, level: int, method: str, event: str, kw: dict[str, Any]) -> None:
+        if (_configured is not None or _pending_default) and level < _configured_level:
+            return
+        import structlog
+
+        _apply_pending_default(structlog)
+        getattr(structlog.get_logger(self.name), method)(event, **kw)
+
+    def debug(self, event: str, **kw: Any) -> None:
+        self._emit(logging.DEBUG, "debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> None:
+        self._emit(logging.INFO, "info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._emit(logging.WARNING, "warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> None:
+        self._emit(logging.ERROR, "error", event, kw)
+
+
+def get_logger(name: str) -> Any:
+    """A logger named ``name`` with structlog's ``debug/info/warning/error(event, **kw)``;
+    structlog is imported at the first event that passes the level filter."""
+    return _Logger(name)
 
 
 def level_enabled(level: str) -> bool:
     """Whether events at ``level`` pass the configured filter (skip building them if not)."""
     if _configured is None:
-        import structlog
-
-        return bool(structlog.is_configured())
+        # Not imported means not configured by the application either.
+        structlog = sys.modules.get("structlog")
+        return structlog is not None and bool(structlog.is_configured())
     wanted: int = logging.getLevelName(level.upper())
-    threshold: int = logging.getLevelName(_configured[1].upper())
-    return wanted >= threshold
+    return wanted >= _configured_level

@@ -16,13 +16,13 @@ from typing import Any
 
 import attrs
 import pluggy
-import structlog
 
 from . import hookspecs
+from ._logging import get_logger
 from ._registry import KINDS, Registry
 from .errors import PluginError
 
-log = structlog.get_logger("modelbus.plugins")
+log = get_logger("modelbus.plugins")
 
 BUILTIN_PLUGINS = (
     "modelbus.builtins.caches",
@@ -111,16 +111,23 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
         dist_of[modname] = ("modelbus", _version("modelbus"))
 
     strict = _strict()
-    seen: set[str] = set()
+    seen: dict[str, str | None] = {}
     for ep in metadata.entry_points(group=hookspecs.PROJECT_NAME):
-        if ep.name in seen:  # the same dist visible twice on sys.path
-            continue
-        seen.add(ep.name)
         dist = ep.dist.name if ep.dist is not None else None
         version = ep.dist.version if ep.dist is not None else None
         names = {ep.name, dist} - {None}
         if names & set(block) or (allow is not None and not names & set(allow)):
             continue
+        if ep.name in seen:
+            if seen[ep.name] == dist:  # the same dist visible twice on sys.path
+                continue
+            # Two distributions claim one plugin name: neither may shadow the other.
+            raise PluginError(
+                f"plugin name {ep.name!r} is declared by two distributions: "
+                f"{seen[ep.name]!r} and {dist!r}; block or uninstall one of them",
+                plugin=ep.name,
+            )
+        seen[ep.name] = dist
         dist_of[ep.name] = (dist, version)
         try:
             pm.register(ep.load(), name=ep.name)
@@ -136,7 +143,12 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc} (plugin {exc.plugin!r})", plugin=str(exc.plugin)) from exc
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(
+            f"plugin {name!r} (distribution {dist_of.get(name, (None,))[0]!r}): {exc}; "
+            f"known hooks: {', '.join(_hook_names())}",
+            plugin=name,
+        ) from exc
 
     registry = Registry()
     registered: dict[str, dict[str, list[str]]] = {}
@@ -174,6 +186,10 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
                        load_errors.get(name), name in builtin_names)
         )
     return LoadedPlugins(pm, registry, tuple(infos))
+
+
+def _hook_names() -> list[str]:
+    return sorted(n for n in dir(hookspecs) if n.startswith(hookspecs.PROJECT_NAME + "_"))
 
 
 def _version(dist: str) -> str | None:

@@ -64,6 +64,9 @@ class Registry:
     _by_kind: dict[str, dict[str, Registration]] = field(
         factory=lambda: {k: {} for k in KINDS}, alias="by_kind"
     )
+    # (kind, name) registered by two plugins → the error naming both. The first
+    # registration stays listed, but using the name raises: neither is picked silently.
+    _contested: dict[tuple[str, str], PluginError] = field(factory=dict, alias="contested")
 
     def add(self, reg: Registration) -> None:
         """Add ``reg``; raises :class:`PluginError` if its name is taken for its kind."""
@@ -77,17 +80,23 @@ class Registry:
             )
         taken = self._by_kind[reg.kind].get(reg.name)
         if taken is not None:
-            raise PluginError(
+            err = PluginError(
                 f"{reg.kind} name {reg.name!r} is registered twice: by {taken.origin!r} "
                 f"and by {reg.origin!r}; block one of them with "
                 "[modelbus.plugins] block = [...] or MODELBUS_DISABLE_PLUGINS",
                 plugin=reg.origin,
                 hook=KINDS[reg.kind],
             )
+            self._contested[(reg.kind, reg.name)] = err
+            raise err
         self._by_kind[reg.kind][reg.name] = reg
 
     def get(self, kind: str, name: str) -> Registration:
-        """The registration, or :class:`PluginError` naming the registered names."""
+        """The registration, or :class:`PluginError` naming the registered names (or, for
+        a name two plugins registered, naming both distributions)."""
+        contested = self._contested.get((kind, name))
+        if contested is not None:
+            raise PluginError(str(contested), plugin=contested.plugin, hook=contested.hook)
         try:
             return self._by_kind[kind][name]
         except KeyError:
@@ -104,6 +113,7 @@ class Registry:
             for name, reg in regs.items():
                 if (kind, name) != exclude:
                     new._by_kind[kind][name] = reg
+        new._contested = {k: v for k, v in self._contested.items() if k != exclude}
         return new
 
     def names(self, kind: str) -> list[str]:

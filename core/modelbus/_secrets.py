@@ -12,7 +12,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Secret", "env_secret", "resolve_secret"]
+__all__ = ["Secret", "env_secret", "known_secret_values", "resolve_secret"]
+
+
+# Values of every Secret made in this process, so log redaction and the CLI's error
+# output can mask them wherever they appear, even in an error message a provider wrote.
+# Very short values are left out: masking "ab" everywhere would garble text.
+_KNOWN_VALUES: set[str] = set()
+_MIN_KNOWN_LEN = 6
+
+
+def known_secret_values() -> frozenset[str]:
+    """The values of the :class:`Secret` objects created so far (6 characters or more)."""
+    return frozenset(_KNOWN_VALUES)
 
 
 class Secret:
@@ -23,6 +35,8 @@ class Secret:
     def __init__(self, value: str, source: str = "literal") -> None:
         self._value = value
         self.source = source
+        if len(value) >= _MIN_KNOWN_LEN:
+            _KNOWN_VALUES.add(value)
 
     def get_secret_value(self) -> str:
         """The secret itself; call it only where the value goes to the provider."""

@@ -35,11 +35,30 @@ def _strict(kind: type, accept: tuple[type, ...]) -> Any:
     return hook
 
 
+_SEQUENCES: tuple[Any, ...] = (list, tuple, set, frozenset)
+
+
+def _sequence(value: Any, tp: Any) -> Any:
+    # cattrs would turn the string "abc" into ["a", "b", "c"]: a TOML string where an
+    # array belongs is a mistake (block = "x" for block = ["x"]), so it is an error.
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError(f"expected an array, got {type(value).__name__} {value!r}")
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(args) != len(value):
+            raise TypeError(f"expected {len(args)} items, got {len(value)}")
+        return tuple(_conv.structure(v, a) for v, a in zip(value, args, strict=True))
+    item = args[0] if args else Any
+    items = [_conv.structure(v, item) for v in value]
+    return items if origin is list else origin(items)
+
+
 _conv = cattrs.Converter()
 _conv.register_structure_hook(str, _strict(str, (str,)))
 _conv.register_structure_hook(int, _strict(int, (int,)))
 _conv.register_structure_hook(float, _strict(float, (int, float)))
 _conv.register_structure_hook(bool, _strict(bool, (bool,)))
+_conv.register_structure_hook_func(lambda t: typing.get_origin(t) in _SEQUENCES, _sequence)
 
 
 @functools.cache
