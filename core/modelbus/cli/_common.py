@@ -1,0 +1,204 @@
+"""What the commands share: state from the top group, error reporting, ``KEY=VALUE``
+options, config and plugin loading.
+
+Imports stay light at module level (click only): ``modelbus --help`` loads this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from .._catalog import Catalog
+    from .._client import Client
+    from .._config import Config
+    from .._plugins import LoadedPlugins
+    from .._registry import Registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "CliState",
+    "build_catalog",
+    "config_option",
+    "echo_json",
+    "exit_code_for",
+    "load_config",
+    "make_client",
+    "parse_key_values",
+    "plugins_for",
+    "report_error",
+    "state",
+    "table",
+]
+
+# Exit codes (also in ``modelbus --help``): 1 a provider/runtime failure, 2 bad input —
+# a config or plugin error, or a usage error (click's own code for those).
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+
+class CliState:
+    """Options of the top group: ``debug`` (tracebacks), ``log_format`` and
+    ``log_level`` (``None``: not given on the command line, the config decides)."""
+
+    __slots__ = ("debug", "log_format", "log_level")
+
+    def __init__(
+        self, debug: bool = False, log_format: str | None = None, log_level: str | None = None
+    ) -> None:
+        self.debug = debug
+        self.log_format = log_format
+        self.log_level = log_level
+
+
+def _env_debug() -> bool:
+    return os.environ.get("MODELBUS_DEBUG", "").lower() in ("1", "true", "yes")
+
+
+def state(ctx: click.Context | None = None) -> CliState:
+    """The top group's :class:`CliState` (a default one when a command runs on its own)."""
+    ctx = ctx or click.get_current_context(silent=True)
+    obj = ctx.find_object(CliState) if ctx is not None else None
+    return obj if obj is not None else CliState(debug=_env_debug())
+
+
+def config_option(fn: F) -> F:
+    """``--config PATH``: the config file (default: ``$MODELBUS_CONFIG``,
+    ``./modelbus.toml``, then the user config dir)."""
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="Config file (default: $MODELBUS_CONFIG, ./modelbus.toml, user config dir).",
+    )(fn)
+
+
+def parse_key_values(items: Iterable[str], what: str, *, as_json: bool) -> dict[str, Any]:
+    """``["k=v", ...]`` → dict. With ``as_json`` a value is decoded as JSON when it parses
+    (``temperature=0`` → ``0``, ``stop=["a"]`` → a list), else kept as the string.
+
+    Raises :class:`click.BadParameter` for an item without ``=``, naming ``what``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=what)
+        value: Any = raw
+        if as_json:
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        out[key.strip()] = value
+    return out
+
+
+def load_config(path: str | None) -> Config:
+    """The config at ``path`` or found by search (see :func:`modelbus._config.find_config`)."""
+    from .._config import Config
+
+    return Config.load(path)
+
+
+def plugins_for(cfg: Config) -> LoadedPlugins:
+    """Plugins loaded with the config's ``[modelbus.plugins]`` allow/block lists."""
+    from .._plugins import load_plugins
+
+    return load_plugins(cfg.modelbus.plugins.allow, cfg.modelbus.plugins.block)
+
+
+def make_client(config_path: str | None, **overrides: Any) -> Client:
+    """A client from ``config_path`` (or the config found by search); logging flags of the
+    top group override the config's ``log_format``/``log_level``."""
+    from .._client import Client
+
+    st = state()
+    if st.log_format is not None:
+        overrides.setdefault("log_format", st.log_format)
+    if st.log_level is not None:
+        overrides.setdefault("log_level", st.log_level)
+    return Client(load_config(config_path), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """2 for config, plugin and template errors, 1 for the rest (provider errors, retries given up,
+    budget, cache-only misses...)."""
+    from ..errors import ConfigError, PluginError, TemplateError
+
+    bad_input = (ConfigError, PluginError, TemplateError)
+    return EXIT_CONFIG if isinstance(exc, bad_input) else EXIT_RUNTIME
+
+
+def _headline(exc: BaseException) -> str:
+    from ..errors import ConfigError, PluginError, ProviderError, RetryError, TemplateError
+
+    if isinstance(exc, ConfigError):
+        return f"config error: {exc}"
+    if isinstance(exc, TemplateError):
+        return f"template error: {exc}"
+    if isinstance(exc, PluginError):
+        return f"plugin error: {exc}"
+    if isinstance(exc, ProviderError):
+        return f"provider error ({type(exc).__name__}): {exc}"
+    if isinstance(exc, RetryError):
+        head, _, attempts = str(exc).partition("\n")
+        last = exc.last_error
+        if last is not None:
+            head += f"; last error ({type(last).__name__}): {last}"
+        return f"{head}\n{attempts}" if attempts else head
+    return f"{type(exc).__name__}: {exc}"
+
+
+def report_error(exc: BaseException, *, debug: bool | None = None) -> NoReturn:
+    """Print ``exc`` as one paragraph on stderr, secrets redacted (the traceback first
+    under ``--debug`` / ``MODELBUS_DEBUG=1``), then exit with :func:`exit_code_for`."""
+    from .._logging import redact
+
+    if debug is None:
+        debug = state().debug or _env_debug()
+    if debug:
+        tb = "".join(traceback.format_exception(exc))
+        click.echo(redact(tb), err=True, nl=False)
+    click.echo(f"modelbus: {redact(_headline(exc))}", err=True)
+    sys.exit(exit_code_for(exc))
+
+
+def echo_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout (non-JSON values as strings)."""
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], title: str | None = None) -> None:
+    """Print a table with rich (imported here: only listing commands need it). Off a
+    terminal the width is fixed at 200 columns so piped output is not wrapped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(*headers, title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for row in rows:
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console = Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, highlight=False)
+    console.print(t)
+
+
+def build_catalog(cfg: Config, registry: Registry) -> Catalog:
+    """The catalog a client of ``cfg`` would use: the shipped file, plugin entries, then
+    ``[catalog."model"]`` overrides. Raises :class:`ConfigError` for an unknown field."""
+    from .._catalog import Catalog
+    from ..errors import ConfigError
+
+    layers = [{r.name: r.factory} for r in registry.of_kind("catalog")]
+    try:
+        return Catalog.load(*layers, cfg.catalog)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="catalog", source=cfg.source) from exc

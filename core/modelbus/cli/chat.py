@@ -1,0 +1,195 @@
+"""``modelbus chat``: one chat call through the composed client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._common import config_option, echo_json, make_client, parse_key_values
+
+if TYPE_CHECKING:
+    from .._client import Client
+    from .._pipeline import CacheMode
+    from .._types import ChatResponse
+
+__all__ = ["chat", "response_json", "status_line"]
+
+
+def response_json(resp: ChatResponse) -> dict[str, Any]:
+    """What ``--json`` prints: ``content``, ``usage`` (tokens), ``cost_usd`` (US dollars,
+    ``null`` when a price is unknown), ``cached``, ``attempts``, ``provider``, ``model``,
+    ``finish_reason``, ``latency_s`` (seconds) and ``tool_calls`` (OpenAI shape, or
+    ``null``)."""
+    import attrs
+
+    return {
+        "content": resp.content,
+        "usage": attrs.asdict(resp.usage),
+        "cost_usd": resp.cost_usd,
+        "cached": resp.cached,
+        "attempts": resp.attempts,
+        "provider": resp.provider,
+        "model": resp.model,
+        "finish_reason": resp.finish_reason,
+        "latency_s": resp.latency_s,
+        "tool_calls": [attrs.asdict(t) for t in resp.tool_calls] or None,
+    }
+
+
+def status_line(resp: ChatResponse, cache_used: bool) -> str:
+    """``[provider/model · prompt+completion tokens · $cost · cache: hit|miss|off]``."""
+    u = resp.usage
+    cost = "cost unknown" if resp.cost_usd is None else f"${resp.cost_usd:.6f}"
+    cache = "hit" if resp.cached else "miss" if cache_used else "off"
+    parts = [
+        f"{resp.provider}/{resp.model}",
+        f"{u.prompt_tokens}+{u.completion_tokens} tokens",
+        cost,
+        f"cache: {cache}",
+    ]
+    if resp.attempts > 1:
+        parts.append(f"{resp.attempts} attempts")
+    return "[" + " · ".join(parts) + "]"
+
+
+def _read_prompt(prompt: str | None, template: str | None) -> str | None:
+    """PROMPT, or stdin for ``-`` (or no PROMPT with stdin not a terminal); ``None`` when a
+    template supplies the messages and no PROMPT is given."""
+    if prompt is not None and prompt != "-":
+        return prompt
+    if prompt is None and template is not None:
+        return None
+    stdin = click.get_text_stream("stdin")
+    if prompt is None and stdin.isatty():
+        raise click.UsageError("give a PROMPT, '-' to read it from stdin, or -t TEMPLATE")
+    return stdin.read()
+
+
+def _say_default_provider(client: Client, model: str | None) -> None:
+    """When the config names no provider, say which one the call goes to and why."""
+    from ..errors import ConfigError
+
+    if client.config.modelbus.provider is not None:
+        return
+    route = client.route(model)
+    try:
+        default = client.default_provider
+    except ConfigError:
+        return  # the route named its provider; no default exists to explain
+    if route.provider == default:
+        click.echo(f"modelbus: {client.default_provider_reason}", err=True)
+
+
+@click.command()
+@click.argument("prompt", required=False)
+@click.option("-m", "--model", help="Model, alias or provider/model (default: [modelbus] model).")
+@click.option(
+    "-p",
+    "--provider",
+    help="Provider for models that name none (default: config, else picked from the environment).",
+)
+@click.option("-s", "--system", help="System prompt.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="OpenAI parameter; the value is JSON when it parses "
+    "(-o temperature=0 -o max_tokens=50). Repeatable.",
+)
+@click.option(
+    "-t",
+    "--template",
+    metavar="NAME",
+    help="Start from prompt template NAME ([modelbus] templates_dir or a plugin's); "
+    "PROMPT, if given, is added after it.",
+)
+@click.option(
+    "-v",
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Template variable (a string). Repeatable.",
+)
+@config_option
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the response as JSON (content, usage, cost_usd, cached, attempts, "
+    "provider, model, finish_reason, latency_s).",
+)
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Print the reply as it arrives (default: on; off with --json).",
+)
+def chat(
+    prompt: str | None,
+    model: str | None,
+    provider: str | None,
+    system: str | None,
+    options: tuple[str, ...],
+    template: str | None,
+    variables: tuple[str, ...],
+    config_path: str | None,
+    no_cache: bool,
+    as_json: bool,
+    stream: bool | None,
+) -> None:
+    """Send PROMPT (or stdin with '-'), or a prompt template, and print the reply.
+
+    The reply goes to stdout; a status line (provider/model, tokens, cost, cache) goes to
+    stderr. Exit status 1 for provider errors, 2 for usage, config, plugin and template
+    errors.
+    """
+    from .._routing import build_messages, build_request
+
+    params = parse_key_values(options, "-o/--option", as_json=True)
+    values = parse_key_values(variables, "-v/--var", as_json=False)
+    if values and template is None:
+        raise click.UsageError("-v/--var sets template variables: give -t TEMPLATE too")
+    text = _read_prompt(prompt, template)
+    if stream is None:
+        stream = not as_json
+    cache: CacheMode = "bypass" if no_cache else "use"
+    with make_client(config_path, provider=provider) as client:
+        if template is not None:
+            from .._templates import apply_template
+
+            text_or_msgs, model, system, params = apply_template(
+                client, template, values, text, model, system, params
+            )
+            messages = build_messages(text_or_msgs, system)
+        else:
+            messages = build_messages(text or "", system)
+        try:
+            build_request(messages, model or "-", params)  # checks parameter names up front
+        except (TypeError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="-o/--option") from exc
+        _say_default_provider(client, model)
+        if stream:
+            s = client.stream(messages, model=model, cache=cache, **params)
+            with s:
+                for chunk in s:
+                    if chunk.content and not as_json:
+                        click.echo(chunk.content, nl=False)  # flushes
+            resp = s.response
+            if not as_json:
+                click.echo()
+        else:
+            resp = client.chat(messages, model=model, cache=cache, **params)
+            if not as_json:
+                click.echo(resp.content or "")
+        if as_json:
+            echo_json(response_json(resp))
+            return
+        for tc in resp.tool_calls:
+            click.echo(f"[tool call] {tc.function.name}({tc.function.arguments})")
+        click.echo(
+            status_line(resp, cache_used=client.cache is not None and not no_cache), err=True
+        )

@@ -1,0 +1,133 @@
+"""``modelbus config check|show``: validate a config against the installed plugins, and
+print the effective config with every default filled in and secrets masked."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._common import build_catalog, config_option, echo_json, load_config, plugins_for
+
+if TYPE_CHECKING:
+    from .._config import Config
+    from .._registry import Registry
+
+__all__ = ["check_config", "config", "effective_config", "selected_components"]
+
+# [modelbus] key → the registry kind its value names.
+_SELECTORS = {
+    "cache": "caches",
+    "retry_policy": "retry_policies",
+    "rate_limiter": "rate_limiters",
+    "token_counter": "token_counters",
+    "provider": "providers",
+}
+
+
+def selected_components(cfg: Config, registry: Registry) -> dict[str, list[str]]:
+    """kind → names the config uses: its plugin sections, the ``[modelbus]`` selectors
+    (``cache = "none"`` selects nothing), alias providers and, when no provider is named,
+    the one picked from the environment (if any)."""
+    from .._routing import pick_default_provider
+    from ..errors import ConfigError
+
+    out: dict[str, list[str]] = {kind: list(names) for kind, names in cfg.sections.items()}
+
+    def add(kind: str, name: str | None) -> None:
+        if name is not None and name not in out.setdefault(kind, []):
+            out[kind].append(name)
+
+    core = cfg.modelbus
+    for key, kind in _SELECTORS.items():
+        value = getattr(core, key)
+        if not (key == "cache" and value == "none"):
+            add(kind, value)
+    for alias in cfg.models.values():
+        add("providers", alias.provider)
+    if core.provider is None:
+        # Nothing to pick from is no error here; `modelbus chat` says so when it needs one.
+        with contextlib.suppress(ConfigError):
+            add("providers", pick_default_provider(cfg, registry)[0])
+    return out
+
+
+def check_config(cfg: Config, registry: Registry) -> None:
+    """Everything a client would check at start, without starting anything: plugin
+    sections against their settings classes, every selected name against the registry,
+    the settings of selected components (defaults and required keys), the catalog.
+
+    Raises :class:`ConfigError` naming the key, the file and the accepted names."""
+    from ..errors import ConfigError
+
+    cfg.check_sections(registry)
+    core = cfg.modelbus
+    for key, kind in _SELECTORS.items():
+        value = getattr(core, key)
+        if value is None or (key == "cache" and value == "none"):
+            continue
+        if (kind, value) not in registry:
+            raise ConfigError(
+                f"no {kind} plugin named {value!r} is installed",
+                key=f"modelbus.{key}",
+                source=cfg.source,
+                accepted=registry.names(kind),
+            )
+    for name, alias in cfg.models.items():
+        if alias.provider is not None and ("providers", alias.provider) not in registry:
+            raise ConfigError(
+                f"no providers plugin named {alias.provider!r} is installed",
+                key=f"models.{name}.provider",
+                source=cfg.source,
+                accepted=registry.names("providers"),
+            )
+    for kind, names in selected_components(cfg, registry).items():
+        for name in names:
+            cfg.section(kind, name, registry.get(kind, name).settings)
+    build_catalog(cfg, registry)
+
+
+def effective_config(cfg: Config, registry: Registry) -> dict[str, Any]:
+    """The config as a client would use it: ``[modelbus]`` and each selected plugin's
+    settings object (so defaults show), aliases, catalog overrides and rate limits, with
+    secrets shown as ``'**********'``."""
+    from .._settings import settings_to_dict
+
+    out: dict[str, Any] = {"source": cfg.source, "modelbus": settings_to_dict(cfg.modelbus)}
+    for kind, names in selected_components(cfg, registry).items():
+        section: dict[str, Any] = out.setdefault(kind, {})
+        for name in names:
+            settings = cfg.section(kind, name, registry.get(kind, name).settings)
+            section[name] = {} if settings is None else settings_to_dict(settings)
+    out["models"] = {name: settings_to_dict(a) for name, a in cfg.models.items()}
+    out["catalog"] = cfg.catalog
+    out["rate_limits"] = {name: settings_to_dict(r) for name, r in cfg.rate_limits.items()}
+    return out
+
+
+@click.group()
+def config() -> None:
+    """Check or show the configuration."""
+
+
+@config.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def check(path: str | None) -> None:
+    """Check PATH (default: the config found by search) against the installed plugins.
+
+    Exit status 0 when valid; 2 with the key, the file and the accepted keys otherwise.
+    """
+    cfg = load_config(path)
+    check_config(cfg, plugins_for(cfg).registry)
+    click.echo(f"ok: {cfg.source}")
+
+
+@config.command()
+@config_option
+def show(config_path: str | None) -> None:
+    """Print the effective config as JSON: defaults filled in, secrets masked."""
+    cfg = load_config(config_path)
+    registry = plugins_for(cfg).registry
+    check_config(cfg, registry)
+    echo_json(effective_config(cfg, registry))

@@ -1,0 +1,43 @@
+"""``modelbus tokens``: count the prompt tokens of messages or text on a model."""
+
+from __future__ import annotations
+
+from typing import IO
+
+import click
+
+from ._common import config_option, make_client
+
+__all__ = ["tokens"]
+
+
+@click.command()
+@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.option("-m", "--model", help="Model, alias or provider/model (default: [modelbus] model).")
+@config_option
+def tokens(file: IO[str] | None, model: str | None, config_path: str | None) -> None:
+    """Print how many prompt tokens FILE (or stdin with '-') costs on MODEL.
+
+    The input is a JSON list of OpenAI messages, a request body with "messages" (and
+    "tools"), or plain text (counted without message overhead). The count uses the
+    provider's own tokenizer when it has one, else a registered counter (tiktoken for
+    OpenAI models), else a ~4 characters per token estimate.
+    """
+    from .._tokens import count_input
+    from ..errors import ModelbusError
+
+    if file is None:
+        stdin = click.get_text_stream("stdin")
+        if stdin.isatty():
+            raise click.UsageError("give a FILE, or '-' to read stdin")
+        text = stdin.read()
+    else:
+        text = file.read()
+    with make_client(config_path) as client:
+        try:
+            n = count_input(client, text, model)
+        except ValueError as exc:
+            if isinstance(exc, ModelbusError):  # ConfigError is a ValueError too
+                raise
+            raise click.BadParameter(str(exc), param_hint="FILE") from exc
+    click.echo(n)

@@ -1,0 +1,213 @@
+"""Third-party plugins for the CLI/plugin/config tests, made as real distributions.
+
+Two ways, both real to ``importlib.metadata``:
+
+- ``standin_dist``: a folder with the plugin's modules and a ``<name>-<version>.dist-info``
+  (``METADATA`` + ``entry_points.txt``), put on ``sys.path`` / ``PYTHONPATH``; quick, so
+  most tests use it.
+- ``parrot_venv`` (session): ``tests/core/plugin_dists/modelbus-parrot`` pip-installed
+  into a virtualenv made with ``--system-site-packages`` (it sees the editable modelbus),
+  for the tests of the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+import modelbus
+
+HERE = Path(__file__).resolve().parent
+PARROT_PROJECT = HERE / "plugin_dists" / "modelbus-parrot"
+PARROT_SRC = PARROT_PROJECT / "src" / "mb_parrot"
+TIKTOKEN_DIR = HERE.parent.parent.parent / "shared" / "tiktoken"
+
+# Small plugins that go wrong in one way each.
+BROKEN_ON_IMPORT = """
+raise RuntimeError("mb_broken cannot start: missing native library")
+"""
+MISSPELLED_HOOK = """
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_provider(register):  # singular: no such hook
+    register("typo", object)
+"""
+PARROT_CLONE = """
+import modelbus
+from mb_parrot import ParrotProvider, ParrotSettings
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("parrot", ParrotProvider, settings=ParrotSettings)
+"""
+BAD_COMMANDS = """
+import click
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_commands(cli):
+    raise RuntimeError("commands exploded")
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("still-works", object)
+"""
+CLASHING_COMMAND = """
+import click
+import modelbus
+
+@click.command("chat")
+def chat():
+    "A plugin trying to replace the built-in chat."
+
+@modelbus.hookimpl
+def modelbus_register_commands(cli):
+    cli.add_command(chat)
+"""
+
+# Environment variables that would make a test depend on the machine it runs on.
+_MACHINE_ENV = ("MODELBUS_", "OPENAI_", "AZURE_OPENAI_", "XDG_CONFIG_HOME")
+
+
+def standin_dist(
+    root: Path,
+    dist: str,
+    version: str,
+    entry_points: Mapping[str, str],
+    modules: Mapping[str, str] | None = None,
+    packages: Mapping[str, Path] | None = None,
+) -> Path:
+    """Write a distribution ``dist`` into ``root`` (created): ``modules`` (name → source)
+    and ``packages`` (name → folder to copy), plus its dist-info with ``entry_points`` of
+    group ``modelbus``. Returns ``root``, the folder to put on the path."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, source in (modules or {}).items():
+        (root / f"{name}.py").write_text(source)
+    for name, folder in (packages or {}).items():
+        shutil.copytree(folder, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    eps = "".join(f"{k} = {v}\n" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[modelbus]\n{eps}")
+    return root
+
+
+def parrot_standin(root: Path) -> Path:
+    """modelbus-parrot as a stand-in distribution in ``root``."""
+    return standin_dist(
+        root,
+        "modelbus-parrot",
+        "0.3.1",
+        {"parrot": "mb_parrot"},
+        packages={"mb_parrot": PARROT_SRC},
+    )
+
+
+def clean_environ(tmp: Path, **extra: str) -> dict[str, str]:
+    """``os.environ`` without modelbus/OpenAI/Azure settings, with a private
+    ``XDG_CONFIG_HOME`` (no user config found by accident), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_MACHINE_ENV)}
+    env.pop("PYTHONPATH", None)
+    env["XDG_CONFIG_HOME"] = str(tmp / "xdg-config")
+    if "TIKTOKEN_CACHE_DIR" not in env and TIKTOKEN_DIR.is_dir():
+        env["TIKTOKEN_CACHE_DIR"] = str(TIKTOKEN_DIR)
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    args: list[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    python: str | Path = sys.executable,
+    path: list[Path] = (),  # type: ignore[assignment]
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m modelbus.cli ARGS`` with ``path`` folders on ``PYTHONPATH``."""
+    full = dict(env)
+    if path:
+        full["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
+    return subprocess.run(
+        [str(python), "-m", "modelbus.cli", *args],
+        env=full,
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def fresh_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Plugins re-discovered before and after the test, the machine's modelbus/OpenAI
+    env and user config out of the way."""
+    for k in list(os.environ):
+        if k.startswith(_MACHINE_ENV):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.chdir(tmp_path)
+    modelbus.reset_plugins()
+    yield
+    modelbus.reset_plugins()
+
+
+@pytest.fixture
+def parrot_on_path(fresh_plugins: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """modelbus-parrot as a stand-in distribution on ``sys.path`` (this process)."""
+    root = parrot_standin(tmp_path / "site-parrot")
+    monkeypatch.syspath_prepend(str(root))
+    return root
+
+
+class Venv:
+    """A virtualenv with modelbus-parrot pip-installed: ``python`` runs in it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.python = root / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def parrot_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    root = tmp_path_factory.mktemp("venv") / "v"
+    # Without pip inside (faster): the outer pip installs into it with --python.
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root)],
+        check=True,
+        timeout=120,
+    )
+    venv = Venv(root)
+    build = tmp_path_factory.mktemp("parrot-build")
+    project = build / "modelbus-parrot"
+    shutil.copytree(
+        PARROT_PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv.python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            str(project),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    return venv
