@@ -63,7 +63,7 @@ def llama_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory
         "--model_alias", SERVER_MODEL,
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--n_ctx", "512",
+        "--n_ctx", "2048",  # prompt-mode tool calling puts the tool specs in the prompt
         "--embedding", "true",
         "--n_threads", "1",
         "--verbose", "false",

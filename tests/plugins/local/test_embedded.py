@@ -440,9 +440,8 @@ def test_settings_from_config_section(tiny_model_path: Path):
 
 
 def test_plugin_factory(embedded_settings: LocalSettings):
+    # the server backend and server = "auto" are covered in test_server_modes.py
     assert isinstance(make_provider(embedded_settings), EmbeddedProvider)
-    with pytest.raises(ConfigError, match="backend = 'server' is not available"):
-        make_provider(LocalSettings())
 
 
 def test_through_the_modelbus_client(tiny_model_path: Path):

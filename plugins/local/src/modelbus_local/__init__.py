@@ -10,9 +10,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["LocalSettings", "build_tiny_model", "default_model_path", "ensure_tiny_model"]
+__all__ = [
+    "LocalServerProvider",
+    "LocalSettings",
+    "build_tiny_model",
+    "default_model_path",
+    "ensure_tiny_model",
+]
 
 _LAZY = {
+    "LocalServerProvider": "._server",
     "LocalSettings": "._settings",
     "build_tiny_model": ".tiny_model",
     "default_model_path": ".tiny_model",
@@ -28,6 +35,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from ._server import LocalServerProvider as LocalServerProvider
     from ._settings import LocalSettings as LocalSettings
     from .tiny_model import build_tiny_model as build_tiny_model
     from .tiny_model import default_model_path as default_model_path

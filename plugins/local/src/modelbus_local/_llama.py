@@ -80,7 +80,9 @@ def check_gguf(path: str | Path, *, key: str) -> Path:
 @frozen
 class ModelKey:
     """What makes two loads of a model the same: the file (path, size and mtime, so a
-    rebuilt file is reloaded), the context size in tokens, threads, seed and mode."""
+    rebuilt file is reloaded), the context size in tokens, threads, seed and mode.
+    ``vocab_only`` loads the tokenizer and metadata without the weights (token counting
+    for a server that runs the same file)."""
 
     path: str
     size: int
@@ -89,13 +91,23 @@ class ModelKey:
     n_threads: int | None
     seed: int | None
     embedding: bool
+    vocab_only: bool = False
 
     @classmethod
     def of(
-        cls, path: Path, *, n_ctx: int, n_threads: int | None, seed: int | None, embedding: bool
+        cls,
+        path: Path,
+        *,
+        n_ctx: int,
+        n_threads: int | None,
+        seed: int | None,
+        embedding: bool,
+        vocab_only: bool = False,
     ) -> ModelKey:
         st = path.stat()
-        return cls(str(path), st.st_size, st.st_mtime_ns, n_ctx, n_threads, seed, embedding)
+        return cls(
+            str(path), st.st_size, st.st_mtime_ns, n_ctx, n_threads, seed, embedding, vocab_only
+        )
 
 
 @frozen(eq=False)
@@ -186,6 +198,7 @@ def _load(key: ModelKey) -> LoadedModel:
         "model_path": key.path,
         "n_ctx": key.n_ctx,
         "embedding": key.embedding,
+        "vocab_only": key.vocab_only,
         "verbose": False,
     }
     if key.n_threads is not None:
@@ -194,7 +207,15 @@ def _load(key: ModelKey) -> LoadedModel:
     if key.seed is not None:
         kwargs["seed"] = key.seed
     try:
-        llm = llama_cpp.Llama(**kwargs)
+        if key.vocab_only:
+            # Without weights llama.cpp reads no training context and warns, on the
+            # process's stderr, that n_ctx overflows it; nothing is generated here.
+            from llama_cpp._utils import suppress_stdout_stderr
+
+            with suppress_stdout_stderr(disable=False):
+                llm = llama_cpp.Llama(**kwargs)
+        else:
+            llm = llama_cpp.Llama(**kwargs)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"llama.cpp could not load {key.path!r}: {exc}") from exc
 

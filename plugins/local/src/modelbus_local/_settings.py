@@ -7,6 +7,8 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen, validators
 
+from modelbus._secrets import Secret
+
 __all__ = ["SERVER_PRESETS", "LocalSettings"]
 
 # Names accepted by ``server``; what each preset means (default base URL, quirks) lives in
@@ -24,16 +26,27 @@ class LocalSettings:
     """How to reach a local model.
 
     - ``backend``: ``"server"`` talks HTTP to a running OpenAI-compatible server (Ollama,
-      llama.cpp's ``llama-server``, vLLM, LM Studio); ``"embedded"`` runs a GGUF file in
-      this process through llama-cpp-python (``pip install 'modelbus-local[embedded]'``).
-    - ``server``: which server ``base_url`` points at, one of ``auto`` (detect), ``ollama``,
-      ``llamacpp``, ``vllm``, ``lmstudio``; used by the server backend only.
-    - ``base_url``: the server's OpenAI-compatible base URL (``http://127.0.0.1:8080/v1``);
-      ``None`` uses the preset's default. Server backend only.
+      llama.cpp's ``llama-server`` or llama-cpp-python's server, vLLM, LM Studio);
+      ``"embedded"`` runs a GGUF file in this process through llama-cpp-python
+      (``pip install 'modelbus-local[embedded]'``).
+    - ``server``: which server, one of ``auto``, ``ollama`` (``http://127.0.0.1:11434/v1``),
+      ``llamacpp`` (``http://127.0.0.1:8080/v1``), ``vllm`` (``http://127.0.0.1:8000/v1``),
+      ``lmstudio`` (``http://127.0.0.1:1234/v1``). ``auto`` probes ``base_url`` when set,
+      else every preset's URL at once, and uses the first that answers
+      ``GET /v1/models``; when none answers (and ``base_url`` is not set) it falls back
+      to the embedded backend, with a warning. Server backend only.
+    - ``base_url``: the server's OpenAI-compatible base URL (``/v1`` included); ``None``
+      uses the preset's. Server backend only.
+    - ``api_key``: a secret, only for a server started with one (``vllm serve --api-key``,
+      ``llama-server --api-key``). Never taken from ``OPENAI_API_KEY``: without it the
+      dummy ``sk-no-key-required`` is sent.
     - ``model_path``: the ``.gguf`` file to load (embedded backend). ``None`` uses the tiny
       random-weights test model (``modelbus_local.ensure_tiny_model``), with a warning.
+      With the server backend it optionally names the file the server runs: prompt token
+      counts of llama-cpp-python's server (which has no template route) are then exact.
     - ``model``: the model name to report (and to send to a server); ``None`` means the
-      GGUF file's stem (embedded) or the server's only model (server).
+      GGUF file's stem (embedded) or the server's model (server: the first it lists,
+      with a warning when it lists several).
     - ``n_ctx``: context window in tokens (prompt + reply) of the embedded model.
     - ``n_threads``: CPU threads llama.cpp uses for the embedded model; ``None`` lets
       llama-cpp-python pick (about half the cores).
@@ -41,9 +54,15 @@ class LocalSettings:
       llama.cpp's default seed. A request's ``seed`` always wins.
     - ``max_tokens``: reply length in tokens when a request sets neither ``max_tokens`` nor
       ``max_completion_tokens`` (llama-cpp-python would otherwise fill the whole context).
-    - ``tool_calling``: ``native`` sends ``tools`` to the model, ``prompt`` describes them in
-      the prompt and parses the reply, ``auto`` picks by what the server supports.
+      Embedded backend only: a server applies its own default.
+    - ``tool_calling``: ``native`` sends ``tools`` to the server, ``prompt`` describes them
+      in the system prompt, constrains the reply to JSON where the server can (llama.cpp
+      grammars, structured output) and parses tool calls out of it; ``auto`` uses
+      ``prompt`` on llama-cpp-python's server and ``native`` elsewhere, switching a model
+      to ``prompt`` when the server refuses ``tools``. Server backend only.
     - ``timeout_s``: seconds to wait for a server's answer (server backend only).
+    - ``probe_timeout_s``: seconds each ``server = "auto"`` probe waits (connect and
+      answer); the probes run at the same time.
     - ``embedding_model_path``: the ``.gguf`` file for embeddings (embedded backend);
       ``None`` uses ``model_path`` in embedding mode.
     """
@@ -53,6 +72,7 @@ class LocalSettings:
     )
     server: str = field(default="auto", validator=validators.in_(SERVER_PRESETS))
     base_url: str | None = None
+    api_key: Secret | None = None
     model_path: str | None = None
     model: str | None = None
     n_ctx: int = field(default=2048, validator=_positive)
@@ -63,4 +83,5 @@ class LocalSettings:
         default="auto", validator=validators.in_(("native", "prompt", "auto"))
     )
     timeout_s: float = field(default=60.0, validator=_positive)
+    probe_timeout_s: float = field(default=1.0, validator=_positive)
     embedding_model_path: str | None = None
