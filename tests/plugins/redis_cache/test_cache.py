@@ -4,6 +4,7 @@ layout, TTLs, namespaces, foreign keys), shared stats, event loops, and its sett
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 
@@ -269,3 +270,22 @@ def test_registered_through_the_entry_point(redis_server: RedisServer) -> None:
     reg = client.registry.get("caches", "redis")
     assert reg.distribution == "modelbus-redis-cache"
     client.close()
+
+
+def test_a_forked_child_does_not_share_the_parents_socket(make_redis_cache: MakeCache) -> None:
+    cache = make_redis_cache()
+    cache.set("k", b"v")
+    assert cache.get("k") == b"v"  # this thread's pinned connection is open
+    parent_conn = cache._link._pinned_connection()
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, same data
+        code = 1
+        try:
+            own = cache._link._pinned_connection() is not parent_conn
+            code = 0 if own and cache.get("k") == b"v" else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cache._link._pinned_connection() is parent_conn
+    assert cache.get("k") == b"v"

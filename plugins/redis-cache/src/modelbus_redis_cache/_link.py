@@ -48,6 +48,18 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 
 _log = get_logger("modelbus.redis")
 
+# Bumped in a forked child: a socket inherited from the parent must not be shared with
+# it (cheaper than comparing os.getpid() on every read).
+_forks = 0
+
+
+def _after_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
 
 class _LoopState:
     __slots__ = ("client", "scripts")
@@ -97,10 +109,10 @@ class RedisLink:
     def _pinned_connection(self) -> Any:
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():  # a forked child opens its own
+        if conn is None or local.forks != _forks:  # a forked child opens its own
             pool = self.sync.connection_pool
             conn = pool.connection_class(**pool.connection_kwargs)
-            local.conn, local.pid = conn, os.getpid()
+            local.conn, local.forks = conn, _forks
             self._pinned.add(conn)
         return conn
 
