@@ -1,8 +1,9 @@
 """The model catalog: context windows, output limits and prices, from a data file.
 
-``data/catalog.json`` ships with core; plugins add entries through
-``modelbus_register_catalog`` and config through ``[catalog."model"]`` (later wins).
-Prices are US dollars per 1M tokens; windows and limits are tokens.
+``data/catalog.json`` ships with core (its ``_about`` says where each figure comes from);
+plugins add entries through ``modelbus_register_catalog`` and config through
+``[catalog."model"]`` (later wins, field by field). Prices are US dollars per 1M tokens;
+windows and limits are tokens.
 """
 
 from __future__ import annotations
@@ -16,21 +17,33 @@ import attrs
 
 from ._types import Usage
 
-__all__ = ["Catalog", "CatalogEntry"]
+__all__ = ["Catalog", "CatalogEntry", "catalog_rows"]
 
 
 @attrs.frozen
 class CatalogEntry:
-    """One model's figures; any may be ``None`` (unknown), and then no cost is computed."""
+    """One model's figures; any may be ``None`` (unknown), and then no cost is computed.
+
+    - ``context_window``: limit on prompt + completion tokens; ``max_input_tokens``: a
+      separate limit on prompt tokens (gpt-5 family); ``max_output_tokens``: completion
+      limit. All in tokens.
+    - ``input_per_1m``, ``cached_input_per_1m``, ``output_per_1m``: US dollars per 1M
+      tokens. ``tier_above_prompt_tokens``: prompts longer than this are billed at a
+      higher tier the catalog does not hold, so their cost is unknown.
+    - ``source``: where the figures come from; ``as_of``: the date they were read
+      (YYYY-MM-DD).
+    """
 
     model: str
     provider: str | None = None
     mode: str = "chat"
     context_window: int | None = None
+    max_input_tokens: int | None = None
     max_output_tokens: int | None = None
     input_per_1m: float | None = None
     cached_input_per_1m: float | None = None
     output_per_1m: float | None = None
+    tier_above_prompt_tokens: int | None = None
     source: str | None = None
     as_of: str | None = None
 
@@ -38,14 +51,16 @@ class CatalogEntry:
         """US dollars for ``usage``: uncached prompt tokens at the input price, cached ones
         at the cached price (the input price when no cached price is listed), completion
         tokens (reasoning included) at the output price. ``None`` if a needed price is
-        unknown."""
+        unknown or the prompt falls in a price tier the catalog does not hold."""
         if self.input_per_1m is None or (usage.completion_tokens and self.output_per_1m is None):
             return None
+        tier = self.tier_above_prompt_tokens
+        if tier is not None and usage.prompt_tokens > tier:
+            return None
         cached_price = (
-            self.cached_input_per_1m if self.cached_input_per_1m is not None
-            else self.input_per_1m
+            self.cached_input_per_1m if self.cached_input_per_1m is not None else self.input_per_1m
         )
-        uncached = usage.prompt_tokens - usage.cached_tokens
+        uncached = max(0, usage.prompt_tokens - usage.cached_tokens)
         total = (
             uncached * self.input_per_1m
             + usage.cached_tokens * cached_price
@@ -55,6 +70,40 @@ class CatalogEntry:
 
 
 _FIELDS = {a.name for a in attrs.fields(CatalogEntry)} - {"model"}
+_INT_FIELDS = {
+    "context_window",
+    "max_input_tokens",
+    "max_output_tokens",
+    "tier_above_prompt_tokens",
+}
+_PRICE_FIELDS = {"input_per_1m", "cached_input_per_1m", "output_per_1m"}
+
+
+def _check_fields(name: str, fields: object) -> None:
+    """Raise ``ValueError`` naming the model and key for an unknown key or a value of the
+    wrong type (token limits: positive int; prices: number >= 0; others: str)."""
+    if not isinstance(fields, Mapping):
+        raise ValueError(
+            f"catalog entry {name!r} must be a table of fields, got {type(fields).__name__}"
+        )
+    unknown = set(fields) - _FIELDS
+    if unknown:
+        raise ValueError(
+            f"catalog entry {name!r}: unknown keys {sorted(unknown)}; accepted: {sorted(_FIELDS)}"
+        )
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key in _INT_FIELDS:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            want = "a positive integer (tokens)"
+        elif key in _PRICE_FIELDS:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+            want = "a number >= 0 (US dollars per 1M tokens)"
+        else:
+            ok, want = isinstance(value, str), "a string"
+        if not ok:
+            raise ValueError(f"catalog entry {name!r}: {key} must be {want}, got {value!r}")
 
 
 class Catalog:
@@ -73,16 +122,12 @@ class Catalog:
         merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in raw["models"].items()}
         for layer in overrides:
             for name, fields in layer.items():
-                unknown = set(fields) - _FIELDS
-                if unknown:
-                    raise ValueError(
-                        f"catalog entry {name!r}: unknown keys {sorted(unknown)}; "
-                        f"accepted: {sorted(_FIELDS)}"
-                    )
+                _check_fields(name, fields)
                 merged.setdefault(name, {}).update(fields)
         return cls({k: CatalogEntry(model=k, **v) for k, v in merged.items()})
 
     def get(self, model: str) -> CatalogEntry | None:
+        """The entry of ``model``, or of its undated name; ``None`` when unknown."""
         e = self._entries.get(model)
         if e is None:
             base, sep, tail = model.rpartition("-")
@@ -108,3 +153,16 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_ROW_FIELDS = tuple(a.name for a in attrs.fields(CatalogEntry))
+
+
+def catalog_rows(catalog: Catalog) -> list[dict[str, Any]]:
+    """One JSON-ready dict per entry, sorted by model name, with every
+    :class:`CatalogEntry` field (``None`` for unknown figures) — what
+    ``modelbus models --json`` prints."""
+    return [
+        {name: getattr(e, name) for name in _ROW_FIELDS}
+        for e in sorted(catalog, key=lambda e: e.model)
+    ]

@@ -16,6 +16,7 @@ from . import _pipeline
 from ._adapt import AdaptedProvider, adapt_provider
 from ._catalog import Catalog
 from ._config import Config
+from ._context import TruncateOption
 from ._plugins import load_plugins
 from ._registry import Registry
 from ._retry import Clock, RetryBudget
@@ -183,15 +184,17 @@ class Client:
         return route
 
     # --- hooks used by the pipeline ----------------------------------------------------
-    def _prepare(self, route: Route, req: ChatRequest) -> ChatRequest:
+    def _prepare(self, route: Route, req: ChatRequest,
+                 truncate: TruncateOption = None) -> ChatRequest:
         from ._prepare import prepare
 
-        return prepare(self, route, req)
+        return prepare(self, route, req, truncate)
 
-    async def _aprepare(self, route: Route, req: ChatRequest) -> ChatRequest:
+    async def _aprepare(self, route: Route, req: ChatRequest,
+                        truncate: TruncateOption = None) -> ChatRequest:
         from ._prepare import aprepare
 
-        return await aprepare(self, route, req)
+        return await aprepare(self, route, req, truncate)
 
     def _retry_budget(self, provider: str) -> Callable[[], bool] | None:
         """Count one request against ``provider``'s retry budget and return the callback
@@ -278,7 +281,7 @@ class Client:
              model: str | None = None,
              system: str | None = None, cache: _pipeline.CacheMode = "use",
              cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-             template: str | None = None,
+             truncate: TruncateOption = None, template: str | None = None,
              variables: Mapping[str, Any] | None = None, max_tool_rounds: int | None = None,
              **params: Any) -> ChatResponse:
         """Send a chat request; returns the :class:`ChatResponse`.
@@ -288,7 +291,10 @@ class Client:
         ``system``: a system prompt to prepend; ``params``: OpenAI parameters
         (``temperature``, ``max_tokens``, ``tools``, ``response_format``, ``seed``...).
         ``cache``: ``use`` (default), ``refresh`` (call and overwrite), ``bypass``,
-        ``only`` (raise :class:`CacheMiss` instead of calling).
+        ``only`` (raise :class:`CacheMiss` instead of calling). ``truncate``: when the
+        prompt would not fit the model's context window, ``"oldest"`` drops the oldest
+        non-system messages and ``"middle"`` cuts the middle of the longest one; ``False``
+        raises; ``None`` (default) uses ``[modelbus] truncate``.
 
         ``template``/``variables``: start from a prompt template (``modelbus._templates``);
         ``messages`` then follow its messages. ``tools`` holding functions, ``Tool``
@@ -297,7 +303,8 @@ class Client:
         OpenAI tool dicts and ``ToolSpec`` objects are only sent.
 
         Raises :class:`ProviderError` subclasses (not retryable, or retries disabled),
-        :class:`RetryError` (retries exhausted), :class:`ContextLengthExceededError`,
+        :class:`RetryError` (retries exhausted), :class:`ContextLengthExceededError`
+        (checked locally before sending), :class:`BudgetExceededError` (``max_cost_usd``),
         :class:`ToolError` (tool round limit), :class:`TemplateError`, ``TypeError`` for
         an unknown parameter.
         """
@@ -314,18 +321,18 @@ class Client:
                     self, messages, model=model, system=system,
                     max_tool_rounds=max_tool_rounds,
                     chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
-                                     cache_tags=tuple(cache_tags)),
+                                     cache_tags=tuple(cache_tags), truncate=truncate),
                     **params)
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
-        opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags))
+        opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
         return _pipeline.chat(self, route, req, opts, t0)
 
     async def achat(self, messages: str | Iterable[Any] | Message | None = None, *,
                     model: str | None = None,
                     system: str | None = None, cache: _pipeline.CacheMode = "use",
                     cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-                    template: str | None = None,
+                    truncate: TruncateOption = None, template: str | None = None,
                     variables: Mapping[str, Any] | None = None,
                     max_tool_rounds: int | None = None, **params: Any) -> ChatResponse:
         """The async twin of :meth:`chat` (a round's tool calls run concurrently)."""
@@ -342,31 +349,33 @@ class Client:
                     self, messages, model=model, system=system,
                     max_tool_rounds=max_tool_rounds,
                     chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
-                                     cache_tags=tuple(cache_tags)),
+                                     cache_tags=tuple(cache_tags), truncate=truncate),
                     **params)
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
-        opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags))
+        opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
         return await _pipeline.achat(self, route, req, opts, t0)
 
     def stream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
                system: str | None = None, cache: _pipeline.CacheMode = "use",
                cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-               **params: Any) -> ChatStream:
+               truncate: TruncateOption = None, **params: Any) -> ChatStream:
         """Stream a chat reply: iterate the returned :class:`ChatStream` for
         :class:`ChatChunk`; its ``.response`` is the aggregated response afterwards."""
         route, req = self._request(messages, model, system, params, stream=True)
         return ChatStream(self, route, req,
-                          _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags)))
+                          _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags),
+                                                truncate))
 
     def astream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
                 system: str | None = None, cache: _pipeline.CacheMode = "use",
                 cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-                **params: Any) -> AsyncChatStream:
+                truncate: TruncateOption = None, **params: Any) -> AsyncChatStream:
         """The async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
         route, req = self._request(messages, model, system, params, stream=True)
         return AsyncChatStream(self, route, req,
-                               _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags)))
+                               _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags),
+                                                     truncate))
 
     def _embed_request(self, input: str | Iterable[str], model: str | None,
                        params: Mapping[str, Any]) -> tuple[Route, EmbeddingRequest]:

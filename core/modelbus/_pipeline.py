@@ -20,6 +20,7 @@ import attrs
 
 from ._cache_key import cache_key
 from ._cache_lock import arun_locked, run_locked
+from ._context import TruncateOption, check_truncate
 from ._converter import dumps_response, loads_response
 from ._fallback import next_route
 from ._retry import aretry_call, retry_call
@@ -41,15 +42,18 @@ __all__ = ["CacheMode", "CallOptions", "achat", "chat"]
 @attrs.frozen
 class CallOptions:
     """Per-call controls: ``cache`` mode (``use`` | ``refresh`` | ``bypass`` | ``only``),
-    ``cache_ttl_s`` in seconds (``None``: the client's default), ``cache_tags``."""
+    ``cache_ttl_s`` in seconds (``None``: the client's default), ``cache_tags``,
+    ``truncate`` (``"oldest"`` | ``"middle"`` | ``False`` | ``None``: the config's)."""
 
     cache: CacheMode = "use"
     cache_ttl_s: float | None = None
     cache_tags: tuple[str, ...] = ()
+    truncate: TruncateOption = None
 
     def __attrs_post_init__(self) -> None:
         if self.cache not in CACHE_MODES:
             raise ValueError(f"cache must be one of {CACHE_MODES}, got {self.cache!r}")
+        check_truncate(self.truncate)
 
 
 def _key(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> str:
@@ -127,7 +131,7 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
     provider = c.provider(route.provider)
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:
-        return c._done(route, _call(c, route, provider, req), t0, "bypass")
+        return c._done(route, _call(c, route, provider, req, o.truncate), t0, "bypass")
     key = _key(c, route, provider, req)
     if o.cache != "refresh":
         hit = _cache_get(c, cache, key)
@@ -137,7 +141,7 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
             raise CacheMiss(f"not in cache (key {key[:16]}…); cache='only' does not call")
 
     def miss() -> ChatResponse:
-        resp = _call(c, route, provider, req)
+        resp = _call(c, route, provider, req, o.truncate)
         _cache_set(c, cache, key, resp, o)
         return resp
 
@@ -148,8 +152,9 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
     return c._done(route, resp, t0, "shared" if shared or resp.cached else "miss")
 
 
-def _call(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> ChatResponse:
-    req = c._prepare(route, req)
+def _call(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest,
+          truncate: TruncateOption = None) -> ChatResponse:
+    req = c._prepare(route, req, truncate)
     resp, attempts = retry_call(
         lambda: provider.chat(req), c.retry_policy, clock=c.clock,
         on_retry=_on_retry(c, route), budget=c._retry_budget(route.provider),
@@ -174,7 +179,7 @@ async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
     provider = c.provider(route.provider)
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:
-        return c._done(route, await _acall(c, route, provider, req), t0, "bypass")
+        return c._done(route, await _acall(c, route, provider, req, o.truncate), t0, "bypass")
     key = _key(c, route, provider, req)
     if o.cache != "refresh":
         data = await c._aguard(_acache(cache, "get", key), "cache_get_failed")
@@ -185,7 +190,7 @@ async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
             raise CacheMiss(f"not in cache (key {key[:16]}…); cache='only' does not call")
 
     async def miss() -> ChatResponse:
-        resp = await _acall(c, route, provider, req)
+        resp = await _acall(c, route, provider, req, o.truncate)
         if resp.finish_reason not in (None, "error"):
             ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
             await c._aguard(_acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags),
@@ -200,8 +205,8 @@ async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
 
 
 async def _acall(c: Client, route: Route, provider: AdaptedProvider,
-                 req: ChatRequest) -> ChatResponse:
-    req = await c._aprepare(route, req)
+                 req: ChatRequest, truncate: TruncateOption = None) -> ChatResponse:
+    req = await c._aprepare(route, req, truncate)
     resp, attempts = await aretry_call(
         lambda: provider.achat(req), c.retry_policy, clock=c.clock,
         on_retry=_on_retry(c, route), budget=c._retry_budget(route.provider),

@@ -1,56 +1,233 @@
-"""Checks before sending: estimated prompt tokens against the context window.
+"""Checks before sending, after the cache lookup and before the provider call.
 
-Owned by the token-accounting work: context fitting (``truncate``), ``max_cost_usd``
-budgets and client-side rate limits hook in here, after the cache lookup and before the
-provider call.
+Each step is its own function taking the client, the route and the shared
+:class:`Estimate` (the request being prepared and its lazily counted prompt tokens):
+
+1. :func:`fit_context` — estimated prompt tokens + ``max_tokens`` against the catalog's
+   context window (and input limit): raise :class:`ContextLengthExceededError` locally, or
+   truncate (``truncate="oldest"|"middle"``, see ``_context``).
+2. :func:`check_budget` — the worst-case cost against ``max_cost_usd``.
+3. rate limits (``_ratelimit``) — wait for ``[rate_limits]`` rpm/tpm on the client's
+   clock; last, so a request refused above never spends the budget.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
+import attrs
+
+from ._catalog import CatalogEntry
+from ._context import TruncateMode, TruncateOption, check_truncate, fit_messages
 from ._ratelimit import arate_limit, rate_limit
 from ._routing import Route
-from ._types import ChatRequest
-from .errors import ContextLengthExceededError
+from ._types import ChatRequest, Message
+from .errors import BudgetExceededError, ContextLengthExceededError
+from .protocols import TokenCounter
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._client import Client
 
-__all__ = ["aprepare", "prepare"]
+__all__ = [
+    "Estimate",
+    "aprepare",
+    "check_budget",
+    "fit_context",
+    "prepare",
+    "resolve_truncate",
+    "worst_case_cost_usd",
+]
 
 
-def prepare(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
-    """The checked request to send (:func:`_check_context`), after waiting for the
-    client-side rate limits (``_ratelimit``)."""
-    req = _check_context(c, route, req)
-    # Rate limits last: a request refused by a check above must not spend the budget.
-    rate_limit(c, route, req)
-    return req
+@attrs.define
+class Estimate:
+    """The request being prepared, its catalog entry and its prompt tokens (counted on
+    first use with the client's counter for the model, then kept)."""
+
+    client: Client
+    route: Route
+    request: ChatRequest
+    entry: CatalogEntry | None = None
+    _counter: TokenCounter | None = None
+    _prompt_tokens: int | None = None
+
+    @classmethod
+    def of(cls, c: Client, route: Route, req: ChatRequest) -> Estimate:
+        return cls(c, route, req, c.catalog.get(req.model))
+
+    @property
+    def counter(self) -> TokenCounter:
+        if self._counter is None:
+            self._counter = self.client.token_counter(self.request.model, self.route.provider)
+        return self._counter
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Estimated ``usage.prompt_tokens`` of the request (messages and tools)."""
+        if self._prompt_tokens is None:
+            r = self.request
+            self._prompt_tokens = self.counter.count_messages(r.messages, r.model, r.tools)
+        return self._prompt_tokens
+
+    @property
+    def max_output_tokens(self) -> int:
+        """The completion tokens the request reserves: ``max_completion_tokens`` or
+        ``max_tokens``, 0 when neither is set."""
+        r = self.request
+        return r.max_completion_tokens or r.max_tokens or 0
+
+    def count(self, messages: Sequence[Message]) -> int:
+        r = self.request
+        return self.counter.count_messages(messages, r.model, r.tools)
+
+    def replace_messages(self, messages: tuple[Message, ...], prompt_tokens: int) -> None:
+        self.request = attrs.evolve(self.request, messages=messages)
+        self._prompt_tokens = prompt_tokens
 
 
-async def aprepare(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
-    """The async twin of :func:`prepare` (waits with ``clock.asleep``)."""
-    req = _check_context(c, route, req)
-    await arate_limit(c, route, req)
-    return req
+def resolve_truncate(c: Client, truncate: TruncateOption) -> TruncateMode | None:
+    """The strategy in force: the call's ``truncate``, else the config's. Raises
+    ``ValueError`` naming the accepted values for anything else."""
+    check_truncate(truncate)
+    if truncate is None:
+        return c.config.modelbus.truncate
+    return truncate or None
 
 
-def _check_context(c: Client, route: Route, req: ChatRequest) -> ChatRequest:
-    """The request to send, or :class:`ContextLengthExceededError` raised locally (naming
-    both numbers) when the estimated prompt tokens plus ``max_tokens`` exceed the
-    catalog's context window. Models the catalog does not know are sent unchecked."""
-    entry = c.catalog.get(req.model)
-    if entry is None or entry.context_window is None:
-        return req
-    counter = c.token_counter(req.model, route.provider)
-    prompt = counter.count_messages(req.messages, req.model, req.tools)
-    reserve = req.max_completion_tokens or req.max_tokens or 0
-    if prompt + reserve > entry.context_window:
-        raise ContextLengthExceededError(
-            f"{prompt} prompt tokens + {reserve} max_tokens exceed the context window of "
-            f"{req.model} ({entry.context_window} tokens)",
-            prompt_tokens=prompt, context_window=entry.context_window,
-            provider=route.provider,
+def fit_context(c: Client, route: Route, est: Estimate, truncate: TruncateMode | None) -> None:
+    """Make the prompt fit the model's limits from the catalog, or raise.
+
+    Limits: ``context_window - max_tokens`` and ``max_input_tokens``, where known; a
+    model the catalog does not know (or without limits) is sent unchecked. Over the
+    limit, without ``truncate``: :class:`ContextLengthExceededError` naming the prompt
+    tokens, ``max_tokens`` and the window, raised without calling the provider. With
+    ``truncate``: the messages are cut (``_context``); if that cannot get under the
+    limit, the same error (with the tokens after cutting)."""
+    entry = est.entry
+    if entry is None or (entry.context_window is None and entry.max_input_tokens is None):
+        return
+    reserve = est.max_output_tokens
+    limits: list[int] = []
+    if entry.context_window is not None:
+        limits.append(entry.context_window - reserve)
+    if entry.max_input_tokens is not None:
+        limits.append(entry.max_input_tokens)
+    limit = min(limits)
+    prompt = est.prompt_tokens
+    if prompt <= limit:
+        return
+    if truncate is not None and limit > 0:
+        messages, prompt = fit_messages(est.request.messages, limit, est.count, truncate)
+        if prompt <= limit:
+            est.replace_messages(messages, prompt)
+            return
+    model = est.request.model
+    if entry.context_window is not None and prompt + reserve > entry.context_window:
+        how = f" after truncate={truncate!r}" if truncate else ""
+        msg = (
+            f"{prompt} prompt tokens{how} + {reserve} max_tokens exceed the context "
+            f"window of {model} ({entry.context_window} tokens)"
         )
-    return req
+    else:
+        msg = (
+            f"{prompt} prompt tokens exceed the input limit of {model} "
+            f"({entry.max_input_tokens} tokens)"
+        )
+    raise ContextLengthExceededError(
+        msg,
+        prompt_tokens=prompt,
+        context_window=entry.context_window or entry.max_input_tokens,
+        provider=route.provider,
+    )
+
+
+def worst_case_cost_usd(
+    entry: CatalogEntry, prompt_tokens: int, max_output_tokens: int
+) -> float | None:
+    """US dollars a request can cost at most: ``prompt_tokens`` at the input price plus
+    ``max_output_tokens`` at the output price (cache discounts ignored). ``None`` when a
+    price is unknown or the prompt is in a price tier the catalog does not hold."""
+    if entry.input_per_1m is None or entry.output_per_1m is None:
+        return None
+    tier = entry.tier_above_prompt_tokens
+    if tier is not None and prompt_tokens > tier:
+        return None
+    return (prompt_tokens * entry.input_per_1m + max_output_tokens * entry.output_per_1m) / 1e6
+
+
+_warned_unpriced: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
+
+
+def check_budget(c: Client, route: Route, est: Estimate) -> None:
+    """Raise :class:`BudgetExceededError` before sending when the client's spend so far
+    (``usage_totals.cost_usd``) plus this request's worst case
+    (:func:`worst_case_cost_usd`, with ``max_tokens`` or else the model's
+    ``max_output_tokens`` or else the rest of its context window) would exceed
+    ``[modelbus] max_cost_usd``.
+
+    A model without catalog prices cannot be checked: it is sent, and a
+    ``budget_unpriced_model`` warning is logged once per client and model. A priced model
+    whose worst case cannot be bounded (no ``max_tokens`` and no known output limit, or a
+    prompt above the catalog's price tier) raises, as its cost could be anything. Calls
+    in flight at the same time are not counted against each other."""
+    limit = c.config.modelbus.max_cost_usd
+    if limit is None:
+        return
+    entry = est.entry
+    model = est.request.model
+    if entry is None or entry.input_per_1m is None or entry.output_per_1m is None:
+        warned = _warned_unpriced.setdefault(c, set())
+        if model not in warned:
+            warned.add(model)
+            c._log_warning(
+                "budget_unpriced_model", model=model, provider=route.provider, max_cost_usd=limit
+            )
+        return
+    prompt = est.prompt_tokens
+    output = est.max_output_tokens or entry.max_output_tokens
+    if not output and entry.context_window is not None:
+        output = max(0, entry.context_window - prompt)
+    worst = None if not output else worst_case_cost_usd(entry, prompt, output)
+    spent = c.usage_totals.cost_usd
+    if worst is None:
+        raise BudgetExceededError(
+            f"cannot bound the cost of this {model} request ({prompt} prompt tokens, "
+            f"output limit unknown or prompt above the catalog's price tier) under "
+            f"max_cost_usd={limit:g}; set max_tokens"
+        )
+    if spent + worst > limit:
+        raise BudgetExceededError(
+            f"{model} request could cost up to ${worst:.6f} ({prompt} prompt tokens + "
+            f"{output} output tokens); with ${spent:.6f} spent that exceeds "
+            f"max_cost_usd=${limit:g}"
+        )
+
+
+def prepare(
+    c: Client, route: Route, req: ChatRequest, truncate: TruncateOption = None
+) -> ChatRequest:
+    """The request to send after every pre-send step (module doc). Raises
+    :class:`ContextLengthExceededError` or :class:`BudgetExceededError` without calling
+    the provider; ``ValueError`` for a bad ``truncate``."""
+    est = _checked(c, route, req, truncate)
+    rate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
+    return est.request
+
+
+async def aprepare(
+    c: Client, route: Route, req: ChatRequest, truncate: TruncateOption = None
+) -> ChatRequest:
+    """The async twin of :func:`prepare` (rate limits awaited with ``clock.asleep``)."""
+    est = _checked(c, route, req, truncate)
+    await arate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
+    return est.request
+
+
+def _checked(c: Client, route: Route, req: ChatRequest, truncate: TruncateOption) -> Estimate:
+    est = Estimate.of(c, route, req)
+    fit_context(c, route, est, resolve_truncate(c, truncate))
+    check_budget(c, route, est)
+    return est

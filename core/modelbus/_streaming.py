@@ -109,7 +109,7 @@ class ChatStream(_StreamBase):
             return it, next(it, None)
 
         try:
-            req = c._prepare(route, req)
+            req = c._prepare(route, req, o.truncate)
             (it, head), self._attempts = retry_call(
                 first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
@@ -183,7 +183,7 @@ class AsyncChatStream(_StreamBase):
                 return it, None
 
         try:
-            req = await c._aprepare(route, req)
+            req = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
                 first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),

@@ -1,24 +1,26 @@
-"""Choosing a token counter for a model, and the approximate fallback."""
+"""Choosing a token counter for a model, the approximate fallback, and counting CLI input."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ._types import Message, ToolSpec
+from ._images import image_tokens
+from ._types import ImagePart, Message, ToolSpec
 from .protocols import TokenCounter
 
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["ApproximateCounter", "pick_counter"]
+__all__ = ["ApproximateCounter", "count_input", "pick_counter"]
 
 
 class ApproximateCounter:
     """About 4 characters per token (OpenAI's rule of thumb for English text, "What are
-    tokens and how to count them"), plus the cookbook's per-message overhead. ``exact`` is
-    False: use it for budgets and limits, never for billing."""
+    tokens and how to count them"), plus the cookbook's per-message overhead and OpenAI's
+    image rule (``modelbus._images``). ``exact`` is False: use it for budgets and limits,
+    never for billing."""
 
     exact = False
 
@@ -28,13 +30,18 @@ class ApproximateCounter:
     def count_text(self, text: str, model: str) -> int:
         return (len(text) + 3) // 4
 
-    def count_messages(self, messages: Sequence[Message], model: str,
-                       tools: Sequence[ToolSpec] | None = None) -> int:
+    def count_messages(
+        self, messages: Sequence[Message], model: str, tools: Sequence[ToolSpec] | None = None
+    ) -> int:
         n = 3  # every reply is primed with <|start|>assistant<|message|>
         for m in messages:
             n += 3 + self.count_text(m.text, model)
             if m.name:
-                n += 1
+                n += 1 + self.count_text(m.name, model)
+            if isinstance(m.content, tuple):
+                for part in m.content:
+                    if isinstance(part, ImagePart):
+                        n += image_tokens(part.image_url.url, part.image_url.detail)
             for tc in m.tool_calls or ():
                 n += self.count_text(tc.function.name + tc.function.arguments, model)
         if tools:
@@ -62,10 +69,47 @@ def pick_counter(c: Client, model: str, provider: str | None = None) -> TokenCou
                     counters[reg.name] = c._build("token_counters", reg.name)
     chosen = c.config.modelbus.token_counter
     if chosen is not None:
-        return counters[chosen] if chosen in counters else c.registry.get(
-            "token_counters", chosen).factory()
+        return (
+            counters[chosen]
+            if chosen in counters
+            else c.registry.get("token_counters", chosen).factory()
+        )
     serving = [t for t in counters.values() if t.serves(model)]
     for t in serving:
         if t.exact:
             return t
     return serving[0] if serving else _APPROX
+
+
+def count_input(c: Client, text: str, model: str | None = None) -> int:
+    """Tokens of CLI input (``modelbus tokens``) on ``model`` (default: the client's).
+
+    ``text`` is a JSON list of OpenAI messages, a JSON object with ``messages`` (and
+    optionally ``tools``, as in a request body), or anything else, counted as plain text
+    (no message overhead). Raises ``ValueError`` for a JSON list or object that is not
+    messages, naming what is wrong."""
+    stripped = text.lstrip()
+    data: Any = None
+    if stripped[:1] in ("[", "{"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None  # not JSON after all: plain text that starts with a bracket
+    if isinstance(data, dict):
+        if "messages" not in data:
+            raise ValueError(
+                "JSON input is an object without 'messages'; give a list of "
+                "messages, a request body with 'messages', or plain text"
+            )
+        try:
+            return c.count_tokens(data["messages"], model=model, tools=data.get("tools"))
+        except TypeError as exc:
+            raise ValueError(f"JSON input: {exc}") from exc
+    if isinstance(data, list):
+        try:
+            return c.count_tokens(data, model=model)
+        except TypeError as exc:
+            raise ValueError(f"JSON input: {exc}") from exc
+    route = c.route(model)
+    assert route.model is not None
+    return c.token_counter(route.model, route.provider).count_text(text, route.model)
