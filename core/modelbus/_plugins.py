@@ -76,8 +76,10 @@ def load_plugins(
 
     ``allow`` (when not ``None``) and ``block`` hold entry-point or distribution names;
     env ``MODELBUS_PLUGINS`` replaces ``allow`` and ``MODELBUS_DISABLE_PLUGINS`` adds to
-    ``block``. Raises :class:`PluginError` only under ``MODELBUS_STRICT_PLUGINS=1`` or for a
-    misspelled hookimpl (``check_pending``).
+    ``block``. Raises :class:`PluginError` only under ``MODELBUS_STRICT_PLUGINS=1``, for a
+    misspelled hookimpl (``check_pending``) or for one entry-point name declared by two
+    distributions. A name two plugins register is recorded as the later one's error and
+    raises when used (:meth:`Registry.get`).
     """
     env_allow = _env_list("MODELBUS_PLUGINS")
     allow_t = tuple(env_allow) if env_allow is not None else (

@@ -18,9 +18,10 @@ Hooks are for discovery only. Each ``modelbus_register_*`` hook receives a
 - ``settings``: an attrs class; the config section (``[providers.echo]``) is structured
   into it with unknown keys rejected.
 
-The host owns name collisions: a name registered twice for one kind raises
-:class:`modelbus.errors.PluginError` naming both distributions. A hook that raises is
-reported with its plugin's name and the rest of the plugins keep working.
+The host owns name collisions: a name registered twice for one kind is never picked
+silently; using it raises :class:`modelbus.errors.PluginError` naming both distributions
+(``MODELBUS_STRICT_PLUGINS=1``: at load). A hook that raises is reported with its plugin's
+name and the rest of the plugins keep working.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def modelbus_register_catalog(register: Register) -> None:
 @hookspec
 def modelbus_register_doctor_checks(register: Register) -> None:
     """Register ``modelbus doctor`` checks: ``register(provider_name, check)`` where
-    ``check(provider) -> list[tuple[str, bool, str]]`` returns (what, ok, detail) rows."""
+    ``check(provider) -> list[tuple[str, bool, str]]`` returns (what, ok, detail) rows;
+    ``provider`` is the object the provider's factory returned, built from the config."""
 
 
 @hookspec
