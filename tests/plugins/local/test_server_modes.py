@@ -191,6 +191,34 @@ def test_auto_switches_to_prompt_mode_when_the_server_refuses_tools(srv: WireSer
     assert [e["event"] for e in logs] == ["local.prompt_tools"]
 
 
+async def test_async_fallback_and_prompt_mode_stream(srv: WireServer):
+    call = json.dumps({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]})
+    chunks = [
+        {
+            "id": "s",
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": call}, "finish_reason": "stop"}],
+        }
+    ]
+    srv.enqueue(
+        Reply.json(OLLAMA_NO_TOOLS, status=400),
+        Reply.json(completion(call)),
+        Reply.sse(chunks),
+    )
+    with provider(srv, "ollama") as p:
+        r = await p.achat(ask(tools=(WEATHER,)))
+        out = [c async for c in p.astream(ask(tools=(WEATHER,)))]
+        await p.aclose()
+    assert r.tool_calls[0].function.name == "get_weather" and r.finish_reason == "tool_calls"
+    [delta] = [d for c in out for d in c.tool_calls]
+    assert json.loads(delta.arguments or "") == {"city": "Oslo"}
+    assert [c.finish_reason for c in out if c.finish_reason] == ["tool_calls"]
+    # no usage in that stream: counted (approximately: Ollama has no tokenizer route)
+    assert out[-1].extra == {"usage_estimated": True, "usage_counted_by": "approximation"}
+    assert "tools" not in srv.requests[2].json
+
+
 def test_native_mode_keeps_the_refusal(srv: WireServer):
     srv.enqueue(Reply.json(OLLAMA_NO_TOOLS, status=400))
     with (
