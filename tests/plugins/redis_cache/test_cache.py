@@ -289,3 +289,19 @@ def test_a_forked_child_does_not_share_the_parents_socket(make_redis_cache: Make
     assert os.waitstatus_to_exitcode(status) == 0
     assert cache._link._pinned_connection() is parent_conn
     assert cache.get("k") == b"v"
+
+
+def test_a_full_connection_pool_is_not_an_outage(make_redis_cache: MakeCache) -> None:
+    cache = make_redis_cache(max_connections=1)
+    pool = cache._link.sync.connection_pool
+    taken = pool.get_connection()  # e.g. held by a single-flight waiter
+    try:
+        with capture_logs() as logs:
+            cache.set("k", b"v")  # no connection to be had: a failed set, Redis is fine
+        assert [e["event"] for e in logs] == ["redis_cache_error"]
+        assert cache.breaker.state == "closed"
+    finally:
+        pool.release(taken)
+    cache.set("k", b"v")
+    assert cache.get("k") == b"v"
+    assert cache.stats().errors == 1

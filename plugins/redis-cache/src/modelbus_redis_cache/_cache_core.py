@@ -27,7 +27,7 @@ from modelbus.builtins.caches import MemoryCache, MemoryCacheSettings
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE
-from ._link import OUTAGE_ERRORS, RedisLink
+from ._link import OUTAGE_ERRORS, POOL_FULL, RedisLink
 from ._settings import RedisCacheSettings, key_prefix
 
 __all__ = ["BATCH", "COUNTERS", "Pending"]
@@ -144,6 +144,9 @@ class _CacheCore:
             return fallback()
         try:
             return op()
+        except POOL_FULL as exc:  # our pool is busy, Redis is fine: not an outage
+            self._failed(exc, what)
+            return failed
         except OUTAGE_ERRORS as exc:
             self._link.outage(exc, "memory")
             return fallback()
@@ -159,6 +162,9 @@ class _CacheCore:
             return fallback()
         try:
             return await op()
+        except POOL_FULL as exc:
+            self._failed(exc, what)
+            return failed
         except OUTAGE_ERRORS as exc:
             self._link.outage(exc, "memory")
             return fallback()

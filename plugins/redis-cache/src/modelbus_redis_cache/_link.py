@@ -34,7 +34,7 @@ from modelbus._logging import get_logger
 from ._breaker import CircuitBreaker
 from ._settings import redact_url
 
-__all__ = ["OUTAGE_ERRORS", "RedisLink"]
+__all__ = ["OUTAGE_ERRORS", "POOL_FULL", "RedisLink"]
 
 # Errors that mean "Redis is not there" (refused, reset, timed out, loading, auth
 # failed): they open the breaker. Any other RedisError (WRONGTYPE, OOM...) is a failed
@@ -45,6 +45,10 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+
+# A subclass of ConnectionError raised by our own pool when all its connections are in
+# use (max_connections): Redis is fine, so it must be caught before OUTAGE_ERRORS.
+POOL_FULL = redis.exceptions.MaxConnectionsError
 
 _log = get_logger("modelbus.redis")
 

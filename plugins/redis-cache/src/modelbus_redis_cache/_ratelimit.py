@@ -31,7 +31,7 @@ import redis
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE
-from ._link import OUTAGE_ERRORS, RedisLink
+from ._link import OUTAGE_ERRORS, POOL_FULL, RedisLink
 from ._settings import RedisRateLimiterSettings, key_prefix
 
 if TYPE_CHECKING:
@@ -87,6 +87,9 @@ class RedisRateLimiter:
             wait_us = self._link.script(_scripts.RATE_LIMIT)(
                 keys=[self.prefix + key], args=self._args(tokens, limit)
             )
+        except POOL_FULL as exc:
+            self._link.warn("redis_rate_limit_error", exc, key=key)
+            return 0.0
         except OUTAGE_ERRORS as exc:
             self._link.outage(exc, "fail_open")
             return 0.0
@@ -108,6 +111,9 @@ class RedisRateLimiter:
             wait_us = await self._link.ascript(_scripts.RATE_LIMIT)(
                 keys=[self.prefix + key], args=self._args(tokens, limit)
             )
+        except POOL_FULL as exc:
+            self._link.warn("redis_rate_limit_error", exc, key=key)
+            return 0.0
         except OUTAGE_ERRORS as exc:
             self._link.outage(exc, "fail_open")
             return 0.0
