@@ -145,6 +145,18 @@ def test_tokens_are_counted_incrementally(
     assert all(m not in counted for m in newly)
 
 
+def test_context_policy_applies_to_what_is_sent(fake: FakeProvider) -> None:
+    config = {"modelbus": {"truncate": "oldest"}, "catalog": {"fake-model": {"context_window": 60}}}
+    client = make_client(fake, config)
+    conv = client.conversation(system="S")
+    for i in range(6):
+        conv.send("word " * 20 + str(i))
+    assert len(conv.messages) == 13  # the conversation keeps everything
+    last = fake.requests[-1].messages
+    assert len(last) < len(conv.messages) - 1  # what was sent was cut to fit
+    assert last[0] == Message("system", "S") and last[-1] == conv.messages[-2]
+
+
 def test_save_and_load_round_trip(fake: FakeProvider, tmp_path: Path) -> None:
     @tool
     def lookup(key: str) -> str:
