@@ -305,3 +305,20 @@ def test_a_full_connection_pool_is_not_an_outage(make_redis_cache: MakeCache) ->
     cache.set("k", b"v")
     assert cache.get("k") == b"v"
     assert cache.stats().errors == 1
+
+
+@pytest.mark.asyncio
+async def test_a_full_async_pool_is_a_miss_not_an_outage(make_redis_cache: MakeCache) -> None:
+    cache = make_redis_cache(max_connections=1)
+    await cache.aset("k", b"v")
+    pool = cache._link.aclient().connection_pool
+    taken = await pool.get_connection()
+    try:
+        with capture_logs() as logs:
+            assert await cache.aget("k") is None
+        assert [e["event"] for e in logs] == ["redis_cache_error"]
+        assert cache.breaker.state == "closed"
+    finally:
+        await pool.release(taken)
+    assert await cache.aget("k") == b"v"  # nothing was deleted
+    await cache.aclose()

@@ -17,7 +17,7 @@ from modelbus import CacheStats
 from . import _flight, _scripts
 from ._breaker import FALLBACK, PROBE
 from ._cache_core import BATCH, _CacheCore
-from ._link import OUTAGE_ERRORS
+from ._link import OUTAGE_ERRORS, POOL_FULL
 from ._settings import RedisCacheSettings
 
 __all__ = ["RedisCache"]
@@ -107,6 +107,9 @@ class RedisCache(_CacheCore):
             fields = cast(
                 "list[bytes | None]", await self._link.aclient().hmget(self._v + key, ["v", "e"])
             )
+        except POOL_FULL as exc:  # this loop's pool is busy, Redis is fine: a miss
+            fields = [None, None]
+            self._failed(exc, "get")
         except OUTAGE_ERRORS as exc:
             self._link.outage(exc, "memory")
             return self.fallback.get(key)
