@@ -45,6 +45,7 @@ _LAZY: dict[str, str] = {
     "hookimpl": ".hookspecs",
     "hookspec": ".hookspecs",
     "adapt_provider": "._adapt",
+    "adapt_cache": "._cache_adapt",
     "Capabilities": ".protocols",
     "CacheStats": ".protocols",
     "ChatStream": "._streaming",
@@ -87,6 +88,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from . import errors as errors
     from ._adapt import adapt_provider as adapt_provider
+    from ._cache_adapt import adapt_cache as adapt_cache
     from ._batch import BatchResult as BatchResult
     from ._cache_key import cache_key as cache_key
     from ._catalog import Catalog as Catalog

@@ -25,7 +25,14 @@ from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._streaming import AsyncChatStream, ChatStream
 from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message, Usage
 from .errors import ConfigError, PluginError
-from .protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
+from .protocols import (
+    Cache,
+    Capabilities,
+    RateLimiter,
+    ResponseFormatHandler,
+    RetryPolicy,
+    TokenCounter,
+)
 
 if TYPE_CHECKING:
     from ._batch import BatchResult
@@ -47,6 +54,12 @@ class UsageTotals:
     usage: Usage = attrs.field(factory=Usage)
     cost_usd: float = 0.0
     unpriced_requests: int = 0
+
+
+def _needs_handler(params: Mapping[str, Any]) -> bool:
+    """A ``response_format`` that is not an OpenAI dict goes to a response-format handler."""
+    fmt = params.get("response_format")
+    return fmt is not None and not isinstance(fmt, Mapping)
 
 
 class Client:
@@ -109,6 +122,7 @@ class Client:
             weakref.WeakKeyDictionary()
         )
         self._totals = UsageTotals()
+        self._format_handlers: list[tuple[str, ResponseFormatHandler]] | None = None
         self.cache: Cache | None = (
             None if core.cache == "none" else self._build("caches", core.cache)
         )
@@ -277,6 +291,39 @@ class Client:
         return route, build_request(build_messages(messages, system), route.model, merged,
                                     stream=stream)
 
+    def _format_handler(self, response_format: Any) -> ResponseFormatHandler:
+        """The first registered response-format handler that ``matches`` the format
+        (handlers are built once per client); ``TypeError`` naming the installed ones."""
+        handlers = self._format_handlers
+        if handlers is None:
+            with self._lock:
+                if self._format_handlers is None:
+                    self._format_handlers = [
+                        (r.name, self._build("response_formats", r.name))
+                        for r in self.registry.of_kind("response_formats")
+                    ]
+                handlers = self._format_handlers
+        for _name, h in handlers:
+            if h.matches(response_format):
+                return h
+        installed = ", ".join(name for name, _ in handlers) or "none"
+        raise TypeError(
+            f"response_format={response_format!r} is not an OpenAI dict and no installed "
+            f"response-format handler accepts it (installed handlers: {installed}); for "
+            "attrs classes, list[X] and Literal: pip install modelbus-structured-output"
+        )
+
+    def _format_request(self, messages: Any, model: str | None, system: str | None,
+                        params: Mapping[str, Any], stream: bool = False,
+                        ) -> tuple[ResponseFormatHandler, Any, Route, ChatRequest, Capabilities]:
+        """The handler for ``params["response_format"]``, the format, and the route and
+        request built without it (the handler adds what its mode sends)."""
+        fmt = params["response_format"]
+        handler = self._format_handler(fmt)
+        rest = {k: v for k, v in params.items() if k != "response_format"}
+        route, req = self._request(messages, model, system, rest, stream=stream)
+        return handler, fmt, route, req, self.provider(route.provider).capabilities
+
     def chat(self, messages: str | Iterable[Any] | Message | None = None, *,
              model: str | None = None,
              system: str | None = None, cache: _pipeline.CacheMode = "use",
@@ -323,6 +370,11 @@ class Client:
                     chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
                                      cache_tags=tuple(cache_tags), truncate=truncate),
                     **params)
+        if _needs_handler(params):
+            opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
+            h, fmt, route, req, caps = self._format_request(messages, model, system, params)
+            return h.run(req, fmt, lambda r: _pipeline.chat(self, route, r, opts,
+                                                            time.perf_counter()), caps)
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
@@ -351,6 +403,12 @@ class Client:
                     chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
                                      cache_tags=tuple(cache_tags), truncate=truncate),
                     **params)
+        if _needs_handler(params):
+            opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
+            h, fmt, route, req, caps = self._format_request(messages, model, system, params)
+            return await h.arun(
+                req, fmt, lambda r: _pipeline.achat(self, route, r, opts, time.perf_counter()),
+                caps)
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
@@ -359,9 +417,18 @@ class Client:
     def stream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
                system: str | None = None, cache: _pipeline.CacheMode = "use",
                cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-               truncate: TruncateOption = None, **params: Any) -> ChatStream:
+               truncate: TruncateOption = None, **params: Any) -> ChatStream | Any:
         """Stream a chat reply: iterate the returned :class:`ChatStream` for
-        :class:`ChatChunk`; its ``.response`` is the aggregated response afterwards."""
+        :class:`ChatChunk`; its ``.response`` is the aggregated response afterwards.
+
+        With a non-dict ``response_format`` (an attrs class...), the response-format
+        handler's stream is returned instead: it yields partial values as the reply
+        fills in (modelbus-structured-output documents them)."""
+        if _needs_handler(params):
+            opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
+            h, fmt, route, req, caps = self._format_request(messages, model, system, params,
+                                                            stream=True)
+            return h.stream(req, fmt, lambda r: ChatStream(self, route, r, opts), caps)
         route, req = self._request(messages, model, system, params, stream=True)
         return ChatStream(self, route, req,
                           _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags),
@@ -370,8 +437,13 @@ class Client:
     def astream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
                 system: str | None = None, cache: _pipeline.CacheMode = "use",
                 cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-                truncate: TruncateOption = None, **params: Any) -> AsyncChatStream:
+                truncate: TruncateOption = None, **params: Any) -> AsyncChatStream | Any:
         """The async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
+        if _needs_handler(params):
+            opts = _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags), truncate)
+            h, fmt, route, req, caps = self._format_request(messages, model, system, params,
+                                                            stream=True)
+            return h.astream(req, fmt, lambda r: AsyncChatStream(self, route, r, opts), caps)
         route, req = self._request(messages, model, system, params, stream=True)
         return AsyncChatStream(self, route, req,
                                _pipeline.CallOptions(cache, cache_ttl_s, tuple(cache_tags),

@@ -130,6 +130,10 @@ def _tool_calls_from(raw: Any) -> tuple[ToolCall, ...] | None:
 
 def message_from_openai(d: Mapping[str, Any]) -> Message:
     """An OpenAI message dict → Message (accepts ``reasoning`` as ``reasoning_content``)."""
+    if len(d) == 2:  # {"role", "content": str}: most prompts and replies; the hot path
+        role, content = d.get("role"), d.get("content")
+        if role and type(content) is str:
+            return Message(role, content)
     return Message(
         d.get("role") or "assistant",
         _structure_content(d.get("content"), None),
@@ -217,6 +221,12 @@ CHOICE_EXTENSIONS = ("content_filter_results", "stop_reason")
 
 def parse_chat_response(body: Mapping[str, Any], provider: str = "") -> ChatResponse:
     """A decoded ``chat.completion`` body → ChatResponse (first choice)."""
+    return _chat_response(body, provider, raw=body)
+
+
+def _chat_response(body: Mapping[str, Any], provider: str, *, raw: Any,
+                   cost_usd: float | None = None, cached: bool = False,
+                   attempts: int = 1) -> ChatResponse:
     choices = body.get("choices") or ()
     choice = choices[0] if choices else {}
     extra = {k: v for k, v in body.items() if k not in _RESPONSE_KEYS}
@@ -232,10 +242,13 @@ def parse_chat_response(body: Mapping[str, Any], provider: str = "") -> ChatResp
         finish_reason=choice.get("finish_reason"),
         usage=parse_usage(body.get("usage")) or Usage(),
         provider=provider,
+        cost_usd=cost_usd,
+        cached=cached,
+        attempts=attempts,
         created=body.get("created"),
         logprobs=choice.get("logprobs"),
         extra=extra,
-        raw=body,
+        raw=raw,
     )
 
 
@@ -337,14 +350,21 @@ def dumps_response(resp: ChatResponse) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def loads_response(data: bytes) -> ChatResponse:
-    """Cache value bytes → ChatResponse; raises ``ValueError`` on anything malformed."""
-    body = json.loads(data)
-    if not isinstance(body, dict) or "_modelbus" not in body:
+_DECODER = json.JSONDecoder()
+
+
+def loads_response(data: bytes, *, cached: bool = False) -> ChatResponse:
+    """Cache value bytes → ChatResponse; raises ``ValueError`` on anything malformed.
+    ``cached=True`` marks it as served from a cache (``cached=True``, ``attempts=0``)."""
+    # raw_decode on the str skips json.loads' encoding sniffing: this is the cache-hit path.
+    text = data.decode()
+    body, end = _DECODER.raw_decode(text)
+    if end != len(text) or type(body) is not dict or type(body.get("_modelbus")) is not dict:
         raise ValueError("not a modelbus cache value")
     meta = body.pop("_modelbus")
-    resp = parse_chat_response(body, meta.get("provider", ""))
-    return attrs.evolve(resp, cost_usd=meta.get("cost_usd"), raw=None)
+    return _chat_response(body, meta.get("provider", ""), raw=None,
+                          cost_usd=meta.get("cost_usd"), cached=cached,
+                          attempts=0 if cached else 1)
 
 
 def _register_hooks(c: cattrs.Converter) -> None:

@@ -16,7 +16,15 @@ import attrs
 
 from ._converter import dumps_response
 from ._fallback import next_route
-from ._pipeline import CallOptions, _acache, _cache_get, _decode, _key, _on_retry
+from ._pipeline import (
+    CallOptions,
+    _acache,
+    _cache_get,
+    _decode,
+    _key,
+    _no_cache_only,
+    _on_retry,
+)
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._stream import StreamAccumulator, replay_chunks
@@ -93,7 +101,9 @@ class ChatStream(_StreamBase):
         c, route, req, o = self._c, self._route, self._req, self._o
         provider = c.provider(route.provider)
         cache = None if o.cache == "bypass" else c.cache
-        if cache is not None:
+        if cache is None:
+            _no_cache_only(o)
+        else:
             self._key = _key(c, route, provider, req)
             if o.cache != "refresh":
                 self._cached = _cache_get(c, cache, self._key)
@@ -162,7 +172,9 @@ class AsyncChatStream(_StreamBase):
         c, route, req, o = self._c, self._route, self._req, self._o
         provider = c.provider(route.provider)
         cache = None if o.cache == "bypass" else c.cache
-        if cache is not None:
+        if cache is None:
+            _no_cache_only(o)
+        else:
             self._key = _key(c, route, provider, req)
             if o.cache != "refresh":
                 data = await c._aguard(_acache(cache, "get", self._key), "cache_get_failed")

@@ -207,6 +207,10 @@ class ChatResponse:
     - ``transcript``: after a tool loop, every message of the exchange (input, assistant
       tool calls, tool results, final answer); empty otherwise. Like ``raw`` it is not
       part of equality or the cache value: it is the history around the answer.
+    - ``parsed``: the reply as a Python value when a non-dict ``response_format`` (an
+      attrs class, ``list[X]``...) was asked for, built by the response-format handler
+      (modelbus-structured-output); ``None`` otherwise. Derived from ``message``, so it
+      is neither part of equality nor of the cache value (a cache hit is parsed again).
     """
 
     id: str
@@ -224,6 +228,7 @@ class ChatResponse:
     extra: Mapping[str, Any] = field(factory=dict)
     raw: Any = field(default=None, eq=False, repr=False)
     transcript: tuple[Message, ...] = field(default=(), eq=False, repr=False)
+    parsed: Any = field(default=None, eq=False)
 
     @property
     def content(self) -> str | None:

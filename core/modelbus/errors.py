@@ -22,6 +22,7 @@
     ├── ToolError              a tool could not be called / the tool loop hit its limit
     ├── TemplateError          a prompt template is missing, malformed or lacks a variable
     └── ResponseFormatError    a reply did not match the requested response format
+        └── RefusalError       the model refused to answer in the format (``refusal``)
 
 Provider errors carry ``status_code``, ``request_id`` (``x-request-id`` /
 ``apim-request-id``), ``retry_after_s`` (seconds, from ``retry-after-ms`` /
@@ -54,6 +55,7 @@ __all__ = [
     "PluginError",
     "ProviderError",
     "RateLimitError",
+    "RefusalError",
     "ResponseFormatError",
     "RetryError",
     "ServerError",
@@ -300,12 +302,31 @@ class TemplateError(ModelbusError, ValueError):
 class ResponseFormatError(ModelbusError):
     """The reply did not match the response format after every re-ask.
 
-    ``attempts`` holds ``(raw_reply, errors)`` for each try.
+    ``attempts`` holds ``(raw_reply, errors)`` for each try (the reply text or tool-call
+    arguments as the model wrote them, and one line naming what was wrong);
+    ``response`` is the last :class:`ChatResponse` (its ``usage``/``cost_usd`` summed
+    over every try), when there was one.
     """
 
-    def __init__(self, message: str, *, attempts: Sequence[Any] = ()) -> None:
+    def __init__(
+        self, message: str, *, attempts: Sequence[Any] = (), response: Any = None
+    ) -> None:
         self.attempts = tuple(attempts)
+        self.response = response
         super().__init__(message)
+
+
+class RefusalError(ResponseFormatError):
+    """The model refused to answer in the requested format (OpenAI Structured Outputs
+    send ``message.refusal`` instead of ``content``). ``refusal`` is the model's text.
+
+    A :class:`ResponseFormatError`, not a :class:`ProviderError`: the request succeeded
+    and asking again would not help, so it is never retried or re-asked.
+    """
+
+    def __init__(self, refusal: str, *, response: Any = None) -> None:
+        self.refusal = refusal
+        super().__init__(f"the model refused: {refusal}", attempts=(), response=response)
 
 
 _BY_STATUS: dict[int, type[ProviderError]] = {

@@ -222,11 +222,17 @@ class RateLimiter(Protocol):
 
 @runtime_checkable
 class ResponseFormatHandler(Protocol):
-    """Turns a non-dict ``response_format`` (an attrs class, ``list[X]``...) into a request
-    and parses the reply. ``matches`` says whether it handles the given format; ``run``
-    gets the request and a ``call`` that sends a request through the rest of the pipeline
-    (cache, retry, provider) and returns the final response (with ``parsed`` in ``extra``
-    or on a subclass)."""
+    """Turns a non-dict ``response_format`` (an attrs class, ``list[X]``...) into requests
+    and parses the reply (modelbus-structured-output registers one).
+
+    The client asks each registered handler's ``matches(response_format)`` and uses the
+    first that says yes (none: ``TypeError``). ``run``/``arun`` get the request built
+    without ``response_format``, the format, a ``call`` that sends a request through the
+    rest of the pipeline (cache, retry, provider, usage totals) and the provider's
+    :class:`Capabilities`; they return the final response with ``parsed`` set.
+    ``stream``/``astream`` (used by ``client.stream``/``astream``) get an ``open_stream``
+    that returns a :class:`modelbus.ChatStream` / ``AsyncChatStream`` for a request, and
+    return what the caller iterates."""
 
     def matches(self, response_format: Any) -> bool: ...
 
@@ -245,3 +251,19 @@ class ResponseFormatHandler(Protocol):
         call: Callable[[ChatRequest], Awaitable[ChatResponse]],
         capabilities: Capabilities,
     ) -> ChatResponse: ...
+
+    def stream(
+        self,
+        request: ChatRequest,
+        response_format: Any,
+        open_stream: Callable[[ChatRequest], Any],
+        capabilities: Capabilities,
+    ) -> Any: ...
+
+    def astream(
+        self,
+        request: ChatRequest,
+        response_format: Any,
+        open_stream: Callable[[ChatRequest], Any],
+        capabilities: Capabilities,
+    ) -> Any: ...

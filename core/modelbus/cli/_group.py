@@ -27,6 +27,7 @@ __all__ = ["BUILTIN_COMMANDS", "ModelbusGroup", "PluginCommands", "cli", "main",
 # name → (module, attribute); the modules import modelbus internals inside functions.
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("modelbus.cli.batch", "batch"),
+    "cache": ("modelbus.cli.cache", "cache"),
     "chat": ("modelbus.cli.chat", "chat"),
     "config": ("modelbus.cli.config", "config"),
     "doctor": ("modelbus.cli.doctor", "doctor"),
