@@ -17,6 +17,7 @@ from modelbus_redis_cache import RedisCache, RedisCacheSettings
 
 from .conftest import unique_namespace
 from .redis_server import RedisServer
+from .worker import RESULT
 
 WORKER = str(Path(__file__).with_name("worker.py"))
 _TIMEOUT_S = 120
@@ -42,7 +43,13 @@ def _run(config: dict[str, Any], *prompts: str, fake: bool = True) -> list[dict[
     args = [sys.executable, WORKER, json.dumps(config), *(["--fake"] if fake else []), *prompts]
     out = subprocess.run(args, capture_output=True, text=True, timeout=_TIMEOUT_S, env=_env())
     assert out.returncode == 0, out.stderr
-    return [json.loads(line) for line in out.stdout.splitlines()]
+    return _results(out.stdout)
+
+
+def _results(stdout: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(line[len(RESULT) :]) for line in stdout.splitlines() if line.startswith(RESULT)
+    ]
 
 
 def test_two_processes_share_hits_within_a_namespace(redis_server: RedisServer) -> None:
@@ -90,7 +97,11 @@ def test_eight_processes_make_one_upstream_call(redis_server: RedisServer) -> No
         try:
             for p in procs:  # every worker has built its client
                 assert p.stdout is not None
-                assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
+                for line in p.stdout:
+                    if line.strip() == "ready":
+                        break
+                else:
+                    raise AssertionError(p.stderr.read() if p.stderr else "no ready line")
             for p in procs:  # go
                 assert p.stdin is not None
                 p.stdin.write("go\n")
@@ -99,7 +110,7 @@ def test_eight_processes_make_one_upstream_call(redis_server: RedisServer) -> No
             for p in procs:
                 out, err = p.communicate(timeout=_TIMEOUT_S)
                 assert p.returncode == 0, err
-                results.append(json.loads(out))
+                results.extend(_results(out))
         finally:
             for p in procs:
                 if p.poll() is None:

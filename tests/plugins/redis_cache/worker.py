@@ -3,9 +3,9 @@
 ``python worker.py CONFIG_JSON [--fake] [--barrier] PROMPT...``: builds a real
 ``modelbus.Client`` from the config (``--fake``: with a FakeProvider through
 ``modelbus.testing.make_client``, else the installed plugins, e.g. the ``openai``
-provider), asks each prompt with ``client.chat`` and prints one JSON line per answer:
-``{"prompt", "content", "cached", "provider_calls"}``. With ``--barrier`` it prints
-``ready`` once built and waits for a line on stdin before asking, so a test can start
+provider), asks each prompt with ``client.chat`` and prints one line per answer:
+``RESULT {"prompt", "content", "cached", "provider_calls"}`` (the prefix tells results
+from any log line). With ``--barrier`` it prints ``ready`` once built and waits for a line on stdin before asking, so a test can start
 many workers and release them at the same moment.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import sys
+
+RESULT = "RESULT "
 
 
 def main(argv: list[str]) -> None:
@@ -37,7 +39,8 @@ def main(argv: list[str]) -> None:
         for prompt in prompts:
             resp = client.chat(prompt)
             print(
-                json.dumps(
+                RESULT
+                + json.dumps(
                     {
                         "prompt": prompt,
                         "content": resp.content,
