@@ -89,8 +89,12 @@ class AsyncProvider(Protocol):
 
 @attrs.define
 class CacheStats:
-    """Counters of a cache since it was created (or, for shared caches, since cleared):
-    ``bytes`` is the stored size of the values in bytes, when the cache knows it."""
+    """Counters of a cache since it was created — for a store shared by processes (a
+    file, a server), since the store was created, summed over the processes; ``clear()``
+    keeps them. ``hits``/``misses`` count ``get`` calls, ``sets`` stored values,
+    ``evictions`` entries removed to respect a size limit (not expirations), ``errors``
+    failed backend operations. ``entries`` and ``bytes`` (value bytes) are the live
+    entries when the cache knows them. ``CacheContract`` checks these rules."""
 
     hits: int = 0
     misses: int = 0

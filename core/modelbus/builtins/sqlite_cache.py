@@ -41,49 +41,14 @@ from typing import Any
 import attrs
 
 from ..protocols import CacheStats
+from ._sqlite_store import SCHEMA_VERSION, evict, init_schema, write
 from .caches import check_entry
 
 __all__ = ["SCHEMA_VERSION", "SqliteCache", "SqliteCacheSettings", "default_path"]
 
-SCHEMA_VERSION = 1
 _FLUSH_EVERY = 256
 _COUNTERS = ("hits", "misses", "sets", "evictions", "errors")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    key        TEXT PRIMARY KEY,
-    value      BLOB NOT NULL,
-    size       INTEGER NOT NULL,
-    expires_at REAL,
-    used_at    REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_used_at ON entries (used_at);
-CREATE INDEX IF NOT EXISTS entries_expires_at ON entries (expires_at)
-    WHERE expires_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS tags (
-    tag TEXT NOT NULL,
-    key TEXT NOT NULL,
-    PRIMARY KEY (tag, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tags_key ON tags (key);
-CREATE TABLE IF NOT EXISTS counters (
-    name  TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
-INSERT OR IGNORE INTO counters (name, value) VALUES
-    ('entries', 0), ('bytes', 0), ('hits', 0), ('misses', 0), ('sets', 0),
-    ('evictions', 0), ('errors', 0);
--- entries/bytes follow every insert and delete, whichever process makes it
-CREATE TRIGGER IF NOT EXISTS entries_insert AFTER INSERT ON entries BEGIN
-    UPDATE counters SET value = value + 1 WHERE name = 'entries';
-    UPDATE counters SET value = value + NEW.size WHERE name = 'bytes';
-END;
-CREATE TRIGGER IF NOT EXISTS entries_delete AFTER DELETE ON entries BEGIN
-    UPDATE counters SET value = value - 1 WHERE name = 'entries';
-    UPDATE counters SET value = value - OLD.size WHERE name = 'bytes';
-    DELETE FROM tags WHERE key = OLD.key;
-END;
-"""
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
@@ -151,7 +116,7 @@ class SqliteCache:
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._init_schema(self._conn())
+            init_schema(self._conn())
         except sqlite3.Error as exc:
             self.close()
             raise type(exc)(f"sqlite cache {self.path}: {exc}") from exc
@@ -177,30 +142,6 @@ class SqliteCache:
             with self._lock:
                 self._conns.append(conn)
         return conn
-
-    def _init_schema(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA journal_mode = WAL")
-        with self._write(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise sqlite3.DatabaseError(
-                    f"schema version {version}, this modelbus reads {SCHEMA_VERSION}; "
-                    "delete the file or point [caches.sqlite] path elsewhere"
-                )
-            if version == 0:
-                for stmt in _statements(_SCHEMA):
-                    conn.execute(stmt)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    @contextmanager
-    def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def _errors_counted(self) -> Iterator[None]:
@@ -237,7 +178,7 @@ class SqliteCache:
         if not pending:
             return
         try:
-            with self._write(conn):
+            with write(conn):
                 self._flush(conn, pending)
         except sqlite3.Error:
             self._restore(pending)  # counted next time rather than lost
@@ -291,7 +232,7 @@ class SqliteCache:
             conn = self._conn()
             pending = self._take_pending()
             try:
-                with self._write(conn):
+                with write(conn):
                     now = self._clock()
                     conn.execute("DELETE FROM entries WHERE key = ?", (key,))
                     if (ttl is None or ttl > 0) and (s.max_bytes is None or size <= s.max_bytes):
@@ -305,7 +246,7 @@ class SqliteCache:
                             [(t, key) for t in tags],
                         )
                         pending.append((1, "sets"))
-                        evicted = self._evict(conn, now)
+                        evicted = evict(conn, now, s.max_entries, s.max_bytes)
                         if evicted:
                             pending.append((evicted, "evictions"))
                     self._flush(conn, pending)
@@ -313,56 +254,11 @@ class SqliteCache:
                 self._restore([p for p in pending if p[1] not in ("sets", "evictions")])
                 raise
 
-    def _evict(self, conn: sqlite3.Connection, now: float) -> int:
-        s = self.settings
-        if s.max_entries is None and s.max_bytes is None:
-            return 0
-        entries, nbytes = self._totals(conn)
-        if not self._over(entries, nbytes):
-            return 0
-        conn.execute("DELETE FROM entries WHERE expires_at <= ?", (now,))
-        entries, nbytes = self._totals(conn)
-        evicted = 0
-        if s.max_entries is not None and entries > s.max_entries:
-            n = entries - s.max_entries
-            conn.execute(
-                "DELETE FROM entries WHERE rowid IN "
-                "(SELECT rowid FROM entries ORDER BY used_at, rowid LIMIT ?)",
-                (n,),
-            )
-            evicted += n
-            entries, nbytes = self._totals(conn)
-        if s.max_bytes is not None and nbytes > s.max_bytes:
-            excess, victims = nbytes - s.max_bytes, []
-            for rowid, size in conn.execute(
-                "SELECT rowid, size FROM entries ORDER BY used_at, rowid"
-            ):
-                victims.append((rowid,))
-                excess -= size
-                if excess <= 0:
-                    break
-            conn.executemany("DELETE FROM entries WHERE rowid = ?", victims)
-            evicted += len(victims)
-        return evicted
-
-    def _over(self, entries: int, nbytes: int) -> bool:
-        s = self.settings
-        return (s.max_entries is not None and entries > s.max_entries) or (
-            s.max_bytes is not None and nbytes > s.max_bytes
-        )
-
-    @staticmethod
-    def _totals(conn: sqlite3.Connection) -> tuple[int, int]:
-        rows = dict(
-            conn.execute("SELECT name, value FROM counters WHERE name IN ('entries', 'bytes')")
-        )
-        return rows["entries"], rows["bytes"]
-
     def delete(self, key: str) -> bool:
         """Remove ``key``; returns whether a live entry was there."""
         with self._errors_counted():
             conn = self._conn()
-            with self._write(conn):
+            with write(conn):
                 now = self._clock()
                 live = conn.execute(
                     f"DELETE FROM entries WHERE key = ? AND {_LIVE}", (key, now)
@@ -376,7 +272,7 @@ class SqliteCache:
             raise TypeError(f"tags must be a sequence of str, not a single {type(tags).__name__}")
         with self._errors_counted():
             conn = self._conn()
-            with self._write(conn):
+            with write(conn):
                 now = self._clock()
                 keys = {
                     k
@@ -395,7 +291,7 @@ class SqliteCache:
         """Remove every entry; returns how many were live. Counters are kept."""
         with self._errors_counted():
             conn = self._conn()
-            with self._write(conn):
+            with write(conn):
                 now = self._clock()
                 live: int = conn.execute(
                     f"SELECT count(*) FROM entries WHERE {_LIVE}", (now,)
@@ -410,7 +306,7 @@ class SqliteCache:
             conn = self._conn()
             pending = self._take_pending()
             try:
-                with self._write(conn):
+                with write(conn):
                     conn.execute("DELETE FROM entries WHERE expires_at <= ?", (self._clock(),))
                     self._flush(conn, pending)
                     values = dict(conn.execute("SELECT name, value FROM counters"))
@@ -458,15 +354,3 @@ class SqliteCache:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The statements of ``script`` (``executescript`` would COMMIT our transaction)."""
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        if line.lstrip().startswith("--"):
-            continue
-        buf += line
-        if sqlite3.complete_statement(buf):
-            yield buf.strip()
-            buf = ""
