@@ -25,9 +25,6 @@ _SECRET_KEYS = re.compile(
 _SECRET_VALUES = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9._\-]+)")
 _configured: tuple[str, str] | None = None
 _configured_level = logging.WARNING
-# The stderr/warning default is applied at the first event that passes, not at client
-# start: importing structlog costs ~90 ms when rich is installed (structlog.dev imports it).
-_pending_default = False
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -64,7 +61,7 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
     event costs one comparison), the redaction processor, then a console or JSON renderer
     on stderr. Apps that configure structlog themselves can skip this: modelbus only
     calls it from the CLI and when a client's config sets ``log_format``/``log_level``."""
-    global _configured, _configured_level, _pending_default
+    global _configured, _configured_level
     if _configured == (fmt, level):
         return
     lvl = logging.getLevelName(level.upper())
@@ -92,41 +89,52 @@ def configure_logging(fmt: str = "console", level: str = "warning") -> None:
     )
     _configured = (fmt, level)
     _configured_level = lvl
-    _pending_default = False
 
 
 def setup_default_logging(fmt: str | None, level: str | None) -> None:
     """What a client does at start: apply ``log_format``/``log_level`` from config when
-    set; otherwise, only if the application has not configured structlog itself, send
-    modelbus's events to stderr at ``warning`` level (structlog's own default would print
-    every event to stdout, mixing logs into a program's output). An application that has
-    not imported structlog yet cannot have configured it: that check waits for the first
-    event modelbus emits."""
-    global _pending_default
+    set. Otherwise modelbus leaves structlog's global configuration alone: events go
+    through the application's configuration when it has one (or a ``capture_logs`` is
+    active), else to a private stderr logger at ``warning`` level (structlog's own default
+    would print every event to stdout, mixing logs into a program's output)."""
     if fmt or level:
         configure_logging(fmt or "console", level or "info")
-        return
-    if _configured is not None:
-        return
-    structlog = sys.modules.get("structlog")
-    if structlog is None:
-        _pending_default = True
-    elif not structlog.is_configured():
-        configure_logging("console", "warning")
 
 
-def _apply_pending_default(structlog: Any) -> None:
-    global _pending_default
-    if _pending_default and _configured is None:
-        _pending_default = False
-        if not structlog.is_configured():
-            configure_logging("console", "warning")
+_fallback: Any = None
+
+
+class _Stderr:
+    """A structlog logger writing to the current ``sys.stderr`` (looked up per event, since
+    pytest's capsys, click's CliRunner and redirect_stderr replace it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _fallback_logger(structlog: Any) -> Any:
+    global _fallback
+    if _fallback is None:
+        _fallback = structlog.wrap_logger(
+            _Stderr(),
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso"),
+                _redact_processor,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        )
+    return _fallback
 
 
 class _Logger:
-    """A named logger that imports structlog only for an event that passes modelbus's level
-    filter, then hands it to ``structlog.get_logger(name)`` (so ``capture_logs`` and an
-    application's own configuration see every event)."""
+    """A named logger that imports structlog only for an event that can be shown, then
+    hands it to ``structlog.get_logger(name)`` when structlog is configured (by modelbus's
+    config, the application or ``capture_logs``), else to a private stderr logger that
+    shows warnings and errors only."""
 
     __slots__ = ("name",)
 
@@ -134,12 +142,17 @@ class _Logger:
         self.name = name
 
     def _emit(self, level: int, method: str, event: str, kw: dict[str, Any]) -> None:
-        if (_configured is not None or _pending_default) and level < _configured_level:
-            return
+        if _configured is not None:
+            if level < _configured_level:
+                return
+        elif level < logging.WARNING and "structlog" not in sys.modules:
+            return  # not imported means not configured: only the fallback would show it
         import structlog
 
-        _apply_pending_default(structlog)
-        getattr(structlog.get_logger(self.name), method)(event, **kw)
+        if _configured is not None or structlog.is_configured():
+            getattr(structlog.get_logger(self.name), method)(event, **kw)
+        elif level >= logging.WARNING:
+            getattr(_fallback_logger(structlog), method)(event, logger=self.name, **kw)
 
     def debug(self, event: str, **kw: Any) -> None:
         self._emit(logging.DEBUG, "debug", event, kw)

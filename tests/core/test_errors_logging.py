@@ -43,7 +43,7 @@ CALL_FIELDS = {
 @pytest.fixture
 def logging_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Leave structlog and modelbus's logging set-up as they were."""
-    for name in ("_configured", "_configured_level", "_pending_default"):
+    for name in ("_configured", "_configured_level", "_fallback"):
         monkeypatch.setattr(_logging, name, getattr(_logging, name))
     was_configured = structlog.is_configured()
     saved = structlog.get_config()
@@ -300,7 +300,6 @@ def test_an_application_structlog_configuration_is_respected(
     structlog.reset_defaults()  # as in a fresh process: modelbus configured nothing
     structlog.configure(processors=[keep])
     _logging._configured = None
-    _logging._pending_default = False
     with modelbus.Client(str(_config(tmp_path))) as client:
         client.chat("hi")
     # an application that configured structlog sees every modelbus event, unfiltered
