@@ -310,3 +310,26 @@ def test_embeddings_without_base64_for_servers_that_lack_it(srv: WireServer) -> 
     assert srv.requests[0].json["dimensions"] == 5
     assert [len(v) for v in resp.vectors] == [5, 5]
     p.close()
+
+
+def test_async_clients_per_event_loop(srv: WireServer) -> None:
+    """Each event loop gets its own async client (a connection pool belongs to its loop);
+    aclose closes the current loop's client, and a closed loop's client is dropped."""
+    import asyncio
+
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+    req = ChatRequest(model="m", messages=(Message("user", "hi"),))
+    seen: list[object] = []
+
+    async def call(close: bool) -> str | None:
+        resp = await p.achat(req)
+        seen.append(p.async_client())
+        if close:
+            await p.aclose()
+        return resp.content
+
+    assert asyncio.run(call(close=True)) == "YES"
+    assert asyncio.run(call(close=True)) == "YES"
+    assert seen[0] is not seen[1]
+    assert p._async == {}
+    p.close()

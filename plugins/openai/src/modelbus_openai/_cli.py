@@ -40,6 +40,11 @@ class _State:
                 raise click.ClickException(str(exc)) from exc
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def provider(self) -> Any:
         try:
             return self.client().provider(self.provider_name).inner
@@ -91,7 +96,9 @@ def _validate(state: _State, file: Path, model: str, max_tokens: int | None) -> 
 @click.pass_context
 def finetune(ctx: click.Context, config: str | None, provider: str) -> None:
     """OpenAI chat fine-tuning: check a JSONL file, start, follow and cancel jobs."""
-    ctx.obj = _State(config, provider)
+    state = _State(config, provider)
+    ctx.obj = state
+    ctx.call_on_close(state.close)  # the client's connection pool
 
 
 @finetune.command("validate")

@@ -7,6 +7,8 @@ timeouts and error classes) but skip its pydantic models: the body is made by
 cast_to=httpx2.Response)`` and the raw JSON is parsed by the core converter. Against the
 WireServer this takes about 0.6x the time of ``chat.completions.create`` per call and 0.4x
 per streamed answer (medians of 500 interleaved calls).
+Async JSON POSTs on the aiohttp transport go one step further and skip the SDK's
+per-call request building (same headers, URL, timeouts and errors; see ``_aio``).
 
 SDK clients are created once per provider object and reused, so connections are pooled:
 one sync client, and one async client per event loop (an aiohttp or httpx connection
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from modelbus._types import (
 from modelbus.errors import ConfigError
 from modelbus.protocols import Capabilities
 
+from ._aio import AioPoster, poster_for
 from ._embeddings import embedding_batches, join_embeddings
 from ._errors import invalid_body_error, map_openai_error, sdk_error_types
 from ._settings import MAX_EMBEDDING_INPUTS
@@ -139,9 +141,11 @@ class OpenAICompatibleProvider:
         )
         self._lock = threading.Lock()
         self._sync: openai.OpenAI | None = None
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        # A plain dict: an async client references its loop, so weak keys would never
+        # go; clients of closed loops are dropped when a new loop needs one.
+        self._async: dict[asyncio.AbstractEventLoop, Any] = {}
+        # The aiohttp fast path of each loop (None: this client keeps the SDK path).
+        self._aio: dict[asyncio.AbstractEventLoop, AioPoster | None] = {}
 
     # --- SDK clients -----------------------------------------------------------------
     def _client_kwargs(self) -> dict[str, Any]:
@@ -192,6 +196,10 @@ class OpenAICompatibleProvider:
     def async_client(self) -> openai.AsyncOpenAI:
         """The async SDK client of the running event loop (created on first use there).
 
+        Close it with :meth:`aclose` before the loop ends (``await client.aclose()`` on a
+        modelbus Client); a client left behind on a closed loop is dropped when another
+        loop needs one (aiohttp then warns that its session was not closed).
+
         Raises ``RuntimeError`` outside a running event loop."""
         loop = asyncio.get_running_loop()
         c = self._async.get(loop)
@@ -199,8 +207,34 @@ class OpenAICompatibleProvider:
             with self._lock:
                 c = self._async.get(loop)
                 if c is None:
+                    for old in [lp for lp in self._async if lp.is_closed()]:
+                        del self._async[old]
                     c = self._async[loop] = self._new_async_client()
         return c  # type: ignore[no-any-return]
+
+    def _async_poster(self) -> AioPoster | None:
+        """The running loop's :class:`~modelbus_openai._aio.AioPoster` (JSON POSTs on
+        aiohttp without the SDK's per-call request building), or ``None`` when the
+        transport is httpx or the SDK client needs its own path (see ``_aio``)."""
+        if self.async_transport != "aiohttp":
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            return self._aio[loop]
+        except KeyError:
+            pass
+        sdk = self.async_client()
+        poster = poster_for(
+            sdk,
+            provider=self.name,
+            timeout=self._timeout,
+            extra_headers=self._options.get("headers") or {},
+        )
+        with self._lock:
+            for old in [lp for lp in self._aio if lp.is_closed()]:
+                del self._aio[old]
+            self._aio[loop] = poster
+        return poster
 
     # --- model names -------------------------------------------------------------------
     def wire_model(self, model: str) -> str:
@@ -252,6 +286,9 @@ class OpenAICompatibleProvider:
         self, path: str, body: Mapping[str, Any], what: str = "the response"
     ) -> dict[str, Any]:
         """The async twin of :meth:`post_json`."""
+        poster = self._async_poster()
+        if poster is not None:
+            return self._decode(await poster.post(path, body), what)
         try:
             raw = await self.async_client().post(
                 path, cast_to=self._response_cls, body=body, options=self._options
@@ -371,6 +408,8 @@ class OpenAICompatibleProvider:
             sync, self._sync = self._sync, None
             clients = list(self._async.items())
             self._async.clear()
+            clients += [(lp, p) for lp, p in self._aio.items() if p is not None]
+            self._aio.clear()
         if sync is not None:
             sync.close()
         for loop, client in clients:
@@ -381,6 +420,9 @@ class OpenAICompatibleProvider:
         loop = asyncio.get_running_loop()
         with self._lock:
             mine = self._async.pop(loop, None)
+            poster = self._aio.pop(loop, None)
+        if poster is not None:
+            await poster.close()
         if mine is not None:
             await mine.close()
         self.close()
