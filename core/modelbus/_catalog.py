@@ -30,6 +30,8 @@ class CatalogEntry:
     - ``input_per_1m``, ``cached_input_per_1m``, ``output_per_1m``: US dollars per 1M
       tokens. ``tier_above_prompt_tokens``: prompts longer than this are billed at a
       higher tier the catalog does not hold, so their cost is unknown.
+    - ``training_per_1m``: US dollars per 1M fine-tuning training tokens (used by the
+      fine-tuning cost estimate; modelbus-openai registers OpenAI's).
     - ``source``: where the figures come from; ``as_of``: the date they were read
       (YYYY-MM-DD).
     """
@@ -44,6 +46,7 @@ class CatalogEntry:
     cached_input_per_1m: float | None = None
     output_per_1m: float | None = None
     tier_above_prompt_tokens: int | None = None
+    training_per_1m: float | None = None
     source: str | None = None
     as_of: str | None = None
 
@@ -76,7 +79,7 @@ _INT_FIELDS = {
     "max_output_tokens",
     "tier_above_prompt_tokens",
 }
-_PRICE_FIELDS = {"input_per_1m", "cached_input_per_1m", "output_per_1m"}
+_PRICE_FIELDS = {"input_per_1m", "cached_input_per_1m", "output_per_1m", "training_per_1m"}
 
 
 def _check_fields(name: str, fields: object) -> None:

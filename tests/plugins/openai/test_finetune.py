@@ -145,7 +145,7 @@ def test_validate_json_counts_and_cost(run: Any, files: dict[str, Path]) -> None
 def test_validate_unknown_model_says_the_price_is_unknown(run: Any, files: dict[str, Path]) -> None:
     res = run("validate", str(files["good"]), "-m", "my-own-model")
     assert res.exit_code == 0
-    assert "estimated cost: unknown — no training price for my-own-model" in res.output
+    assert "the catalog has no training price for my-own-model" in res.output
     assert "not checked (no context window for my-own-model" in res.output
 
 
@@ -290,3 +290,20 @@ def test_api_errors_during_create_are_reported(
     res = run("create", str(files["good"]), "-m", "gpt-4o-mini")
     assert res.exit_code == 1 and "401" in res.output and "api_key" in res.output
     assert JobRegistry().load() == {}
+
+
+def test_training_price_comes_from_the_catalog(
+    run: Any, files: dict[str, Path], tmp_path: Path, srv: WireServer
+) -> None:
+    """modelbus-openai registers training prices in the catalog; config overrides them."""
+    import modelbus
+
+    client = modelbus.Client({"modelbus": {"cache": "none"}})
+    assert client.catalog.get("gpt-4o-mini-2024-07-18").training_per_1m == 3.0
+    client.close()
+    from modelbus_openai._cli import finetune
+
+    cfg = tmp_path / "priced.toml"
+    cfg.write_text('[catalog."gpt-4o-mini"]\ntraining_per_1m = 10.0\n')
+    res = CliRunner().invoke(finetune, ["-c", str(cfg), "validate", str(files["good"]), "--json"])
+    assert json.loads(res.output)["training_per_1m"] == 10.0

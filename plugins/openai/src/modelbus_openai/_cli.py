@@ -19,7 +19,6 @@ from modelbus.errors import ModelbusError
 
 from ._finetune import ValidationReport, summary_lines, validate_file
 from ._finetune_jobs import JobRegistry, cancel_job, create_job, get_job, list_jobs
-from ._training_prices import training_price
 
 __all__ = ["finetune"]
 
@@ -62,10 +61,7 @@ def _validate(state: _State, file: Path, model: str, max_tokens: int | None) -> 
     client = state.client()
     entry = client.catalog.get(model)
     limit = max_tokens or (entry.context_window if entry is not None else None)
-    # A catalog that knows training prices wins; else modelbus-openai's own table.
-    price = getattr(entry, "training_per_1m", None) if entry is not None else None
-    if price is None:
-        price = training_price(model)
+    price = entry.training_per_1m if entry is not None else None
     try:
         return validate_file(
             file,

@@ -11,8 +11,8 @@ rules of the guide for ``weight`` (assistant only, 0 or 1) and tool calls (``id`
 
 Token counts use a modelbus token counter (tiktoken for OpenAI models); the cost per
 epoch follows the cookbook: billed tokens = the sum over examples of min(tokens, limit),
-times the model's training price per 1M tokens (the catalog's, else
-``modelbus_openai._training_prices``).
+times the model's training price per 1M tokens from the catalog (``training_per_1m``;
+modelbus-openai registers OpenAI's, see ``_training_prices``).
 """
 
 from __future__ import annotations
@@ -340,9 +340,9 @@ def summary_lines(report: ValidationReport, path: str, *, max_problems: int = 50
     cost = report.cost_per_epoch_usd
     if cost is None:
         out.append(
-            f"billed tokens per epoch: {billed}; estimated cost: unknown — no "
-            f"training price for {report.model} in the catalog or in modelbus-openai's "
-            "fine-tuning price table"
+            f"billed tokens per epoch: {billed}; estimated cost: unknown — the catalog "
+            f"has no training price for {report.model} (set "
+            f'[catalog."{report.model}"] training_per_1m in modelbus.toml)'
         )
     else:
         out.append(

@@ -1,20 +1,17 @@
-"""Training prices of OpenAI's fine-tunable chat models, US dollars per 1M training tokens.
+"""Training prices of OpenAI's fine-tunable chat models, added to the model catalog
+(``training_per_1m``, US dollars per 1M training tokens) by modelbus-openai's
+``modelbus_register_catalog`` hook; ``[catalog."MODEL"] training_per_1m`` in
+``modelbus.toml`` overrides them.
 
-The core catalog holds inference prices only; these figures fill the gap for the
-``modelbus finetune`` cost estimate. A catalog entry with a ``training_per_1m`` field
-(``[catalog."MODEL"]`` in ``modelbus.toml``, when the catalog supports it) wins over this
-table. Source: OpenAI API pricing page, "Fine-tuning" table (supervised fine-tuning,
-training column), https://openai.com/api/pricing/ — check it before relying on an
-estimate: prices change.
+Source: OpenAI API pricing page, "Fine-tuning" table (supervised fine-tuning, training
+column), https://openai.com/api/pricing/ — check it before relying on an estimate:
+prices change. Dated snapshots (``gpt-4o-mini-2024-07-18``) find these through the
+catalog's lookup of the undated name.
 """
 
 from __future__ import annotations
 
-import re
-
-__all__ = ["SOURCE", "TRAINING_PER_1M", "training_price"]
-
-SOURCE = "https://openai.com/api/pricing/ (Fine-tuning, training)"
+__all__ = ["TRAINING_PER_1M", "catalog_entries"]
 
 TRAINING_PER_1M: dict[str, float] = {
     "gpt-4.1": 25.00,
@@ -25,12 +22,7 @@ TRAINING_PER_1M: dict[str, float] = {
     "gpt-3.5-turbo": 8.00,
 }
 
-_DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$|-\d{4}$")
 
-
-def training_price(model: str) -> float | None:
-    """US dollars per 1M training tokens for ``model`` (a dated snapshot such as
-    ``gpt-4o-mini-2024-07-18`` uses its family's price), or ``None`` when unknown."""
-    if model in TRAINING_PER_1M:
-        return TRAINING_PER_1M[model]
-    return TRAINING_PER_1M.get(_DATED.sub("", model))
+def catalog_entries() -> dict[str, dict[str, object]]:
+    """``{model: {"training_per_1m": price}}`` for the catalog hook."""
+    return {model: {"training_per_1m": price} for model, price in TRAINING_PER_1M.items()}
