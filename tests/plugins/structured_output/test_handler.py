@@ -250,6 +250,15 @@ def test_wrapped_root_errors_name_the_wrapper(client, fake):
     assert "unknown key(s) more" in fake.requests[2].messages[-1].text
 
 
+def test_errors_inside_a_wrapped_root_have_the_wrapper_in_their_paths(client, fake):
+    fake.enqueue_text('{"items": [{"number": 3, "total_eur": "x", "lines": []}]}')
+    fake.enqueue_text('{"items": []}')
+    client.chat("x", response_format=list[Invoice])
+    text = fake.requests[1].messages[-1].text
+    assert "$.items[0].number: expected str" in text
+    assert "; $.items[0].total_eur: expected float" in text
+
+
 def test_literal_root_is_wrapped_in_value(client, fake):
     fake.enqueue_text('{"value": "neutral"}')
     r = client.chat("x", response_format=Literal["positive", "neutral", "negative"])
@@ -322,6 +331,19 @@ def test_with_the_tool_loop(client, fake):
     for req in fake.requests:  # each round carried the schema and the tool
         assert req.response_format["type"] == "json_schema"
         assert [t.function.name for t in req.tools or ()] == ["stock"]
+
+
+async def test_with_the_async_tool_loop(client, fake):
+    async def stock(item: str) -> int:
+        """Units of an item in stock."""
+        return 2
+
+    fake.enqueue_tool_call("stock", '{"item": "pen"}')
+    fake.enqueue_text("{}")  # invalid: re-asked inside the round
+    fake.enqueue_text(json.dumps(VALID))
+    r = await client.achat("invoice", tools=[stock], response_format=Invoice)
+    assert r.parsed == INVOICE and fake.calls == 3
+    assert [m.role for m in r.transcript] == ["user", "assistant", "tool", "assistant"]
 
 
 def test_tools_mode_inside_the_tool_loop(client, fake):

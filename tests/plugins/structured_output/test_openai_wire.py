@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
+from modelbus._types import Usage
 from modelbus.errors import RefusalError, ResponseFormatError
 from modelbus.testing.server import Reply, WireServer, find_fixture
 from modelbus_structured_output import StructuredOutput, partial_type
@@ -170,6 +171,9 @@ def test_a_recorded_answer_that_does_not_fit_is_reasked(srv: WireServer, openai_
     r = openai_client.chat("where?", model="gpt-4o", response_format=CityLocation)
     assert r.parsed == CityLocation("Mexico City", "Mexico")
     assert r.usage.total_tokens == 201 + 107
+    cost = openai_client.catalog.cost
+    each = [cost("gpt-4o-2024-08-06", u) for u in (Usage(172, 29, 201), Usage(92, 15, 107))]
+    assert r.cost_usd == pytest.approx(sum(each)) and r.attempts == 2
     feedback = srv.requests[1].json["messages"][-1]
     assert feedback["role"] == "user"
     assert "unknown field(s) author, rating, title" in feedback["content"]

@@ -162,8 +162,8 @@ class Target:
             return structure(data, self.type, strict=self.strict)
         except (cattrs.BaseValidationError, StructureError, ValueError, TypeError) as exc:
             text = describe_error(exc)
-            if self.wrap is not None:
-                text = text.replace("$", f"$.{self.wrap}", 1) if text.startswith("$") else text
+            if self.wrap is not None:  # paths as the model sees them, wrapper included
+                text = re.sub(r"(^|; )\$", lambda m: f"{m.group(1)}$.{self.wrap}", text)
             raise Invalid(text) from exc
 
     def loads(self, text: str) -> Any:
