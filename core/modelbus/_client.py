@@ -61,6 +61,7 @@ class UsageTotals:
 _RESPONSE_FIELDS = tuple(a.name for a in attrs.fields(ChatResponse))
 _response_values = operator.attrgetter(*_RESPONSE_FIELDS)
 _LATENCY = _RESPONSE_FIELDS.index("latency_s")
+_EXTRA = _RESPONSE_FIELDS.index("extra")
 
 
 def _with_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:
@@ -70,6 +71,8 @@ def _with_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:
         return attrs.evolve(resp, latency_s=latency_s)
     values = list(_response_values(resp))
     values[_LATENCY] = latency_s
+    if not values[_EXTRA]:
+        values[_EXTRA] = {}  # each caller its own (the pipeline keeps decoded hits)
     return ChatResponse(*values)
 
 

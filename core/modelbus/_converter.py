@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 import cattrs
+import jiter
 
 from ._types import (
     ChatChunk,
@@ -229,7 +230,10 @@ def _chat_response(body: Mapping[str, Any], provider: str, *, raw: Any,
                    attempts: int = 1) -> ChatResponse:
     choices = body.get("choices") or ()
     choice = choices[0] if choices else {}
-    extra = {k: v for k, v in body.items() if k not in _RESPONSE_KEYS}
+    # (a body of only the standard keys, as every cache value, skips the filtering)
+    extra = {} if body.keys() <= _RESPONSE_KEYS else {
+        k: v for k, v in body.items() if k not in _RESPONSE_KEYS
+    }
     for k in CHOICE_EXTENSIONS:
         if k in choice:
             extra[k] = choice[k]
@@ -350,16 +354,13 @@ def dumps_response(resp: ChatResponse) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-_DECODER = json.JSONDecoder()
-
-
 def loads_response(data: bytes, *, cached: bool = False) -> ChatResponse:
     """Cache value bytes → ChatResponse; raises ``ValueError`` on anything malformed.
     ``cached=True`` marks it as served from a cache (``cached=True``, ``attempts=0``)."""
-    # raw_decode on the str skips json.loads' encoding sniffing: this is the cache-hit path.
-    text = data.decode()
-    body, end = _DECODER.raw_decode(text)
-    if end != len(text) or type(body) is not dict or type(body.get("_modelbus")) is not dict:
+    # jiter parses the UTF-8 bytes directly, at half the cost of json.loads: this runs on
+    # every cache hit. It rejects trailing data and invalid UTF-8 with ValueError too.
+    body = jiter.from_json(data)
+    if type(body) is not dict or type(body.get("_modelbus")) is not dict:
         raise ValueError("not a modelbus cache value")
     meta = body.pop("_modelbus")
     return _chat_response(body, meta.get("provider", ""), raw=None,

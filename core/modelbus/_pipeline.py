@@ -95,16 +95,36 @@ def _key(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -
                      namespace=c.namespace)
 
 
+# Decoded cache values by their bytes: building the objects of a response is a third of
+# a memory-cache hit, and a hot key returns the very same bytes again. Keyed by content,
+# so a changed value is a new entry; only responses whose every part is immutable are
+# kept (no ``extra``, no ``logprobs``): they are never handed out as they are, since
+# ``Client._done`` copies each (with its latency and a fresh ``extra`` dict). Bounded:
+# at most 256 values of at most 16 KiB.
+_DECODED: dict[bytes, ChatResponse] = {}
+_DECODED_MAX = 256
+_DECODED_MAX_BYTES = 16 * 1024
+
+
 def _decode(c: Client, cache: Cache, key: str, data: bytes | None) -> ChatResponse | None:
     if data is None:
         return None
+    if type(data) is bytes:
+        known = _DECODED.get(data)
+        if known is not None:
+            return known
     try:
-        return loads_response(data, cached=True)
+        resp = loads_response(data, cached=True)
     except Exception as exc:
         # A value we cannot read is a miss; drop it so it is not read again.
         c._log_warning("cache_value_undecodable", key=key, error=str(exc))
         c._guard(lambda: cache.delete(key), "cache_delete_failed")
         return None
+    if not resp.extra and resp.logprobs is None and len(data) <= _DECODED_MAX_BYTES:
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()  # atomic, unlike evicting one by one across threads
+        _DECODED[data] = resp
+    return resp
 
 
 def _cache_get(c: Client, cache: Cache, key: str) -> ChatResponse | None:

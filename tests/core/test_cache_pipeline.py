@@ -339,6 +339,35 @@ def test_a_shared_error_is_not_cached_either(client: Any, fake: FakeProvider) ->
     assert client.cache.stats().sets == 0
 
 
+def test_hits_never_share_mutable_parts(client: Any, fake: FakeProvider, side: str) -> None:
+    fake.enqueue_text("plain")
+    fake.enqueue_response(
+        ChatResponse(
+            id="x",
+            model="fake-model",
+            message=Message("assistant", "with extra"),
+            finish_reason="stop",
+            extra={"system_fingerprint": "fp_1"},
+        )
+    )
+    for prompt in ("plain", "extra"):
+        ask(client, side, prompt)
+        first = ask(client, side, prompt)
+        first.extra["mine"] = 1  # a caller scribbling on its response
+        second = ask(client, side, prompt)
+        assert first.cached and second.cached and first is not second
+        assert "mine" not in second.extra
+    assert ask(client, side, "extra").extra == {"system_fingerprint": "fp_1"}
+
+
+def test_a_changed_value_is_read_afresh(client: Any, fake: FakeProvider, side: str) -> None:
+    fake.enqueue_text("v1").enqueue_text("v2")
+    ask(client, side, "q")
+    assert ask(client, side, "q").content == "v1"
+    ask(client, side, "q", cache="refresh")
+    assert ask(client, side, "q").content == "v2"
+
+
 # --- values the client cannot read -----------------------------------------------------
 GARBAGE = [
     b"not json",
