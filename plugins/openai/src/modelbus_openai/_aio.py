@@ -1,0 +1,167 @@
+"""The async fast path: JSON POSTs straight over aiohttp, for a plain ``openai.AsyncOpenAI``.
+
+Through the SDK, every async call builds its option models, merges headers, makes an
+httpx2 Request, turns it into an aiohttp request (the SDK's vendored ``httpx_aiohttp``
+transport) and the answer back into an httpx2 Response: about 0.5 ms of CPU per call on
+the 2-core benchmark machine, three times what aiohttp itself costs, so at concurrency
+100 the client, not the server, sets the pace (``benchmarks``, row ``async``).
+
+:class:`AioPoster` sends what the SDK would send — the SDK client's own headers (auth,
+User-Agent, ``X-Stainless-*``, organization/project, default headers), computed once;
+the same URL; the SDK's timeouts (connect, read, pool) and connection limit; the proxy
+and CA bundle from the environment — on an aiohttp session of its own, one per event
+loop. Failures become the errors :func:`~modelbus_openai.map_openai_error` gives for the
+SDK's exceptions. Only clients whose headers cannot change between calls qualify
+(:func:`poster_for`): an Azure client (Entra ID tokens), a custom auth or an API-key
+provider keeps the SDK path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
+
+from ._errors import decode_body, error_from_body
+
+__all__ = ["AioPoster", "AioReply", "poster_for"]
+
+
+@attrs.frozen
+class AioReply:
+    """A read response: what ``OpenAICompatibleProvider._decode`` reads."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def _merge_headers(*mappings: Mapping[str, Any]) -> dict[str, str]:
+    """Case-insensitive merge, later wins; a non-str value (the SDK's ``omit``) removes
+    the header, as the SDK's own ``_merge_headers`` does."""
+    merged: dict[str, tuple[str, str]] = {}
+    for mapping in mappings:
+        for name, value in mapping.items():
+            if isinstance(value, str):
+                merged[name.lower()] = (name, value)
+            else:
+                merged.pop(name.lower(), None)
+    return dict(merged.values())
+
+
+def poster_for(
+    sdk: Any, *, provider: str, timeout: Any, extra_headers: Mapping[str, Any]
+) -> AioPoster | None:
+    """An :class:`AioPoster` equivalent to the SDK client ``sdk`` (call it inside the event
+    loop that will use it), or ``None`` when ``sdk`` must keep its own path: not exactly
+    ``openai.AsyncOpenAI``, custom auth (workload identity, provider runtimes), an API-key
+    provider (refreshed per call) or default query parameters.
+
+    ``timeout`` is the provider's ``httpx2.Timeout``; ``extra_headers`` the per-request
+    headers the provider passes (``{"Authorization": omit}`` for servers without a key).
+    """
+    import aiohttp
+    import httpx2
+    import openai
+    from aiohttp.helpers import get_env_proxy_for_url
+    from openai._constants import DEFAULT_CONNECTION_LIMITS
+    from yarl import URL
+
+    if type(sdk) is not openai.AsyncOpenAI:
+        return None
+    if sdk.custom_auth is not None or getattr(sdk, "_api_key_provider", None) is not None:
+        return None
+    if sdk.default_query:
+        return None
+    headers = _merge_headers(sdk.auth_headers, sdk.default_headers, extra_headers)
+    base = str(sdk.base_url)
+    if not base.endswith("/"):
+        base += "/"
+    # The CA bundle is loaded only for https (tens of ms), as the SDK's transport does.
+    ssl: Any = httpx2.create_ssl_context(trust_env=True) if base.startswith("https:") else True
+    limits = DEFAULT_CONNECTION_LIMITS
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry,
+        ssl=ssl,
+    )
+    # The proxy from the environment (HTTP(S)_PROXY, NO_PROXY), looked up once as httpx
+    # does when the SDK client is made: aiohttp's trust_env would parse the environment
+    # on every request (about 0.2 ms each).
+    try:
+        proxy, proxy_auth = get_env_proxy_for_url(URL(base))
+    except LookupError:
+        proxy, proxy_auth = None, None
+    session = aiohttp.ClientSession(
+        connector=connector,
+        proxy=proxy,
+        proxy_auth=proxy_auth,
+        timeout=aiohttp.ClientTimeout(
+            sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+        ),
+    )
+    return AioPoster(session=session, base_url=base, headers=headers, provider=provider)
+
+
+@attrs.define
+class AioPoster:
+    """POSTs JSON to ``base_url`` + path on ``session`` with ``headers``; see the module
+    docstring. Raises :class:`~modelbus.errors.ProviderError` subclasses."""
+
+    session: Any
+    base_url: str
+    headers: dict[str, str]
+    provider: str
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> AioReply:
+        """``POST`` ``body`` to ``path`` (relative to the base URL, or absolute) and read
+        the whole answer; a 2xx comes back, anything else raises as the SDK path would."""
+        import aiohttp
+
+        url = path if "://" in path else self.base_url + path.lstrip("/")
+        # Serialized as the SDK does (openai._utils._json.openapi_dumps).
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        try:
+            async with self.session.post(
+                url, data=data.encode(), headers=self.headers, allow_redirects=False
+            ) as r:
+                content = await r.read()
+                status, headers = r.status, r.headers
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise APITimeoutError(
+                f"no response within the timeout ({type(exc).__name__}: {exc})",
+                provider=self.provider,
+            ) from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise APIConnectionError(
+                f"connection failed while reading the response: {type(exc).__name__}: {exc}",
+                provider=self.provider,
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIConnectionError(
+                f"connection failed ({type(exc).__name__}: {exc})", provider=self.provider
+            ) from exc
+        if not 200 <= status < 300:
+            raise _status_error(self.provider, status, headers, content)
+        return AioReply(status, headers, content)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def _status_error(
+    provider: str, status: int, headers: Mapping[str, str], content: bytes
+) -> ProviderError:
+    # The SDK's message when the body names none: "Error code: 502"
+    # (openai._base_client.BaseClient._make_status_error_from_response).
+    return error_from_body(
+        provider=provider,
+        status=status,
+        headers=headers,
+        body=decode_body(content),
+        message=f"Error code: {status}",
+    )

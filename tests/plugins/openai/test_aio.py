@@ -1,0 +1,194 @@
+"""The async fast path (``modelbus_openai._aio``): what it puts on the wire is what the
+SDK path puts there, it is used only where that holds, and it is closed with the client.
+(The error cases run through it in ``test_faults`` and ``test_fixtures``, async modes.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from modelbus import ChatRequest, Message, Secret
+from modelbus.errors import APIConnectionError, RateLimitError
+from modelbus.testing.server import Reply, WireServer
+from modelbus_openai import OpenAICompatibleProvider
+from modelbus_openai._aio import AioPoster
+
+REQ = ChatRequest(
+    model="gpt-4o-mini",
+    messages=(Message("system", "be brief"), Message("user", "héllo")),
+    temperature=0.2,
+)
+# Set per request by the SDK's retry loop, or by aiohttp/httpx themselves.
+PER_TRANSPORT = {
+    "x-stainless-retry-count",
+    "x-stainless-read-timeout",
+    "accept-encoding",
+    "connection",  # keep-alive: the HTTP/1.1 default, spelled out by httpx only
+}
+
+
+def _sent(srv: WireServer, transport: str, **kw: object) -> tuple[dict[str, str], object]:
+    srv.reset()
+    p = OpenAICompatibleProvider(
+        name="x",
+        base_url=srv.base_url,
+        async_transport=transport,
+        **kw,  # type: ignore[arg-type]
+    )
+
+    async def go() -> None:
+        resp = await p.achat(REQ)
+        assert resp.content == "YES"
+        assert (p._aio.get(asyncio.get_running_loop()) is not None) == (transport == "aiohttp")
+        await p.aclose()
+
+    asyncio.run(go())
+    [r] = srv.requests
+    headers = {k.lower(): v for k, v in r.headers.items() if k.lower() not in PER_TRANSPORT}
+    headers.pop("content-length", None)
+    return headers, r.json
+
+
+def test_same_headers_and_body_as_the_sdk_path(srv: WireServer) -> None:
+    kw = {
+        "api_key": Secret("sk-test"),
+        "organization": "org-1",
+        "project": "proj-1",
+        "default_headers": {"X-Extra": "1"},
+    }
+    fast_headers, fast_body = _sent(srv, "aiohttp", **kw)
+    sdk_headers, sdk_body = _sent(srv, "httpx", **kw)
+    assert fast_body == sdk_body
+    assert fast_headers == sdk_headers
+    assert fast_headers["authorization"] == "Bearer sk-test"
+    assert fast_headers["openai-organization"] == "org-1"
+    assert fast_headers["x-extra"] == "1"
+    assert fast_headers["user-agent"].startswith("AsyncOpenAI/Python")
+
+
+def test_no_key_sends_no_authorization(srv: WireServer) -> None:
+    fast_headers, _ = _sent(srv, "aiohttp")
+    sdk_headers, _ = _sent(srv, "httpx")
+    assert "authorization" not in fast_headers
+    assert "openai-organization" not in fast_headers
+    assert fast_headers == sdk_headers
+
+
+def test_status_errors_are_mapped_as_on_the_sdk_path(srv: WireServer) -> None:
+    def error(transport: str) -> RateLimitError:
+        srv.reset()
+        srv.enqueue(Reply.error(429, "Rate limit reached", headers={"Retry-After": "2"}))
+        p = OpenAICompatibleProvider(
+            name="x", base_url=srv.base_url, api_key=Secret("k"), async_transport=transport
+        )
+
+        async def go() -> RateLimitError:
+            try:
+                with pytest.raises(RateLimitError) as ei:
+                    await p.achat(REQ)
+                return ei.value
+            finally:
+                await p.aclose()
+
+        return asyncio.run(go())
+
+    fast, sdk = error("aiohttp"), error("httpx")
+
+    def seen(e: RateLimitError) -> tuple[object, ...]:
+        assert e.request_id and e.request_id.startswith("req_")  # the server's x-request-id
+        text = str(e).replace(e.request_id, "REQ")
+        return type(e), e.status_code, e.retry_after_s, e.code, e.body, e.retryable, text
+
+    assert seen(fast) == seen(sdk)
+
+
+def test_azure_and_custom_clients_keep_the_sdk_path(srv: WireServer) -> None:
+    import openai
+
+    class Custom(OpenAICompatibleProvider):
+        def _new_async_client(self) -> openai.AsyncOpenAI:
+            class Sub(openai.AsyncOpenAI):
+                pass
+
+            return Sub(**self._client_kwargs(), http_client=self._async_http_client())
+
+    p = Custom(name="x", base_url=srv.base_url, api_key=Secret("k"))
+
+    async def go() -> None:
+        assert (await p.achat(REQ)).content == "YES"
+        assert p._aio[asyncio.get_running_loop()] is None
+        await p.aclose()
+
+    asyncio.run(go())
+
+
+def test_sessions_are_per_loop_and_closed(srv: WireServer) -> None:
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+    posters: list[AioPoster] = []
+
+    async def call() -> None:
+        await p.achat(REQ)
+        poster = p._aio[asyncio.get_running_loop()]
+        assert poster is not None
+        posters.append(poster)
+
+    asyncio.run(call())  # left open: the next loop's first call drops it
+    asyncio.run(call())
+    assert posters[0] is not posters[1]
+    assert len(p._aio) == 1
+
+    async def close() -> None:
+        await call()
+        await p.aclose()
+
+    asyncio.run(close())
+    assert posters[-1].session.closed
+    assert p._aio == {}
+    p.close()
+
+
+def test_refused_connection(srv: WireServer) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = OpenAICompatibleProvider(name="x", base_url=f"http://127.0.0.1:{port}/v1")
+
+    async def go() -> None:
+        try:
+            with pytest.raises(APIConnectionError, match="connection failed"):
+                await p.achat(REQ)
+        finally:
+            await p.aclose()
+
+    asyncio.run(go())
+
+
+def test_proxy_from_the_environment(srv: WireServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is honoured (here: a closed port, so the call fails), NO_PROXY too."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    def call() -> str | None:
+        p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+
+        async def go() -> str | None:
+            try:
+                return (await p.achat(REQ)).content
+            finally:
+                await p.aclose()
+
+        return asyncio.run(go())
+
+    with pytest.raises(APIConnectionError):
+        call()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert call() == "YES"
