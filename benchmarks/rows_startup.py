@@ -1,0 +1,238 @@
+"""Rows measured in fresh interpreters: import time, the first call of a process, peak
+memory. Each sample is one child process; the cases take turns round by round."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from ._context import API_KEY, Context, clean_environ
+from ._harness import MESSAGES, MODEL, PARAMS, Check, Measure, Row, interleave, row
+
+# Modules that must not load at ``import modelbus``: provider SDKs and their transports.
+SDK_MODULES = ("openai", "anthropic", "litellm", "llama_cpp", "httpx", "httpx2", "aiohttp")
+TARGET_IMPORT_OVER_BARE_S = 0.060
+TARGET_FIRST_CALL = 1.1
+TARGET_RSS = 1.1
+
+
+def _child_env(tmp: str) -> dict[str, str]:
+    env = clean_environ()
+    env["XDG_CONFIG_HOME"] = tmp  # no user config file: the same work on every machine
+    return env
+
+
+def _spawn(code: str, env: dict[str, str], cwd: str) -> float:
+    """Wall time from spawn to exit of ``python -c code``, in seconds."""
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t0
+
+
+def _report(code: str, env: dict[str, str], cwd: str) -> float:
+    """Run ``python -c code``, which prints one number as its last line; return it."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{code}\n{out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _litellm_installed(ctx: Context) -> bool:
+    from importlib.util import find_spec
+
+    return ctx.use_litellm and find_spec("litellm") is not None
+
+
+def _litellm_absent(ctx: Context) -> str:
+    return "skipped (--quick or --no-litellm)" if not ctx.use_litellm else "LiteLLM not installed"
+
+
+@row("import", "import modelbus")
+def import_row(ctx: Context) -> list[Row]:
+    cases = {
+        "python -c pass": "pass",
+        "import modelbus": "import modelbus",
+        "import openai": "import openai",
+    }
+    every = {"import openai": 2}
+    if _litellm_installed(ctx):
+        cases["import litellm"] = "import litellm"
+        every["import litellm"] = 4
+    rounds = ctx.scale(24, 4)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = _child_env(tmp)
+        fns = {name: (lambda c=code: _spawn(c, env, tmp)) for name, code in cases.items()}
+        samples = interleave(fns, rounds, warmup=1, every=every)
+        probe = (
+            "import json, sys, modelbus; "
+            f"print(json.dumps([m for m in {SDK_MODULES!r} if m in sys.modules]))"
+        )
+        loaded = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", probe], env=env, cwd=tmp, capture_output=True, text=True
+            ).stdout
+        )
+    measures = [
+        Measure("python -c pass", "baseline", samples["python -c pass"]),
+        Measure("import modelbus", "subject", samples["import modelbus"]),
+        Measure("import openai", "reference", samples["import openai"]),
+        Measure("import litellm", "reference", samples["import litellm"])
+        if "import litellm" in samples
+        else Measure("import litellm", "reference", absent=_litellm_absent(ctx)),
+    ]
+    r = Row("import", "import modelbus", "s", "per process", "python -c pass", measures)
+    over = r.get("import modelbus").median - r.get("python -c pass").median
+    r.checks.append(
+        Check(
+            "≤ 60 ms over python -c pass",
+            f"{over * 1000:.1f} ms over",
+            over <= TARGET_IMPORT_OVER_BARE_S,
+        )
+    )
+    r.checks.append(
+        Check(
+            "no provider SDK imported",
+            "none of " + ", ".join(SDK_MODULES) if not loaded else "loaded: " + ", ".join(loaded),
+            not loaded,
+        )
+    )
+    r.notes.append("each sample: a fresh interpreter, spawn to exit")
+    return [r]
+
+
+_FIRST_CALL = {
+    "raw openai first call": """
+import time; t0 = time.perf_counter()
+import openai
+c = openai.OpenAI(base_url={url!r}, api_key={key!r})
+r = c.chat.completions.create(model={model!r}, messages={messages!r}, **{params!r})
+assert r.choices[0].message.content
+print(time.perf_counter() - t0)
+""",
+    "modelbus first call": """
+import time; t0 = time.perf_counter()
+import modelbus
+c = modelbus.Client({{"modelbus": {{"provider": "openai"}},
+                     "providers": {{"openai": {{"base_url": {url!r}}}}}}})
+r = c.chat({messages!r}, model={model!r}, **{params!r})
+assert r.content
+print(time.perf_counter() - t0)
+""",
+    "LiteLLM first call": """
+import time; t0 = time.perf_counter()
+import litellm
+r = litellm.completion(model="openai/" + {model!r}, api_base={url!r}, api_key={key!r},
+                       messages={messages!r}, **{params!r})
+assert r.choices[0].message.content
+print(time.perf_counter() - t0)
+""",
+}
+
+
+@row("first-call", "first call incl. plugin discovery and SDK import")
+def first_call_row(ctx: Context) -> list[Row]:
+    url = ctx.server()
+    fmt: dict[str, Any] = {"url": url, "key": API_KEY, "model": MODEL, "messages": MESSAGES}
+    fmt["params"] = PARAMS
+    codes = {name: src.format(**fmt) for name, src in _FIRST_CALL.items()}
+    if not _litellm_installed():
+        del codes["LiteLLM first call"]
+    rounds = ctx.scale(12, 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = _child_env(tmp)
+        fns = {name: (lambda c=code: _report(c, env, tmp)) for name, code in codes.items()}
+        samples = interleave(fns, rounds, warmup=1, every={"LiteLLM first call": 3})
+    measures = [
+        Measure("raw openai first call", "baseline", samples["raw openai first call"]),
+        Measure("modelbus first call", "subject", samples["modelbus first call"]),
+        Measure("LiteLLM first call", "reference", samples["LiteLLM first call"])
+        if "LiteLLM first call" in samples
+        else Measure("LiteLLM first call", "reference", absent=_litellm_absent(ctx)),
+    ]
+    r = Row(
+        "first-call",
+        "first call incl. plugin discovery and SDK import",
+        "s",
+        "per process",
+        "raw openai first call",
+        measures,
+    )
+    ratio = r.ratio("modelbus first call")
+    assert ratio is not None
+    r.checks.append(
+        Check("≤ 1.1x raw openai first call", f"{ratio:.2f}x", ratio <= TARGET_FIRST_CALL)
+    )
+    r.notes.append(
+        "each sample: a fresh interpreter, timed in it from before the first import to the "
+        "first answer (modelbus: import, Client() with plugin discovery, SDK import, call)"
+    )
+    return [r]
+
+
+_RSS = """
+{code}
+import resource
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+@row("rss", "peak RSS after import modelbus + openai plugin loaded")
+def rss_row(ctx: Context) -> list[Row]:
+    url = ctx.server()
+    cases = {
+        "import openai": "import openai",
+        "modelbus + openai plugin": (
+            "import modelbus\n"
+            f"c = modelbus.Client({{'modelbus': {{'provider': 'openai'}}, "
+            f"'providers': {{'openai': {{'base_url': {url!r}}}}}}})\n"
+            "c.provider('openai')"
+        ),
+        "import modelbus": "import modelbus",
+    }
+    if _litellm_installed(ctx):
+        cases["import litellm"] = "import litellm"
+    rounds = ctx.scale(5, 2)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = _child_env(tmp)
+        fns = {
+            name: (lambda c=code: _report(_RSS.format(code=c), env, tmp))
+            for name, code in cases.items()
+        }
+        samples = interleave(fns, rounds)
+    measures = [
+        Measure("import openai", "baseline", samples["import openai"]),
+        Measure("modelbus + openai plugin", "subject", samples["modelbus + openai plugin"]),
+        Measure("import modelbus", "reference", samples["import modelbus"]),
+        Measure("import litellm", "reference", samples["import litellm"])
+        if "import litellm" in samples
+        else Measure("import litellm", "reference", absent=_litellm_absent(ctx)),
+    ]
+    r = Row(
+        "rss",
+        "peak RSS after import modelbus + openai plugin loaded",
+        "bytes",
+        "per process",
+        "import openai",
+        measures,
+    )
+    ratio = r.ratio("modelbus + openai plugin")
+    assert ratio is not None
+    r.checks.append(Check("≤ 1.1x import openai", f"{ratio:.2f}x", ratio <= TARGET_RSS))
+    r.notes.append(
+        "ru_maxrss of a fresh interpreter; modelbus: Client() with plugin discovery and the "
+        "openai provider built (SDK imported)"
+    )
+    return [r]
