@@ -312,6 +312,28 @@ def test_a_writer_blocked_past_busy_timeout_fails_and_is_counted(tmp_path: Path)
     assert cache.get("k2") == b"v2"
 
 
+def test_lookups_never_wait_for_the_write_lock(tmp_path: Path) -> None:
+    clock = FakeClock(1000.0)
+    # A lookup that waited would fail with "database is locked" after busy_timeout_s.
+    cache = _cache(tmp_path, clock, busy_timeout_s=5, touch_interval_s=0)
+    cache.set("k", b"v")
+    cache.set("old", b"o", 1.5)
+    for _ in range(250):
+        cache.get("k")
+    clock.advance(2)
+    other = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        for _ in range(10):  # touches, the 256th lookup's counter batch: all skipped
+            assert cache.get("k") == b"v"
+        assert cache.get("old") is None  # expired: a miss, purged later
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    s = cache.stats()  # the lookups made while the file was busy are counted now
+    assert (s.hits, s.misses, s.entries, s.errors) == (260, 1, 1, 0)
+
+
 def test_client_carries_on_when_the_file_is_locked(tmp_path: Path) -> None:
     fake = FakeProvider()
     path = tmp_path / "c.db"

@@ -14,13 +14,15 @@ read (or safely rejected as a miss) by another.
   ``max_bytes`` bytes of values, expired entries go first, then the least recently used,
   where "used" is the last ``set`` or ``get``. A hit records its use time only when the
   recorded one is ``touch_interval_s`` or more old, so repeated hits stay read-only; LRU
-  order is exact to ``touch_interval_s`` (``0``: every hit writes, exact LRU). A hit never
-  waits for another process's write lock to record its use: when the file is busy, that
-  record is skipped.
+  order is exact to ``touch_interval_s`` (``0``: every hit writes, exact LRU).
+- A lookup never waits for another process's write lock: its bookkeeping (recording a
+  use, purging the expired entry it found, writing a batch of counters) is skipped when
+  the file is busy, and done by a later call.
 - Counters (``hits``, ``misses``, ``sets``, ``evictions``, ``errors``) live in the file
   and are summed over every process that used it since it was created; a process adds
-  its lookups in batches (with its next write, every 256 lookups, on ``stats()`` and on
-  ``close()``), so a process killed without closing may lose up to 255 lookups.
+  its lookups in batches (with its next write, every 256 lookups when the file is free,
+  on ``stats()`` and on ``close()``), so a process killed without closing may lose the
+  lookups of its last batch.
   ``entries``/``bytes`` are the live entries and their value bytes.
 - Errors: ``sqlite3.Error`` from any method is counted in ``errors`` and re-raised (the
   client logs it and carries on without the cache).
@@ -178,8 +180,7 @@ class SqliteCache:
         if not pending:
             return
         try:
-            with write(conn):
-                self._flush(conn, pending)
+            self._flush_in_transaction(conn, pending)
         except sqlite3.Error:
             self._restore(pending)  # counted next time rather than lost
             raise
@@ -195,30 +196,46 @@ class SqliteCache:
                 "SELECT value, expires_at, used_at FROM entries WHERE key = ?", (key,)
             ).fetchone()
             if row is not None and row[1] is not None and row[1] <= now:
-                self._write_if_free(
-                    conn, "DELETE FROM entries WHERE key = ? AND expires_at <= ?", (key, now)
-                )
+                sql = "DELETE FROM entries WHERE key = ? AND expires_at <= ?"
+                self._unless_busy(conn, lambda: conn.execute(sql, (key, now)))
                 row = None
             if row is not None and now - row[2] >= self.settings.touch_interval_s:
-                self._write_if_free(
-                    conn, "UPDATE entries SET used_at = ? WHERE key = ?", (now, key)
-                )
+                sql = "UPDATE entries SET used_at = ? WHERE key = ?"
+                self._unless_busy(conn, lambda: conn.execute(sql, (now, key)))
             self._count("misses" if row is None else "hits")
             if self._pending_n >= _FLUSH_EVERY:
-                self._flush_now(conn)
+                pending = self._take_pending()
+                try:
+                    if not self._unless_busy(
+                        conn, lambda: self._flush_in_transaction(conn, pending)
+                    ):
+                        self._restore(pending)  # written with a later lookup or write
+                except sqlite3.Error:
+                    self._restore(pending)
+                    raise
             return None if row is None else bytes(row[0])
 
-    def _write_if_free(self, conn: sqlite3.Connection, sql: str, args: tuple[object, ...]) -> None:
-        # A lookup's own bookkeeping must not make a hit wait for another process's write:
-        # when the file is busy it is skipped (an expired row is purged later anyway).
+    def _unless_busy(self, conn: sqlite3.Connection, work: Callable[[], object]) -> bool:
+        """Run a lookup's own bookkeeping without waiting for another process's write lock
+        (a hit must not wait on it): returns False, having done nothing, when the file is
+        busy. Skipped use times make LRU coarser; skipped purges and counter batches are
+        done by a later call."""
         conn.execute("PRAGMA busy_timeout = 0")
         try:
-            conn.execute(sql, args)
+            work()
+            return True
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
+            return False
         finally:
             conn.execute(f"PRAGMA busy_timeout = {int(self.settings.busy_timeout_s * 1000)}")
+
+    def _flush_in_transaction(
+        self, conn: sqlite3.Connection, pending: list[tuple[int, str]]
+    ) -> None:
+        with write(conn):
+            self._flush(conn, pending)
 
     def set(
         self, key: str, value: bytes, ttl_s: float | None = None, tags: Sequence[str] = ()
