@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
+import structlog
+from structlog import testing as structlog_testing
 
 from modelbus import ChatRequest, ChatResponse, Message, Usage, cache_key
 from modelbus.builtins.caches import MemoryCache
@@ -43,6 +45,18 @@ def client(fake: FakeProvider, clock: FakeClock) -> Iterator[Any]:
     c.cache = MemoryCache(clock=clock.monotonic)  # TTLs run on the test's clock
     yield c
     c.close()
+
+
+@contextmanager
+def capture_logs() -> Iterator[list[dict[str, Any]]]:
+    """structlog's capture_logs, leaving structlog as unconfigured as it found it: its own
+    exit keeps ``structlog.is_configured()`` true, after which clients skip modelbus's
+    default logging set-up and later tests would see info events on stdout."""
+    was_configured = structlog.is_configured()
+    with structlog_testing.capture_logs() as logs:
+        yield logs
+    if not was_configured:
+        structlog.reset_defaults()
 
 
 def ask(client: Any, side: str, *args: Any, **kw: Any) -> ChatResponse:
