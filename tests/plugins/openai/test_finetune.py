@@ -95,7 +95,12 @@ def run(srv: WireServer, tmp_path: Path) -> Any:
     from modelbus_openai._cli import finetune
 
     cfg = tmp_path / "modelbus.toml"
-    cfg.write_text(f'[providers.openai]\nbase_url = "{srv.base_url}"\napi_key = "sk-test"\n')
+    # A training price set in config, as users do: modelbus ships no training prices it
+    # could not source (OpenAI's pricing page is the authority, and it changes).
+    cfg.write_text(
+        f'[providers.openai]\nbase_url = "{srv.base_url}"\napi_key = "sk-test"\n'
+        '[catalog."gpt-4o-mini"]\ntraining_per_1m = 3.0\n'
+    )
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(finetune, ["-c", str(cfg), *args], catch_exceptions=False)
@@ -109,7 +114,7 @@ def test_validate_a_valid_file(run: Any, files: dict[str, Path]) -> None:
     assert "2 examples, 0 problems (OK)" in res.output
     assert "tokens per example (exact, gpt-4o-mini)" in res.output
     assert "examples over the limit of 128000 tokens: 0" in res.output
-    # 3.00 USD per 1M training tokens for gpt-4o-mini; 2 examples -> 25 default epochs.
+    # 3.00 USD per 1M training tokens from the test config; 2 examples -> 25 default epochs.
     assert "$3 per 1M training tokens" in res.output and "default 25 epochs" in res.output
 
 
@@ -295,14 +300,17 @@ def test_api_errors_during_create_are_reported(
 def test_training_price_comes_from_the_catalog(
     run: Any, files: dict[str, Path], tmp_path: Path, srv: WireServer
 ) -> None:
-    """modelbus-openai registers training prices in the catalog; config overrides them."""
+    """The training price is the catalog's (set by config); modelbus ships none, since it
+    cannot check OpenAI's current prices, and says so instead of guessing."""
     import modelbus
 
     client = modelbus.Client({"modelbus": {"cache": "none"}})
-    assert client.catalog.get("gpt-4o-mini-2024-07-18").training_per_1m == 3.0
+    assert client.catalog.get("gpt-4o-mini-2024-07-18").training_per_1m is None
     client.close()
     from modelbus_openai._cli import finetune
 
+    unpriced = CliRunner().invoke(finetune, ["validate", str(files["good"]), "-m", "gpt-4o-mini"])
+    assert "the catalog has no training price for gpt-4o-mini" in unpriced.output
     cfg = tmp_path / "priced.toml"
     cfg.write_text('[catalog."gpt-4o-mini"]\ntraining_per_1m = 10.0\n')
     res = CliRunner().invoke(finetune, ["-c", str(cfg), "validate", str(files["good"]), "--json"])

@@ -11,8 +11,10 @@ rules of the guide for ``weight`` (assistant only, 0 or 1) and tool calls (``id`
 
 Token counts use a modelbus token counter (tiktoken for OpenAI models); the cost per
 epoch follows the cookbook: billed tokens = the sum over examples of min(tokens, limit),
-times the model's training price per 1M tokens from the catalog (``training_per_1m``;
-modelbus-openai registers OpenAI's, see ``_training_prices``).
+times the model's training price per 1M tokens from the catalog (``training_per_1m``,
+set in config as ``[catalog."gpt-4o-mini"] training_per_1m = ...`` from OpenAI's pricing
+page; modelbus ships no training prices it could not source, and reports the cost as
+unknown without one).
 """
 
 from __future__ import annotations

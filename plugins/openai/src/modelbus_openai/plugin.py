@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "make_provider",
-    "modelbus_register_catalog",
     "modelbus_register_commands",
     "modelbus_register_doctor_checks",
     "modelbus_register_providers",
@@ -45,14 +44,6 @@ def modelbus_register_providers(register: Any) -> None:
         settings=OpenAISettings,
         description="OpenAI API (chat, streaming, embeddings, vision, tools) via the openai SDK",
     )
-
-
-@hookimpl
-def modelbus_register_catalog(register: Any) -> None:
-    from ._training_prices import catalog_entries
-
-    for model, fields in catalog_entries().items():
-        register(model, fields)
 
 
 @hookimpl
