@@ -104,8 +104,9 @@ class ModelAlias:
 
 @frozen
 class RateLimit:
-    """``[rate_limits."provider"]`` or ``[rate_limits."provider/model"]``: requests and
-    tokens per minute (``None``: unlimited)."""
+    """``[rate_limits."provider"]`` or ``[rate_limits."provider/model"]``: ``rpm``:
+    requests per minute; ``tpm``: tokens per minute (estimated prompt tokens plus
+    ``max_tokens``). ``None``: unlimited."""
 
     rpm: float | None = None
     tpm: float | None = None
