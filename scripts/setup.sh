@@ -20,7 +20,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 args=(-e ".[dev]")
-for dir in plugins/openai plugins/azure plugins/local plugins/redis-cache plugins/structured-output; do
+# docs/examples/modelbus-echo: the plugin tutorial's example, installed so its tests run.
+for dir in plugins/openai plugins/azure plugins/local plugins/redis-cache plugins/structured-output \
+           docs/examples/modelbus-echo; do
   [ -f "$dir/pyproject.toml" ] || continue
   case "$dir" in
     plugins/local) args+=(-e "$dir[embedded,test]") ;;
@@ -31,7 +33,7 @@ done
 # The stamp ties an install to the exact pyproject files, this checkout and this Python.
 stamp_dir=$("$PY" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')
 stamp="$stamp_dir/.modelbus-setup-stamp"
-want=$( { pwd; "$PY" -VV; cat pyproject.toml plugins/*/pyproject.toml 2>/dev/null; } | sha256sum | cut -d' ' -f1)
+want=$( { pwd; "$PY" -VV; cat pyproject.toml plugins/*/pyproject.toml docs/examples/*/pyproject.toml 2>/dev/null; } | sha256sum | cut -d' ' -f1)
 # Conflicts among *our* distributions fail the set-up; others (say a benchmark-only
 # package pinning an older openai) are reported and left alone.
 ours() { "$PY" -m pip check 2>/dev/null | grep -E '^modelbus' || true; }
