@@ -6,7 +6,7 @@ Two ways, both real to ``importlib.metadata``:
   (``METADATA`` + ``entry_points.txt``), put on ``sys.path`` / ``PYTHONPATH``; quick, so
   most tests use it.
 - ``parrot_venv`` (session): ``tests/core/plugin_dists/modelbus-parrot`` pip-installed
-  into a virtualenv made with ``--system-site-packages`` (it sees the editable modelbus),
+  into a child virtualenv (``tests.conftest.child_venv``: it sees the editable modelbus),
   for the tests of the real thing.
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import modelbus
+from tests.conftest import child_venv
 
 HERE = Path(__file__).resolve().parent
 PARROT_PROJECT = HERE / "plugin_dists" / "modelbus-parrot"
@@ -181,11 +182,7 @@ class Venv:
 def parrot_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     root = tmp_path_factory.mktemp("venv") / "v"
     # Without pip inside (faster): the outer pip installs into it with --python.
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root)],
-        check=True,
-        timeout=120,
-    )
+    child_venv(root)
     venv = Venv(root)
     build = tmp_path_factory.mktemp("parrot-build")
     project = build / "modelbus-parrot"
