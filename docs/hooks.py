@@ -9,6 +9,7 @@ new hook, settings field or command shows up without editing the docs. The meta-
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,6 @@ def _protocol_of(hook: str) -> str:
     from modelbus import hookspecs
 
     doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
-    import re
-
     m = re.search(r":class:`modelbus\.protocols\.(\w+)`", doc)
     return f"`modelbus.protocols.{m.group(1)}`" if m else "see the hook"
 
