@@ -56,12 +56,25 @@ def hookspec_names() -> list[str]:
     return sorted(in_source, key=lambda n: inspect.getsourcelines(getattr(hookspecs, n))[1])
 
 
+# What a factory returns where the hook's docstring names no single protocol.
+_NOT_PROTOCOLS = {
+    "modelbus_register_providers": "`modelbus.protocols.SyncProvider` and/or `AsyncProvider`",
+    "modelbus_register_tools": "the tool function itself (typed, with a docstring)",
+    "modelbus_register_commands": "— (adds click commands to the `cli` group it gets)",
+    "modelbus_register_catalog": "a catalog entry dict (context window, prices...)",
+    "modelbus_register_doctor_checks": "`check(provider)` returning `(what, ok, detail)` rows",
+    "modelbus_register_templates": "the path of a template TOML file",
+}
+
+
 def _protocol_of(hook: str) -> str:
     from modelbus import hookspecs
 
+    if hook in _NOT_PROTOCOLS:
+        return _NOT_PROTOCOLS[hook]
     doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
-    m = re.search(r":class:`modelbus\.protocols\.(\w+)`", doc)
-    return f"`modelbus.protocols.{m.group(1)}`" if m else "see the hook"
+    found = re.findall(r":class:`modelbus\.protocols\.(\w+)`", doc)
+    return " / ".join(f"`modelbus.protocols.{n}`" for n in found) or "see the hook"
 
 
 def hookspecs_markdown() -> str:
