@@ -14,6 +14,34 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# A developer's real keys, endpoints or config never reach a test.
+MACHINE_ENV = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_ADMIN_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "OPENAI_API_VERSION",
+    "MODELBUS_CONFIG",
+    "MODELBUS_PROVIDER",
+    "MODELBUS_MODEL",
+    "MODELBUS_CACHE",
+    "MODELBUS_PLUGINS",
+    "MODELBUS_DISABLE_PLUGINS",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in MACHINE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MODELBUS_DATA_DIR", str(tmp_path / "data"))
+
+
 def wire_dir() -> Path:
     """``$MODELBUS_WIRE_FIXTURES`` or ``../shared/fixtures/wire`` beside the checkout."""
     env = os.environ.get("MODELBUS_WIRE_FIXTURES")

@@ -10,16 +10,22 @@ import pytest
 from modelbus._retry import is_retryable
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings, NoRetry
 from modelbus.errors import ServerError
-from modelbus.testing.contracts_retry import RetryLimits, RetryPolicyContract
+from modelbus.testing.contracts_retry import (
+    DeadlineContract,
+    FullJitterContract,
+    RetryingPolicyContract,
+    RetryLimits,
+    RetryPolicyContract,
+)
 
 
-class TestExponentialDefaults(RetryPolicyContract):
+class TestExponentialDefaults(FullJitterContract):
     @pytest.fixture
     def policy(self) -> ExponentialBackoff:
         return ExponentialBackoff(random=random.Random(1).random)
 
 
-class TestExponentialEqualJitterWithDeadline(RetryPolicyContract):
+class TestExponentialEqualJitterWithDeadline(DeadlineContract):
     @pytest.fixture
     def policy(self) -> ExponentialBackoff:
         s = ExponentialSettings(
@@ -28,7 +34,7 @@ class TestExponentialEqualJitterWithDeadline(RetryPolicyContract):
         return ExponentialBackoff(s, random=random.Random(2).random)
 
 
-class TestExponentialDecorrelated(RetryPolicyContract):
+class TestExponentialDecorrelated(DeadlineContract):
     @pytest.fixture
     def policy(self) -> ExponentialBackoff:
         s = ExponentialSettings(
@@ -41,14 +47,14 @@ class TestExponentialDecorrelated(RetryPolicyContract):
         return ExponentialBackoff(s, random=random.Random(3).random)
 
 
-class TestExponentialNoJitter(RetryPolicyContract):
+class TestExponentialNoJitter(RetryingPolicyContract):
     @pytest.fixture
     def policy(self) -> ExponentialBackoff:
         s = ExponentialSettings(max_attempts=6, jitter="none", multiplier=3.0)
         return ExponentialBackoff(s)
 
 
-class TestFullJitterLongRun(RetryPolicyContract):
+class TestFullJitterLongRun(FullJitterContract):
     @pytest.fixture
     def policy(self) -> ExponentialBackoff:
         s = ExponentialSettings(max_attempts=40, initial_delay_s=1.0, max_delay_s=60.0)
@@ -110,7 +116,7 @@ def test_contract_catches_retrying_a_400() -> None:
 
 
 def test_contract_catches_an_ignored_retry_after() -> None:
-    c = RetryPolicyContract()
+    c = RetryingPolicyContract()
     p = _IgnoresRetryAfter(ExponentialSettings(max_attempts=5))
     limits = RetryLimits(5, 8.0)
     with pytest.raises((AssertionError, hypothesis.errors.Flaky)):
@@ -132,3 +138,11 @@ def test_contract_catches_delays_above_max_delay() -> None:
             elapsed=0.0,
             previous=None,
         )
+
+
+def test_a_property_that_does_not_apply_fails_instead_of_skipping() -> None:
+    """Opting in to DeadlineContract for a policy without a deadline is a test error."""
+    c = DeadlineContract()
+    inner = c.test_sleeps_never_pass_the_deadline.hypothesis.inner_test
+    with pytest.raises(AssertionError, match="declare no deadline_s"):
+        inner(c, policy=NoRetry(), limits=RetryLimits(1, 0.0), errors=[], latencies=[])

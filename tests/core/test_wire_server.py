@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +35,10 @@ USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 FRAMING = {"content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def srv(server: WireServer) -> WireServer:
-    server.reset()
-    server.latency = 0.0
-    return server
+def srv(wire_server: WireServer) -> WireServer:
+    """The shared WireServer of modelbus's pytest plugin, reset for this test."""
+    return wire_server
 
 
 @pytest.fixture

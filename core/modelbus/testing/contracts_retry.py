@@ -13,15 +13,24 @@ overrides the ``limits`` fixture with a :class:`RetryLimits`::
         def policy(self):
             return MyPolicy(MySettings(max_attempts=4))
 
-The properties (hypothesis, on a :class:`~modelbus.testing.FakeClock`, never sleeping):
+The properties (hypothesis, on a :class:`~modelbus.testing.FakeClock`, never sleeping).
+:class:`RetryPolicyContract`, for every policy:
 
 - attempts never exceed ``max_attempts``;
-- the sleeps never end past ``deadline_s`` (so their sum stays within it);
 - each delay is in ``[0, max_delay_s]``, unless it is an honoured ``Retry-After``;
 - a non-retryable error is never retried;
-- a ``Retry-After`` in ``(0, max_retry_after_s]`` is the delay; above it the runner fails
-  at once with ``RateLimitError`` carrying ``retry_after_s``;
-- full jitter stays in ``[0, min(max_delay_s, initial_delay_s * multiplier**(n-1))]``.
+- a ``Retry-After`` above ``max_retry_after_s`` fails at once with ``RateLimitError``
+  carrying ``retry_after_s``.
+
+Subclass the one that fits instead when the policy has more to promise (a property that
+does not apply is not skipped: pick the class whose properties all apply):
+
+- :class:`RetryingPolicyContract`: a ``Retry-After`` in ``(0, max_retry_after_s]`` is the
+  delay;
+- :class:`DeadlineContract` (a retrying policy with ``deadline_s``): the sleeps never end
+  past the deadline (so their sum stays within it);
+- :class:`FullJitterContract` (a retrying policy with full jitter): each delay is in
+  ``[0, min(max_delay_s, initial_delay_s * multiplier**(n-1))]``.
 """
 
 from __future__ import annotations
@@ -40,7 +49,14 @@ from ..protocols import RetryPolicy
 from ._fake import FakeClock
 from ._retry_strategies import non_retryable_errors, retryable_errors
 
-__all__ = ["RetryLimits", "RetryPolicyContract", "limits_of"]
+__all__ = [
+    "DeadlineContract",
+    "FullJitterContract",
+    "RetryLimits",
+    "RetryPolicyContract",
+    "RetryingPolicyContract",
+    "limits_of",
+]
 
 
 @attrs.frozen
@@ -132,24 +148,6 @@ class RetryPolicyContract:
             assert len(err.attempts) == len(script.starts)
 
     @_fixtures
-    @given(errors=st.lists(retryable_errors(), min_size=1, max_size=5), latencies=_latencies)
-    def test_sleeps_never_pass_the_deadline(
-        self,
-        policy: RetryPolicy,
-        limits: RetryLimits,
-        errors: list[BaseException],
-        latencies: list[float],
-    ) -> None:
-        if limits.deadline_s is None:
-            pytest.skip("the policy has no deadline")
-        clock = FakeClock()
-        script = _Script(errors, latencies, clock)
-        self._run(policy, script, clock)
-        assert sum(clock.sleeps) <= limits.deadline_s + 1e-9
-        # Every retry starts (its sleep ends) within the deadline.
-        assert all(t <= limits.deadline_s + 1e-9 for t in script.starts[1:])
-
-    @_fixtures
     @given(
         error=retryable_errors(),
         attempt=st.integers(1, 50),
@@ -187,36 +185,6 @@ class RetryPolicyContract:
         assert len(script.starts) == 1 and clock.sleeps == []
 
     @_fixtures
-    @given(
-        status=st.sampled_from((429, 503)),
-        fraction=st.floats(0, 1, exclude_min=True),
-        attempt=st.integers(1, 1000),
-        at=st.floats(0, 1),
-    )
-    def test_retry_after_within_cap_is_the_delay(
-        self,
-        policy: RetryPolicy,
-        limits: RetryLimits,
-        status: int,
-        fraction: float,
-        attempt: int,
-        at: float,
-    ) -> None:
-        if limits.max_attempts < 2 or limits.max_retry_after_s <= 0:
-            pytest.skip("the policy never retries")
-        attempt = 1 + (attempt - 1) % (limits.max_attempts - 1)
-        cap = limits.max_retry_after_s
-        if limits.deadline_s is not None:
-            cap = min(cap, limits.deadline_s)
-        hint = cap * fraction
-        assume(hint > 0)
-        # Kept clear of the deadline (at < 1) so float rounding cannot cross it.
-        room = 1e3 if limits.deadline_s is None else limits.deadline_s - hint
-        elapsed = at * room * 0.99
-        err = error_for_status(status)("busy", status_code=status, retry_after_s=hint)
-        assert policy.next_delay(attempt, err, elapsed, None) == hint
-
-    @_fixtures
     @given(status=st.sampled_from((429, 503)), excess=st.floats(1e-3, 1e5))
     def test_retry_after_above_cap_fails_at_once_with_rate_limit_error(
         self,
@@ -234,6 +202,71 @@ class RetryPolicyContract:
         assert isinstance(raised, RateLimitError) and raised.retry_after_s == hint
         assert len(script.starts) == 1 and clock.sleeps == []
 
+
+class RetryingPolicyContract(RetryPolicyContract):
+    """For policies that retry (``max_attempts >= 2``): adds that an honoured
+    ``Retry-After`` within the cap is exactly the delay."""
+
+    @_fixtures
+    @given(
+        status=st.sampled_from((429, 503)),
+        fraction=st.floats(0, 1, exclude_min=True),
+        attempt=st.integers(1, 1000),
+        at=st.floats(0, 1),
+    )
+    def test_retry_after_within_cap_is_the_delay(
+        self,
+        policy: RetryPolicy,
+        limits: RetryLimits,
+        status: int,
+        fraction: float,
+        attempt: int,
+        at: float,
+    ) -> None:
+        assert limits.max_attempts >= 2 and limits.max_retry_after_s > 0, (
+            "RetryingPolicyContract: the policy never retries (max_attempts < 2 or no "
+            "Retry-After allowed); subclass RetryPolicyContract instead"
+        )
+        attempt = 1 + (attempt - 1) % (limits.max_attempts - 1)
+        cap = limits.max_retry_after_s
+        if limits.deadline_s is not None:
+            cap = min(cap, limits.deadline_s)
+        hint = cap * fraction
+        assume(hint > 0)
+        # Kept clear of the deadline (at < 1) so float rounding cannot cross it.
+        room = 1e3 if limits.deadline_s is None else limits.deadline_s - hint
+        elapsed = at * room * 0.99
+        err = error_for_status(status)("busy", status_code=status, retry_after_s=hint)
+        assert policy.next_delay(attempt, err, elapsed, None) == hint
+
+
+class DeadlineContract(RetryingPolicyContract):
+    """For policies with a ``deadline_s``: adds that no sleep ends past the deadline."""
+
+    @_fixtures
+    @given(errors=st.lists(retryable_errors(), min_size=1, max_size=5), latencies=_latencies)
+    def test_sleeps_never_pass_the_deadline(
+        self,
+        policy: RetryPolicy,
+        limits: RetryLimits,
+        errors: list[BaseException],
+        latencies: list[float],
+    ) -> None:
+        assert limits.deadline_s is not None, (
+            "DeadlineContract: the policy's settings declare no deadline_s"
+        )
+        clock = FakeClock()
+        script = _Script(errors, latencies, clock)
+        self._run(policy, script, clock)
+        assert sum(clock.sleeps) <= limits.deadline_s + 1e-9
+        # Every retry starts (its sleep ends) within the deadline.
+        assert all(t <= limits.deadline_s + 1e-9 for t in script.starts[1:])
+
+
+class FullJitterContract(RetryingPolicyContract):
+    """For policies with ``jitter = "full"``: adds that every delay stays within full
+    jitter's bounds (AWS Architecture Blog, "Exponential Backoff and Jitter")."""
+
     @_fixtures
     @given(
         error=retryable_errors(), attempt=st.integers(1, 50), previous=st.none() | st.floats(0, 1e3)
@@ -246,8 +279,9 @@ class RetryPolicyContract:
         attempt: int,
         previous: float | None,
     ) -> None:
-        if limits.full_jitter_ceiling is None:
-            pytest.skip("the policy does not use full jitter")
+        assert limits.full_jitter_ceiling is not None, (
+            "FullJitterContract: the policy's settings do not say jitter = 'full'"
+        )
         delay = policy.next_delay(attempt, error, 0.0, previous)
         if delay is not None:
             assert 0.0 <= delay <= limits.full_jitter_ceiling(attempt)

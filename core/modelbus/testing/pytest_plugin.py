@@ -6,6 +6,9 @@ Fixtures:
 - ``fake_provider``: a :class:`FakeProvider` named ``fake`` on that clock.
 - ``modelbus_client``: a real :class:`modelbus.Client` whose default provider is
   ``fake_provider``, cache ``memory``, retry ``exponential``; closed after the test.
+- ``wire_server``: a :class:`modelbus.testing.server.WireServer` (an OpenAI-compatible
+  replay and fault-injection server on 127.0.0.1) shared by the tests of a module, reset
+  (queue, rules, recorded requests, latency) before each test.
 - ``tiktoken_cache_dir``: points ``TIKTOKEN_CACHE_DIR`` at a folder of tiktoken encodings
   when ``$TIKTOKEN_CACHE_DIR`` is unset and a ``shared/tiktoken`` folder sits beside the
   project (offline machines), so token counting needs no network.
@@ -39,6 +42,21 @@ def pytest_configure(config: pytest.Config) -> None:
         found = _find_tiktoken_dir()
         if found is not None:
             os.environ["TIKTOKEN_CACHE_DIR"] = str(found)
+
+
+@pytest.fixture(scope="module")
+def _modelbus_wire_server() -> Iterator[Any]:
+    from .server import WireServer
+
+    with WireServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def wire_server(_modelbus_wire_server: Any) -> Any:
+    _modelbus_wire_server.reset()
+    _modelbus_wire_server.latency = 0.0
+    return _modelbus_wire_server
 
 
 @pytest.fixture

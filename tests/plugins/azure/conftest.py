@@ -12,9 +12,9 @@ import pytest
 import modelbus
 from modelbus.testing import FakeClock
 from modelbus.testing.server import WireServer
-from tests.plugins.openai.conftest import _clean_env, server, srv
+from tests.plugins.openai.conftest import srv
 
-__all__ = ["MakeAzure", "_clean_env", "server", "srv"]
+__all__ = ["MakeAzure", "srv"]
 
 API_VERSION = "2024-10-21"
 AZURE_KEY = "az-test-key"

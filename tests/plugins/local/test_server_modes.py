@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +46,10 @@ OLLAMA_NO_TOOLS = {
 }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def srv(server: WireServer) -> WireServer:
-    server.reset()
-    return server
+def srv(wire_server: WireServer) -> WireServer:
+    """The shared WireServer of modelbus's pytest plugin, reset for this test."""
+    return wire_server
 
 
 def provider(srv: WireServer | str, kind: str, **kw: Any) -> LocalServerProvider:

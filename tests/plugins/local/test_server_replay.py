@@ -9,7 +9,6 @@ the provider must make of a payload, not a number copied from it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,16 +26,10 @@ SSE_FIXTURES = [f for p in LOCAL_SERVERS for f in wire_fixtures("sse", provider=
 JSONL_FIXTURES = [f for p in LOCAL_SERVERS for f in wire_fixtures("jsonl", provider=p)]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def srv(server: WireServer) -> WireServer:
-    server.reset()
-    return server
+def srv(wire_server: WireServer) -> WireServer:
+    """The shared WireServer of modelbus's pytest plugin, reset for this test."""
+    return wire_server
 
 
 def provider(srv: WireServer, kind: str, **kw: Any) -> LocalServerProvider:

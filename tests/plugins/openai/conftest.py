@@ -13,43 +13,11 @@ import modelbus
 from modelbus.testing import FakeClock
 from modelbus.testing.server import WireServer
 
-ENV_VARS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_ORG_ID",
-    "OPENAI_PROJECT_ID",
-    "OPENAI_ADMIN_KEY",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_KEY",
-    "AZURE_OPENAI_AD_TOKEN",
-    "OPENAI_API_VERSION",
-    "MODELBUS_CONFIG",
-    "MODELBUS_PROVIDER",
-    "MODELBUS_MODEL",
-    "MODELBUS_CACHE",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No real key, endpoint or config of the machine leaks into a test."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MODELBUS_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
 
 @pytest.fixture
-def srv(server: WireServer) -> WireServer:
-    server.reset()
-    server.latency = 0.0
-    return server
+def srv(wire_server: WireServer) -> WireServer:
+    """The shared WireServer of modelbus's pytest plugin, reset for this test."""
+    return wire_server
 
 
 MakeClient = Callable[..., modelbus.Client]

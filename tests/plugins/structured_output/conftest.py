@@ -5,7 +5,6 @@ model (embedded and behind llama-cpp-python's server, the local plugin's fixture
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -22,25 +21,6 @@ from tests.plugins.local.conftest import (  # noqa: F401
     tiny_model_path,
 )
 
-ENV_VARS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "MODELBUS_CONFIG",
-    "MODELBUS_PROVIDER",
-    "MODELBUS_MODEL",
-    "MODELBUS_CACHE",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """No real key, endpoint or config of the machine leaks into a test."""
-    for name in ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MODELBUS_DATA_DIR", str(tmp_path / "data"))
-
 
 @pytest.fixture
 def fake() -> FakeProvider:
@@ -55,16 +35,10 @@ def client(fake: FakeProvider) -> Iterator[modelbus.Client]:
         yield c
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WireServer]:
-    with WireServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def srv(server: WireServer) -> WireServer:
-    server.reset()
-    return server
+def srv(wire_server: WireServer) -> WireServer:
+    """The shared WireServer of modelbus's pytest plugin, reset for this test."""
+    return wire_server
 
 
 MakeClient = Callable[..., modelbus.Client]
