@@ -150,7 +150,7 @@ def stream_row(ctx: Context) -> list[Row]:
             )
         )
     rounds = ctx.scale(800, 100)
-    samples = interleave(cases, rounds, warmup=ctx.scale(50, 10), every={"LiteLLM stream": 4})
+    samples = interleave(cases, rounds, warmup=ctx.scale(50, 10), every={"LiteLLM stream": 8})
     chunks = {name: s[0][2] for name, s in samples.items()}
     rows = []
     roles = {

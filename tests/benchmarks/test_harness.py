@@ -1,0 +1,59 @@
+"""The benchmark harness runs and reports in its documented shape (a smoke test: two cheap
+rows in ``--quick`` mode, no figure asserted — speed is measured by the harness itself,
+never by tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_run_of_two_rows(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELBUS_", "OPENAI_"))}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "memory-cache,sync-chat",
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["quick"] is True and results["only"] == ["memory-cache", "sync-chat"]
+    machine = results["machine"]
+    assert machine["cores"] >= 1 and machine["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert machine["packages"]["openai"] and machine["packages"]["modelbus"]
+    assert [s["latency_ms"] for s in results["servers"]] == [0.0]  # started, and stopped
+    rows = {r["key"]: r for r in results["rows"]}
+    assert list(rows) == ["memory-cache", "sync-chat"]
+    chat = rows["sync-chat"]
+    assert chat["baseline"] == "raw openai SDK"
+    measured = {m["name"]: m for m in chat["measures"] if "absent" not in m}
+    assert {"raw httpx POST", "raw openai SDK", "modelbus Client.chat"} <= set(measured)
+    for m in measured.values():
+        assert 0 < m["min"] <= m["median"] <= m["p95"] <= m["max"]
+        assert m["n"] > 0 and m["ratio"] > 0
+    assert measured["raw openai SDK"]["ratio"] == 1.0
+    litellm = next(m for m in chat["measures"] if m["name"] == "LiteLLM completion")
+    assert "skipped" in litellm["absent"]  # --quick leaves LiteLLM out
+    for r in rows.values():
+        assert r["checks"] and all(isinstance(c["ok"], bool) for c in r["checks"])
+    # The table names every row and contender.
+    for name in ("memory-cache hit through Client.chat", "modelbus Client.chat", "dict lookup"):
+        assert name in proc.stdout
