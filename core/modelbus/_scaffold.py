@@ -45,7 +45,8 @@ KINDS: dict[str, PluginKind] = {
     ),
     "retry-policy": PluginKind(
         "modelbus_register_retry_policies",
-        "run the retry-policy contract (`modelbus.testing.contracts_retry`) and a client "
+        "run the retry-policy contracts (`modelbus.testing.contracts_retry`: retrying, "
+        "with a deadline) and a client "
         "retrying on the policy's schedule against a scripted `FakeProvider`.",
         "A retry policy for modelbus",
     ),
