@@ -105,8 +105,8 @@ class AdaptedProvider:
         self.embed: Callable[[EmbeddingRequest], EmbeddingResponse] = self._pick_sync(
             "embed", "aembed"
         )
-        self.aembed: Callable[[EmbeddingRequest], Awaitable[EmbeddingResponse]] = (
-            self._pick_async("aembed", "embed")
+        self.aembed: Callable[[EmbeddingRequest], Awaitable[EmbeddingResponse]] = self._pick_async(
+            "aembed", "embed"
         )
         self.stream: Callable[[ChatRequest], Iterator[ChatChunk]] = self._pick_stream()
         self.astream: Callable[[ChatRequest], AsyncIterator[ChatChunk]] = self._pick_astream()

@@ -116,9 +116,11 @@ class Client:
             try:
                 cfg = cfg.evolve(**overrides)
             except TypeError as exc:
-                raise ConfigError(f"unknown client override: {exc}", source="Client(...)",
-                                  accepted=[a.name for a in attrs.fields(type(cfg.modelbus))]
-                                  ) from None
+                raise ConfigError(
+                    f"unknown client override: {exc}",
+                    source="Client(...)",
+                    accepted=[a.name for a in attrs.fields(type(cfg.modelbus))],
+                ) from None
         self.config = cfg
         self.namespace = namespace
         self.clock = clock or Clock()
@@ -150,9 +152,7 @@ class Client:
         )
         self.retry_policy: RetryPolicy = self._build("retry_policies", core.retry_policy)
         self.rate_limiter: RateLimiter = self._build("rate_limiters", core.rate_limiter)
-        catalog_layers = [
-            {r.name: r.factory} for r in self.registry.of_kind("catalog")
-        ]
+        catalog_layers = [{r.name: r.factory} for r in self.registry.of_kind("catalog")]
         try:
             self.catalog = Catalog.load(*catalog_layers, cfg.catalog)
         except ValueError as exc:
@@ -174,8 +174,8 @@ class Client:
             raise
         except Exception as exc:
             raise PluginError(
-                f"{kind} {name!r} from {reg.origin!r} failed to start: "
-                f"{type(exc).__name__}: {exc}", plugin=reg.origin,
+                f"{kind} {name!r} from {reg.origin!r} failed to start: {type(exc).__name__}: {exc}",
+                plugin=reg.origin,
             ) from exc
 
     @property
@@ -199,9 +199,7 @@ class Client:
             with self._lock:
                 p = self._providers.get(name)
                 if p is None:
-                    p = self._providers[name] = adapt_provider(
-                        self._build("providers", name), name
-                    )
+                    p = self._providers[name] = adapt_provider(self._build("providers", name), name)
         return p
 
     def route(self, model: str | None = None) -> Route:
@@ -210,14 +208,14 @@ class Client:
         known = self._routes.get(model)
         if known is not None:
             return known
-        route = resolve_route(model, self.config, self.registry,
-                              lambda: self.default_provider)
+        route = resolve_route(model, self.config, self.registry, lambda: self.default_provider)
         if route.model is None:
             dm = self.provider(route.provider).default_model
             if dm is None:
                 raise ConfigError(
                     f"no model given and provider {route.provider!r} has no default model",
-                    key="modelbus.model", source=self.config.source,
+                    key="modelbus.model",
+                    source=self.config.source,
                 )
             route = attrs.evolve(route, model=dm)
         if len(self._routes) < 1024:  # bounded: model names come from callers
@@ -225,14 +223,16 @@ class Client:
         return route
 
     # --- hooks used by the pipeline ----------------------------------------------------
-    def _prepare(self, route: Route, req: ChatRequest,
-                 truncate: TruncateOption = None) -> ChatRequest:
+    def _prepare(
+        self, route: Route, req: ChatRequest, truncate: TruncateOption = None
+    ) -> ChatRequest:
         from ._prepare import prepare
 
         return prepare(self, route, req, truncate)
 
-    async def _aprepare(self, route: Route, req: ChatRequest,
-                        truncate: TruncateOption = None) -> ChatRequest:
+    async def _aprepare(
+        self, route: Route, req: ChatRequest, truncate: TruncateOption = None
+    ) -> ChatRequest:
         from ._prepare import aprepare
 
         return await aprepare(self, route, req, truncate)
@@ -289,17 +289,25 @@ class Client:
                 self._cache_hits += 1
             else:
                 self._totals = attrs.evolve(
-                    t, requests=t.requests + 1, usage=t.usage + resp.usage,
+                    t,
+                    requests=t.requests + 1,
+                    usage=t.usage + resp.usage,
                     cost_usd=t.cost_usd + (resp.cost_usd or 0.0),
                     unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
                 )
         if not self._log_calls:
             return resp
         self._log.info(
-            "modelbus.call", provider=resp.provider or route.provider, model=resp.model,
-            latency_ms=round(latency * 1000, 3), prompt_tokens=resp.usage.prompt_tokens,
-            completion_tokens=resp.usage.completion_tokens, cost_usd=resp.cost_usd,
-            cache=cache, attempts=resp.attempts, finish_reason=resp.finish_reason,
+            "modelbus.call",
+            provider=resp.provider or route.provider,
+            model=resp.model,
+            latency_ms=round(latency * 1000, 3),
+            prompt_tokens=resp.usage.prompt_tokens,
+            completion_tokens=resp.usage.completion_tokens,
+            cost_usd=resp.cost_usd,
+            cache=cache,
+            attempts=resp.attempts,
+            finish_reason=resp.finish_reason,
         )
         return resp
 
@@ -310,13 +318,20 @@ class Client:
             return attrs.evolve(self._totals, cache_hits=self._cache_hits)
 
     # --- public calls ------------------------------------------------------------------
-    def _request(self, messages: Any, model: str | None, system: str | None,
-                 params: Mapping[str, Any], stream: bool = False) -> tuple[Route, ChatRequest]:
+    def _request(
+        self,
+        messages: Any,
+        model: str | None,
+        system: str | None,
+        params: Mapping[str, Any],
+        stream: bool = False,
+    ) -> tuple[Route, ChatRequest]:
         route = self.route(model)
         merged = {**route.params, **params} if route.params else params
         assert route.model is not None
-        return route, build_request(build_messages(messages, system), route.model, merged,
-                                    stream=stream)
+        return route, build_request(
+            build_messages(messages, system), route.model, merged, stream=stream
+        )
 
     def _format_handler(self, response_format: Any) -> ResponseFormatHandler:
         """The first registered response-format handler that ``matches`` the format
@@ -340,9 +355,14 @@ class Client:
             "attrs classes, list[X] and Literal: pip install modelbus-structured-output"
         )
 
-    def _format_request(self, messages: Any, model: str | None, system: str | None,
-                        params: Mapping[str, Any], stream: bool = False,
-                        ) -> tuple[ResponseFormatHandler, Any, Route, ChatRequest, Capabilities]:
+    def _format_request(
+        self,
+        messages: Any,
+        model: str | None,
+        system: str | None,
+        params: Mapping[str, Any],
+        stream: bool = False,
+    ) -> tuple[ResponseFormatHandler, Any, Route, ChatRequest, Capabilities]:
         """The handler for ``params["response_format"]``, the format, and the route and
         request built without it (the handler adds what its mode sends)."""
         fmt = params["response_format"]
@@ -351,13 +371,21 @@ class Client:
         route, req = self._request(messages, model, system, rest, stream=stream)
         return handler, fmt, route, req, self.provider(route.provider).capabilities
 
-    def chat(self, messages: str | Iterable[Any] | Message | None = None, *,
-             model: str | None = None,
-             system: str | None = None, cache: _pipeline.CacheMode = "use",
-             cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-             truncate: TruncateOption = None, template: str | None = None,
-             variables: Mapping[str, Any] | None = None, max_tool_rounds: int | None = None,
-             **params: Any) -> ChatResponse:
+    def chat(
+        self,
+        messages: str | Iterable[Any] | Message | None = None,
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        cache: _pipeline.CacheMode = "use",
+        cache_ttl_s: float | None = None,
+        cache_tags: Iterable[str] = (),
+        truncate: TruncateOption = None,
+        template: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        max_tool_rounds: int | None = None,
+        **params: Any,
+    ) -> ChatResponse:
         """Send a chat request; returns the :class:`ChatResponse`.
 
         ``messages``: a prompt string, a :class:`Message`, an OpenAI message dict or a list
@@ -386,65 +414,100 @@ class Client:
             from ._templates import apply_template
 
             messages, model, system, params = apply_template(
-                self, template, variables, messages, model, system, params)
+                self, template, variables, messages, model, system, params
+            )
         if max_tool_rounds is not None or params.get("tools") is not None:
             from . import _toolloop
 
             if max_tool_rounds is not None or _toolloop.wants_loop(params["tools"]):
                 return _toolloop.run(
-                    self, messages, model=model, system=system,
+                    self,
+                    messages,
+                    model=model,
+                    system=system,
                     max_tool_rounds=max_tool_rounds,
-                    chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
-                                     cache_tags=check_cache_tags(cache_tags), truncate=truncate),
-                    **params)
+                    chat_kwargs=dict(
+                        cache=cache,
+                        cache_ttl_s=cache_ttl_s,
+                        cache_tags=check_cache_tags(cache_tags),
+                        truncate=truncate,
+                    ),
+                    **params,
+                )
         if _needs_handler(params):
             opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
             h, fmt, route, req, caps = self._format_request(messages, model, system, params)
-            return h.run(req, fmt, lambda r: _pipeline.chat(self, route, r, opts,
-                                                            time.perf_counter()), caps)
+            return h.run(
+                req, fmt, lambda r: _pipeline.chat(self, route, r, opts, time.perf_counter()), caps
+            )
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
         return _pipeline.chat(self, route, req, opts, t0)
 
-    async def achat(self, messages: str | Iterable[Any] | Message | None = None, *,
-                    model: str | None = None,
-                    system: str | None = None, cache: _pipeline.CacheMode = "use",
-                    cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-                    truncate: TruncateOption = None, template: str | None = None,
-                    variables: Mapping[str, Any] | None = None,
-                    max_tool_rounds: int | None = None, **params: Any) -> ChatResponse:
+    async def achat(
+        self,
+        messages: str | Iterable[Any] | Message | None = None,
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        cache: _pipeline.CacheMode = "use",
+        cache_ttl_s: float | None = None,
+        cache_tags: Iterable[str] = (),
+        truncate: TruncateOption = None,
+        template: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        max_tool_rounds: int | None = None,
+        **params: Any,
+    ) -> ChatResponse:
         """The async twin of :meth:`chat` (a round's tool calls run concurrently)."""
         if template is not None or messages is None or variables is not None:
             from ._templates import apply_template
 
             messages, model, system, params = apply_template(
-                self, template, variables, messages, model, system, params)
+                self, template, variables, messages, model, system, params
+            )
         if max_tool_rounds is not None or params.get("tools") is not None:
             from . import _toolloop
 
             if max_tool_rounds is not None or _toolloop.wants_loop(params["tools"]):
                 return await _toolloop.arun(
-                    self, messages, model=model, system=system,
+                    self,
+                    messages,
+                    model=model,
+                    system=system,
                     max_tool_rounds=max_tool_rounds,
-                    chat_kwargs=dict(cache=cache, cache_ttl_s=cache_ttl_s,
-                                     cache_tags=check_cache_tags(cache_tags), truncate=truncate),
-                    **params)
+                    chat_kwargs=dict(
+                        cache=cache,
+                        cache_ttl_s=cache_ttl_s,
+                        cache_tags=check_cache_tags(cache_tags),
+                        truncate=truncate,
+                    ),
+                    **params,
+                )
         if _needs_handler(params):
             opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
             h, fmt, route, req, caps = self._format_request(messages, model, system, params)
             return await h.arun(
-                req, fmt, lambda r: _pipeline.achat(self, route, r, opts, time.perf_counter()),
-                caps)
+                req, fmt, lambda r: _pipeline.achat(self, route, r, opts, time.perf_counter()), caps
+            )
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
         return await _pipeline.achat(self, route, req, opts, t0)
 
-    def stream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
-               system: str | None = None, cache: _pipeline.CacheMode = "use",
-               cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-               truncate: TruncateOption = None, **params: Any) -> ChatStream | Any:
+    def stream(
+        self,
+        messages: str | Iterable[Any] | Message,
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        cache: _pipeline.CacheMode = "use",
+        cache_ttl_s: float | None = None,
+        cache_tags: Iterable[str] = (),
+        truncate: TruncateOption = None,
+        **params: Any,
+    ) -> ChatStream | Any:
         """Stream a chat reply: iterate the returned :class:`ChatStream` for
         :class:`ChatChunk`; its ``.response`` is the aggregated response afterwards.
 
@@ -453,38 +516,50 @@ class Client:
         fills in (modelbus-structured-output documents them)."""
         if _needs_handler(params):
             opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
-            h, fmt, route, req, caps = self._format_request(messages, model, system, params,
-                                                            stream=True)
+            h, fmt, route, req, caps = self._format_request(
+                messages, model, system, params, stream=True
+            )
             return h.stream(req, fmt, lambda r: ChatStream(self, route, r, opts), caps)
         route, req = self._request(messages, model, system, params, stream=True)
-        return ChatStream(self, route, req,
-                          _pipeline.CallOptions(cache, cache_ttl_s, cache_tags,
-                                                truncate))
+        return ChatStream(
+            self, route, req, _pipeline.CallOptions(cache, cache_ttl_s, cache_tags, truncate)
+        )
 
-    def astream(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
-                system: str | None = None, cache: _pipeline.CacheMode = "use",
-                cache_ttl_s: float | None = None, cache_tags: Iterable[str] = (),
-                truncate: TruncateOption = None, **params: Any) -> AsyncChatStream | Any:
+    def astream(
+        self,
+        messages: str | Iterable[Any] | Message,
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        cache: _pipeline.CacheMode = "use",
+        cache_ttl_s: float | None = None,
+        cache_tags: Iterable[str] = (),
+        truncate: TruncateOption = None,
+        **params: Any,
+    ) -> AsyncChatStream | Any:
         """The async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
         if _needs_handler(params):
             opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
-            h, fmt, route, req, caps = self._format_request(messages, model, system, params,
-                                                            stream=True)
+            h, fmt, route, req, caps = self._format_request(
+                messages, model, system, params, stream=True
+            )
             return h.astream(req, fmt, lambda r: AsyncChatStream(self, route, r, opts), caps)
         route, req = self._request(messages, model, system, params, stream=True)
-        return AsyncChatStream(self, route, req,
-                               _pipeline.CallOptions(cache, cache_ttl_s, cache_tags,
-                                                     truncate))
+        return AsyncChatStream(
+            self, route, req, _pipeline.CallOptions(cache, cache_ttl_s, cache_tags, truncate)
+        )
 
-    def _embed_request(self, input: str | Iterable[str], model: str | None,
-                       params: Mapping[str, Any]) -> tuple[Route, EmbeddingRequest]:
+    def _embed_request(
+        self, input: str | Iterable[str], model: str | None, params: Mapping[str, Any]
+    ) -> tuple[Route, EmbeddingRequest]:
         route = self.route(model)
         texts = (input,) if isinstance(input, str) else tuple(input)
         assert route.model is not None
         return route, EmbeddingRequest(model=route.model, input=texts, **params)
 
-    def embed(self, input: str | Iterable[str], *, model: str | None = None,
-              **params: Any) -> EmbeddingResponse:
+    def embed(
+        self, input: str | Iterable[str], *, model: str | None = None, **params: Any
+    ) -> EmbeddingResponse:
         """Embed one text or many; returns one vector per input, in input order.
         ``params``: ``dimensions`` (output width), ``user``, ``extra_body``."""
         from ._retry import retry_call
@@ -492,31 +567,47 @@ class Client:
         t0 = time.perf_counter()
         route, req = self._embed_request(input, model, params)
         p = self.provider(route.provider)
-        resp, n = retry_call(lambda: p.embed(req), self.retry_policy, clock=self.clock,
-                             budget=self._retry_budget(route.provider))
+        resp, n = retry_call(
+            lambda: p.embed(req),
+            self.retry_policy,
+            clock=self.clock,
+            budget=self._retry_budget(route.provider),
+        )
         return self._embedded(route, req, resp, n, t0)
 
-    async def aembed(self, input: str | Iterable[str], *, model: str | None = None,
-                     **params: Any) -> EmbeddingResponse:
+    async def aembed(
+        self, input: str | Iterable[str], *, model: str | None = None, **params: Any
+    ) -> EmbeddingResponse:
         """The async twin of :meth:`embed`."""
         from ._retry import aretry_call
 
         t0 = time.perf_counter()
         route, req = self._embed_request(input, model, params)
         p = self.provider(route.provider)
-        resp, n = await aretry_call(lambda: p.aembed(req), self.retry_policy, clock=self.clock,
-                                    budget=self._retry_budget(route.provider))
+        resp, n = await aretry_call(
+            lambda: p.aembed(req),
+            self.retry_policy,
+            clock=self.clock,
+            budget=self._retry_budget(route.provider),
+        )
         return self._embedded(route, req, resp, n, t0)
 
-    def _embedded(self, route: Route, req: EmbeddingRequest, resp: EmbeddingResponse, n: int,
-                  t0: float) -> EmbeddingResponse:
+    def _embedded(
+        self, route: Route, req: EmbeddingRequest, resp: EmbeddingResponse, n: int, t0: float
+    ) -> EmbeddingResponse:
         model = resp.model or req.model
-        return attrs.evolve(resp, provider=route.provider, model=model, attempts=n,
-                            cost_usd=self.catalog.cost(model, resp.usage),
-                            latency_s=time.perf_counter() - t0)
+        return attrs.evolve(
+            resp,
+            provider=route.provider,
+            model=model,
+            attempts=n,
+            cost_usd=self.catalog.cost(model, resp.usage),
+            latency_s=time.perf_counter() - t0,
+        )
 
-    def batch(self, requests: Iterable[Any], *, concurrency: int = 8,
-              progress: bool = False) -> list[BatchResult]:
+    def batch(
+        self, requests: Iterable[Any], *, concurrency: int = 8, progress: bool = False
+    ) -> list[BatchResult]:
         """Run many chat requests on ``concurrency`` threads; returns one
         :class:`modelbus.BatchResult` per request, in input order (``.response`` or
         ``.error``; ``.to_openai()`` is the OpenAI batch output line). A request is a chat
@@ -528,8 +619,9 @@ class Client:
 
         return batch(self, requests, concurrency=concurrency, progress=progress)
 
-    async def abatch(self, requests: Iterable[Any], *, concurrency: int = 8,
-                     progress: bool = False) -> list[BatchResult]:
+    async def abatch(
+        self, requests: Iterable[Any], *, concurrency: int = 8, progress: bool = False
+    ) -> list[BatchResult]:
         """The async twin of :meth:`batch` (``concurrency`` tasks)."""
         from ._batch import abatch
 
@@ -543,8 +635,13 @@ class Client:
 
         return pick_counter(self, model, provider)
 
-    def count_tokens(self, messages: str | Iterable[Any] | Message, *, model: str | None = None,
-                     tools: Iterable[Any] | None = None) -> int:
+    def count_tokens(
+        self,
+        messages: str | Iterable[Any] | Message,
+        *,
+        model: str | None = None,
+        tools: Iterable[Any] | None = None,
+    ) -> int:
         """Prompt tokens ``messages`` (and ``tools``) would cost on ``model``."""
         route = self.route(model)
         assert route.model is not None
@@ -553,8 +650,9 @@ class Client:
         counter = self.token_counter(route.model, route.provider)
         return counter.count_messages(msgs, route.model, specs)
 
-    def conversation(self, *, system: str | None = None, model: str | None = None,
-                     **kwargs: Any) -> Conversation:
+    def conversation(
+        self, *, system: str | None = None, model: str | None = None, **kwargs: Any
+    ) -> Conversation:
         """A :class:`~modelbus._conversation.Conversation` on this client that keeps its
         history (``messages``, ``tools``, OpenAI parameters in ``kwargs``)."""
         from ._conversation import Conversation

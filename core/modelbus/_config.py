@@ -152,34 +152,40 @@ class Config:
         (``MODELBUS_PROVIDER``, ``MODELBUS_MODEL``, ``MODELBUS_CACHE``)."""
         for key in data:
             if key not in TOP_LEVEL:
-                raise ConfigError(f"unknown section {key!r}", key=key, source=source,
-                                  accepted=TOP_LEVEL)
+                raise ConfigError(
+                    f"unknown section {key!r}", key=key, source=source, accepted=TOP_LEVEL
+                )
         core = dict(data.get("modelbus") or {})
-        for env, key in (("MODELBUS_PROVIDER", "provider"), ("MODELBUS_MODEL", "model"),
-                         ("MODELBUS_CACHE", "cache")):
+        for env, key in (
+            ("MODELBUS_PROVIDER", "provider"),
+            ("MODELBUS_MODEL", "model"),
+            ("MODELBUS_CACHE", "cache"),
+        ):
             if os.environ.get(env):
                 core[key] = os.environ[env]
-        settings = structure_settings(CoreSettings, core, dotted="modelbus", source=source,
-                                      base_dir=base_dir)
+        settings = structure_settings(
+            CoreSettings, core, dotted="modelbus", source=source, base_dir=base_dir
+        )
         sections: dict[str, dict[str, dict[str, Any]]] = {}
         for kind in PLUGIN_SECTIONS:
             raw = data.get(kind) or {}
             for name, body in raw.items():
                 if not isinstance(body, Mapping):
-                    raise ConfigError(f"[{kind}.{name}] must be a table", key=f"{kind}.{name}",
-                                      source=source)
+                    raise ConfigError(
+                        f"[{kind}.{name}] must be a table", key=f"{kind}.{name}", source=source
+                    )
             sections[kind] = {name: dict(body) for name, body in raw.items()}
         models = {
             name: structure_settings(ModelAlias, body, dotted=f"models.{name}", source=source)
             for name, body in (data.get("models") or {}).items()
         }
         limits = {
-            name: structure_settings(RateLimit, body, dotted=f"rate_limits.{name}",
-                                     source=source)
+            name: structure_settings(RateLimit, body, dotted=f"rate_limits.{name}", source=source)
             for name, body in (data.get("rate_limits") or {}).items()
         }
-        return cls(settings, sections, models, dict(data.get("catalog") or {}), limits,
-                   source, base_dir)
+        return cls(
+            settings, sections, models, dict(data.get("catalog") or {}), limits, source, base_dir
+        )
 
     def section(self, kind: str, name: str, settings_cls: type | None) -> Any:
         """The structured settings of ``[kind.name]`` (``None`` when the plugin takes no
@@ -187,11 +193,13 @@ class Config:
         body = self.sections.get(kind, {}).get(name)
         if settings_cls is None:
             if body:
-                raise ConfigError(f"{kind} {name!r} takes no settings", key=f"{kind}.{name}",
-                                  source=self.source)
+                raise ConfigError(
+                    f"{kind} {name!r} takes no settings", key=f"{kind}.{name}", source=self.source
+                )
             return None
-        return structure_settings(settings_cls, body, dotted=f"{kind}.{name}",
-                                  source=self.source, base_dir=self.base_dir)
+        return structure_settings(
+            settings_cls, body, dotted=f"{kind}.{name}", source=self.source, base_dir=self.base_dir
+        )
 
     def check_sections(self, registry: Any) -> None:
         """Raise :class:`ConfigError` for a plugin section whose name nothing registered
@@ -201,7 +209,8 @@ class Config:
                 if (kind, name) not in registry:
                     raise ConfigError(
                         f"no {kind} plugin named {name!r} is installed",
-                        key=f"{kind}.{name}", source=self.source,
+                        key=f"{kind}.{name}",
+                        source=self.source,
                         accepted=registry.names(kind),
                     )
                 self.section(kind, name, registry.get(kind, name).settings)

@@ -103,8 +103,11 @@ def message_to_openai(m: Message, *, for_request: bool = True) -> dict[str, Any]
         d["name"] = m.name
     if m.tool_calls is not None:
         d["tool_calls"] = [
-            {"id": tc.id, "type": tc.type,
-             "function": {"name": tc.function.name, "arguments": tc.function.arguments}}
+            {
+                "id": tc.id,
+                "type": tc.type,
+                "function": {"name": tc.function.name, "arguments": tc.function.arguments},
+            }
             for tc in m.tool_calls
         ]
     if m.tool_call_id is not None:
@@ -123,8 +126,9 @@ def _tool_calls_from(raw: Any) -> tuple[ToolCall, ...] | None:
     for tc in raw:
         fn = tc.get("function") or {}
         out.append(
-            ToolCall(tc.get("id") or "", FunctionCall(fn.get("name") or "",
-                                                      fn.get("arguments") or ""))
+            ToolCall(
+                tc.get("id") or "", FunctionCall(fn.get("name") or "", fn.get("arguments") or "")
+            )
         )
     return tuple(out)
 
@@ -225,15 +229,23 @@ def parse_chat_response(body: Mapping[str, Any], provider: str = "") -> ChatResp
     return _chat_response(body, provider, raw=body)
 
 
-def _chat_response(body: Mapping[str, Any], provider: str, *, raw: Any,
-                   cost_usd: float | None = None, cached: bool = False,
-                   attempts: int = 1) -> ChatResponse:
+def _chat_response(
+    body: Mapping[str, Any],
+    provider: str,
+    *,
+    raw: Any,
+    cost_usd: float | None = None,
+    cached: bool = False,
+    attempts: int = 1,
+) -> ChatResponse:
     choices = body.get("choices") or ()
     choice = choices[0] if choices else {}
     # (a body of only the standard keys, as every cache value, skips the filtering)
-    extra = {} if body.keys() <= _RESPONSE_KEYS else {
-        k: v for k, v in body.items() if k not in _RESPONSE_KEYS
-    }
+    extra = (
+        {}
+        if body.keys() <= _RESPONSE_KEYS
+        else {k: v for k, v in body.items() if k not in _RESPONSE_KEYS}
+    )
     for k in CHOICE_EXTENSIONS:
         if k in choice:
             extra[k] = choice[k]
@@ -363,9 +375,14 @@ def loads_response(data: bytes, *, cached: bool = False) -> ChatResponse:
     if type(body) is not dict or type(body.get("_modelbus")) is not dict:
         raise ValueError("not a modelbus cache value")
     meta = body.pop("_modelbus")
-    return _chat_response(body, meta.get("provider", ""), raw=None,
-                          cost_usd=meta.get("cost_usd"), cached=cached,
-                          attempts=0 if cached else 1)
+    return _chat_response(
+        body,
+        meta.get("provider", ""),
+        raw=None,
+        cost_usd=meta.get("cost_usd"),
+        cached=cached,
+        attempts=0 if cached else 1,
+    )
 
 
 def _register_hooks(c: cattrs.Converter) -> None:

@@ -43,8 +43,10 @@ def check_cache_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """``cache_tags`` as a tuple; ``TypeError`` for one string (it would be read as one
     tag per character) or a tag that is not a string."""
     if isinstance(tags, (str, bytes)):
-        raise TypeError(f"cache_tags must be a list of str, not one {type(tags).__name__}: "
-                        f"cache_tags=[{tags!r}]")
+        raise TypeError(
+            f"cache_tags must be a list of str, not one {type(tags).__name__}: "
+            f"cache_tags=[{tags!r}]"
+        )
     out = tuple(tags)
     for t in out:
         if not isinstance(t, str):
@@ -75,8 +77,9 @@ class CallOptions:
 _DEFAULT_OPTIONS = CallOptions()
 
 
-def call_options(cache: CacheMode, cache_ttl_s: float | None, cache_tags: Iterable[str],
-                 truncate: TruncateOption) -> CallOptions:
+def call_options(
+    cache: CacheMode, cache_ttl_s: float | None, cache_tags: Iterable[str], truncate: TruncateOption
+) -> CallOptions:
     """The CallOptions of a call; the shared default one when nothing is set (checking
     and building them costs a microsecond, a tenth of a memory-cache hit)."""
     if cache == "use" and cache_ttl_s is None and cache_tags == () and truncate is None:
@@ -86,13 +89,15 @@ def call_options(cache: CacheMode, cache_ttl_s: float | None, cache_tags: Iterab
 
 def _no_cache_only(o: CallOptions) -> None:
     if o.cache == "only":
-        raise CacheMiss("no cache is configured ([modelbus] cache = \"none\"); "
-                        "cache='only' does not call")
+        raise CacheMiss(
+            "no cache is configured ([modelbus] cache = \"none\"); cache='only' does not call"
+        )
 
 
 def _key(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> str:
-    return cache_key(req, provider=route.provider, endpoint=provider.cache_identity,
-                     namespace=c.namespace)
+    return cache_key(
+        req, provider=route.provider, endpoint=provider.cache_identity, namespace=c.namespace
+    )
 
 
 # Decoded cache values by their bytes: building the objects of a response is a third of
@@ -157,18 +162,31 @@ def _hit_decoder(
 
 def _on_retry(c: Client, route: Route) -> Callable[[Attempt, int], None]:
     def on_retry(a: Attempt, n: int) -> None:
-        c._log_warning("modelbus.retry", provider=route.provider, model=route.model,
-                       attempt=n, error_type=a.error_type, status=a.status_code,
-                       delay_s=round(a.delay_s, 3), error=str(a.error))
+        c._log_warning(
+            "modelbus.retry",
+            provider=route.provider,
+            model=route.model,
+            attempt=n,
+            error_type=a.error_type,
+            status=a.status_code,
+            delay_s=round(a.delay_s, 3),
+            error=str(a.error),
+        )
 
     return on_retry
 
 
-def _finish_provider_response(c: Client, route: Route, req: ChatRequest,
-                              resp: ChatResponse, attempts: int) -> ChatResponse:
+def _finish_provider_response(
+    c: Client, route: Route, req: ChatRequest, resp: ChatResponse, attempts: int
+) -> ChatResponse:
     model = resp.model or req.model
-    return attrs.evolve(resp, provider=route.provider, model=model, attempts=attempts,
-                        cost_usd=c.catalog.cost(model, resp.usage))
+    return attrs.evolve(
+        resp,
+        provider=route.provider,
+        model=model,
+        attempts=attempts,
+        cost_usd=c.catalog.cost(model, resp.usage),
+    )
 
 
 def chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
@@ -208,18 +226,27 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
     return c._done(route, resp, t0, "shared" if shared or resp.cached else "miss")
 
 
-def _call(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest,
-          truncate: TruncateOption = None) -> ChatResponse:
+def _call(
+    c: Client,
+    route: Route,
+    provider: AdaptedProvider,
+    req: ChatRequest,
+    truncate: TruncateOption = None,
+) -> ChatResponse:
     req = c._prepare(route, req, truncate)
     resp, attempts = retry_call(
-        lambda: provider.chat(req), c.retry_policy, clock=c.clock,
-        on_retry=_on_retry(c, route), budget=c._retry_budget(route.provider),
+        lambda: provider.chat(req),
+        c.retry_policy,
+        clock=c.clock,
+        on_retry=_on_retry(c, route),
+        budget=c._retry_budget(route.provider),
     )
     return _finish_provider_response(c, route, req, resp, attempts)
 
 
-async def achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
-                t0: float) -> ChatResponse:
+async def achat(
+    c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float
+) -> ChatResponse:
     """Run a chat request through the pipeline (async), then its fallbacks."""
     try:
         return await _achat(c, route, req, o, t0)
@@ -230,8 +257,9 @@ async def achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
         return await achat(c, nxt[0], nxt[1], o, t0)
 
 
-async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
-                 t0: float) -> ChatResponse:
+async def _achat(
+    c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float
+) -> ChatResponse:
     provider = c.provider(route.provider)
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:
@@ -250,8 +278,10 @@ async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
         resp = await _acall(c, route, provider, req, o.truncate)
         if resp.finish_reason not in (None, "error"):
             ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
-            await c._aguard(_acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags),
-                            "cache_set_failed")
+            await c._aguard(
+                _acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags),
+                "cache_set_failed",
+            )
         return resp
 
     async def locked() -> ChatResponse:
@@ -261,12 +291,20 @@ async def _achat(c: Client, route: Route, req: ChatRequest, o: CallOptions,
     return c._done(route, resp, t0, "shared" if shared or resp.cached else "miss")
 
 
-async def _acall(c: Client, route: Route, provider: AdaptedProvider,
-                 req: ChatRequest, truncate: TruncateOption = None) -> ChatResponse:
+async def _acall(
+    c: Client,
+    route: Route,
+    provider: AdaptedProvider,
+    req: ChatRequest,
+    truncate: TruncateOption = None,
+) -> ChatResponse:
     req = await c._aprepare(route, req, truncate)
     resp, attempts = await aretry_call(
-        lambda: provider.achat(req), c.retry_policy, clock=c.clock,
-        on_retry=_on_retry(c, route), budget=c._retry_budget(route.provider),
+        lambda: provider.achat(req),
+        c.retry_policy,
+        clock=c.clock,
+        on_retry=_on_retry(c, route),
+        budget=c._retry_budget(route.provider),
     )
     return _finish_provider_response(c, route, req, resp, attempts)
 

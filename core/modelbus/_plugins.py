@@ -69,9 +69,7 @@ _lock = threading.Lock()
 _cache: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], LoadedPlugins] = {}
 
 
-def load_plugins(
-    allow: Iterable[str] | None = None, block: Iterable[str] = ()
-) -> LoadedPlugins:
+def load_plugins(allow: Iterable[str] | None = None, block: Iterable[str] = ()) -> LoadedPlugins:
     """Load built-ins and installed entry points, cached per (allow, block) per process.
 
     ``allow`` (when not ``None``) and ``block`` hold entry-point or distribution names;
@@ -82,8 +80,8 @@ def load_plugins(
     raises when used (:meth:`Registry.get`).
     """
     env_allow = _env_list("MODELBUS_PLUGINS")
-    allow_t = tuple(env_allow) if env_allow is not None else (
-        tuple(allow) if allow is not None else None
+    allow_t = (
+        tuple(env_allow) if env_allow is not None else (tuple(allow) if allow is not None else None)
     )
     block_t = tuple(sorted({*block, *(_env_list("MODELBUS_DISABLE_PLUGINS") or [])}))
     key = (allow_t, block_t)
@@ -171,8 +169,9 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
             for err in errors:
                 msg = f"{hook_name}: {err}"
                 load_errors[impl.plugin_name] = msg
-                log.warning("plugin_hook_failed", plugin=impl.plugin_name, hook=hook_name,
-                            error=str(err))
+                log.warning(
+                    "plugin_hook_failed", plugin=impl.plugin_name, hook=hook_name, error=str(err)
+                )
                 if strict or impl.plugin_name in builtin_names:
                     raise err if isinstance(err, PluginError) else PluginError(msg)
         for reg in registry.of_kind(kind):
@@ -184,8 +183,15 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or [])) if plugin else ()
         dist, version = dist_of[name]
         infos.append(
-            PluginInfo(name, dist, version, hooks, registered.get(name, {}),
-                       load_errors.get(name), name in builtin_names)
+            PluginInfo(
+                name,
+                dist,
+                version,
+                hooks,
+                registered.get(name, {}),
+                load_errors.get(name),
+                name in builtin_names,
+            )
         )
     return LoadedPlugins(pm, registry, tuple(infos))
 

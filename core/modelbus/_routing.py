@@ -47,8 +47,10 @@ def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]
         return config.modelbus.provider, f"provider {config.modelbus.provider!r} from config"
     env = os.environ
     names = registry.names("providers")
-    if ("providers", "azure") in registry and env.get("AZURE_OPENAI_ENDPOINT") and (
-        env.get("AZURE_OPENAI_API_KEY") or env.get("AZURE_OPENAI_KEY")
+    if (
+        ("providers", "azure") in registry
+        and env.get("AZURE_OPENAI_ENDPOINT")
+        and (env.get("AZURE_OPENAI_API_KEY") or env.get("AZURE_OPENAI_KEY"))
     ):
         return "azure", "provider 'azure' (AZURE_OPENAI_ENDPOINT and a key are set)"
     if ("providers", "openai") in registry and env.get("OPENAI_API_KEY"):
@@ -58,12 +60,15 @@ def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]
     raise ConfigError(
         "no provider is configured: set [modelbus] provider, OPENAI_API_KEY, or install "
         "modelbus-local",
-        key="modelbus.provider", source=config.source, accepted=names,
+        key="modelbus.provider",
+        source=config.source,
+        accepted=names,
     )
 
 
-def resolve_route(model: str | None, config: Config, registry: Registry,
-                  default_provider: Callable[[], str]) -> Route:
+def resolve_route(
+    model: str | None, config: Config, registry: Registry, default_provider: Callable[[], str]
+) -> Route:
     """Resolve an alias (``[models.X]``), a ``provider/model`` string (only when the prefix
     is a registered provider, so ``meta/llama-3.1`` stays a model name) or a plain model
     name on the default provider. ``model=None`` uses ``[modelbus] model``."""
@@ -76,8 +81,14 @@ def resolve_route(model: str | None, config: Config, registry: Registry,
             head, _, tail = inner.partition("/")
             if ("providers", head) in registry:
                 provider, inner = head, tail
-        return Route(provider or default_provider(), inner, dict(a.params), tuple(a.fallbacks),
-                     a.context_window_fallback, name)
+        return Route(
+            provider or default_provider(),
+            inner,
+            dict(a.params),
+            tuple(a.fallbacks),
+            a.context_window_fallback,
+            name,
+        )
     if name is not None and "/" in name:
         head, _, tail = name.partition("/")
         if ("providers", head) in registry:
@@ -85,8 +96,9 @@ def resolve_route(model: str | None, config: Config, registry: Registry,
     return Route(default_provider(), name, alias=name)
 
 
-def build_messages(messages: str | Message | Mapping[str, Any] | Iterable[Any],
-                   system: str | None = None) -> tuple[Message, ...]:
+def build_messages(
+    messages: str | Message | Mapping[str, Any] | Iterable[Any], system: str | None = None
+) -> tuple[Message, ...]:
     """A prompt string, a Message, an OpenAI message dict, or a list of those → messages.
 
     ``system`` is prepended as a system message. Raises ``TypeError`` for other shapes."""
@@ -117,13 +129,17 @@ def _tool_spec(t: Any) -> ToolSpec:
         return t
     if isinstance(t, Mapping) and t.get("type", "function") == "function" and "function" in t:
         fn = t["function"]
-        return ToolSpec(FunctionSpec(fn["name"], fn.get("description"),
-                                     fn.get("parameters") or {}, fn.get("strict")))
+        return ToolSpec(
+            FunctionSpec(
+                fn["name"], fn.get("description"), fn.get("parameters") or {}, fn.get("strict")
+            )
+        )
     raise TypeError(f"a tool is a ToolSpec or an OpenAI tool dict, got {t!r}")
 
 
-def build_request(messages: tuple[Message, ...], model: str, params: Mapping[str, Any],
-                  *, stream: bool = False) -> ChatRequest:
+def build_request(
+    messages: tuple[Message, ...], model: str, params: Mapping[str, Any], *, stream: bool = False
+) -> ChatRequest:
     """A ChatRequest from messages and OpenAI-named parameters.
 
     Raises ``TypeError`` naming an unknown parameter and the accepted ones (pass

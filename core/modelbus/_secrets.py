@@ -95,4 +95,4 @@ def resolve_secret(value: Any, base_dir: Path | None = None) -> Secret | None:
                 return Secret(path.read_text().strip(), f"file:{path}")
             except OSError as exc:
                 raise ValueError(f"cannot read secret file {str(path)!r}: {exc.strerror}") from exc
-    raise ValueError("a secret is a string, { env = \"NAME\" } or { file = \"PATH\" }")
+    raise ValueError('a secret is a string, { env = "NAME" } or { file = "PATH" }')

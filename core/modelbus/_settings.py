@@ -105,7 +105,9 @@ def structure_settings(
             if attr.default is attrs.NOTHING:
                 raise ConfigError(
                     f"missing required key {key!r} ({_type_name(tp)})",
-                    key=f"{dotted}.{key}", source=source, accepted=accepted,
+                    key=f"{dotted}.{key}",
+                    source=source,
+                    accepted=accepted,
                 )
             continue
         value = data[key]
@@ -124,13 +126,15 @@ def structure_settings(
             detail = _leaf_message(exc)
             raise ConfigError(
                 f"invalid value for {key!r}: expected {_type_name(tp)} ({detail})",
-                key=f"{dotted}.{key}", source=source,
+                key=f"{dotted}.{key}",
+                source=source,
             ) from exc
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid settings: {exc}", key=dotted, source=source,
-                          accepted=accepted) from exc
+        raise ConfigError(
+            f"invalid settings: {exc}", key=dotted, source=source, accepted=accepted
+        ) from exc
 
 
 def _leaf_message(exc: BaseException) -> str:
@@ -154,6 +158,4 @@ def settings_to_dict(obj: Any) -> dict[str, Any]:
             return [value(x) for x in v]
         return v
 
-    return {
-        (a.alias or a.name): value(getattr(obj, a.name)) for a in attrs.fields(type(obj))
-    }
+    return {(a.alias or a.name): value(getattr(obj, a.name)) for a in attrs.fields(type(obj))}

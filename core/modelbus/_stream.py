@@ -21,8 +21,18 @@ class StreamAccumulator:
     ``id``/``model`` (Azure's filter-only first chunk) do not overwrite known values.
     """
 
-    __slots__ = ("_content", "_extra", "_finish", "_id", "_model", "_reasoning", "_refusal",
-                 "_role", "_tools", "_usage")
+    __slots__ = (
+        "_content",
+        "_extra",
+        "_finish",
+        "_id",
+        "_model",
+        "_reasoning",
+        "_refusal",
+        "_role",
+        "_tools",
+        "_usage",
+    )
 
     def __init__(self) -> None:
         self._id = ""
@@ -103,16 +113,23 @@ def replay_chunks(resp: ChatResponse) -> Iterator[ChatChunk]:
     """A stored response as the chunks a stream would have given: role, content, refusal,
     one delta per tool call, then finish_reason and usage. No artificial delays."""
     m = resp.message
-    yield ChatChunk(id=resp.id, model=resp.model, role=m.role,
-                    reasoning_content=m.reasoning_content)
+    yield ChatChunk(
+        id=resp.id, model=resp.model, role=m.role, reasoning_content=m.reasoning_content
+    )
     if m.text:
         yield ChatChunk(id=resp.id, model=resp.model, content=m.text)
     if m.refusal:
         yield ChatChunk(id=resp.id, model=resp.model, refusal=m.refusal)
     for i, tc in enumerate(m.tool_calls or ()):
         yield ChatChunk(
-            id=resp.id, model=resp.model,
+            id=resp.id,
+            model=resp.model,
             tool_calls=(ToolCallDelta(i, tc.id, tc.function.name, tc.function.arguments),),
         )
-    yield ChatChunk(id=resp.id, model=resp.model, finish_reason=resp.finish_reason,
-                    usage=resp.usage, extra=dict(resp.extra))
+    yield ChatChunk(
+        id=resp.id,
+        model=resp.model,
+        finish_reason=resp.finish_reason,
+        usage=resp.usage,
+        extra=dict(resp.extra),
+    )

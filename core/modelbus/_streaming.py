@@ -65,8 +65,12 @@ class _StreamBase:
         else:
             resp = self._acc.response(route.provider)
             model = resp.model or self._req.model
-            resp = attrs.evolve(resp, model=model, attempts=self._attempts,
-                                cost_usd=c.catalog.cost(model, resp.usage))
+            resp = attrs.evolve(
+                resp,
+                model=model,
+                attempts=self._attempts,
+                cost_usd=c.catalog.cost(model, resp.usage),
+            )
             status = "bypass" if self._key is None else "miss"
         resp = self._c._done(route, resp, self._t0, status)
         self._response = resp
@@ -121,7 +125,10 @@ class ChatStream(_StreamBase):
         try:
             req = c._prepare(route, req, o.truncate)
             (it, head), self._attempts = retry_call(
-                first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
+                first,
+                c.retry_policy,
+                clock=c.clock,
+                on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
             )
         except Exception as exc:
@@ -146,8 +153,7 @@ class ChatStream(_StreamBase):
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
             data = dumps_response(resp)
             key = self._key
-            c._guard(lambda: cache.set(key, data, self._ttl(), o.cache_tags),
-                     "cache_set_failed")
+            c._guard(lambda: cache.set(key, data, self._ttl(), o.cache_tags), "cache_set_failed")
 
 
 class AsyncChatStream(_StreamBase):
@@ -197,7 +203,10 @@ class AsyncChatStream(_StreamBase):
         try:
             req = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
-                first, c.retry_policy, clock=c.clock, on_retry=_on_retry(c, route),
+                first,
+                c.retry_policy,
+                clock=c.clock,
+                on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
             )
         except Exception as exc:
@@ -221,7 +230,6 @@ class AsyncChatStream(_StreamBase):
         resp = self._complete()
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
             await c._aguard(
-                _acache(cache, "set", self._key, dumps_response(resp), self._ttl(),
-                        o.cache_tags),
+                _acache(cache, "set", self._key, dumps_response(resp), self._ttl(), o.cache_tags),
                 "cache_set_failed",
             )

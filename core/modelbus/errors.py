@@ -308,9 +308,7 @@ class ResponseFormatError(ModelbusError):
     over every try), when there was one.
     """
 
-    def __init__(
-        self, message: str, *, attempts: Sequence[Any] = (), response: Any = None
-    ) -> None:
+    def __init__(self, message: str, *, attempts: Sequence[Any] = (), response: Any = None) -> None:
         self.attempts = tuple(attempts)
         self.response = response
         super().__init__(message)

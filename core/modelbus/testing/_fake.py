@@ -69,17 +69,22 @@ class FakeReply:
     latency_s: float = 0.0
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None, provider: str,
-           code: str | None) -> ProviderError:
+def _error(
+    status: int, message: str, headers: Mapping[str, str] | None, provider: str, code: str | None
+) -> ProviderError:
     from .._retry_after import retry_after_seconds
 
     h = {k.lower(): v for k, v in (headers or {}).items()}
     should = h.get("x-should-retry")
     return error_for_status(status)(
-        message, provider=provider, status_code=status, request_id=h.get("x-request-id"),
+        message,
+        provider=provider,
+        status_code=status,
+        request_id=h.get("x-request-id"),
         retry_after_s=retry_after_seconds(h),
         should_retry=None if should is None else should.lower() == "true",
-        code=code, body={"error": {"message": message, "code": code}},
+        code=code,
+        body={"error": {"message": message, "code": code}},
         retryable=False if code == "insufficient_quota" else None,
     )
 
@@ -105,9 +110,15 @@ class FakeProvider:
 
     capabilities = Capabilities(embeddings=True, vision=True)
 
-    def __init__(self, name: str = "fake", *, model: str = "fake-model",
-                 default_text: str | None = None, clock: FakeClock | None = None,
-                 cache_identity: str = "fake://") -> None:
+    def __init__(
+        self,
+        name: str = "fake",
+        *,
+        model: str = "fake-model",
+        default_text: str | None = None,
+        clock: FakeClock | None = None,
+        cache_identity: str = "fake://",
+    ) -> None:
         self.name = name
         self.default_model = model
         self.default_text = default_text
@@ -129,35 +140,68 @@ class FakeProvider:
     def enqueue_response(self, resp: ChatResponse, latency_s: float = 0.0) -> FakeProvider:
         return self.enqueue(FakeReply(resp, latency_s=latency_s))
 
-    def enqueue_text(self, text: str, *, usage: Usage | None = None,
-                     finish_reason: str = "stop", latency_s: float = 0.0) -> FakeProvider:
+    def enqueue_text(
+        self,
+        text: str,
+        *,
+        usage: Usage | None = None,
+        finish_reason: str = "stop",
+        latency_s: float = 0.0,
+    ) -> FakeProvider:
         u = usage or Usage(10, 5, 15)
-        resp = ChatResponse(id=f"fake-{len(self._script)}", model=self.default_model,
-                            message=Message("assistant", text), finish_reason=finish_reason,
-                            usage=u)
+        resp = ChatResponse(
+            id=f"fake-{len(self._script)}",
+            model=self.default_model,
+            message=Message("assistant", text),
+            finish_reason=finish_reason,
+            usage=u,
+        )
         return self.enqueue_response(resp, latency_s)
 
-    def enqueue_tool_call(self, name: str, arguments: str, *, call_id: str = "call_1",
-                          usage: Usage | None = None) -> FakeProvider:
-        msg = Message("assistant", None,
-                      tool_calls=(ToolCall(call_id, FunctionCall(name, arguments)),))
-        resp = ChatResponse(id="fake-tool", model=self.default_model, message=msg,
-                            finish_reason="tool_calls", usage=usage or Usage(10, 5, 15))
+    def enqueue_tool_call(
+        self, name: str, arguments: str, *, call_id: str = "call_1", usage: Usage | None = None
+    ) -> FakeProvider:
+        msg = Message(
+            "assistant", None, tool_calls=(ToolCall(call_id, FunctionCall(name, arguments)),)
+        )
+        resp = ChatResponse(
+            id="fake-tool",
+            model=self.default_model,
+            message=msg,
+            finish_reason="tool_calls",
+            usage=usage or Usage(10, 5, 15),
+        )
         return self.enqueue_response(resp)
 
     def enqueue_tool_calls(self, calls: Sequence[tuple[str, str, str]]) -> FakeProvider:
         """Parallel tool calls: ``(call_id, name, arguments)`` each."""
-        msg = Message("assistant", None, tool_calls=tuple(
-            ToolCall(i, FunctionCall(n, a)) for i, n, a in calls))
-        return self.enqueue_response(ChatResponse(
-            id="fake-tools", model=self.default_model, message=msg,
-            finish_reason="tool_calls", usage=Usage(10, 5, 15)))
+        msg = Message(
+            "assistant",
+            None,
+            tool_calls=tuple(ToolCall(i, FunctionCall(n, a)) for i, n, a in calls),
+        )
+        return self.enqueue_response(
+            ChatResponse(
+                id="fake-tools",
+                model=self.default_model,
+                message=msg,
+                finish_reason="tool_calls",
+                usage=Usage(10, 5, 15),
+            )
+        )
 
-    def enqueue_error(self, status: int, message: str = "scripted error", *,
-                      headers: Mapping[str, str] | None = None, code: str | None = None,
-                      latency_s: float = 0.0) -> FakeProvider:
-        return self.enqueue(FakeReply(error=_error(status, message, headers, self.name, code),
-                                      latency_s=latency_s))
+    def enqueue_error(
+        self,
+        status: int,
+        message: str = "scripted error",
+        *,
+        headers: Mapping[str, str] | None = None,
+        code: str | None = None,
+        latency_s: float = 0.0,
+    ) -> FakeProvider:
+        return self.enqueue(
+            FakeReply(error=_error(status, message, headers, self.name, code), latency_s=latency_s)
+        )
 
     def _next(self, request: ChatRequest) -> ChatResponse:
         with self._lock:
@@ -168,9 +212,13 @@ class FakeProvider:
             if text is None:
                 users = [m for m in request.messages if m.role == "user"]
                 text = "echo: " + (users[-1].text if users else "")
-            return ChatResponse(id="fake-default", model=request.model or self.default_model,
-                                message=Message("assistant", text), finish_reason="stop",
-                                usage=Usage(10, 5, 15))
+            return ChatResponse(
+                id="fake-default",
+                model=request.model or self.default_model,
+                message=Message("assistant", text),
+                finish_reason="stop",
+                usage=Usage(10, 5, 15),
+            )
         if reply.latency_s and self.clock is not None:
             self.clock.sleep(reply.latency_s)
         if reply.error is not None:
@@ -197,8 +245,9 @@ class FakeProvider:
         dims = request.dimensions or 8
         vectors = tuple(_vector(text, dims) for text in request.input)
         tokens = sum(len(t.split()) for t in request.input)
-        return EmbeddingResponse(model=request.model, vectors=vectors,
-                                 usage=Usage(tokens, 0, tokens))
+        return EmbeddingResponse(
+            model=request.model, vectors=vectors, usage=Usage(tokens, 0, tokens)
+        )
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         return self.embed(request)

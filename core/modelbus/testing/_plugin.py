@@ -51,6 +51,13 @@ def make_client(
     cfg = Config.from_dict(data)
     loaded = load_plugins(cfg.modelbus.plugins.allow, cfg.modelbus.plugins.block)
     registry = loaded.registry.copy(exclude=("providers", provider.name))
-    registry.add(Registration("providers", provider.name, lambda: provider,
-                              description="scripted FakeProvider", plugin="modelbus.testing"))
+    registry.add(
+        Registration(
+            "providers",
+            provider.name,
+            lambda: provider,
+            description="scripted FakeProvider",
+            plugin="modelbus.testing",
+        )
+    )
     return Client(cfg, clock=clock.as_clock(), registry=registry, **overrides)
