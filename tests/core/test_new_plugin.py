@@ -1,7 +1,7 @@
 """``modelbus new-plugin``: for each kind, the scaffolded distribution pip-installs into a
 virtualenv and passes its own tests there (pytest in a subprocess), and is lint-clean.
 
-One virtualenv (``--system-site-packages``, so it sees this checkout's modelbus) holds
+One child virtualenv (``tests.conftest.child_venv``: it sees this checkout's modelbus) holds
 all five scaffolds, installed by one pip call; each kind's tests then run on their own.
 """
 
@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from modelbus._scaffold import KINDS, plugin_names
 from modelbus.cli import cli
+from tests.conftest import child_venv
 from tests.core.plugin_kit import clean_environ
 
 NAMES = {kind: f"acme-{kind.split('-')[0]}" for kind in KINDS}
@@ -39,12 +40,7 @@ def scaffolds(tmp_path_factory: pytest.TempPathFactory) -> Scaffolds:
         result = runner.invoke(cli, ["new-plugin", name, "--kind", kind, "-d", str(root)])
         assert result.exit_code == 0, result.output
     venv = tmp_path_factory.mktemp("scaffold-venv") / "v"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-        timeout=120,
-    )
-    python = venv / "bin" / "python"
+    python = child_venv(venv)
     projects = [str(root / f"modelbus-{name}") for name in NAMES.values()]
     done = subprocess.run(
         [
