@@ -71,8 +71,9 @@ def _with_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:
         return attrs.evolve(resp, latency_s=latency_s)
     values = list(_response_values(resp))
     values[_LATENCY] = latency_s
-    if not values[_EXTRA]:
-        values[_EXTRA] = {}  # each caller its own (the pipeline keeps decoded hits)
+    # Each caller its own extra (the pipeline keeps decoded hits; their extras hold only
+    # immutable values, so a shallow copy is enough).
+    values[_EXTRA] = dict(values[_EXTRA]) if values[_EXTRA] else {}
     return ChatResponse(*values)
 
 

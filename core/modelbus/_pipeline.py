@@ -12,7 +12,7 @@ count, and that keeps a memory-cache hit in the tens of microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -103,12 +103,20 @@ def _key(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -
 # Decoded cache values by their bytes: building the objects of a response is a third of
 # a memory-cache hit, and a hot key returns the very same bytes again. Keyed by content,
 # so a changed value is a new entry; only responses whose every part is immutable are
-# kept (no ``extra``, no ``logprobs``): they are never handed out as they are, since
+# kept (``extra`` of str/number/bool/None values only, as OpenAI's ``system_fingerprint``
+# and ``service_tier``; no ``logprobs``): they are never handed out as they are, since
 # ``Client._done`` copies each (with its latency and a fresh ``extra`` dict). Bounded:
 # at most 256 values of at most 16 KiB.
 _DECODED: dict[bytes, ChatResponse] = {}
 _DECODED_MAX = 256
 _DECODED_MAX_BYTES = 16 * 1024
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalars(extra: Mapping[str, Any]) -> bool:
+    return all(type(v) in _SCALARS for v in extra.values())
 
 
 def _decode(c: Client, cache: Cache, key: str, data: bytes | None) -> ChatResponse | None:
@@ -125,7 +133,7 @@ def _decode(c: Client, cache: Cache, key: str, data: bytes | None) -> ChatRespon
         c._log_warning("cache_value_undecodable", key=key, error=str(exc))
         c._guard(lambda: cache.delete(key), "cache_delete_failed")
         return None
-    if not resp.extra and resp.logprobs is None and len(data) <= _DECODED_MAX_BYTES:
+    if resp.logprobs is None and len(data) <= _DECODED_MAX_BYTES and _scalars(resp.extra):
         if len(_DECODED) >= _DECODED_MAX:
             _DECODED.clear()  # atomic, unlike evicting one by one across threads
         _DECODED[data] = resp
