@@ -662,25 +662,29 @@ class Client:
 
     # --- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
-        """Close providers' connection pools and the cache."""
+        """Close providers' connection pools, the cache and the rate limiter (each that
+        has a ``close``)."""
         with self._lock:
             providers, self._providers = list(self._providers.values()), {}
         for p in providers:
             p.close()
-        close = getattr(self.cache, "close", None)
-        if close is not None:
-            close()
+        for part in (self.cache, self.rate_limiter):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
     async def aclose(self) -> None:
+        """The async twin of :meth:`close` (``aclose`` preferred where a part has one)."""
         with self._lock:
             providers, self._providers = list(self._providers.values()), {}
         for p in providers:
             await p.aclose()
-        aclose = getattr(self.cache, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        else:
-            close = getattr(self.cache, "close", None)
+        for part in (self.cache, self.rate_limiter):
+            aclose = getattr(part, "aclose", None)
+            if aclose is not None:
+                await aclose()
+                continue
+            close = getattr(part, "close", None)
             if close is not None:
                 close()
 

@@ -23,6 +23,7 @@ from ._cache_lock import arun_locked, run_locked
 from ._context import TruncateOption, check_truncate
 from ._converter import dumps_response, loads_response
 from ._fallback import next_route
+from ._prepare import resolve_truncate
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._types import ChatRequest, ChatResponse
@@ -94,10 +95,22 @@ def _no_cache_only(o: CallOptions) -> None:
         )
 
 
-def _key(c: Client, route: Route, provider: AdaptedProvider, req: ChatRequest) -> str:
-    return cache_key(
-        req, provider=route.provider, endpoint=provider.cache_identity, namespace=c.namespace
-    )
+def _key(
+    c: Client,
+    route: Route,
+    provider: AdaptedProvider,
+    req: ChatRequest,
+    truncate: TruncateOption = None,
+) -> str:
+    # The key is taken before context fitting. With a truncation strategy in force an
+    # over-long request is answered from shortened messages, so the strategy is part of
+    # the key: a call that would have raised ContextLengthExceededError (no strategy)
+    # must not be served that answer. Without one the key is unchanged.
+    ns = c.namespace
+    mode = resolve_truncate(c, truncate)
+    if mode:
+        ns = f"{ns}\x1ftruncate={mode}"
+    return cache_key(req, provider=route.provider, endpoint=provider.cache_identity, namespace=ns)
 
 
 # Decoded cache values by their bytes: building the objects of a response is a third of
@@ -214,7 +227,7 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
     if cache is None:
         _no_cache_only(o)
         return c._done(route, _call(c, route, provider, req, o.truncate), t0, "bypass")
-    key = _key(c, route, provider, req)
+    key = _key(c, route, provider, req, o.truncate)
     if o.cache != "refresh":
         hit = _cache_get(c, cache, key)
         if hit is not None:
@@ -273,7 +286,7 @@ async def _achat(
     if cache is None:
         _no_cache_only(o)
         return c._done(route, await _acall(c, route, provider, req, o.truncate), t0, "bypass")
-    key = _key(c, route, provider, req)
+    key = _key(c, route, provider, req, o.truncate)
     if o.cache != "refresh":
         data = await c._aguard(_acache(cache, "get", key), "cache_get_failed")
         hit = _decode(c, cache, key, data)

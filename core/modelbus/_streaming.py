@@ -108,7 +108,7 @@ class ChatStream(_StreamBase):
         if cache is None:
             _no_cache_only(o)
         else:
-            self._key = _key(c, route, provider, req)
+            self._key = _key(c, route, provider, req, o.truncate)
             if o.cache != "refresh":
                 self._cached = _cache_get(c, cache, self._key)
                 if self._cached is not None:
@@ -181,7 +181,7 @@ class AsyncChatStream(_StreamBase):
         if cache is None:
             _no_cache_only(o)
         else:
-            self._key = _key(c, route, provider, req)
+            self._key = _key(c, route, provider, req, o.truncate)
             if o.cache != "refresh":
                 data = await c._aguard(_acache(cache, "get", self._key), "cache_get_failed")
                 self._cached = _decode(c, cache, self._key, data)

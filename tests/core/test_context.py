@@ -240,6 +240,21 @@ class TestPreSendCheck:
             c.chat(self.LONG + "x", max_tokens=100, truncate=False)
         assert fake.calls == 1
 
+    def test_an_answer_from_truncated_messages_is_not_served_without_truncation(self) -> None:
+        fake = FakeProvider(model="gpt-4")
+        c = make_client(fake)  # memory cache on
+        history = [{"role": "user", "content": self.LONG}, {"role": "user", "content": "q"}]
+        first = c.chat(history, truncate="oldest", max_tokens=100)
+        assert not first.cached and fake.calls == 1
+        # the same call again is a hit; without truncation it must raise, not hit
+        assert c.chat(history, truncate="oldest", max_tokens=100).cached
+        with pytest.raises(ContextLengthExceededError):
+            c.chat(history, max_tokens=100)
+        assert fake.calls == 1
+        # a request that fits keeps one key whatever the strategy
+        c.chat("short", max_tokens=10)
+        assert c.chat("short", max_tokens=10, truncate=False).cached
+
     def test_truncation_that_cannot_fit_still_raises(self) -> None:
         fake = FakeProvider(model="gpt-4")
         c = make_client(fake)
