@@ -27,12 +27,8 @@ the re-asks are used up.
 
 from __future__ import annotations
 
-from modelbus.errors import RefusalError, ResponseFormatError
-
-from ._handler import StructuredOutputHandler
-from ._partial import partial_type
-from ._stream import AsyncStructuredStream, StructuredStream
-from ._target import MODES, Mode, StructuredOutput, Target, target_of
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "MODES",
@@ -47,3 +43,45 @@ __all__ = [
     "partial_type",
     "target_of",
 ]
+
+# Names load on first use (PEP 562): plugin discovery imports this package for its
+# ``plugin`` module on every ``modelbus.Client()``, which needs none of them.
+_LAZY = {
+    "MODES": "._target",
+    "AsyncStructuredStream": "._stream",
+    "Mode": "._target",
+    "RefusalError": "modelbus.errors",
+    "ResponseFormatError": "modelbus.errors",
+    "StructuredOutput": "._target",
+    "StructuredOutputHandler": "._handler",
+    "StructuredStream": "._stream",
+    "Target": "._target",
+    "partial_type": "._partial",
+    "target_of": "._target",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'modelbus_structured_output' has no attribute {name!r}")
+    return getattr(importlib.import_module(mod, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from modelbus.errors import RefusalError as RefusalError
+    from modelbus.errors import ResponseFormatError as ResponseFormatError
+
+    from ._handler import StructuredOutputHandler as StructuredOutputHandler
+    from ._partial import partial_type as partial_type
+    from ._stream import AsyncStructuredStream as AsyncStructuredStream
+    from ._stream import StructuredStream as StructuredStream
+    from ._target import MODES as MODES
+    from ._target import Mode as Mode
+    from ._target import StructuredOutput as StructuredOutput
+    from ._target import Target as Target
+    from ._target import target_of as target_of
