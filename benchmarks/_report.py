@@ -85,15 +85,16 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for r in results["rows"]:
         factor, unit = _row_scale(r)
-        for m in r["measures"]:
+        for i, m in enumerate(r["measures"]):
             role = f" ({m['role']})" if m["role"] != "subject" else ""
-            name = f"{m['name']}{role}"
+            name = f"{m['name']}{role}" if m["role"] != "subject" else f"**{m['name']}**"
+            title = r["title"] if i == 0 else ""
             if "absent" in m:
-                out.append(f"| {r['title']} | {name} | absent: {m['absent']} | | | | | |")
+                out.append(f"| {title} | {name} | absent: {m['absent']} | | | | | |")
                 continue
             vals = " | ".join(
                 f"{fmt_value(m[k], factor)} {unit}" for k in ("median", "p95", "min", "max")
             )
             ratio = "" if m.get("ratio") is None else f"{m['ratio']:.2f}x"
-            out.append(f"| {r['title']} | {name} | {vals} | {m['n']} | {ratio} |")
+            out.append(f"| {title} | {name} | {vals} | {m['n']} | {ratio} |")
     return "\n".join(out)

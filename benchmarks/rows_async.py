@@ -161,7 +161,7 @@ def batch_row(ctx: Context) -> list[Row]:
     from modelbus._batch_file import abatch_file
 
     url = ctx.server(latency_ms=LATENCY_MS)
-    n = ctx.scale(1000, 300)
+    n = ctx.scale(1000, 500)
     mb = ctx.client(url, cache="none")
     requests = [
         {"custom_id": f"r{i}", "body": {"model": MODEL, "messages": MESSAGES, **PARAMS}}
@@ -198,7 +198,7 @@ def batch_row(ctx: Context) -> list[Row]:
             for run in cases.values():
                 loop.run_until_complete(run())
             samples = interleave(
-                {name: _runner(loop, run) for name, run in cases.items()}, ctx.scale(5, 2)
+                {name: _runner(loop, run) for name, run in cases.items()}, ctx.scale(5, 3)
             )
         loop.run_until_complete(mb.aclose())
     finally:

@@ -91,7 +91,7 @@ def import_row(ctx: Context) -> list[Row]:
     if _litellm_installed(ctx):
         cases["import litellm"] = "import litellm"
         every["import litellm"] = 10
-    rounds = ctx.scale(20, 4)
+    rounds = ctx.scale(20, 6)
     with tempfile.TemporaryDirectory() as tmp:
         env = _child_env(tmp)
         fns = {name: (lambda c=code: _spawn(c, env, tmp)) for name, code in cases.items()}
@@ -173,7 +173,7 @@ def first_call_row(ctx: Context) -> list[Row]:
     codes = {name: src.format(**fmt) for name, src in _FIRST_CALL.items()}
     if not _litellm_installed(ctx):
         del codes["LiteLLM first call"]
-    rounds = ctx.scale(8, 2)
+    rounds = ctx.scale(8, 4)
     with tempfile.TemporaryDirectory() as tmp:
         env = _child_env(tmp)
         fns = {name: (lambda c=code: _report(c, env, tmp)) for name, code in codes.items()}
