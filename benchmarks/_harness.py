@@ -26,6 +26,7 @@ __all__ = [
     "Unit",
     "batched",
     "interleave",
+    "measures",
     "row",
     "single",
     "stats",
@@ -64,6 +65,22 @@ class Measure:
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
+
+
+def measures(
+    samples: Mapping[str, list[float]],
+    roles: Mapping[str, Role],
+    absent: Mapping[str, str] | None = None,
+) -> list[Measure]:
+    """One :class:`Measure` per name of ``roles``, in that order: its ``samples``, or
+    absent for the reason in ``absent`` (a name that has neither raises ``KeyError``)."""
+    absent = absent or {}
+    return [
+        Measure(name, role, samples[name])
+        if name in samples
+        else Measure(name, role, absent=absent[name])
+        for name, role in roles.items()
+    ]
 
 
 @attrs.define

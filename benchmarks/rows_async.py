@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._context import API_KEY, Context
-from ._harness import MESSAGES, MODEL, PARAMS, Check, Measure, Row, interleave, row
+from ._harness import MESSAGES, MODEL, PARAMS, Check, Row, interleave, measures, row
 
 LATENCY_MS = 20.0
 CONCURRENCY = 100
@@ -105,18 +105,15 @@ def async_row(ctx: Context) -> list[Row]:
 
         loop.run_until_complete(teardown())
         loop.close()
-    measures = [
-        Measure("raw aiohttp", "floor", samples["raw aiohttp"]),
-        Measure("raw AsyncOpenAI + semaphore", "baseline", samples["raw AsyncOpenAI + semaphore"]),
-        Measure("modelbus Client.achat", "subject", samples["modelbus Client.achat"]),
-        Measure("LiteLLM acompletion", "reference", samples["LiteLLM acompletion"])
-        if ll is not None
-        else Measure("LiteLLM acompletion", "reference", absent=ctx.litellm_absent),
-    ]
+    roles: dict[str, Any] = {
+        "raw aiohttp": "floor",
+        "raw AsyncOpenAI + semaphore": "baseline",
+        "modelbus Client.achat": "subject",
+        "LiteLLM acompletion": "reference",
+    }
+    found = measures(samples, roles, {"LiteLLM acompletion": ctx.litellm_absent})
     title = f"async Client.achat, {n:,} requests, concurrency {CONCURRENCY}, 20 ms latency"
-    r = Row(
-        "async", title, "s", f"per run of {n:,} requests", "raw AsyncOpenAI + semaphore", measures
-    )
+    r = Row("async", title, "s", f"per run of {n:,} requests", "raw AsyncOpenAI + semaphore", found)
     mb_t = r.get("modelbus Client.achat").median
     vs_openai = r.get("raw AsyncOpenAI + semaphore").median / mb_t
     vs_aiohttp = r.get("raw aiohttp").median / mb_t
@@ -205,20 +202,14 @@ def batch_row(ctx: Context) -> list[Row]:
         loop.close()
         in_path.unlink()
         tmp.rmdir()
-    measures = [
-        Measure(
-            "raw async loop over Client.achat",
-            "baseline",
-            samples["raw async loop over Client.achat"],
-        ),
-        Measure("Client.abatch", "subject", samples["Client.abatch"], note="progress=True"),
-        Measure(
-            "batch engine on files (CLI's)",
-            "subject",
-            samples["batch engine on files (CLI's)"],
-            note="abatch_file(progress=True): what `modelbus batch` runs, writing OUT.jsonl",
-        ),
-    ]
+    roles: dict[str, Any] = {
+        "raw async loop over Client.achat": "baseline",
+        "Client.abatch": "subject",
+        "batch engine on files (CLI's)": "subject",
+    }
+    found = measures(samples, roles)
+    found[1].note = "progress=True"
+    found[2].note = "abatch_file(progress=True): what `modelbus batch` runs, writing OUT.jsonl"
     title = f"batch of {n:,} through modelbus batch, progress bar on"
     r = Row(
         "batch",
@@ -226,7 +217,7 @@ def batch_row(ctx: Context) -> list[Row]:
         "s",
         f"per run of {n:,} requests",
         "raw async loop over Client.achat",
-        measures,
+        found,
     )
     for name in ("Client.abatch", "batch engine on files (CLI's)"):
         ratio = r.ratio(name)

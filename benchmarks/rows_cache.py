@@ -14,7 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from ._context import API_KEY, Context
-from ._harness import MESSAGES, MODEL, PARAMS, Check, Measure, Row, batched, interleave, row, single
+from ._harness import (
+    MESSAGES,
+    MODEL,
+    PARAMS,
+    Check,
+    Measure,
+    Row,
+    batched,
+    interleave,
+    measures,
+    row,
+    single,
+)
 
 TARGET_MEMORY_S = 20e-6
 TARGET_SQLITE_S = 150e-6
@@ -69,17 +81,6 @@ def _litellm_hit(
         ll.cache = None
 
 
-def _measures(
-    samples: dict[str, list[float]], roles: dict[str, str], absent: dict[str, str]
-) -> list[Measure]:
-    return [
-        Measure(name, role, absent=absent[name])  # type: ignore[arg-type]
-        if name in absent
-        else Measure(name, role, samples[name])  # type: ignore[arg-type]
-        for name, role in roles.items()
-    ]
-
-
 @row("memory-cache", "memory-cache hit through Client.chat")
 def memory_row(ctx: Context) -> list[Row]:
     url = ctx.server()
@@ -99,7 +100,7 @@ def memory_row(ctx: Context) -> list[Row]:
             cases["LiteLLM memory hit"] = single(ll)
         rounds = ctx.scale(4000, 400)
         samples = interleave(cases, rounds, warmup=200, every={"LiteLLM memory hit": 10})
-    roles = {
+    roles: dict[str, Any] = {
         "dict lookup": "baseline",
         "modelbus memory hit": "subject",
         "LiteLLM memory hit": "reference",
@@ -110,7 +111,7 @@ def memory_row(ctx: Context) -> list[Row]:
         "s",
         "per call",
         "dict lookup",
-        _measures(samples, roles, absent),
+        measures(samples, roles, absent),
     )
     med = r.get("modelbus memory hit").median
     r.checks.append(Check("≤ 20 µs median", f"{med * 1e6:.1f} µs", med <= TARGET_MEMORY_S))
@@ -133,14 +134,14 @@ def sqlite_row(ctx: Context) -> list[Row]:
         "modelbus sqlite hit": single(hit),
     }
     samples = interleave(cases, ctx.scale(4000, 400), warmup=200)
-    roles = {"raw sqlite SELECT": "baseline", "modelbus sqlite hit": "subject"}
+    roles: dict[str, Any] = {"raw sqlite SELECT": "baseline", "modelbus sqlite hit": "subject"}
     r = Row(
         "sqlite-cache",
         "sqlite-cache hit through Client.chat",
         "s",
         "per call",
         "raw sqlite SELECT",
-        _measures(samples, roles, {}),
+        measures(samples, roles),
     )
     med = r.get("modelbus sqlite hit").median
     r.checks.append(Check("≤ 150 µs median", f"{med * 1e6:.1f} µs", med <= TARGET_SQLITE_S))
@@ -196,7 +197,7 @@ def redis_row(ctx: Context) -> list[Row]:
         samples = interleave(
             cases, ctx.scale(4000, 400), warmup=200, every={"LiteLLM redis hit": 10}
         )
-    roles = {
+    roles: dict[str, Any] = {
         "raw redis-py GET": "baseline",
         "modelbus redis hit": "subject",
         "LiteLLM redis hit": "reference",
@@ -207,7 +208,7 @@ def redis_row(ctx: Context) -> list[Row]:
         "s",
         "per call",
         "raw redis-py GET",
-        _measures(samples, roles, absent),
+        measures(samples, roles, absent),
     )
     ratio = r.ratio("modelbus redis hit")
     assert ratio is not None

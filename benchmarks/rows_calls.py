@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._context import API_KEY, Context
-from ._harness import MESSAGES, MODEL, PARAMS, Check, Measure, Row, interleave, row, single
+from ._harness import MESSAGES, MODEL, PARAMS, Check, Row, interleave, measures, row, single
 
 TARGET_SYNC = 1.0
 TARGET_STREAM = 1.0
@@ -18,21 +18,24 @@ TARGET_STREAM = 1.0
 _now = time.perf_counter
 
 
-def _absent_litellm(ctx: Context, name: str) -> Measure:
-    return Measure(name, "reference", absent=ctx.litellm_absent)
-
-
-@row("sync-chat", "sync Client.chat through modelbus-openai, no cache")
-def sync_chat_row(ctx: Context) -> list[Row]:
+def _raw_clients(ctx: Context, url: str) -> tuple[Any, Any]:
+    """An httpx client (the floor) and an openai SDK client (the baseline) on ``url``,
+    closed at the end of the run."""
     import httpx
     import openai
 
-    url = ctx.server()
-    body = {"model": MODEL, "messages": MESSAGES, **PARAMS}
     hx = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"})
     ctx.stack.callback(hx.close)
     oa = openai.OpenAI(base_url=url, api_key=API_KEY)
     ctx.stack.callback(oa.close)
+    return hx, oa
+
+
+@row("sync-chat", "sync Client.chat through modelbus-openai, no cache")
+def sync_chat_row(ctx: Context) -> list[Row]:
+    url = ctx.server()
+    body = {"model": MODEL, "messages": MESSAGES, **PARAMS}
+    hx, oa = _raw_clients(ctx, url)
     mb = ctx.client(url, cache="none")
 
     def raw_httpx() -> Any:
@@ -58,21 +61,20 @@ def sync_chat_row(ctx: Context) -> list[Row]:
     assert resp.content and not resp.cached
     rounds = ctx.scale(1500, 150)
     samples = interleave(cases, rounds, warmup=ctx.scale(100, 20), every={"LiteLLM completion": 3})
-    measures = [
-        Measure("raw httpx POST", "floor", samples["raw httpx POST"]),
-        Measure("raw openai SDK", "baseline", samples["raw openai SDK"]),
-        Measure("modelbus Client.chat", "subject", samples["modelbus Client.chat"]),
-        Measure("LiteLLM completion", "reference", samples["LiteLLM completion"])
-        if ll is not None
-        else _absent_litellm(ctx, "LiteLLM completion"),
-    ]
+    roles: dict[str, Any] = {
+        "raw httpx POST": "floor",
+        "raw openai SDK": "baseline",
+        "modelbus Client.chat": "subject",
+        "LiteLLM completion": "reference",
+    }
+    found = measures(samples, roles, {"LiteLLM completion": ctx.litellm_absent})
     r = Row(
         "sync-chat",
         "sync Client.chat through modelbus-openai, no cache",
         "s",
         "per call",
         "raw openai SDK",
-        measures,
+        found,
     )
     ratio = r.ratio("modelbus Client.chat")
     assert ratio is not None
@@ -105,16 +107,10 @@ def _timed_stream(it_factory: Callable[[], Any]) -> Callable[[], tuple[float, fl
 
 @row("stream", "streaming, time to first chunk and total")
 def stream_row(ctx: Context) -> list[Row]:
-    import httpx
-    import openai
-
     url = ctx.server()
     opts = {"stream": True, "stream_options": {"include_usage": True}}
     body = {"model": MODEL, "messages": MESSAGES, **PARAMS, **opts}
-    hx = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {API_KEY}"})
-    ctx.stack.callback(hx.close)
-    oa = openai.OpenAI(base_url=url, api_key=API_KEY)
-    ctx.stack.callback(oa.close)
+    hx, oa = _raw_clients(ctx, url)
     mb = ctx.client(url, cache="none")
 
     def raw_httpx() -> Any:
@@ -153,7 +149,7 @@ def stream_row(ctx: Context) -> list[Row]:
     samples = interleave(cases, rounds, warmup=ctx.scale(50, 10), every={"LiteLLM stream": 8})
     chunks = {name: s[0][2] for name, s in samples.items()}
     rows = []
-    roles = {
+    roles: dict[str, Any] = {
         "raw httpx stream": "floor",
         "raw openai SDK stream": "baseline",
         "modelbus Client.stream": "subject",
@@ -163,13 +159,9 @@ def stream_row(ctx: Context) -> list[Row]:
         ("stream-first-chunk", 0, "streaming: time to first chunk"),
         ("stream-total", 1, "streaming: total"),
     ):
-        measures = [
-            Measure(name, roles[name], [x[idx] for x in samples[name]])
-            if name in samples
-            else _absent_litellm(ctx, name)
-            for name in roles
-        ]
-        r = Row(key, title, "s", "per streamed answer", "raw openai SDK stream", measures)
+        metric = {name: [x[idx] for x in xs] for name, xs in samples.items()}
+        found = measures(metric, roles, {"LiteLLM stream": ctx.litellm_absent})
+        r = Row(key, title, "s", "per streamed answer", "raw openai SDK stream", found)
         ratio = r.ratio("modelbus Client.stream")
         assert ratio is not None
         r.checks.append(

@@ -7,11 +7,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
+from pathlib import Path
 from typing import Any
 
 from ._context import API_KEY, Context, clean_environ
-from ._harness import MESSAGES, MODEL, PARAMS, Check, Measure, Row, interleave, row
+from ._harness import MESSAGES, MODEL, PARAMS, Check, Row, interleave, measures, row
+from .bench_import import _run as spawn_time
 
 # Modules that must not load at ``import modelbus``: provider SDKs and their transports.
 SDK_MODULES = ("openai", "anthropic", "litellm", "llama_cpp", "httpx", "httpx2", "aiohttp")
@@ -44,20 +45,6 @@ def _precompile() -> None:
         spec = find_spec(name)
         for path in (spec.submodule_search_locations or []) if spec else []:
             compileall.compile_dir(path, quiet=1)
-
-
-def _spawn(code: str, env: dict[str, str], cwd: str) -> float:
-    """Wall time from spawn to exit of ``python -c code``, in seconds."""
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=cwd,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - t0
 
 
 def _report(code: str, env: dict[str, str], cwd: str) -> float:
@@ -94,7 +81,10 @@ def import_row(ctx: Context) -> list[Row]:
     rounds = ctx.scale(20, 6)
     with tempfile.TemporaryDirectory() as tmp:
         env = _child_env(tmp)
-        fns = {name: (lambda c=code: _spawn(c, env, tmp)) for name, code in cases.items()}
+        fns = {
+            name: (lambda c=code: spawn_time(["-c", c], env, Path(tmp)))
+            for name, code in cases.items()
+        }
         samples = interleave(fns, rounds, warmup=1, every=every)
         probe = (
             "import json, sys, modelbus; "
@@ -105,15 +95,14 @@ def import_row(ctx: Context) -> list[Row]:
                 [sys.executable, "-c", probe], env=env, cwd=tmp, capture_output=True, text=True
             ).stdout
         )
-    measures = [
-        Measure("python -c pass", "baseline", samples["python -c pass"]),
-        Measure("import modelbus", "subject", samples["import modelbus"]),
-        Measure("import openai", "reference", samples["import openai"]),
-        Measure("import litellm", "reference", samples["import litellm"])
-        if "import litellm" in samples
-        else Measure("import litellm", "reference", absent=_litellm_absent(ctx)),
-    ]
-    r = Row("import", "import modelbus", "s", "per process", "python -c pass", measures)
+    roles: dict[str, Any] = {
+        "python -c pass": "baseline",
+        "import modelbus": "subject",
+        "import openai": "reference",
+        "import litellm": "reference",
+    }
+    found = measures(samples, roles, {"import litellm": _litellm_absent(ctx)})
+    r = Row("import", "import modelbus", "s", "per process", "python -c pass", found)
     over = r.get("import modelbus").median - r.get("python -c pass").median
     r.checks.append(
         Check(
@@ -178,20 +167,19 @@ def first_call_row(ctx: Context) -> list[Row]:
         env = _child_env(tmp)
         fns = {name: (lambda c=code: _report(c, env, tmp)) for name, code in codes.items()}
         samples = interleave(fns, rounds, warmup=1, every={"LiteLLM first call": 4})
-    measures = [
-        Measure("raw openai first call", "baseline", samples["raw openai first call"]),
-        Measure("modelbus first call", "subject", samples["modelbus first call"]),
-        Measure("LiteLLM first call", "reference", samples["LiteLLM first call"])
-        if "LiteLLM first call" in samples
-        else Measure("LiteLLM first call", "reference", absent=_litellm_absent(ctx)),
-    ]
+    roles: dict[str, Any] = {
+        "raw openai first call": "baseline",
+        "modelbus first call": "subject",
+        "LiteLLM first call": "reference",
+    }
+    found = measures(samples, roles, {"LiteLLM first call": _litellm_absent(ctx)})
     r = Row(
         "first-call",
         "first call incl. plugin discovery and SDK import",
         "s",
         "per process",
         "raw openai first call",
-        measures,
+        found,
     )
     ratio = r.ratio("modelbus first call")
     assert ratio is not None
@@ -236,21 +224,20 @@ def rss_row(ctx: Context) -> list[Row]:
             for name, code in cases.items()
         }
         samples = interleave(fns, rounds, every={"import litellm": 3})
-    measures = [
-        Measure("import openai", "baseline", samples["import openai"]),
-        Measure("modelbus + openai plugin", "subject", samples["modelbus + openai plugin"]),
-        Measure("import modelbus", "reference", samples["import modelbus"]),
-        Measure("import litellm", "reference", samples["import litellm"])
-        if "import litellm" in samples
-        else Measure("import litellm", "reference", absent=_litellm_absent(ctx)),
-    ]
+    roles: dict[str, Any] = {
+        "import openai": "baseline",
+        "modelbus + openai plugin": "subject",
+        "import modelbus": "reference",
+        "import litellm": "reference",
+    }
+    found = measures(samples, roles, {"import litellm": _litellm_absent(ctx)})
     r = Row(
         "rss",
         "peak RSS after import modelbus + openai plugin loaded",
         "bytes",
         "per process",
         "import openai",
-        measures,
+        found,
     )
     ratio = r.ratio("modelbus + openai plugin")
     assert ratio is not None

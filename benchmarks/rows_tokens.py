@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._context import Context
-from ._harness import Check, Measure, Row, interleave, row, single
+from ._harness import Check, Row, interleave, measures, row, single
 
 TARGET = 0.9
 MODEL = "gpt-4o"
@@ -58,17 +58,14 @@ def tokens_row(ctx: Context) -> list[Row]:
         "modelbus count_tokens, memoized": "reference",
         "LiteLLM token_counter": "reference",
     }
-    measures = [
-        Measure(n, role, absent=absent[n]) if n in absent else Measure(n, role, samples[n])
-        for n, role in roles.items()
-    ]
+    found = measures(samples, roles, absent)
     r = Row(
         "tokens",
         "count_tokens on a 100-message chat",
         "s",
         "per count",
         "raw tiktoken encode",
-        measures,
+        found,
     )
     ratio = r.ratio("modelbus count_tokens")
     assert ratio is not None
