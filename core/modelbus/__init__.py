@@ -88,8 +88,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from . import errors as errors
     from ._adapt import adapt_provider as adapt_provider
-    from ._cache_adapt import adapt_cache as adapt_cache
     from ._batch import BatchResult as BatchResult
+    from ._cache_adapt import adapt_cache as adapt_cache
     from ._cache_key import cache_key as cache_key
     from ._catalog import Catalog as Catalog
     from ._catalog import CatalogEntry as CatalogEntry
@@ -117,23 +117,21 @@ if TYPE_CHECKING:
     from ._tools import Tool as Tool
     from ._tools import ToolRegistry as ToolRegistry
     from ._tools import tool as tool
-    from ._types import (
-        ChatChunk as ChatChunk,
-        ChatRequest as ChatRequest,
-        ChatResponse as ChatResponse,
-        EmbeddingRequest as EmbeddingRequest,
-        EmbeddingResponse as EmbeddingResponse,
-        FunctionCall as FunctionCall,
-        FunctionSpec as FunctionSpec,
-        ImagePart as ImagePart,
-        ImageURL as ImageURL,
-        Message as Message,
-        TextPart as TextPart,
-        ToolCall as ToolCall,
-        ToolCallDelta as ToolCallDelta,
-        ToolSpec as ToolSpec,
-        Usage as Usage,
-    )
+    from ._types import ChatChunk as ChatChunk
+    from ._types import ChatRequest as ChatRequest
+    from ._types import ChatResponse as ChatResponse
+    from ._types import EmbeddingRequest as EmbeddingRequest
+    from ._types import EmbeddingResponse as EmbeddingResponse
+    from ._types import FunctionCall as FunctionCall
+    from ._types import FunctionSpec as FunctionSpec
+    from ._types import ImagePart as ImagePart
+    from ._types import ImageURL as ImageURL
+    from ._types import Message as Message
+    from ._types import TextPart as TextPart
+    from ._types import ToolCall as ToolCall
+    from ._types import ToolCallDelta as ToolCallDelta
+    from ._types import ToolSpec as ToolSpec
+    from ._types import Usage as Usage
     from .hookspecs import hookimpl as hookimpl
     from .hookspecs import hookspec as hookspec
     from .protocols import CacheStats as CacheStats
