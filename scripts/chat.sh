@@ -4,10 +4,11 @@
 # With no API key or server configured it runs on the embedded llama.cpp backend with a
 # tiny random-weights model (built on first use): the reply is noise, but it goes through
 # every real step (provider, tokens, sqlite cache, retry, cost). Run it twice: the second
-# answer comes from the cache.
+# answer comes from the cache. MODELBUS_CONFIG=path/to/modelbus.toml runs another
+# composition (a real GGUF file, Ollama, OpenAI...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 prompt=${1:-"Say hello in five words."}
-exec modelbus chat "$prompt" --config examples/modelbus.toml
+exec modelbus chat "$prompt" --config "${MODELBUS_CONFIG:-examples/modelbus.toml}"
