@@ -11,6 +11,12 @@ from ._common import config_option, make_client
 __all__ = ["batch"]
 
 
+class _BadInput(click.ClickException):
+    """Bad input lines are a usage error (exit 2), like a bad config."""
+
+    exit_code = 2
+
+
 @click.command()
 @click.argument(
     "input_path", metavar="IN.jsonl", type=click.Path(exists=True, dir_okay=False, readable=True)
@@ -85,9 +91,7 @@ def batch(
         summary = asyncio.run(run())
     except BatchInputError as exc:
         # Bad input is a usage error (exit 2), like a bad config.
-        err = click.ClickException(str(exc))
-        err.exit_code = 2
-        raise err from None
+        raise _BadInput(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(
             f"modelbus: interrupted; finished requests are in {output_path}; run the "

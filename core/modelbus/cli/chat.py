@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -60,7 +61,7 @@ def _read_prompt(prompt: str | None, template: str | None) -> str | None:
         return prompt
     if prompt is None and template is not None:
         return None
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if prompt is None and stdin.isatty():
         raise click.UsageError("give a PROMPT, '-' to read it from stdin, or -t TEMPLATE")
     return stdin.read()

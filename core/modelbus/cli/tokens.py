@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import IO
 
 import click
@@ -27,7 +28,7 @@ def tokens(file: IO[str] | None, model: str | None, config_path: str | None) -> 
     from ..errors import ModelbusError
 
     if file is None:
-        stdin = click.get_text_stream("stdin")
+        stdin = sys.stdin
         if stdin.isatty():
             raise click.UsageError("give a FILE, or '-' to read stdin")
         text = stdin.read()
