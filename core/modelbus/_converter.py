@@ -323,9 +323,10 @@ def parse_chat_chunk(body: Mapping[str, Any]) -> ChatChunk:
             for i, tc in enumerate(raw_tc)
         )
     extra = {k: v for k, v in body.items() if k not in _CHUNK_KEYS and k != "obfuscation"}
-    cfr = choice.get("content_filter_results")
-    if cfr:
-        extra["content_filter_results"] = cfr
+    for k in CHOICE_EXTENSIONS:
+        v = choice.get(k)
+        if v is not None and v != {}:
+            extra[k] = v
     return ChatChunk(
         id=body.get("id") or "",
         model=body.get("model") or "",

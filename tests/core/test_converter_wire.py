@@ -159,3 +159,11 @@ def test_ollama_reasoning_field_maps_to_reasoning_content() -> None:
     resp = parse_chat_response(body)
     assert resp.message.reasoning_content == body["choices"][0]["message"]["reasoning"]
     json.loads(resp.content or "")
+
+
+def test_vllm_stream_keeps_stop_reason() -> None:
+    """vLLM's per-choice stop_reason (a stop token id) survives streaming aggregation."""
+    acc = StreamAccumulator()
+    for ev in _sse_events(WIRE / "vllm" / "chat_stream_tool_call_nim_continuous_usage.sse"):
+        acc.add(parse_chat_chunk(ev))
+    assert acc.response().extra["stop_reason"] == 128008
