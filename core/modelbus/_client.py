@@ -643,13 +643,27 @@ class Client:
         model: str | None = None,
         tools: Iterable[Any] | None = None,
     ) -> int:
-        """Prompt tokens ``messages`` (and ``tools``) would cost on ``model``."""
-        route = self.route(model)
-        assert route.model is not None
+        """Prompt tokens ``messages`` (and ``tools``) would cost on ``model`` (an int, in
+        tokens, as billed in ``usage.prompt_tokens`` when the counter is ``exact``).
+
+        A named ``model`` is counted even when no provider is available (registered
+        counters, else the approximation); without one, the default route must resolve
+        (:class:`ConfigError` otherwise)."""
+        model_name, provider = self._counting_route(model)
         msgs = build_messages(messages)
-        specs = build_request(msgs, route.model, {"tools": tools}).tools if tools else None
-        counter = self.token_counter(route.model, route.provider)
-        return counter.count_messages(msgs, route.model, specs)
+        specs = build_request(msgs, model_name, {"tools": tools}).tools if tools else None
+        counter = self.token_counter(model_name, provider)
+        return counter.count_messages(msgs, model_name, specs)
+
+    def _counting_route(self, model: str | None) -> tuple[str, str | None]:
+        try:
+            route = self.route(model)
+        except ConfigError:
+            if model is None:
+                raise
+            return model, None  # counting needs no provider, only a counter for the model
+        assert route.model is not None
+        return route.model, route.provider
 
     def conversation(
         self, *, system: str | None = None, model: str | None = None, **kwargs: Any

@@ -110,6 +110,5 @@ def count_input(c: Client, text: str, model: str | None = None) -> int:
             return c.count_tokens(data, model=model)
         except TypeError as exc:
             raise ValueError(f"JSON input: {exc}") from exc
-    route = c.route(model)
-    assert route.model is not None
-    return c.token_counter(route.model, route.provider).count_text(text, route.model)
+    model_name, provider = c._counting_route(model)
+    return c.token_counter(model_name, provider).count_text(text, model_name)

@@ -81,3 +81,17 @@ def test_no_provider_configured_names_the_installed_ones(monkeypatch) -> None:  
             Client({}).route("gpt-4o")
     finally:
         reset_plugins()
+
+
+def test_counting_a_named_model_needs_no_provider(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from modelbus import Client, reset_plugins
+
+    monkeypatch.setenv("MODELBUS_PLUGINS", "none-at-all")  # only core built-ins
+    reset_plugins()
+    try:
+        client = Client({})
+        assert client.count_tokens("hello world", model="gpt-4o") == 9  # tiktoken, exact
+        with pytest.raises(ConfigError, match="no provider is configured"):
+            client.count_tokens("hello world")
+    finally:
+        reset_plugins()
