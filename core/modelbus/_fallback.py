@@ -17,11 +17,11 @@ fallback has none, so a chain always ends.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._routing import Route
+from ._routing import Route, build_request
 from ._types import ChatRequest
 from .errors import (
     APIConnectionError,
@@ -88,4 +88,22 @@ def next_route(
         error_type=type(error).__name__,
         error=str(error),
     )
-    return nxt, attrs.evolve(req, model=nxt.model)
+    return nxt, _request_for(req, route, nxt)
+
+
+def _request_for(req: ChatRequest, primary: Route, target: Route) -> ChatRequest:
+    """``req`` re-aimed at ``target``: its model, and its alias's ``params`` for every
+    parameter the caller did not set (unset, or still the primary alias's value), so a
+    call's own parameters always win and the primary alias's defaults do not carry over
+    where the fallback alias has its own."""
+    assert target.model is not None
+    if not target.params:
+        return attrs.evolve(req, model=target.model)
+    wanted = build_request(req.messages, target.model, target.params)
+    inherited = build_request(req.messages, target.model, primary.params or {})
+    changes: dict[str, Any] = {"model": target.model}
+    for name in target.params:
+        current = getattr(req, name)
+        if current is None or (name in primary.params and current == getattr(inherited, name)):
+            changes[name] = getattr(wanted, name)
+    return attrs.evolve(req, **changes)

@@ -288,3 +288,28 @@ def test_stream_context_window_fallback(fake_clock, fakes) -> None:
 )
 def test_availability_classification(error, expected) -> None:
     assert is_availability_error(error) is expected
+
+
+def test_a_fallback_alias_brings_its_params_but_the_call_wins(fake_clock, fakes) -> None:
+    primary, backup, _ = fakes
+    models = {
+        "a": {
+            "provider": "primary",
+            "model": "p-model",
+            "params": {"temperature": 0.2, "max_tokens": 100},
+            "fallbacks": ["b"],
+        },
+        "b": {"provider": "backup", "model": "b-model", "params": {"temperature": 0.9, "seed": 7}},
+    }
+    cfg = {"models": models, "modelbus": {"provider": "primary", "cache": "none"}}
+    with _client(fake_clock, *fakes, config=cfg) as c:
+        _down(primary)
+        c.chat("hi", model="a")
+        sent = backup.requests[-1]
+        # the fallback alias's own params replace the primary alias's defaults...
+        assert (sent.model, sent.temperature, sent.seed) == ("b-model", 0.9, 7)
+        assert sent.max_tokens == 100  # the primary's default it does not override stays
+        _down(primary)
+        c.chat("hi", model="a", temperature=0.5)
+        # ...but a parameter the caller set is kept
+        assert backup.requests[-1].temperature == 0.5
