@@ -411,40 +411,20 @@ class Client:
         :class:`ToolError` (tool round limit), :class:`TemplateError`, ``TypeError`` for
         an unknown parameter.
         """
-        if template is not None or messages is None or variables is not None:
-            from ._templates import apply_template
-
-            messages, model, system, params = apply_template(
-                self, template, variables, messages, model, system, params
-            )
-        if max_tool_rounds is not None or params.get("tools") is not None:
-            from . import _toolloop
-
-            if max_tool_rounds is not None or _toolloop.wants_loop(params["tools"]):
-                return _toolloop.run(
-                    self,
-                    messages,
-                    model=model,
-                    system=system,
-                    max_tool_rounds=max_tool_rounds,
-                    chat_kwargs=dict(
-                        cache=cache,
-                        cache_ttl_s=cache_ttl_s,
-                        cache_tags=check_cache_tags(cache_tags),
-                        truncate=truncate,
-                    ),
-                    **params,
-                )
-        if _needs_handler(params):
-            opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
-            h, fmt, route, req, caps = self._format_request(messages, model, system, params)
-            return h.run(
-                req, fmt, lambda r: _pipeline.chat(self, route, r, opts, time.perf_counter()), caps
-            )
-        t0 = time.perf_counter()
-        route, req = self._request(messages, model, system, params)
-        opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
-        return _pipeline.chat(self, route, req, opts, t0)
+        return self._dispatch(  # type: ignore[no-any-return]
+            False,
+            messages,
+            model,
+            system,
+            cache,
+            cache_ttl_s,
+            cache_tags,
+            truncate,
+            template,
+            variables,
+            max_tool_rounds,
+            params,
+        )
 
     async def achat(
         self,
@@ -462,6 +442,40 @@ class Client:
         **params: Any,
     ) -> ChatResponse:
         """The async twin of :meth:`chat` (a round's tool calls run concurrently)."""
+        return await self._dispatch(  # type: ignore[no-any-return]
+            True,
+            messages,
+            model,
+            system,
+            cache,
+            cache_ttl_s,
+            cache_tags,
+            truncate,
+            template,
+            variables,
+            max_tool_rounds,
+            params,
+        )
+
+    def _dispatch(
+        self,
+        is_async: bool,
+        messages: Any,
+        model: str | None,
+        system: str | None,
+        cache: _pipeline.CacheMode,
+        cache_ttl_s: float | None,
+        cache_tags: Iterable[str],
+        truncate: TruncateOption,
+        template: str | None,
+        variables: Mapping[str, Any] | None,
+        max_tool_rounds: int | None,
+        params: dict[str, Any],
+    ) -> Any:
+        """What :meth:`chat` (``is_async=False``: a ChatResponse) and :meth:`achat` (an
+        awaitable of one) run: the template, then the tool loop, a response-format
+        handler, or the plain pipeline. The plain path comes last but allocates nothing
+        extra: it is the per-call hot path."""
         if template is not None or messages is None or variables is not None:
             from ._templates import apply_template
 
@@ -472,7 +486,7 @@ class Client:
             from . import _toolloop
 
             if max_tool_rounds is not None or _toolloop.wants_loop(params["tools"]):
-                return await _toolloop.arun(
+                return (_toolloop.arun if is_async else _toolloop.run)(
                     self,
                     messages,
                     model=model,
@@ -486,16 +500,20 @@ class Client:
                     ),
                     **params,
                 )
+        # One of each pair, chosen once: typed Any since the two sides differ only in
+        # returning a ChatResponse or an awaitable of one.
+        send: Any = _pipeline.achat if is_async else _pipeline.chat
         if _needs_handler(params):
             opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
             h, fmt, route, req, caps = self._format_request(messages, model, system, params)
-            return await h.arun(
-                req, fmt, lambda r: _pipeline.achat(self, route, r, opts, time.perf_counter()), caps
+            run_format: Any = h.arun if is_async else h.run
+            return run_format(
+                req, fmt, lambda r: send(self, route, r, opts, time.perf_counter()), caps
             )
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
         opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
-        return await _pipeline.achat(self, route, req, opts, t0)
+        return send(self, route, req, opts, t0)
 
     def stream(
         self,
@@ -515,15 +533,8 @@ class Client:
         With a non-dict ``response_format`` (an attrs class...), the response-format
         handler's stream is returned instead: it yields partial values as the reply
         fills in (modelbus-structured-output documents them)."""
-        if _needs_handler(params):
-            opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
-            h, fmt, route, req, caps = self._format_request(
-                messages, model, system, params, stream=True
-            )
-            return h.stream(req, fmt, lambda r: ChatStream(self, route, r, opts), caps)
-        route, req = self._request(messages, model, system, params, stream=True)
-        return ChatStream(
-            self, route, req, _pipeline.CallOptions(cache, cache_ttl_s, cache_tags, truncate)
+        return self._stream_dispatch(
+            ChatStream, messages, model, system, cache, cache_ttl_s, cache_tags, truncate, params
         )
 
     def astream(
@@ -539,16 +550,41 @@ class Client:
         **params: Any,
     ) -> AsyncChatStream | Any:
         """The async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
+        return self._stream_dispatch(
+            AsyncChatStream,
+            messages,
+            model,
+            system,
+            cache,
+            cache_ttl_s,
+            cache_tags,
+            truncate,
+            params,
+        )
+
+    def _stream_dispatch(
+        self,
+        kind: type[ChatStream] | type[AsyncChatStream],
+        messages: Any,
+        model: str | None,
+        system: str | None,
+        cache: _pipeline.CacheMode,
+        cache_ttl_s: float | None,
+        cache_tags: Iterable[str],
+        truncate: TruncateOption,
+        params: dict[str, Any],
+    ) -> Any:
+        """The stream :meth:`stream` / :meth:`astream` return (``kind`` says which), or a
+        response-format handler's stream of partial values."""
+        opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
         if _needs_handler(params):
-            opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
             h, fmt, route, req, caps = self._format_request(
                 messages, model, system, params, stream=True
             )
-            return h.astream(req, fmt, lambda r: AsyncChatStream(self, route, r, opts), caps)
+            open_stream = h.astream if kind is AsyncChatStream else h.stream
+            return open_stream(req, fmt, lambda r: kind(self, route, r, opts), caps)
         route, req = self._request(messages, model, system, params, stream=True)
-        return AsyncChatStream(
-            self, route, req, _pipeline.CallOptions(cache, cache_ttl_s, cache_tags, truncate)
-        )
+        return kind(self, route, req, opts)
 
     def _embed_request(
         self, input: str | Iterable[str], model: str | None, params: Mapping[str, Any]
