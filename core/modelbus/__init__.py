@@ -10,12 +10,14 @@ Names below are imported on first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "errors": ".errors",
     "Client": "._client",
     "UsageTotals": "._client",
     "Config": "._config",
@@ -67,22 +69,9 @@ _LAZY: dict[str, str] = {
     "render_template": "._templates",
 }
 
-__all__ = sorted([*_LAZY, "__version__", "errors"])
+__all__ = sorted([*_LAZY, "__version__"])
 
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        if name == "errors":
-            return importlib.import_module(".errors", __name__)
-        raise AttributeError(f"module 'modelbus' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

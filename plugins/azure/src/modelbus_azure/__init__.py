@@ -19,8 +19,9 @@ under those names); a prompt blocked by the filter raises
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from modelbus._lazy import lazy_exports
 
 __all__ = [
     "AzureOpenAIProvider",
@@ -39,15 +40,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'modelbus_azure' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod, __name__), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

@@ -7,8 +7,9 @@ on first use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from modelbus._lazy import lazy_exports
 
 __all__ = [
     "LocalServerProvider",
@@ -27,11 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'modelbus_local' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod, __name__), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ Importing this package does not import the ``openai`` SDK; names below load on f
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from modelbus._lazy import lazy_exports
 
 __all__ = [
     "OpenAICompatibleProvider",
@@ -40,15 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'modelbus_openai' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod, __name__), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:

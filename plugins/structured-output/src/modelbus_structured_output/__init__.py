@@ -27,8 +27,9 @@ the re-asks are used up.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from modelbus._lazy import lazy_exports
 
 __all__ = [
     "MODES",
@@ -61,15 +62,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'modelbus_structured_output' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod, __name__), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:
