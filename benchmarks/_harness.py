@@ -177,28 +177,39 @@ def row(
 _now = time.perf_counter
 
 
-def single(fn: Callable[[], Any]) -> Callable[[], float]:
-    """One sample = one call of ``fn``, in seconds."""
+def single(fn: Callable[[], Any], clock: Callable[[], float] | None = None) -> Callable[[], float]:
+    """One sample = one call of ``fn``, in seconds of ``clock`` (default
+    ``time.perf_counter``; ``time.thread_time`` counts only this thread's CPU)."""
+    now = clock or _now
 
     def sample() -> float:
-        t = _now()
+        t = now()
         fn()
-        return _now() - t
+        return now() - t
 
     return sample
 
 
-def batched(fn: Callable[[], Any], n: int) -> Callable[[], float]:
-    """One sample = the mean of ``n`` calls, in seconds (for operations near the timer's
-    resolution, such as a dict lookup)."""
+def batched(
+    fn: Callable[[], Any], n: int, clock: Callable[[], float] | None = None
+) -> Callable[[], float]:
+    """One sample = the mean of ``n`` calls, in seconds of ``clock`` (for operations near
+    the timer's resolution, such as a dict lookup)."""
+    now = clock or _now
 
     def sample() -> float:
-        t = _now()
+        t = now()
         for _ in range(n):
             fn()
-        return (_now() - t) / n
+        return (now() - t) / n
 
     return sample
+
+
+def median_p95(samples: list[float]) -> tuple[float, float]:
+    """``(median, p95)`` of ``samples`` as :func:`stats` computes them."""
+    st = stats(samples)
+    return st["median"], st["p95"]
 
 
 def interleave(

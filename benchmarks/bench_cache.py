@@ -13,7 +13,7 @@ machine noise hits every case alike:
 
 Prints the median and 95th percentile in microseconds and the ratios hit/floor. Run::
 
-    python benchmarks/bench_cache.py [--rounds 4000] [--block 50] [--clock wall|cpu] [--json]
+    python -m benchmarks.bench_cache [--rounds 4000] [--block 50] [--clock wall|cpu] [--json]
 
 The requests are what an application sends: a system and a user message,
 ``temperature`` and ``max_tokens``. The provider is ``modelbus.testing.FakeProvider``;
@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -39,40 +38,13 @@ from typing import Any
 
 from modelbus.testing import FakeProvider, make_client
 
+from ._harness import batched, median_p95, single
+
 MESSAGES = [
     {"role": "system", "content": "You are a concise assistant. Answer in one sentence."},
     {"role": "user", "content": "What is the capital of France, and why is it famous?"},
 ]
 PARAMS: dict[str, Any] = {"temperature": 0.2, "max_tokens": 100}
-
-
-def _quantiles(samples: list[float]) -> tuple[float, float]:
-    s = sorted(samples)
-    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.95))]
-
-
-_now = time.perf_counter
-
-
-def _batched(fn: Callable[[], Any], n: int) -> Callable[[], float]:
-    """One sample = the mean of ``n`` calls (for operations near the timer's resolution)."""
-
-    def sample() -> float:
-        t = _now()
-        for _ in range(n):
-            fn()
-        return (_now() - t) / n
-
-    return sample
-
-
-def _single(fn: Callable[[], Any]) -> Callable[[], float]:
-    def sample() -> float:
-        t = _now()
-        fn()
-        return _now() - t
-
-    return sample
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -88,8 +60,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         "steadier on a machine busy with other work",
     )
     args = ap.parse_args(argv)
-    global _now
-    _now = time.thread_time if args.clock == "cpu" else time.perf_counter
+    now = time.thread_time if args.clock == "cpu" else time.perf_counter
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     db = tmp / "cache.sqlite3"
@@ -112,20 +83,21 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     def achat_sample() -> float:
         # The loop is entered once per sample; only the awaited call itself is timed.
         async def timed() -> float:
-            t = _now()
+            t = now()
             await mem_client.achat(MESSAGES, **PARAMS)
-            return _now() - t
+            return now() - t
 
         return loop.run_until_complete(timed())
 
     cases: dict[str, Callable[[], float]] = {
-        "dict lookup": _batched(lambda: d[key], 1000),
-        "memory hit": _single(lambda: mem_client.chat(MESSAGES, **PARAMS)),
+        "dict lookup": batched(lambda: d[key], 1000, now),
+        "memory hit": single(lambda: mem_client.chat(MESSAGES, **PARAMS), now),
         "memory hit (achat)": achat_sample,
-        "sqlite SELECT": _single(
-            lambda: raw.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
+        "sqlite SELECT": single(
+            lambda: raw.execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone(),
+            now,
         ),
-        "sqlite hit": _single(lambda: sql_client.chat(MESSAGES, **PARAMS)),
+        "sqlite hit": single(lambda: sql_client.chat(MESSAGES, **PARAMS), now),
     }
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for fn in cases.values():  # warm up
@@ -142,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
 
     figures = {}
     for name, xs in samples.items():
-        med, p95 = _quantiles(xs)
+        med, p95 = median_p95(xs)
         figures[name] = {"median_us": med * 1e6, "p95_us": p95 * 1e6}
     ratios = {
         "memory hit / dict lookup": figures["memory hit"]["median_us"]

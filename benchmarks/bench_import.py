@@ -15,8 +15,8 @@ hits every case alike. Cases:
 Prints median and 95th percentile in milliseconds and the median over ``bare``. The
 target: ``import modelbus`` at most 60 ms over bare Python. Run::
 
-    python benchmarks/bench_import.py [--rounds 30] [--json]
-    python benchmarks/bench_import.py --importtime "from modelbus import Client"
+    python -m benchmarks.bench_import [--rounds 30] [--json]
+    python -m benchmarks.bench_import --importtime "from modelbus import Client"
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ._harness import median_p95
 
 CASES: dict[str, list[str]] = {
     "bare": ["-c", "pass"],
@@ -61,11 +62,6 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> float:
         stderr=subprocess.DEVNULL,
     )
     return time.perf_counter() - t0
-
-
-def _quantiles(samples: list[float]) -> tuple[float, float]:
-    s = sorted(samples)
-    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.95))]
 
 
 def importtime(code: str, top: int = 25) -> None:
@@ -114,10 +110,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
             for name in names[shift:] + names[:shift]:
                 samples[name].append(_run(CASES[name], env, cwd))
 
-    bare = _quantiles(samples["bare"])[0]
+    bare = median_p95(samples["bare"])[0]
     figures: dict[str, dict[str, float]] = {}
     for name, values in samples.items():
-        median, p95 = _quantiles(values)
+        median, p95 = median_p95(values)
         figures[name] = {
             "median_ms": median * 1000,
             "p95_ms": p95 * 1000,

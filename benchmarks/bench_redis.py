@@ -11,7 +11,7 @@ noise hits both cases of a pair alike:
 
 Prints the median and 95th percentile in microseconds and the ratios hit/GET. Run::
 
-    python benchmarks/bench_redis.py [--rounds 3000] [--json] [--url redis://...]
+    python -m benchmarks.bench_redis [--rounds 3000] [--json] [--url redis://...]
 
 Without ``--url`` it starts its own ``redis-server`` (``--save '' --appendonly no``) on a
 free loopback port and stops it afterwards. The request is what an application sends: a
@@ -29,7 +29,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ import redis
 import redis.asyncio
 
 from modelbus.testing import FakeProvider, make_client
+
+from ._harness import median_p95, single
 
 MESSAGES = [
     {"role": "system", "content": "You are a concise assistant. Answer in one sentence."},
@@ -91,20 +92,6 @@ def redis_server() -> Iterator[str]:
         proc.wait(10)
 
 
-def _quantiles(samples: list[float]) -> tuple[float, float]:
-    s = sorted(samples)
-    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.95))]
-
-
-def _single(fn: Callable[[], Any]) -> Callable[[], float]:
-    def sample() -> float:
-        t = time.perf_counter()
-        fn()
-        return time.perf_counter() - t
-
-    return sample
-
-
 def run(url: str, rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, float], int]:
     namespace = f"bench-{os.getpid()}"
     client = make_client(
@@ -138,8 +125,8 @@ def run(url: str, rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, f
         return lambda: loop.run_until_complete(timed())
 
     cases: dict[str, Callable[[], float]] = {
-        "redis-py GET": _single(lambda: raw.get("bench:raw")),
-        "redis hit": _single(lambda: client.chat(MESSAGES, **PARAMS)),
+        "redis-py GET": single(lambda: raw.get("bench:raw")),
+        "redis hit": single(lambda: client.chat(MESSAGES, **PARAMS)),
         "redis.asyncio GET": timed_async(lambda: araw.get("bench:raw")),
         "redis hit (achat)": timed_async(lambda: client.achat(MESSAGES, **PARAMS)),
     }
@@ -158,7 +145,7 @@ def run(url: str, rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, f
 
     figures = {}
     for name, xs in samples.items():
-        med, p95 = _quantiles(xs)
+        med, p95 = median_p95(xs)
         figures[name] = {"median_us": med * 1e6, "p95_us": p95 * 1e6}
     ratios = {
         "redis hit / redis-py GET": figures["redis hit"]["median_us"]
