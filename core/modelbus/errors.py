@@ -160,18 +160,26 @@ class ProviderError(ModelbusError):
 
 
 class AuthenticationError(ProviderError):
+    """HTTP 401: the key is missing, wrong or revoked."""
+
     default_hint = "check the provider's api_key (or its env variable) and that it is not revoked"
 
 
 class PermissionDeniedError(ProviderError):
+    """HTTP 403: the key may not use this model, project or region."""
+
     default_hint = "the key lacks access to this model, project or region"
 
 
 class NotFoundError(ProviderError):
+    """HTTP 404: no such model, deployment or route."""
+
     default_hint = "check the model or deployment name (`modelbus models`, `modelbus doctor`)"
 
 
 class BadRequestError(ProviderError):
+    """HTTP 400 or 422: the request is invalid; ``code``/``body`` name the parameter."""
+
     default_hint = "the request was rejected as invalid; fix the named parameter"
 
 
@@ -208,21 +216,30 @@ class ContentFilterError(BadRequestError):
 
 
 class RateLimitError(ProviderError):
+    """HTTP 429 (or a ``Retry-After`` above the policy's cap): ``retry_after_s`` is
+    the server's wait in seconds when it gave one; ``insufficient_quota`` is not retryable."""
+
     default_hint = "slow down: lower concurrency or set rpm/tpm limits; retry after retry_after_s"
     default_retryable = True
 
 
 class ServerError(ProviderError):
+    """HTTP >= 500 (and 409): the provider failed; retryable."""
+
     default_hint = "the provider failed; retried automatically, try again later if it persists"
     default_retryable = True
 
 
 class APITimeoutError(ProviderError):
+    """No answer within the provider's ``timeout_s`` (or HTTP 408); retryable."""
+
     default_hint = "no answer within timeout_s; raise it or check the endpoint"
     default_retryable = True
 
 
 class APIConnectionError(ProviderError):
+    """The connection failed (refused, reset, DNS, a cut stream); retryable."""
+
     default_hint = "could not connect; check base_url/endpoint and that the server is running"
     default_retryable = True
 

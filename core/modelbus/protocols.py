@@ -71,9 +71,17 @@ class SyncProvider(Protocol):
 
     name: str
 
-    def chat(self, request: ChatRequest) -> ChatResponse: ...
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        """Answer ``request`` (``model`` already resolved to the provider's name) with the
+        first choice. Raises :class:`modelbus.errors.ProviderError` subclasses carrying
+        ``status_code``, ``request_id`` and ``retry_after_s`` (seconds) when known."""
+        ...
 
-    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]: ...
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Yield the reply as :class:`ChatChunk` deltas; ``usage`` on the last chunk (or on
+        every chunk, the last one counting). Errors before the first chunk are retried by
+        the core; errors after it are raised to the caller as they are."""
+        ...
 
 
 @runtime_checkable
@@ -82,9 +90,13 @@ class AsyncProvider(Protocol):
 
     name: str
 
-    async def achat(self, request: ChatRequest) -> ChatResponse: ...
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        """The async twin of :meth:`SyncProvider.chat` (same result and errors)."""
+        ...
 
-    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]: ...
+    def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """An async iterator of :class:`ChatChunk` (see :meth:`SyncProvider.stream`)."""
+        ...
 
 
 @attrs.define
@@ -114,19 +126,33 @@ class Cache(Protocol):
     ``ainvalidate_tags``, ``aclear``) are optional: :func:`modelbus.adapt_cache` supplies
     them for a cache that has only the sync side."""
 
-    def get(self, key: str) -> bytes | None: ...
+    def get(self, key: str) -> bytes | None:
+        """The stored bytes of ``key`` (a 64-hex-char cache key), or ``None`` when absent or
+        expired. Counts a hit or a miss."""
+        ...
 
     def set(
         self, key: str, value: bytes, ttl_s: float | None = None, tags: Sequence[str] = ()
-    ) -> None: ...
+    ) -> None:
+        """Store ``value`` under ``key`` for ``ttl_s`` seconds (``None``: the cache's
+        default; ``<= 0``: remove instead), replacing any value and its tags."""
+        ...
 
-    def delete(self, key: str) -> bool: ...
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; whether a live entry was removed."""
+        ...
 
-    def invalidate_tags(self, tags: Sequence[str]) -> int: ...
+    def invalidate_tags(self, tags: Sequence[str]) -> int:
+        """Remove every entry carrying any of ``tags``; how many live entries went."""
+        ...
 
-    def clear(self) -> int: ...
+    def clear(self) -> int:
+        """Remove every entry (of this cache's namespace, for shared stores); how many."""
+        ...
 
-    def stats(self) -> CacheStats: ...
+    def stats(self) -> CacheStats:
+        """The counters (see :class:`CacheStats`)."""
+        ...
 
 
 @runtime_checkable
@@ -196,13 +222,20 @@ class TokenCounter(Protocol):
 
     exact: bool
 
-    def serves(self, model: str) -> bool: ...
+    def serves(self, model: str) -> bool:
+        """Whether this counter knows ``model``'s tokenizer (the core asks before using it)."""
+        ...
 
-    def count_text(self, text: str, model: str) -> int: ...
+    def count_text(self, text: str, model: str) -> int:
+        """Tokens of ``text`` alone (no message overhead) on ``model``."""
+        ...
 
     def count_messages(
         self, messages: Sequence[Message], model: str, tools: Sequence[ToolSpec] | None = None
-    ) -> int: ...
+    ) -> int:
+        """Prompt tokens of ``messages`` and ``tools`` on ``model``, overheads included (for
+        OpenAI models: the cookbook "How to count tokens with tiktoken" rules)."""
+        ...
 
 
 @runtime_checkable
