@@ -26,16 +26,7 @@ def clean_environ(env: dict[str, str] | None = None) -> dict[str, str]:
     out = {k: v for k, v in src.items() if not k.startswith(("MODELBUS_", "OPENAI_"))}
     out["OPENAI_API_KEY"] = API_KEY
     out["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    out.setdefault("TIKTOKEN_CACHE_DIR", _tiktoken_dir())
     return out
-
-
-def _tiktoken_dir() -> str:
-    # The encodings shipped beside the checkout (offline machines); tiktoken's own
-    # default cache otherwise.
-    here = os.path.dirname(os.path.abspath(__file__))
-    shared = os.path.join(here, os.pardir, os.pardir, "shared", "tiktoken")
-    return os.path.normpath(shared) if os.path.isdir(shared) else ""
 
 
 def freeze_heap() -> None:

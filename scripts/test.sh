@@ -5,5 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-source scripts/env.sh
 exec "${PYTHON:-python3}" -m pytest -q -p no:cacheprovider "$@"

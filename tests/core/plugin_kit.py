@@ -27,7 +27,6 @@ from tests.conftest import child_venv
 HERE = Path(__file__).resolve().parent
 PARROT_PROJECT = HERE / "plugin_dists" / "modelbus-parrot"
 PARROT_SRC = PARROT_PROJECT / "src" / "mb_parrot"
-TIKTOKEN_DIR = HERE.parent.parent.parent / "shared" / "tiktoken"
 
 # Small plugins that go wrong in one way each.
 BROKEN_ON_IMPORT = """
@@ -118,8 +117,6 @@ def clean_environ(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_MACHINE_ENV)}
     env.pop("PYTHONPATH", None)
     env["XDG_CONFIG_HOME"] = str(tmp / "xdg-config")
-    if "TIKTOKEN_CACHE_DIR" not in env and TIKTOKEN_DIR.is_dir():
-        env["TIKTOKEN_CACHE_DIR"] = str(TIKTOKEN_DIR)
     env.update(extra)
     return env
 

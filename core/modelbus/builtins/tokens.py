@@ -65,9 +65,11 @@ def encoding_name_for(model: str) -> str | None:
 
 @functools.cache
 def _encoding(name: str) -> Any:
-    import tiktoken  # loads the BPE file (honours TIKTOKEN_CACHE_DIR) once per process
+    # Loads the BPE file once per process: tiktoken's cache, else the bundled copy
+    # (modelbus[offline]), else tiktoken's download; TokenizerUnavailableError otherwise.
+    from ._encodings import get_encoding
 
-    return tiktoken.get_encoding(name)
+    return get_encoding(name)
 
 
 # eq=False: profiles are a handful of module constants, hashed by identity in LRU keys.

@@ -1,4 +1,4 @@
-"""Discovery of the recorded wire fixtures (``shared/fixtures/wire``).
+"""Discovery of the recorded wire fixtures (``tests/fixtures/wire`` in the repository).
 
 Layout (see PROVENANCE.md in that directory): ``<provider>/<stem>.<ext>`` where the body
 is ``.json`` (one JSON response), ``.sse`` (raw ``text/event-stream`` body),
@@ -96,19 +96,20 @@ def _candidates() -> Iterator[Path]:
     if env:
         yield Path(env)
         return
-    # `<repo>/../shared/fixtures/wire`: walk up from the CWD and from this package.
+    # `<repo>/tests/fixtures/wire`: walk up from the CWD, then from this package (an
+    # editable install of a checkout finds its own recordings wherever the tests run).
     for start in (Path.cwd(), Path(__file__).resolve().parent):
         for base in (start, *start.parents):
-            yield base / "shared" / "fixtures" / "wire"
+            yield base / "tests" / "fixtures" / "wire"
 
 
 def fixtures_root() -> Path:
     """Directory holding the recorded wire fixtures.
 
-    Lookup order: environment variable ``MODELBUS_WIRE_FIXTURES`` (used as-is), else the
-    first ``<ancestor>/shared/fixtures/wire`` found walking up from the current working
-    directory and then from the installed ``modelbus.testing`` package (this finds
-    ``<repo>/../shared/fixtures/wire`` for a checkout next to ``shared/``).
+    Lookup order: environment variable ``MODELBUS_WIRE_FIXTURES`` (used as-is: your own
+    recordings laid out the same way), else the first ``<ancestor>/tests/fixtures/wire``
+    found walking up from the current working directory and then from the installed
+    ``modelbus.testing`` package (a checkout of modelbus finds its own recordings).
 
     Raises:
         FileNotFoundError: nothing found; the message names the variable and the paths

@@ -3,7 +3,7 @@
 
 The server must work where the shared fixture tree does not exist (an installed
 wheel), so the few recordings it replies with by default are embedded here.
-Each constant is a byte-exact copy of a file under ``shared/fixtures/wire``
+Each constant is a byte-exact copy of a file under ``tests/fixtures/wire``
 (see PROVENANCE.md there for source repository, commit and license);
 ``tests/core/test_wire_server.py`` fails if a copy drifts from its source.
 """
@@ -21,7 +21,7 @@ __all__ = [
     "SOURCES",
 ]
 
-# constant name -> fixture name it copies (relative to shared/fixtures/wire)
+# constant name -> fixture name it copies (relative to tests/fixtures/wire)
 SOURCES = {
     "OPENAI_CHAT_COMPLETION": "openai/chat_completion_after_tool_result.json",
     "OPENAI_CHAT_HEADERS": "openai/chat_completion_after_tool_result.headers.json",

@@ -9,39 +9,17 @@ Fixtures:
 - ``wire_server``: a :class:`modelbus.testing.server.WireServer` (an OpenAI-compatible
   replay and fault-injection server on 127.0.0.1) shared by the tests of a module, reset
   (queue, rules, recorded requests, latency) before each test.
-- ``tiktoken_cache_dir``: points ``TIKTOKEN_CACHE_DIR`` at a folder of tiktoken encodings
-  when ``$TIKTOKEN_CACHE_DIR`` is unset and a ``shared/tiktoken`` folder sits beside the
-  project (offline machines), so token counting needs no network.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ._fake import FakeClock, FakeProvider
 from ._plugin import make_client
-
-
-def _find_tiktoken_dir() -> Path | None:
-    for base in (Path.cwd(), *Path.cwd().parents):
-        cand = base.parent / "shared" / "tiktoken"
-        if cand.is_dir():
-            return cand
-        if base.name == "" or base == base.parent:
-            break
-    return None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
-        found = _find_tiktoken_dir()
-        if found is not None:
-            os.environ["TIKTOKEN_CACHE_DIR"] = str(found)
 
 
 @pytest.fixture(scope="module")

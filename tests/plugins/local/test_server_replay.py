@@ -1,5 +1,5 @@
 """The server backend on the real recorded payloads of Ollama, llama.cpp and vLLM
-(``shared/fixtures/wire``), replayed over HTTP by the WireServer and read through the
+(``tests/fixtures/wire``), replayed over HTTP by the WireServer and read through the
 openai SDK, modelbus-openai's conversion and the ``local`` provider's fixes.
 
 The expected values are read from the recordings themselves, so each test states what

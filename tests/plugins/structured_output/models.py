@@ -45,7 +45,7 @@ class Sentiment:
     loudest: Speaker
 
 
-# The recorded OpenAI payloads (tests/../shared/fixtures/wire/openai): Mirascope's Book and
+# The recorded OpenAI payloads (tests/fixtures/wire/openai): Mirascope's Book and
 # Author (strict json_schema, stream, refusal) and pydantic-ai's CityLocation (strict=false).
 @attrs.frozen
 class Author:

