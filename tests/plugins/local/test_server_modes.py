@@ -432,8 +432,21 @@ def test_auto_falls_back_to_the_embedded_model_saying_so(
         assert f"{url} (connection refused)" in warning["probed"]
 
 
+def test_auto_fallback_without_model_path_runs_the_bundled_model(monkeypatch: pytest.MonkeyPatch):
+    from modelbus_local._default_model import bundled_model
+
+    monkeypatch.setattr(
+        plugin, "preset_candidates", lambda: [("ollama", f"http://127.0.0.1:{closed_port()}/v1")]
+    )
+    with capture_logs() as logs:
+        p = plugin.make_provider(LocalSettings(n_ctx=256))
+    assert isinstance(p, EmbeddedProvider) and p.model_path == bundled_model()
+    [warning] = logs  # one line: no server answered, and which file runs instead
+    assert "noise" not in warning["detail"] and "no local server answered" in warning["detail"]
+
+
 def test_auto_fallback_without_model_path_says_the_output_is_noise(
-    monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path
+    monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path, no_bundled_model: None
 ):
     monkeypatch.setattr(
         plugin, "preset_candidates", lambda: [("ollama", f"http://127.0.0.1:{closed_port()}/v1")]
