@@ -155,7 +155,7 @@ def build_request(
             continue
         if k == "tools":
             v = tuple(_tool_spec(t) for t in v)
-        elif k == "stop" and not isinstance(v, str):
+        elif (k == "stop" and not isinstance(v, str)) or k == "modalities":
             v = tuple(v)
         kwargs[k] = v
     return ChatRequest(model=model, messages=messages, stream=stream, **kwargs)
