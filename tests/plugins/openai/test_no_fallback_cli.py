@@ -47,6 +47,14 @@ def test_a_model_nothing_serves_exits_2_with_the_closest_name(tmp_path: Path) ->
     assert "did you mean gpt-4o-mini" in line and "OPENAI_API_KEY" in line
 
 
+def test_nothing_configured_and_no_model_named_runs_the_local_default(tmp_path: Path) -> None:
+    out = mb(tmp_path, "chat", "hi", "--json", "--no-cache", "-o", "max_tokens=2")
+    assert out.returncode == 0, out.stderr
+    resp = json.loads(out.stdout)
+    assert resp["provider"] == "local" and resp["usage"]["completion_tokens"] > 0
+    assert "provider 'local' (no API key configured)" in out.stderr
+
+
 def test_the_python_api_raises_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     for k in list(os.environ):
         if k.startswith(("MODELBUS_", "OPENAI_", "AZURE_OPENAI_")):
