@@ -21,7 +21,7 @@ from ._context import TruncateOption
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
 from ._registry import Registry
-from ._retry import Clock, RetryBudget
+from ._retry import Clock, RetryQuota, RetryTicket
 from ._routing import Route, build_messages, build_request, pick_default_provider, resolve_route
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._streaming import AsyncChatStream, ChatStream
@@ -139,7 +139,7 @@ class Client:
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}
         self._counters: dict[str, TokenCounter] = {}
-        self._budgets: dict[str, RetryBudget] = {}
+        self._budgets: dict[str, RetryQuota] = {}
         self._flight = SingleFlight()
         self._aflights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSingleFlight] = (
             weakref.WeakKeyDictionary()
@@ -238,21 +238,27 @@ class Client:
 
         return await aprepare(self, route, req, truncate)
 
-    def _retry_budget(self, provider: str) -> Callable[[], bool] | None:
-        """Count one request against ``provider``'s retry budget and return the callback
-        the retry runner asks before each retry (``None`` when the budget is disabled).
-        Called once per request, never per retry."""
+    def _retry_budget(self, provider: str) -> RetryTicket | None:
+        """A new request's ticket on ``provider``'s retry quota (AWS standard mode, see
+        ``RetryQuota``), which the retry runner pays each retry with and refunds on
+        success; ``None`` when ``[modelbus.retry_budget] enabled = false``. Called once per
+        request, never per retry."""
         settings = self.config.modelbus.retry_budget
         if not settings.enabled:
             return None
-        budget = self._budgets.get(provider)
-        if budget is None:
+        quota = self._budgets.get(provider)
+        if quota is None:
             with self._lock:
-                budget = self._budgets.setdefault(
-                    provider, RetryBudget(settings.max_tokens, settings.token_ratio)
-                )
-        budget.on_request()
-        return budget.try_retry
+                quota = self._budgets.get(provider)
+                if quota is None:
+                    quota = self._budgets[provider] = RetryQuota(
+                        settings.capacity,
+                        retry_cost=settings.retry_cost,
+                        timeout_retry_cost=settings.timeout_retry_cost,
+                        throttling_retry_cost=settings.throttling_retry_cost,
+                        no_retry_increment=settings.no_retry_increment,
+                    )
+        return quota.ticket()
 
     def _aflight(self) -> AsyncSingleFlight:
         loop = asyncio.get_running_loop()
