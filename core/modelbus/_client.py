@@ -49,10 +49,14 @@ __all__ = ["Client", "UsageTotals"]
 class UsageTotals:
     """What a client has spent: ``requests`` answered by providers (cache hits excluded),
     summed ``usage`` in tokens, ``cost_usd`` in US dollars (calls of unknown price add
-    nothing and are counted in ``unpriced_requests``), and ``cache_hits``."""
+    nothing and are counted in ``unpriced_requests``), ``cache_hits``, and ``shared``:
+    calls answered by an identical call already in flight (single-flight), which add
+    nothing to ``requests``, ``usage`` or ``cost_usd``: one provider call is counted once,
+    however many callers it answered."""
 
     requests: int = 0
     cache_hits: int = 0
+    shared: int = 0
     usage: Usage = attrs.field(factory=Usage)
     cost_usd: float = 0.0
     unpriced_requests: int = 0
@@ -146,6 +150,7 @@ class Client:
         )
         self._totals = UsageTotals()
         self._cache_hits = 0  # kept apart: a hit must not rebuild UsageTotals (hot path)
+        self._shared = 0  # callers answered by another's call in flight (counted once)
         self._routes: dict[str | None, Route] = {}
         self._format_handlers: list[tuple[str, ResponseFormatHandler]] | None = None
         self.cache: Cache | None = (
@@ -294,6 +299,8 @@ class Client:
             t = self._totals
             if resp.cached:
                 self._cache_hits += 1
+            elif cache == "shared":
+                self._shared += 1  # the leader's _done counted the provider call
             else:
                 self._totals = attrs.evolve(
                     t,
@@ -322,7 +329,7 @@ class Client:
     def usage_totals(self) -> UsageTotals:
         """Tokens and US dollars spent by this client so far."""
         with self._lock:
-            return attrs.evolve(self._totals, cache_hits=self._cache_hits)
+            return attrs.evolve(self._totals, cache_hits=self._cache_hits, shared=self._shared)
 
     # --- public calls ------------------------------------------------------------------
     def _request(
