@@ -347,3 +347,29 @@ def test_the_runner_keeps_the_books_of_the_reference_model(
         assert got == outcome
         assert q.available == expected
         assert 0 <= q.available <= capacity
+
+
+def test_streams_pay_and_refund_the_quota_like_calls() -> None:
+    fp = FakeProvider()
+    with _client(fp, capacity=5) as c:
+        quota = c._retry_budget("fake").quota  # type: ignore[union-attr]
+        fp.enqueue_error(500).enqueue_text("streamed")
+        stream = c.stream("s")
+        assert "".join(ch.content or "" for ch in stream) == "streamed"
+        assert stream.response.attempts == 2 and quota.available == 5  # refunded
+        fp.enqueue_error(500).enqueue_error(500)
+        with pytest.raises(RetryError, match="retry quota exhausted"):
+            list(c.stream("s2"))  # the one retry took the 5 tokens; the next is refused
+
+
+async def test_async_streams_pay_and_refund_the_quota_like_calls() -> None:
+    fp = FakeProvider()
+    async with _client(fp, capacity=5) as c:
+        quota = c._retry_budget("fake").quota  # type: ignore[union-attr]
+        fp.enqueue_error(429).enqueue_text("streamed")
+        chunks = [ch.content or "" async for ch in c.astream("s")]
+        assert "".join(chunks) == "streamed" and quota.available == 5
+        fp.enqueue_error(503).enqueue_error(503)
+        with pytest.raises(RetryError, match="retry quota exhausted"):
+            async for _ in c.astream("s2"):
+                pass
