@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -291,14 +292,19 @@ def test_a_forked_child_does_not_share_the_parents_socket(make_redis_cache: Make
     assert cache.get("k") == b"v"
 
 
-def test_a_full_connection_pool_is_not_an_outage(make_redis_cache: MakeCache) -> None:
-    cache = make_redis_cache(max_connections=1)
+def test_a_pool_that_stays_busy_is_not_an_outage(make_redis_cache: MakeCache) -> None:
+    """All connections held past ``pool_timeout_s``: the set waited that long, then
+    failed as a command does on a working server (not the fallback, breaker closed)."""
+    cache = make_redis_cache(max_connections=1, pool_timeout_s=0.2, stats_flush_s=60)
     pool = cache._link.sync.connection_pool
-    taken = pool.get_connection()  # e.g. held by a single-flight waiter
+    taken = pool.get_connection()
     try:
         with capture_logs() as logs:
-            cache.set("k", b"v")  # no connection to be had: a failed set, Redis is fine
+            t0 = time.monotonic()
+            cache.set("k", b"v")
+            assert time.monotonic() - t0 >= 0.2  # it waited for a connection first
         assert [e["event"] for e in logs] == ["redis_cache_error"]
+        assert "stayed busy for 0.2 s" in str(logs[0]["error"])
         assert cache.breaker.state == "closed"
     finally:
         pool.release(taken)
@@ -307,18 +313,33 @@ def test_a_full_connection_pool_is_not_an_outage(make_redis_cache: MakeCache) ->
     assert cache.stats().errors == 1
 
 
+def test_a_busy_pool_waits_for_a_connection(make_redis_cache: MakeCache) -> None:
+    """A connection given back within ``pool_timeout_s`` serves the waiting call."""
+    cache = make_redis_cache(max_connections=1, pool_timeout_s=5.0)
+    pool = cache._link.sync.connection_pool
+    taken = pool.get_connection()
+    threading.Timer(0.2, pool.release, [taken]).start()
+    with capture_logs() as logs:
+        cache.set("k", b"v")
+    assert logs == [] and cache.get("k") == b"v"
+
+
 @pytest.mark.asyncio
-async def test_a_full_async_pool_is_a_miss_not_an_outage(make_redis_cache: MakeCache) -> None:
-    cache = make_redis_cache(max_connections=1)
+async def test_a_busy_async_pool_waits_then_misses(make_redis_cache: MakeCache) -> None:
+    cache = make_redis_cache(max_connections=1, pool_timeout_s=0.2, stats_flush_s=60)
     await cache.aset("k", b"v")
     pool = cache._link.aclient().connection_pool
     taken = await pool.get_connection()
-    try:
-        with capture_logs() as logs:
-            assert await cache.aget("k") is None
-        assert [e["event"] for e in logs] == ["redis_cache_error"]
-        assert cache.breaker.state == "closed"
-    finally:
+    with capture_logs() as logs:
+        assert await cache.aget("k") is None  # waited 0.2 s, then a miss
+    assert [e["event"] for e in logs] == ["redis_cache_error"]
+    assert cache.breaker.state == "closed"
+
+    async def give_back() -> None:
+        await asyncio.sleep(0.1)
         await pool.release(taken)
-    assert await cache.aget("k") == b"v"  # nothing was deleted
+
+    release = asyncio.ensure_future(give_back())
+    assert await cache.aget("k") == b"v"  # released within the wait: served, not deleted
+    await release
     await cache.aclose()

@@ -55,5 +55,5 @@ def modelbus_register_rate_limiters(register: Any) -> None:
         make_rate_limiter,
         settings=RedisRateLimiterSettings,
         description="rpm/tpm token buckets shared across processes through Redis "
-        "(fails open while Redis is down)",
+        "(per-process buckets at the same rate while Redis is down)",
     )
