@@ -4,6 +4,7 @@ are checked to within the real milliseconds a test takes (``_SLACK_S``)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 
@@ -200,3 +201,61 @@ def test_limits_from_the_client_config(redis_server: RedisServer) -> None:
         client.chat("hi")
     assert len(clock.sleeps) == 1 and 30.0 - _SLACK_S < clock.sleeps[0] <= 30.0
     client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_busy_async_pool_waits_never_allows(redis_server: RedisServer) -> None:
+    lim = RedisRateLimiter(
+        RedisRateLimiterSettings(
+            url=redis_server.url,
+            namespace=unique_namespace(),
+            max_connections=1,
+            pool_timeout_s=0.1,
+        )
+    )
+    limit = RateLimit(rpm=1)
+    assert await lim.areserve("k", 0, limit) == 0.0
+    pool = lim._link.aclient().connection_pool
+    taken = await pool.get_connection()
+
+    async def give_back() -> None:
+        await asyncio.sleep(0.35)
+        await pool.release(taken)
+
+    release = asyncio.ensure_future(give_back())
+    with capture_logs() as logs:
+        wait = await lim.areserve("k", 0, limit)
+    await release
+    assert 60.0 - _SLACK_S < wait <= 60.0
+    assert len([e for e in logs if e["event"] == "redis_pool_busy"]) >= 2
+    await lim.aclose()
+
+
+@pytest.mark.asyncio
+async def test_redis_killed_under_200_tasks_never_allows(own_redis: RedisServer) -> None:
+    """rpm = 60 under 200 concurrent reservations; the server is SIGKILLed once 100 are
+    done, while the others are in flight or queued for a connection. Redis lets its 60
+    go at once and queues the rest; the in-process bucket that takes over starts empty:
+    exactly 60 calls go without waiting."""
+    lim = RedisRateLimiter(
+        RedisRateLimiterSettings(url=own_redis.url, namespace=unique_namespace())
+    )
+    fc = FakeClock()
+    limit = RateLimit(rpm=60)
+    done = 0
+
+    async def one() -> float:
+        nonlocal done
+        wait = await lim.aacquire("k", 0, limit, fc.as_clock())
+        done += 1
+        if done == 100:
+            own_redis.kill()
+        return wait
+
+    with capture_logs() as logs:
+        waits = await asyncio.gather(*(one() for _ in range(200)))
+    assert len(waits) == 200
+    assert waits.count(0.0) == 60  # Redis's full bucket, and nothing else
+    assert lim.breaker.state == "open"
+    assert len([e for e in logs if e["event"] == "redis_unavailable"]) == 1
+    await lim.aclose()
