@@ -67,7 +67,7 @@ def make_provider(settings: LocalSettings, *, name: str = "local") -> Any:
 
 
 def _auto(settings: LocalSettings, name: str) -> Any:
-    from modelbus._logging import get_logger
+    from modelbus.plugin import get_logger
 
     from ._probe import describe_tried, probe_servers
     from ._server import LocalServerProvider

@@ -11,7 +11,7 @@ openai SDK's own ``SSEDecoder``; this module decides what each event means:
 - the body ending without ``[DONE]`` (connection cut mid-way, a proxy timeout) →
   :class:`~modelbus.errors.APIConnectionError`, so a truncated answer is never taken for a
   complete one;
-- anything else → :func:`modelbus._converter.parse_chat_chunk`.
+- anything else → :func:`modelbus.plugin.parse_chat_chunk`.
 
 The chunks are parsed from the raw JSON; no SDK pydantic model is built.
 """
@@ -23,9 +23,8 @@ import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from modelbus._converter import parse_chat_chunk
-from modelbus._types import ChatChunk
 from modelbus.errors import APIConnectionError
+from modelbus.plugin import ChatChunk, parse_chat_chunk
 
 from ._errors import error_from_body, invalid_body_error, map_openai_error
 

@@ -30,7 +30,7 @@ from typing import Any, Union
 import attrs
 import jiter
 
-from modelbus._schema_convert import structure
+from modelbus.plugin import structure
 
 __all__ = ["complete_prefix", "partial_type", "partial_value"]
 
