@@ -19,9 +19,12 @@ What is here (each name's own docstring gives shapes, units and errors):
 - **Protocols and registration**: ``hookimpl``, ``Capabilities``, ``SyncProvider``,
   ``AsyncProvider``, ``Cache``, ``LockingCache``, ``CacheStats``, ``RetryPolicy``,
   ``RateLimiter``, ``TokenCounter``, ``ResponseFormatHandler``, ``Clock``.
-- **Errors**: the ``ProviderError`` family (``RateLimitError`` 429, ``ServerError``
-  >= 500, ``APITimeoutError``, ``APIConnectionError``...), ``ConfigError``,
-  ``PluginError``, ``ResponseFormatError``, ``RefusalError``, ``ModelbusError``.
+- **Errors**: ``ProviderError`` and its subclasses by HTTP status:
+  ``BadRequestError`` (400/422; ``ContextLengthExceededError``, ``ContentFilterError``),
+  ``AuthenticationError`` (401), ``PermissionDeniedError`` (403), ``NotFoundError``
+  (404), ``RateLimitError`` (429), ``ServerError`` (>= 500), ``APITimeoutError``,
+  ``APIConnectionError``; ``ConfigError``, ``PluginError``, ``ResponseFormatError``,
+  ``RefusalError``, ``ModelbusError``.
 - **HTTP errors**: ``error_from_http`` (status, headers, body → the ``ProviderError``
   subclass with ``retry_after_s``, ``should_retry``, ``request_id``, ``code``),
   ``read_http_error`` / ``HttpErrorInfo`` (the same, read without choosing a class),
