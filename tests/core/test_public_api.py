@@ -103,3 +103,30 @@ def test_the_scan_finds_a_private_import(tmp_path: Path) -> None:
         assert len(_private_imports(bad)) == 2
     finally:
         bad.unlink()
+
+
+MESSAGES = ROOT / "docs" / "examples" / "modelbus-messages"
+
+
+def test_the_tutorials_non_openai_provider_is_built_on_the_public_module_only() -> None:
+    used = set()
+    for path in (MESSAGES / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modelbus"):
+                used.add(node.module)
+            elif isinstance(node, ast.Import):
+                used.update(a.name for a in node.names if a.name.startswith("modelbus"))
+    assert used == {"modelbus.plugin"}, used
+
+
+def test_the_tutorial_shows_the_messages_provider_and_its_tests() -> None:
+    tutorial = (ROOT / "docs" / "plugin-tutorial.md").read_text(encoding="utf-8")
+    for name in (
+        "src/modelbus_messages/__init__.py",
+        "src/modelbus_messages/_wire.py",
+        "src/modelbus_messages/_provider.py",
+        "tests/conftest.py",
+        "tests/test_modelbus_messages.py",
+    ):
+        assert f'--8<-- "docs/examples/modelbus-messages/{name}"' in tutorial, name
+        assert (MESSAGES / name).is_file(), name
