@@ -5,9 +5,9 @@ Each test asks the ``faults`` fixture to make the next request fail (see
 ``achat``, ``stream``, ``astream``):
 
 - the provider raises the :class:`~modelbus.errors.ProviderError` subclass of the fault,
-  naming the provider, with ``status_code``, ``retry_after_s`` and ``request_id`` as the
-  server sent them, and retryable (the core retries ProviderErrors only: an HTTP
-  library's own exception escaping would end the call at the first blip);
+  naming the provider, with ``status_code``, ``retry_after_s``, ``should_retry`` and
+  ``request_id`` as the server sent them, and retryable (the core retries ProviderErrors
+  only: an HTTP library's own exception escaping would end the call at the first blip);
 - a real Client (fake clock, exponential retry policy) retries it, after the server's
   ``Retry-After``, and answers from the second attempt;
 - a stream is retried after an error that follows a role-only first chunk, and not after
@@ -81,6 +81,11 @@ def check_error(err: BaseException, fault: ProviderFault, provider: str) -> None
         assert err.retry_after_s == fault.retry_after_s, (
             f"{fault.kind}: retry_after_s {err.retry_after_s!r}, the server sent "
             f"Retry-After: {fault.retry_after_s:g}"
+        )
+    if fault.should_retry is not None:
+        assert err.should_retry is fault.should_retry, (
+            f"{fault.kind}: should_retry {err.should_retry!r}, the server sent "
+            f"x-should-retry: {str(fault.should_retry).lower()}"
         )
     if fault.kind in ("rate_limit", "server_error", "error_after_role", "error_after_content"):
         assert err.request_id == fault.request_id, (

@@ -40,8 +40,9 @@ class ProviderFault:
     - ``"rate_limit"``: HTTP 429 with ``Retry-After: <retry_after_s>`` (seconds) and the
       request id header → :class:`~modelbus.errors.RateLimitError`, ``status_code`` 429,
       ``retry_after_s``, ``request_id``; retried after that wait.
-    - ``"server_error"``: HTTP ``status`` (503) with the request id →
-      :class:`~modelbus.errors.ServerError` with ``status_code`` and ``request_id``.
+    - ``"server_error"``: HTTP ``status`` (503) with the request id and
+      ``x-should-retry: true`` → :class:`~modelbus.errors.ServerError` with
+      ``status_code``, ``request_id`` and ``should_retry`` True.
     - ``"reset"``: the connection is reset before any byte →
       :class:`~modelbus.errors.APIConnectionError`.
     - ``"stall"``: no answer for longer than the provider's timeout →
@@ -58,6 +59,7 @@ class ProviderFault:
     kind: FaultKind
     status: int | None = None
     retry_after_s: float | None = None
+    should_retry: bool | None = None
     request_id: str = "req_modelbus_contract_fault"
     message: str = "injected by modelbus.testing.faults"
     text: str = "Hel"
@@ -65,7 +67,7 @@ class ProviderFault:
 
 FAULTS: Mapping[FaultKind, ProviderFault] = {
     "rate_limit": ProviderFault("rate_limit", status=429, retry_after_s=7.0),
-    "server_error": ProviderFault("server_error", status=503),
+    "server_error": ProviderFault("server_error", status=503, should_retry=True),
     "reset": ProviderFault("reset"),
     "stall": ProviderFault("stall"),
     "error_after_role": ProviderFault("error_after_role"),
@@ -109,6 +111,8 @@ class WireFaults:
     def reply(self, fault: ProviderFault) -> Reply:
         """The :class:`Reply` that plays ``fault``."""
         headers = {self.request_id_header: fault.request_id}
+        if fault.should_retry is not None:
+            headers["x-should-retry"] = "true" if fault.should_retry else "false"
         kind = fault.kind
         if kind == "rate_limit":
             wait = {"Retry-After": f"{fault.retry_after_s or 1:g}"}
