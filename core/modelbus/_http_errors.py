@@ -76,7 +76,10 @@ def decode_body(content: bytes | str) -> Any:
 def request_id_from(
     headers: Mapping[str, str] | None, names: tuple[str, ...] = REQUEST_ID_HEADERS
 ) -> str | None:
-    """The first of the header ``names`` present (case-insensitive), or ``None``."""
+    """The request id the server gave: the value of the first header of ``names`` present
+    with a non-empty value (names matched case-insensitively), or ``None``. By default
+    :data:`REQUEST_ID_HEADERS`: ``x-request-id`` (OpenAI, most gateways), ``request-id``
+    (Anthropic), ``apim-request-id`` (Azure API Management)."""
     if not headers:
         return None
     lower = {k.lower(): v for k, v in headers.items()}

@@ -133,8 +133,17 @@ class SSEDecoder:
 def iter_sse(
     chunks: Iterable[bytes], decoder: SSEDecoder | None = None
 ) -> Iterator[ServerSentEvent]:
-    """The events of a byte stream, as they complete. Pass your own ``decoder`` to check
-    ``decoder.pending`` afterwards (a stream cut inside an event)."""
+    """The :class:`ServerSentEvent` s of a byte stream, each yielded as soon as the blank
+    line ending it arrives.
+
+    Args:
+        chunks: the body's bytes, split anywhere (``httpx.Response.iter_bytes()``).
+        decoder: pass your own to check ``decoder.pending`` afterwards: a stream that
+            ended inside an event (a cut connection) leaves it true.
+
+    Errors raised by ``chunks`` (a dropped connection) propagate unchanged: map them to
+    :class:`~modelbus.errors.APIConnectionError` / ``APITimeoutError`` in the provider.
+    """
     dec = decoder or SSEDecoder()
     for chunk in chunks:
         yield from dec.feed(chunk)
@@ -144,7 +153,8 @@ def iter_sse(
 async def aiter_sse(
     chunks: AsyncIterable[bytes], decoder: SSEDecoder | None = None
 ) -> AsyncIterator[ServerSentEvent]:
-    """The async twin of :func:`iter_sse`."""
+    """The async twin of :func:`iter_sse`: ``chunks`` is an async iterable of bytes
+    (``httpx.Response.aiter_bytes()``); events, ``decoder`` and errors as there."""
     dec = decoder or SSEDecoder()
     async for chunk in chunks:
         for event in dec.feed(chunk):
