@@ -24,9 +24,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 
 args=(-e ".[dev]")
-# docs/examples/modelbus-echo: the plugin tutorial's example, installed so its tests run.
+# docs/examples/modelbus-{echo,messages}: the plugin tutorial's examples, installed so
+# their tests run.
 for dir in plugins/openai plugins/azure plugins/local plugins/redis-cache plugins/structured-output \
-           docs/examples/modelbus-echo; do
+           docs/examples/modelbus-echo docs/examples/modelbus-messages; do
   [ -f "$dir/pyproject.toml" ] || continue
   case "$dir" in
     plugins/local) args+=(-e "$dir[embedded,test]") ;;
