@@ -1,4 +1,5 @@
-"""What the server backend does to replies on their way out.
+"""What the local provider does to replies on their way out (prompt-mode parsing for
+both backends; ids and counted usage for the server backend).
 
 - Tool calls without an ``id`` get one (``call_<hex>``); in a stream, the first fragment
   of each ``index`` gets it (later fragments of a call carry none, as on OpenAI's wire).
@@ -8,9 +9,10 @@
   reply is given as one role chunk, the content or one delta per tool call, and the
   finish chunk (``finish_reason = "tool_calls"`` when calls were found).
 - No ``usage`` (llama-cpp-python's server ignores ``stream_options.include_usage``):
-  counted by :func:`count_usage` and marked ``extra["usage_estimated"] = True``,
-  ``extra["usage_counted_by"]`` (``"server-tokenizer"`` or ``"approximation"``); a
-  stream gets a last, usage-only chunk.
+  counted by :func:`count_usage` and marked: ``usage.estimated`` is True and
+  ``extra["usage_counted_by"]`` says how (``"server-tokenizer"`` or
+  ``"approximation"``); a stream gets a last, usage-only chunk. A usage the server sent
+  is taken as is (``estimated`` False).
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from ._prompt_tools import new_call_id, parse_tool_reply
 if TYPE_CHECKING:
     from ._server import LocalServerProvider
 
-__all__ = ["afill_stream", "count_usage", "fill_stream", "finish_response", "needs_counting"]
+__all__ = [
+    "StreamFixer",
+    "afill_stream",
+    "count_usage",
+    "fill_stream",
+    "finish_response",
+    "needs_counting",
+    "parse_reply",
+]
 
 
 def _prompt_mode(request: ChatRequest, sent: ChatRequest) -> bool:
@@ -41,13 +51,13 @@ def count_usage(
 ) -> tuple[Usage, dict[str, Any]]:
     """Usage the server did not send, counted: prompt tokens of the request as sent,
     completion tokens of the reply text re-tokenized (close to, not always equal to, the
-    number of tokens sampled), and the marks saying so."""
+    number of tokens sampled), marked ``estimated``, and the ``extra`` saying how."""
     c = provider.token_counter
     prompt = c.count_sent(sent.messages, sent.tools, sent.model)
     completion = sum(c.count_text(t, sent.model) for t in (text, *tool_arguments) if t)
     by = "server-tokenizer" if c.route() != "none" else "approximation"
-    marks = {"usage_estimated": True, "usage_counted_by": by}
-    return Usage(prompt, completion, prompt + completion), marks
+    marks = {"usage_counted_by": by}
+    return Usage(prompt, completion, prompt + completion, estimated=True), marks
 
 
 def needs_counting(resp: ChatResponse) -> bool:
@@ -55,11 +65,10 @@ def needs_counting(resp: ChatResponse) -> bool:
     return isinstance(resp.raw, Mapping) and not resp.raw.get("usage")
 
 
-def finish_response(
-    provider: LocalServerProvider, request: ChatRequest, sent: ChatRequest, resp: ChatResponse
-) -> ChatResponse:
+def parse_reply(request: ChatRequest, sent: ChatRequest, resp: ChatResponse) -> ChatResponse:
     """``resp`` (the answer to ``sent``, made from ``request``) with prompt-mode tool calls
-    parsed, missing tool call ids filled in and a missing usage counted."""
+    parsed (``finish_reason = "tool_calls"`` when calls were found) and missing tool call
+    ids filled in."""
     msg = resp.message
     if _prompt_mode(request, sent):
         parsed = parse_tool_reply(msg.text, request.tools or ())
@@ -73,6 +82,15 @@ def finish_response(
         msg = attrs.evolve(msg, tool_calls=calls)
     if msg is not resp.message:
         resp = attrs.evolve(resp, message=msg)
+    return resp
+
+
+def finish_response(
+    provider: LocalServerProvider, request: ChatRequest, sent: ChatRequest, resp: ChatResponse
+) -> ChatResponse:
+    """:func:`parse_reply`, and a missing usage counted."""
+    resp = parse_reply(request, sent, resp)
+    msg = resp.message
     if needs_counting(resp):
         # what the model generated: in prompt mode the JSON text, else text and arguments
         choices = resp.raw.get("choices") or [{}]
@@ -88,7 +106,11 @@ def finish_response(
     return resp
 
 
-class _Fixer:
+class StreamFixer:
+    """Fixes a stream's chunks on their way out: :meth:`feed` each chunk and pass on
+    what it returns (``None``: held back, in prompt mode), then the chunks of
+    :meth:`tail`."""
+
     def __init__(self, request: ChatRequest, sent: ChatRequest) -> None:
         self.request = request
         self.sent = sent
@@ -151,7 +173,7 @@ def fill_stream(
 ) -> Iterator[ChatChunk]:
     """The chunks of the stream answering ``sent`` (made from ``request``), whose first
     chunk, already read, is ``first``, fixed as the module docstring says."""
-    fx = _Fixer(request, sent)
+    fx = StreamFixer(request, sent)
     if first is not None:
         out = fx.feed(first)
         if out is not None:
@@ -173,7 +195,7 @@ async def afill_stream(
     rest: AsyncIterator[ChatChunk],
 ) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`fill_stream` (counting runs in a worker thread)."""
-    fx = _Fixer(request, sent)
+    fx = StreamFixer(request, sent)
     if first is not None:
         out = fx.feed(first)
         if out is not None:
