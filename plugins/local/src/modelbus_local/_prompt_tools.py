@@ -38,6 +38,7 @@ from modelbus._types import ChatRequest, FunctionCall, Message, ToolCall, ToolSp
 
 __all__ = [
     "ParsedReply",
+    "has_tool_turns",
     "new_call_id",
     "parse_tool_reply",
     "prompt_request",
@@ -55,6 +56,12 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 def new_call_id() -> str:
     """A fresh tool call id in OpenAI's shape: ``call_`` and 24 hex digits."""
     return "call_" + uuid.uuid4().hex[:24]
+
+
+def has_tool_turns(messages: Sequence[Message]) -> bool:
+    """True when ``messages`` hold an assistant turn with ``tool_calls`` or a ``tool``
+    result (prompt mode rewrites them as text even in a request without ``tools``)."""
+    return any(m.role == "tool" or m.tool_calls for m in messages)
 
 
 def tool_choice_names(tools: Sequence[ToolSpec], tool_choice: Any) -> tuple[list[str], bool]:
