@@ -24,6 +24,7 @@ import attrs
 
 from modelbus._converter import parse_chat_chunk, parse_chat_response, parse_embedding_response
 from modelbus._logging import get_logger
+from modelbus._stream import replay_chunks
 from modelbus._types import (
     ChatChunk,
     ChatRequest,
@@ -38,7 +39,7 @@ from modelbus.protocols import Capabilities
 
 from ._llama import LoadedModel, ModelKey, check_gguf, load_model, require_llama_cpp
 from ._prompt_tools import has_tool_turns, prompt_request
-from ._replies import StreamFixer, parse_reply
+from ._replies import StreamFixer, answer_of, answer_request, parse_reply, repeats
 from ._requests import (
     StepCounter,
     StopScanner,
@@ -176,13 +177,18 @@ class EmbeddedProvider:
     # -- chat ------------------------------------------------------------------------
 
     def chat(self, request: ChatRequest) -> ChatResponse:
-        """One chat completion (``create_chat_completion``); tools by prompt."""
+        """One chat completion (``create_chat_completion``); tools by prompt. A reply
+        that only repeats calls already answered is asked again for an answer
+        (``_replies.answer_request``); the usage covers both."""
         m = self._model()
         sent = self._outgoing(request)
         kwargs = self._chat_kwargs(sent, m)
         with m.lock:
             body = call(m.llama.create_chat_completion, provider=self.name, **kwargs)
-        return parse_reply(request, sent, parse_chat_response(body, provider=self.name))
+        resp = parse_reply(request, sent, parse_chat_response(body, provider=self.name))
+        if repeats(request, sent, resp.tool_calls):
+            return answer_of(resp, self.chat(answer_request(request)))
+        return resp
 
     def stream(self, request: ChatRequest) -> Generator[ChatChunk, None, None]:
         """Stream chunks; the chunk with ``finish_reason`` carries ``usage``, counted
@@ -197,7 +203,12 @@ class EmbeddedProvider:
                 out = fixer.feed(chunk)
                 if out is not None:
                     yield out
-        yield from fixer.tail()
+        tail = fixer.tail()
+        if repeats(request, sent, fixer.calls):
+            again = self.chat(answer_request(request))
+            yield from replay_chunks(answer_of(fixer.acc.response(), again))
+            return
+        yield from tail
 
     def _outgoing(self, request: ChatRequest) -> ChatRequest:
         """``request`` as run: with ``tools`` (or earlier tool turns), rewritten for

@@ -216,7 +216,7 @@ def _load(key: ModelKey) -> LoadedModel:
                 llm = llama_cpp.Llama(**kwargs)
         else:
             llm = llama_cpp.Llama(**kwargs)
-            if key.embedding and llm.pooling_type() == llama_cpp.LLAMA_POOLING_TYPE_NONE:
+            if key.embedding and int(llm.pooling_type()) == llama_cpp.LLAMA_POOLING_TYPE_NONE:
                 # The file declares no pooling (chat models' GGUFs never do), so llama.cpp
                 # would give one vector per token: reloaded with mean pooling, one vector
                 # per text (the weights are memory-mapped, so this costs a fraction of a

@@ -22,12 +22,12 @@ pooling, vLLM, Ollama) send one vector per text, which is passed on unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["EmbeddingFlow", "embedding_flow", "mean_pool", "per_token"]
+__all__ = ["EmbeddingFlow", "arun_flow", "embedding_flow", "mean_pool", "per_token", "run_flow"]
 
 Part = tuple[int, dict[str, Any]]
 #: yields a request body, receives its decoded answer, returns ``(parts, per_token)``:
@@ -90,3 +90,27 @@ def embedding_flow(batches: Iterable[Part], *, one_by_one: bool) -> EmbeddingFlo
                 again = yield single
                 parts.append((1, _pooled(again)))
     return parts, seen
+
+
+def run_flow(
+    flow: EmbeddingFlow, post: Callable[[dict[str, Any]], Mapping[str, Any]]
+) -> tuple[list[Part], bool]:
+    """Drive ``flow``, sending each body with ``post`` (body → decoded answer)."""
+    try:
+        body = next(flow)
+        while True:
+            body = flow.send(post(body))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def arun_flow(
+    flow: EmbeddingFlow, post: Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
+) -> tuple[list[Part], bool]:
+    """The async twin of :func:`run_flow`."""
+    try:
+        body = next(flow)
+        while True:
+            body = flow.send(await post(body))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]

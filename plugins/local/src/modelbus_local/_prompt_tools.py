@@ -42,6 +42,7 @@ __all__ = [
     "new_call_id",
     "parse_tool_reply",
     "prompt_request",
+    "repeated_calls",
     "reply_schema",
     "tool_choice_names",
 ]
@@ -62,6 +63,30 @@ def has_tool_turns(messages: Sequence[Message]) -> bool:
     """True when ``messages`` hold an assistant turn with ``tool_calls`` or a ``tool``
     result (prompt mode rewrites them as text even in a request without ``tools``)."""
     return any(m.role == "tool" or m.tool_calls for m in messages)
+
+
+def _same_call(tc: ToolCall) -> tuple[str, str]:
+    try:
+        args = json.dumps(json.loads(tc.function.arguments or "{}"), sort_keys=True)
+    except ValueError:
+        args = tc.function.arguments
+    return tc.function.name, args
+
+
+def repeated_calls(calls: Sequence[ToolCall], messages: Sequence[Message]) -> bool:
+    """True when ``calls`` is not empty and each repeats, with equal arguments (as JSON),
+    a call made in ``messages`` whose ``tool`` result is already there: small models in
+    prompt mode tend to call a tool again and again instead of answering from its
+    result (SmolLM2-135M does at temperature 0, whatever the prompt says)."""
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    made = {
+        _same_call(tc)
+        for m in messages
+        if m.role == "assistant"
+        for tc in m.tool_calls or ()
+        if tc.id in answered
+    }
+    return bool(calls) and all(_same_call(c) in made for c in calls)
 
 
 def tool_choice_names(tools: Sequence[ToolSpec], tool_choice: Any) -> tuple[list[str], bool]:

@@ -8,6 +8,12 @@ both backends; ids and counted usage for the server backend).
   pass that JSON on as text, so its chunks are collected and, at the end, the parsed
   reply is given as one role chunk, the content or one delta per tool call, and the
   finish chunk (``finish_reason = "tool_calls"`` when calls were found).
+- A prompt-mode reply whose calls all repeat calls already answered in the conversation
+  (same tool, equal arguments) is not passed on: the request is asked again
+  (:func:`answer_request`) without tools and with the reply held to ``{"content": ...}``
+  (else a small model writes the call again, as text), so that the model answers from
+  the results it has; the usage covers both generations. A stream then gives that
+  answer as replayed chunks (prompt-mode streams are collected anyway).
 - No ``usage`` (llama-cpp-python's server ignores ``stream_options.include_usage``):
   counted by :func:`count_usage` and marked: ``usage.estimated`` is True and
   ``extra["usage_counted_by"]`` says how (``"server-tokenizer"`` or
@@ -23,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from modelbus._stream import StreamAccumulator
-from modelbus._types import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta, Usage
+from modelbus._stream import StreamAccumulator, replay_chunks
+from modelbus._types import ChatChunk, ChatRequest, ChatResponse, ToolCall, ToolCallDelta, Usage
 
-from ._prompt_tools import new_call_id, parse_tool_reply
+from ._prompt_tools import new_call_id, parse_tool_reply, repeated_calls
 
 if TYPE_CHECKING:
     from ._server import LocalServerProvider
@@ -34,11 +40,14 @@ if TYPE_CHECKING:
 __all__ = [
     "StreamFixer",
     "afill_stream",
+    "answer_of",
+    "answer_request",
     "count_usage",
     "fill_stream",
     "finish_response",
     "needs_counting",
     "parse_reply",
+    "repeats",
 ]
 
 
@@ -58,6 +67,37 @@ def count_usage(
     by = "server-tokenizer" if c.route() != "none" else "approximation"
     marks = {"usage_counted_by": by}
     return Usage(prompt, completion, prompt + completion, estimated=True), marks
+
+
+def repeats(request: ChatRequest, sent: ChatRequest, calls: Sequence[ToolCall]) -> bool:
+    """True for a prompt-mode reply whose ``calls`` all repeat answered calls (see
+    :func:`~._prompt_tools.repeated_calls`): then :func:`answer_request` is asked
+    instead."""
+    return _prompt_mode(request, sent) and repeated_calls(calls, request.messages)
+
+
+# The reply shape of an answer (reply_schema's text alternative).
+_ANSWER = {
+    "type": "object",
+    "properties": {"content": {"type": "string"}},
+    "required": ["content"],
+    "additionalProperties": False,
+}
+
+
+def answer_request(request: ChatRequest) -> ChatRequest:
+    """``request`` asked again after a reply that repeats answered calls: no tools
+    (``tool_choice = "none"``) and the reply held to ``{"content": "..."}``."""
+    rf = {"type": "json_schema", "json_schema": {"name": "answer", "schema": _ANSWER}}
+    return attrs.evolve(request, tool_choice="none", response_format=rf)
+
+
+def answer_of(first: ChatResponse, again: ChatResponse) -> ChatResponse:
+    """The answer to :func:`answer_request` unwrapped from its JSON, with the usage of
+    both generations (``first``, the reply that repeated a call, and ``again``)."""
+    content = parse_tool_reply(again.message.text, ()).content
+    msg = attrs.evolve(again.message, content=content, tool_calls=None)
+    return attrs.evolve(again, message=msg, usage=first.usage + again.usage)
 
 
 def needs_counting(resp: ChatResponse) -> bool:
@@ -118,6 +158,7 @@ class StreamFixer:
         self.acc = StreamAccumulator()
         self.indexes: set[int] = set()
         self.usage_seen = False
+        self.calls: tuple[ToolCall, ...] = ()  # of a prompt-mode reply, after tail()
 
     def feed(self, chunk: ChatChunk) -> ChatChunk | None:
         self.acc.add(chunk)
@@ -142,6 +183,7 @@ class StreamFixer:
             return []
         resp = self.acc.response()
         parsed = parse_tool_reply(resp.message.text, self.request.tools or ())
+        self.calls = parsed.tool_calls
         rid, model = resp.id, resp.model
         out = [ChatChunk(id=rid, model=model, role="assistant")]
         if parsed.content:
@@ -182,7 +224,14 @@ def fill_stream(
             out = fx.feed(chunk)
             if out is not None:
                 yield out
-    yield from fx.tail()
+    tail = fx.tail()
+    if repeats(request, sent, fx.calls):
+        earlier = fx.acc.response()
+        if not fx.usage_seen:
+            earlier = attrs.evolve(earlier, usage=fx.usage_chunk(provider).usage or Usage())
+        yield from replay_chunks(answer_of(earlier, provider.chat(answer_request(request))))
+        return
+    yield from tail
     if not fx.usage_seen:
         yield fx.usage_chunk(provider)
 
@@ -204,7 +253,17 @@ async def afill_stream(
             out = fx.feed(chunk)
             if out is not None:
                 yield out
-    for chunk in fx.tail():
+    tail = fx.tail()
+    if repeats(request, sent, fx.calls):
+        earlier = fx.acc.response()
+        if not fx.usage_seen:
+            counted = await asyncio.to_thread(fx.usage_chunk, provider)
+            earlier = attrs.evolve(earlier, usage=counted.usage or Usage())
+        again = await provider.achat(answer_request(request))
+        for chunk in replay_chunks(answer_of(earlier, again)):
+            yield chunk
+        return
+    for chunk in tail:
         yield chunk
     if not fx.usage_seen:
         yield await asyncio.to_thread(fx.usage_chunk, provider)

@@ -56,10 +56,18 @@ from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
 from modelbus_openai._embeddings import join_embeddings
 
-from ._pooling import embedding_flow
+from ._pooling import arun_flow, embedding_flow, run_flow
 from ._presets import detect_flavour, preset, root_url
 from ._prompt_tools import has_tool_turns, prompt_request
-from ._replies import afill_stream, fill_stream, finish_response, needs_counting
+from ._replies import (
+    afill_stream,
+    answer_of,
+    answer_request,
+    fill_stream,
+    finish_response,
+    needs_counting,
+    repeats,
+)
 from ._server_tokens import ServerTokenCounter
 from ._settings import LocalSettings
 
@@ -67,6 +75,7 @@ __all__ = ["NO_KEY", "LocalServerProvider"]
 
 #: What is sent as the API key to a server that needs none (llama.cpp's README uses it).
 NO_KEY = "sk-no-key-required"
+_EMBEDDINGS = "the embeddings response"
 
 
 class LocalServerProvider(OpenAICompatibleProvider):
@@ -347,7 +356,10 @@ class LocalServerProvider(OpenAICompatibleProvider):
                 self._fall_back(request.model, exc)
                 sent = self.outgoing(request, "prompt")
                 resp = super().chat(sent)
-        return finish_response(self, request, sent, resp)
+        resp = finish_response(self, request, sent, resp)
+        if repeats(request, sent, resp.tool_calls):
+            return answer_of(resp, self.chat(answer_request(request)))
+        return resp
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """The async twin of :meth:`chat` (token counting for a missing usage runs in a
@@ -365,8 +377,12 @@ class LocalServerProvider(OpenAICompatibleProvider):
                 sent = self.outgoing(request, "prompt")
                 resp = await super().achat(sent)
         if needs_counting(resp):
-            return await asyncio.to_thread(finish_response, self, request, sent, resp)
-        return finish_response(self, request, sent, resp)
+            resp = await asyncio.to_thread(finish_response, self, request, sent, resp)
+        else:
+            resp = finish_response(self, request, sent, resp)
+        if repeats(request, sent, resp.tool_calls):
+            return answer_of(resp, await self.achat(answer_request(request)))
+        return resp
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Stream chunks. Prompt mode buffers the reply (it is JSON to parse) and gives
@@ -410,13 +426,9 @@ class LocalServerProvider(OpenAICompatibleProvider):
         model = self.wire_embedding_model(request.model)
         flow = embedding_flow(self._batches(request), one_by_one=model in self._token_models)
         with self._reach():
-            try:
-                body = next(flow)
-                while True:
-                    answer = self.post_json(self.embeddings_path, body, "the embeddings response")
-                    body = flow.send(answer)
-            except StopIteration as done:
-                parts, token_vectors = done.value
+            parts, token_vectors = run_flow(
+                flow, lambda body: self.post_json(self.embeddings_path, body, _EMBEDDINGS)
+            )
         return self._joined(request, model, parts, token_vectors)
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
@@ -424,15 +436,9 @@ class LocalServerProvider(OpenAICompatibleProvider):
         model = self.wire_embedding_model(request.model)
         flow = embedding_flow(self._batches(request), one_by_one=model in self._token_models)
         with self._reach():
-            try:
-                body = next(flow)
-                while True:
-                    answer = await self.apost_json(
-                        self.embeddings_path, body, "the embeddings response"
-                    )
-                    body = flow.send(answer)
-            except StopIteration as done:
-                parts, token_vectors = done.value
+            parts, token_vectors = await arun_flow(
+                flow, lambda body: self.apost_json(self.embeddings_path, body, _EMBEDDINGS)
+            )
         return self._joined(request, model, parts, token_vectors)
 
     def _joined(
