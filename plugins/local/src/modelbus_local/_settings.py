@@ -62,7 +62,11 @@ class LocalSettings:
       in the system prompt, constrains the reply to JSON where the server can (llama.cpp
       grammars, structured output) and parses tool calls out of it; ``auto`` uses
       ``prompt`` on llama-cpp-python's server and ``native`` elsewhere, switching a model
-      to ``prompt`` when the server refuses ``tools``. Server backend only.
+      to ``prompt`` when the server refuses ``tools``. ``native`` is refused (a
+      ``BadRequestError``) where tools would be ignored: on llama-cpp-python's server
+      (unless ``tool_choice`` names a function) and on the embedded backend, where
+      ``auto`` and ``prompt`` both call tools by prompt, the reply held to the JSON shape
+      by a llama.cpp grammar.
     - ``timeout_s``: seconds to wait for a server's answer (server backend only).
     - ``probe_timeout_s``: seconds each ``server = "auto"`` probe waits (connect and
       answer); the probes run at the same time.
