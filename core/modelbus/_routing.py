@@ -34,6 +34,7 @@ class Route:
     fallbacks: tuple[str, ...] = ()
     context_window_fallback: str | None = None
     alias: str | None = None
+    timeout_s: float | None = None
 
 
 def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]:
@@ -88,6 +89,7 @@ def resolve_route(
             tuple(a.fallbacks),
             a.context_window_fallback,
             name,
+            a.timeout_s,
         )
     if name is not None and "/" in name:
         head, _, tail = name.partition("/")

@@ -2,12 +2,15 @@
 
 A stream is retried (and falls back to another model, see ``_fallback``) only until its
 first chunk arrives: after that, a retry would repeat text the caller has already seen,
-so a mid-stream failure is raised as is. A complete stream is stored in the cache and a
-cached response is replayed as chunks without delays.
+so a mid-stream failure is raised as is. The attempt timeout and the deadline bound the
+wait for the first chunk; the stream idle timeout each later silence (``_timeouts``;
+enforced here for async providers, by the provider for sync ones). A complete stream is
+stored in the cache and a cached response is replayed as chunks without delays.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,10 +27,12 @@ from ._pipeline import (
     _key,
     _no_cache_only,
     _on_retry,
+    call_limits,
 )
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._stream import StreamAccumulator, replay_chunks
+from ._timeouts import CallLimits
 from ._types import ChatChunk, ChatRequest, ChatResponse
 from .errors import CacheMiss
 
@@ -130,6 +135,7 @@ class ChatStream(_StreamBase):
                 clock=c.clock,
                 on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
+                limits=call_limits(c, route, o),
             )
         except Exception as exc:
             # Nothing was yielded yet, so a fallback model can still take the whole stream.
@@ -200,6 +206,7 @@ class AsyncChatStream(_StreamBase):
             except StopAsyncIteration:
                 return it, None
 
+        limits = call_limits(c, route, o)
         try:
             req = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
@@ -208,6 +215,7 @@ class AsyncChatStream(_StreamBase):
                 clock=c.clock,
                 on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
+                limits=limits,
             )
         except Exception as exc:
             nxt = next_route(c, route, self._req, exc)
@@ -224,7 +232,7 @@ class AsyncChatStream(_StreamBase):
         if head is not None:
             self._acc.add(head)
             yield head
-            async for chunk in it:
+            async for chunk in _idle_bounded(it, limits):
                 self._acc.add(chunk)
                 yield chunk
         resp = self._complete()
@@ -233,3 +241,31 @@ class AsyncChatStream(_StreamBase):
                 _acache(cache, "set", self._key, dumps_response(resp), self._ttl(), o.cache_tags),
                 "cache_set_failed",
             )
+
+
+async def _idle_bounded(
+    it: AsyncIterator[ChatChunk], limits: CallLimits
+) -> AsyncIterator[ChatChunk]:
+    """The chunks of ``it``, each awaited at most ``stream_idle_timeout_s`` (then ``it``
+    is closed and :class:`APITimeoutError` raised). Each wait has its own timeout: one
+    spanning the ``yield`` would also cut the caller's own work between chunks."""
+    idle = limits.stream_idle_timeout_s
+    if idle is None:
+        async for chunk in it:
+            yield chunk
+        return
+    while True:
+        cm = asyncio.timeout(idle)
+        try:
+            async with cm:
+                chunk = await anext(it)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            if not cm.expired():
+                raise
+            aclose = getattr(it, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            raise limits.stream_stalled() from exc
+        yield chunk

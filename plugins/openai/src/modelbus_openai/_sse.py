@@ -28,6 +28,7 @@ from modelbus._types import ChatChunk
 from modelbus.errors import APIConnectionError
 
 from ._errors import error_from_body, invalid_body_error, map_openai_error
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, acapped_sse, capped_sse
 
 __all__ = ["aiter_chunks", "iter_chunks"]
 
@@ -66,8 +67,11 @@ def _cut(provider: str, headers: Mapping[str, str]) -> APIConnectionError:
     )
 
 
-def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
-    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned).
+def iter_chunks(
+    response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+) -> Iterator[ChatChunk]:
+    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned); an
+    event over ``max_event_bytes`` raises (``_limits``) before it is buffered whole.
 
     Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
     docstring; transport errors while reading become APITimeoutError/APIConnectionError.
@@ -79,7 +83,8 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = SSEDecoder().iter_bytes(response.iter_bytes())
+        pieces = capped_sse(response.iter_bytes(), provider, max_event_bytes, headers)
+        events = SSEDecoder().iter_bytes(pieces)
         while True:
             try:
                 sse = next(events, None)
@@ -100,7 +105,9 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
         response.close()
 
 
-async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]:
+async def aiter_chunks(
+    response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`iter_chunks`."""
     from openai._streaming import SSEDecoder
     from openai._streaming_cleanup import drain_response_async
@@ -110,7 +117,8 @@ async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = SSEDecoder().aiter_bytes(response.aiter_bytes())
+        pieces = acapped_sse(response.aiter_bytes(), provider, max_event_bytes, headers)
+        events = SSEDecoder().aiter_bytes(pieces)
         while True:
             try:
                 sse = await anext(events, None)
