@@ -4,7 +4,12 @@ provider (both async transports) and the real SDK over HTTP to the WireServer.""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -151,3 +156,96 @@ async def test_a_50_mb_answer_fails_at_the_default_cap(srv: WireServer) -> None:
     exc = await fails(make(srv), "sync")
     assert isinstance(exc, errors.ProviderError) and exc.code == "response_too_large"
     assert "max_response_bytes=10485760" in str(exc)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_chunked_body_over_the_cap_fails_while_reading(
+    mode: str, transport: str, srv: WireServer
+) -> None:
+    # No Content-Length to refuse it by: the cap is met while reading the pieces.
+    piece = b" " * (16 * 1024)
+    srv.enqueue(
+        Reply(status=200, headers={"Content-Type": "application/json"}, events=(piece,) * 64)
+    )
+    exc = await fails(make(srv, transport, max_response_bytes=64 * 1024), mode)
+    assert isinstance(exc, errors.ProviderError) and exc.code == "response_too_large"
+
+
+@pytest.fixture
+def gzip_bomb_url() -> Iterator[str]:
+    """A raw HTTP server answering every request with an 8 MiB chat completion
+    compressed to a few KiB (``Content-Encoding: gzip``, a small Content-Length)."""
+    body = gzip.compress(big_completion(8 * 1024 * 1024))
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                with contextlib.suppress(OSError):
+                    conn.sendall(head + body)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    stop.set()
+    sock.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_compressed_bomb_is_capped_after_decompression(
+    mode: str, transport: str, gzip_bomb_url: str
+) -> None:
+    client = modelbus.Client(
+        {
+            "modelbus": {"provider": "openai", "cache": "none", "retry_policy": "none"},
+            "providers": {
+                "openai": {
+                    "base_url": gzip_bomb_url,
+                    "api_key": "sk-test",
+                    "async_transport": transport,
+                    "max_response_bytes": 1024 * 1024,
+                }
+            },
+        }
+    )
+    exc = await fails(client, mode)
+    assert isinstance(exc, errors.ProviderError) and exc.code == "response_too_large"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_an_embeddings_answer_may_exceed_the_chat_cap_by_its_allowance(
+    mode: str, srv: WireServer
+) -> None:
+    # 8 recorded 1536-d vectors as JSON floats (about 30 KiB each) pass a 64 KiB cap:
+    # embeddings get 64 KiB more per input.
+    client = make(srv, max_response_bytes=64 * 1024)
+    texts = [f"text {i}" for i in range(8)]
+    try:
+        if mode == "sync":
+            resp = client.embed(
+                texts, model="text-embedding-3-small", extra_body={"encoding_format": "float"}
+            )
+        else:
+            resp = await client.aembed(
+                texts, model="text-embedding-3-small", extra_body={"encoding_format": "float"}
+            )
+    finally:
+        await client.aclose()
+    assert len(resp.vectors) == 8
+    assert len(srv.requests) == 1

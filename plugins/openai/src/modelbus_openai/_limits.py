@@ -14,7 +14,8 @@ httpx/httpcore fix a read timeout per response, so the total of a whole answer i
 checked between the pieces of its body (a server trickling bytes cannot stretch it).
 
 Size: :data:`DEFAULT_MAX_RESPONSE_BYTES` (``max_response_bytes``) for a whole body
-(decoded, so a compressed bomb is caught too) and for each SSE event. Reading stops at
+(decoded, so a compressed bomb is caught too) and for each SSE event; an embeddings
+answer may be :data:`EMBEDDING_BYTES_PER_INPUT` larger per input. Reading stops at
 the cap with a :class:`~modelbus.errors.ProviderError` (``code="response_too_large"``,
 not retryable: the same request gets the same answer); nothing is read whole first.
 """
@@ -30,16 +31,20 @@ from modelbus.errors import APITimeoutError, ProviderError
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "EMBEDDING_BYTES_PER_INPUT",
     "BodyReader",
     "acapped_sse",
     "capped_sse",
     "request_timeout",
 ]
 
-#: 10 MiB. The largest legitimate answers are far below: a 2048-input embeddings batch
-#: of 3072-d float32 vectors is 25 MiB as JSON floats but 8.4 MiB in base64 (the
-#: default encoding), a chat completion with 128k output tokens about 1 MiB.
+#: 10 MiB. A chat completion of 128k output tokens is about 1 MiB; ``top_logprobs=20``
+#: adds about 1.3 KiB per token, so only a long answer with logprobs comes near it.
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+#: Added to the cap of an embeddings answer per input: a 3072-d float32 vector is 16 KiB
+#: in base64 (the default encoding) and about 40 KiB as JSON floats (servers without
+#: base64), so a full batch of 2048 never meets the cap.
+EMBEDDING_BYTES_PER_INPUT = 64 * 1024
 
 
 _MIN_WAIT_S = 0.001

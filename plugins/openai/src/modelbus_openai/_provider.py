@@ -41,7 +41,12 @@ from modelbus.protocols import Capabilities
 from ._aio import AioPoster, AioReply, poster_for
 from ._embeddings import embedding_batches, join_embeddings
 from ._errors import invalid_body_error, map_openai_error, sdk_error_types
-from ._limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader, request_timeout
+from ._limits import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    EMBEDDING_BYTES_PER_INPUT,
+    BodyReader,
+    request_timeout,
+)
 from ._settings import MAX_EMBEDDING_INPUTS
 from ._sse import aiter_chunks, iter_chunks
 
@@ -54,6 +59,7 @@ __all__ = ["OpenAICompatibleProvider"]
 # Sent instead of a key to servers that need none, so the SDK never falls back to
 # $OPENAI_API_KEY (which would leak the OpenAI key to a local or third-party server).
 _NO_KEY = "no-key"
+_EMBEDDINGS = "the embeddings response"
 
 
 class OpenAICompatibleProvider:
@@ -286,8 +292,8 @@ class OpenAICompatibleProvider:
         timeout, ends_at = request_timeout(self._timeout, stream)
         return {**self._options, "timeout": timeout, "follow_redirects": False}, ends_at
 
-    def _read(self, raw: Any, ends_at: float | None) -> AioReply:
-        reader = BodyReader(self.name, self.max_response_bytes, ends_at)
+    def _read(self, raw: Any, ends_at: float | None, cap: int | None = None) -> AioReply:
+        reader = BodyReader(self.name, cap or self.max_response_bytes, ends_at)
         try:
             reader.start(raw.status_code, raw.headers)
             for piece in raw.iter_bytes():
@@ -296,8 +302,8 @@ class OpenAICompatibleProvider:
             raw.close()
         return AioReply(raw.status_code, raw.headers, reader.content())
 
-    async def _aread(self, raw: Any, ends_at: float | None) -> AioReply:
-        reader = BodyReader(self.name, self.max_response_bytes, ends_at)
+    async def _aread(self, raw: Any, ends_at: float | None, cap: int | None = None) -> AioReply:
+        reader = BodyReader(self.name, cap or self.max_response_bytes, ends_at)
         try:
             reader.start(raw.status_code, raw.headers)
             async for piece in raw.aiter_bytes():
@@ -307,22 +313,31 @@ class OpenAICompatibleProvider:
         return AioReply(raw.status_code, raw.headers, reader.content())
 
     def post_json(
-        self, path: str, body: Mapping[str, Any], what: str = "the response"
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        what: str = "the response",
+        max_bytes: int | None = None,
     ) -> dict[str, Any]:
         """``POST`` ``body`` as JSON to ``path`` (relative to the base URL) and return the
-        decoded JSON object; errors are mapped as for every call."""
+        decoded JSON object, read up to ``max_bytes`` (default ``max_response_bytes``);
+        errors are mapped as for every call."""
         options, ends_at = self._request_options(False)
         try:
             raw = self.sync_client.post(
                 path, cast_to=self._response_cls, body=body, options=options, stream=True
             )
-            reply = self._read(raw, ends_at)
+            reply = self._read(raw, ends_at, max_bytes)
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
         return self._decode(reply, what)
 
     async def apost_json(
-        self, path: str, body: Mapping[str, Any], what: str = "the response"
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        what: str = "the response",
+        max_bytes: int | None = None,
     ) -> dict[str, Any]:
         """The async twin of :meth:`post_json`."""
         options, ends_at = self._request_options(False)
@@ -333,14 +348,14 @@ class OpenAICompatibleProvider:
                 body,
                 timeout=options["timeout"],
                 ends_at=ends_at,
-                max_bytes=self.max_response_bytes,
+                max_bytes=max_bytes or self.max_response_bytes,
             )
             return self._decode(reply, what)
         try:
             raw = await self.async_client().post(
                 path, cast_to=self._response_cls, body=body, options=options, stream=True
             )
-            reply = await self._aread(raw, ends_at)
+            reply = await self._aread(raw, ends_at, max_bytes)
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
         return self._decode(reply, what)
@@ -425,12 +440,18 @@ class OpenAICompatibleProvider:
             size=self.embedding_batch_size,
         )
 
+    def _embeddings_cap(self, inputs: int) -> int:
+        """The size cap of an embeddings answer: ``max_response_bytes`` plus
+        :data:`~modelbus_openai._limits.EMBEDDING_BYTES_PER_INPUT` per input, since a
+        full batch of large vectors is bigger than any chat answer."""
+        return self.max_response_bytes + inputs * EMBEDDING_BYTES_PER_INPUT
+
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """``POST /embeddings`` in batches of ``embedding_batch_size`` inputs, sent one
         after the other; vectors come back in input order, usage summed. An empty
         ``input`` sends nothing and returns no vectors."""
         parts = [
-            (n, self.post_json(self.embeddings_path, body, "the embeddings response"))
+            (n, self.post_json(self.embeddings_path, body, _EMBEDDINGS, self._embeddings_cap(n)))
             for n, body in self._batches(request)
         ]
         return join_embeddings(self.name, request, parts)
@@ -438,7 +459,12 @@ class OpenAICompatibleProvider:
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """The async twin of :meth:`embed` (batches sent one after the other)."""
         parts = [
-            (n, await self.apost_json(self.embeddings_path, body, "the embeddings response"))
+            (
+                n,
+                await self.apost_json(
+                    self.embeddings_path, body, _EMBEDDINGS, self._embeddings_cap(n)
+                ),
+            )
             for n, body in self._batches(request)
         ]
         return join_embeddings(self.name, request, parts)
