@@ -32,12 +32,15 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextvars import ContextVar
+from typing import TypeVar
 
 import attrs
 
 from .errors import APITimeoutError
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_STREAM_IDLE_TIMEOUT_S",
@@ -45,6 +48,9 @@ __all__ = [
     "CallLimits",
     "attempt_limits",
     "check_timeout",
+    "current_limits",
+    "set_limits",
+    "within",
 ]
 
 #: Seconds a stream may stay silent after its first chunk. 60 s is the read timeout of
@@ -108,6 +114,40 @@ class AttemptLimits:
 
 
 _CURRENT: ContextVar[AttemptLimits | None] = ContextVar("modelbus_attempt_limits", default=None)
+
+
+async def within(aw: Awaitable[T], limits: AttemptLimits | None, provider: str | None = None) -> T:
+    """Await ``aw`` under ``limits`` taken from another context (the sync side of an
+    async-only provider runs on a loop thread of its own, which would not see them):
+    they are set for the provider to read, and ``aw`` is cancelled when their time is
+    up (:class:`APITimeoutError`)."""
+    if limits is None:
+        return await aw
+    set_limits(limits)
+    left = limits.timeout(None)
+    if left is None:
+        return await aw
+    cm = asyncio.timeout(left)
+    try:
+        async with cm:
+            return await aw
+    except TimeoutError as exc:
+        if not cm.expired():
+            raise
+        raise APITimeoutError(
+            f"no answer within {left:.3g}s (the attempt's time)", provider=provider
+        ) from exc
+
+
+def set_limits(limits: AttemptLimits) -> None:
+    """Set ``limits`` in the current context: only for a task of its own (the adapter's
+    loop thread), where nothing has to be reset afterwards."""
+    _CURRENT.set(limits)
+
+
+def current_limits() -> AttemptLimits | None:
+    """The limits set by the retry runner in this context, ``None`` outside an attempt."""
+    return _CURRENT.get()
 
 
 def attempt_limits() -> AttemptLimits:

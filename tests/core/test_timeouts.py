@@ -230,3 +230,30 @@ def test_bad_timeouts_in_the_config_are_config_errors(bad: float) -> None:
         modelbus.Config.from_dict({"models": {"quick": {"model": "m", "timeout_s": bad}}})
     with pytest.raises(ConfigError, match="stream_idle_timeout_s"):
         modelbus.Config.from_dict({"modelbus": {"stream_idle_timeout_s": bad}})
+
+
+class AsyncOnly(Watching):
+    """An async-only provider: the adapter runs its coroutines on a loop thread of its
+    own for sync callers."""
+
+    chat = None  # type: ignore[assignment]
+    stream = None  # type: ignore[assignment]
+
+
+def test_the_sync_side_of_an_async_only_provider_is_bounded_and_sees_the_limits() -> None:
+    p = AsyncOnly(stall_s=30.0)
+    with client(p, modelbus={"retry_policy": "none"}) as c:
+        t0 = time.monotonic()
+        with pytest.raises(APITimeoutError) as info:
+            c.chat("hi", timeout=0.2)
+        took = time.monotonic() - t0
+    assert 0.19 <= took < 0.5 and info.value.provider == "fake"
+    assert p.seen[0].overrides and p.seen[0].timeout(120.0) <= 0.2
+
+
+def test_a_sync_stream_of_an_async_only_provider_sees_the_limits() -> None:
+    p = AsyncOnly()
+    with client(p, modelbus={"stream_idle_timeout_s": 0.5}) as c:
+        text = "".join(ch.content or "" for ch in c.stream("hi", timeout=3.0))
+    assert text == "0 1 2 "
+    assert p.seen[0].stream_idle_timeout_s == 0.5 and 2.9 < p.seen[0].timeout(None) <= 3.0

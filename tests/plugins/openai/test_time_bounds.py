@@ -207,3 +207,18 @@ async def test_a_stream_stalled_before_its_first_chunk_is_retried(
     finally:
         await client.aclose()
     assert resp.attempts == 2 and resp.message.content
+
+
+def test_the_documented_defaults() -> None:
+    # docs/how-to/timeouts.md: connect 5 s, attempt 120 s (openai, azure), idle 60 s,
+    # 10 MiB per answer; openai-python itself: 600 s, connect 5 s.
+    import openai._constants
+    from modelbus_azure._settings import AzureSettings
+    from modelbus_openai._settings import OpenAISettings
+
+    for s in (OpenAISettings(), AzureSettings()):
+        assert (s.timeout_s, s.connect_timeout_s) == (120.0, 5.0)
+        assert s.max_response_bytes == 10 * 1024 * 1024
+    assert modelbus.CoreSettings().stream_idle_timeout_s == 60.0
+    sdk = openai._constants.DEFAULT_TIMEOUT
+    assert (sdk.read, sdk.connect) == (600, 5.0)
