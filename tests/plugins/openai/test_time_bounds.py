@@ -213,6 +213,7 @@ def test_the_documented_defaults() -> None:
     # docs/how-to/timeouts.md: connect 5 s, attempt 120 s (openai, azure), idle 60 s,
     # 10 MiB per answer; openai-python itself: 600 s, connect 5 s.
     import openai._constants
+
     from modelbus_azure._settings import AzureSettings
     from modelbus_openai._settings import OpenAISettings
 
