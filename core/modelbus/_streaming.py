@@ -10,7 +10,6 @@ stored in the cache and a cached response is replayed as chunks without delays.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,7 @@ from ._pipeline import (
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._stream import StreamAccumulator, replay_chunks
-from ._timeouts import CallLimits
+from ._timeouts import idle_bounded
 from ._types import ChatChunk, ChatRequest, ChatResponse
 from .errors import CacheMiss
 
@@ -232,7 +231,7 @@ class AsyncChatStream(_StreamBase):
         if head is not None:
             self._acc.add(head)
             yield head
-            async for chunk in _idle_bounded(it, limits):
+            async for chunk in idle_bounded(it, limits):
                 self._acc.add(chunk)
                 yield chunk
         resp = self._complete()
@@ -241,31 +240,3 @@ class AsyncChatStream(_StreamBase):
                 _acache(cache, "set", self._key, dumps_response(resp), self._ttl(), o.cache_tags),
                 "cache_set_failed",
             )
-
-
-async def _idle_bounded(
-    it: AsyncIterator[ChatChunk], limits: CallLimits
-) -> AsyncIterator[ChatChunk]:
-    """The chunks of ``it``, each awaited at most ``stream_idle_timeout_s`` (then ``it``
-    is closed and :class:`APITimeoutError` raised). Each wait has its own timeout: one
-    spanning the ``yield`` would also cut the caller's own work between chunks."""
-    idle = limits.stream_idle_timeout_s
-    if idle is None:
-        async for chunk in it:
-            yield chunk
-        return
-    while True:
-        cm = asyncio.timeout(idle)
-        try:
-            async with cm:
-                chunk = await anext(it)
-        except StopAsyncIteration:
-            return
-        except TimeoutError as exc:
-            if not cm.expired():
-                raise
-            aclose = getattr(it, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            raise limits.stream_stalled() from exc
-        yield chunk
