@@ -223,3 +223,27 @@ def test_the_documented_defaults() -> None:
     assert modelbus.CoreSettings().stream_idle_timeout_s == 60.0
     sdk = openai._constants.DEFAULT_TIMEOUT
     assert (sdk.read, sdk.connect) == (600, 5.0)
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_keep_alives_do_not_stretch_the_wait_for_the_first_chunk(
+    mode: str, srv: WireServer
+) -> None:
+    # Comments every 50 ms keep every read short, but no chunk comes: the attempt's
+    # timeout still ends the wait (checked between reads in sync mode too).
+    ping = b": keep-alive\n\n"
+    srv.enqueue(
+        Reply(
+            status=200,
+            headers={"Content-Type": "text/event-stream"},
+            events=(ping,) * 60,
+            event_delay=0.05,
+        )
+    )
+    client = client_for(srv.base_url)
+    try:
+        exc, took = await timed(call_with(client, mode, timeout=0.5))
+    finally:
+        await client.aclose()
+    assert isinstance(exc, errors.APITimeoutError), repr(exc)
+    assert 0.5 - 0.05 <= took <= 0.5 + SLACK_S

@@ -33,8 +33,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "EMBEDDING_BYTES_PER_INPUT",
     "BodyReader",
-    "acapped_sse",
-    "capped_sse",
+    "SseGuard",
     "request_timeout",
 ]
 
@@ -133,13 +132,29 @@ class BodyReader:
 _EVENT_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")
 
 
-class _SseCap:
-    def __init__(self, provider: str, cap: int, headers: Mapping[str, str]) -> None:
+class SseGuard:
+    """Watches the bytes of an event stream: raises once one event grows over ``cap``
+    bytes (before the SSE decoder would buffer it), and, until :meth:`delivered` is
+    called, once ``first_by`` (``time.monotonic()``) has passed — a server sending
+    only keep-alive comments cannot stretch the wait for the first chunk."""
+
+    def __init__(
+        self,
+        provider: str,
+        cap: int,
+        headers: Mapping[str, str],
+        first_by: float | None = None,
+    ) -> None:
         self.provider = provider
         self.cap = cap
         self.headers = headers
+        self.first_by = first_by
         self.pending = 0  # bytes since the last event end
         self.tail = b""
+
+    def delivered(self) -> None:
+        """The first chunk went out: from now on only the idle timeout applies."""
+        self.first_by = None
 
     def check(self, piece: bytes) -> None:
         data = self.tail + piece
@@ -152,24 +167,20 @@ class _SseCap:
         self.tail = data[-2:]
         if self.pending > self.cap:
             raise too_large(self.provider, "a stream event", self.cap, 200, self.headers)
+        if self.first_by is not None and time.monotonic() > self.first_by:
+            raise APITimeoutError(
+                "no chunk within the attempt's timeout (only keep-alives arrived)",
+                provider=self.provider,
+            )
 
+    def watch(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        """``pieces``, each checked."""
+        for piece in pieces:
+            self.check(piece)
+            yield piece
 
-def capped_sse(
-    pieces: Iterable[bytes], provider: str, cap: int, headers: Mapping[str, str]
-) -> Iterator[bytes]:
-    """``pieces`` of an event stream, raising once one event grows over ``cap`` bytes
-    (before the SSE decoder would buffer it)."""
-    guard = _SseCap(provider, cap, headers)
-    for piece in pieces:
-        guard.check(piece)
-        yield piece
-
-
-async def acapped_sse(
-    pieces: AsyncIterator[bytes], provider: str, cap: int, headers: Mapping[str, str]
-) -> AsyncIterator[bytes]:
-    """The async twin of :func:`capped_sse`."""
-    guard = _SseCap(provider, cap, headers)
-    async for piece in pieces:
-        guard.check(piece)
-        yield piece
+    async def awatch(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The async twin of :meth:`watch`."""
+        async for piece in pieces:
+            self.check(piece)
+            yield piece

@@ -401,7 +401,7 @@ class OpenAICompatibleProvider:
         """Stream ``POST /chat/completions`` (``stream_options.include_usage`` on, so the
         last chunk carries usage). The request is sent on the first ``next()``."""
         body = self.chat_body(request, True)
-        options, _ = self._request_options(True)
+        options, first_by = self._request_options(True)
         try:
             raw = self.sync_client.post(
                 self.chat_path,
@@ -412,12 +412,12 @@ class OpenAICompatibleProvider:
             )
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        yield from iter_chunks(raw, self.name, self.max_response_bytes)
+        yield from iter_chunks(raw, self.name, self.max_response_bytes, first_by)
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The async twin of :meth:`stream`."""
         body = self.chat_body(request, True)
-        options, _ = self._request_options(True)
+        options, first_by = self._request_options(True)
         try:
             raw = await self.async_client().post(
                 self.chat_path,
@@ -428,7 +428,7 @@ class OpenAICompatibleProvider:
             )
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        async for chunk in aiter_chunks(raw, self.name, self.max_response_bytes):
+        async for chunk in aiter_chunks(raw, self.name, self.max_response_bytes, first_by):
             yield chunk
 
     # --- embeddings ------------------------------------------------------------------------

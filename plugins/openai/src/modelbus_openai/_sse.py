@@ -28,7 +28,7 @@ from modelbus._types import ChatChunk
 from modelbus.errors import APIConnectionError
 
 from ._errors import error_from_body, invalid_body_error, map_openai_error
-from ._limits import DEFAULT_MAX_RESPONSE_BYTES, acapped_sse, capped_sse
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, SseGuard
 
 __all__ = ["aiter_chunks", "iter_chunks"]
 
@@ -68,10 +68,14 @@ def _cut(provider: str, headers: Mapping[str, str]) -> APIConnectionError:
 
 
 def iter_chunks(
-    response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    response: Any,
+    provider: str,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    first_by: float | None = None,
 ) -> Iterator[ChatChunk]:
     """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned); an
-    event over ``max_event_bytes`` raises (``_limits``) before it is buffered whole.
+    event over ``max_event_bytes`` raises (``_limits``) before it is buffered whole, and
+    so does a first chunk not there by ``first_by`` (``time.monotonic()``).
 
     Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
     docstring; transport errors while reading become APITimeoutError/APIConnectionError.
@@ -83,8 +87,8 @@ def iter_chunks(
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        pieces = capped_sse(response.iter_bytes(), provider, max_event_bytes, headers)
-        events = SSEDecoder().iter_bytes(pieces)
+        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        events = SSEDecoder().iter_bytes(guard.watch(response.iter_bytes()))
         while True:
             try:
                 sse = next(events, None)
@@ -100,13 +104,17 @@ def iter_chunks(
                         pass
                 return
             if item is not _SKIP:
+                guard.delivered()
                 yield item
     finally:
         response.close()
 
 
 async def aiter_chunks(
-    response: Any, provider: str, max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    response: Any,
+    provider: str,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    first_by: float | None = None,
 ) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`iter_chunks`."""
     from openai._streaming import SSEDecoder
@@ -117,8 +125,8 @@ async def aiter_chunks(
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        pieces = acapped_sse(response.aiter_bytes(), provider, max_event_bytes, headers)
-        events = SSEDecoder().aiter_bytes(pieces)
+        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        events = SSEDecoder().aiter_bytes(guard.awatch(response.aiter_bytes()))
         while True:
             try:
                 sse = await anext(events, None)
@@ -132,6 +140,7 @@ async def aiter_chunks(
                 await drain_response_async(response)
                 return
             if item is not _SKIP:
+                guard.delivered()
                 yield item
     finally:
         await response.aclose()
