@@ -104,9 +104,9 @@ class AttemptLimits:
         return min(default, left)
 
     def read_timeout(self, default: float | None, stream: bool) -> float | None:
-        """The per-read timeout of an HTTP request: :meth:`timeout` for a whole answer,
-        at most ``stream_idle_timeout_s`` for a stream (each read of a stream waits at
-        most that long, before its first chunk as after)."""
+        """The per-read timeout of an HTTP request: :meth:`timeout` for a whole answer;
+        for a stream the smaller of that and ``stream_idle_timeout_s`` (each read of a
+        stream waits at most that long, before its first chunk as after)."""
         total = self.timeout(default)
         idle = self.stream_idle_timeout_s
         if not stream or idle is None:

@@ -247,3 +247,28 @@ async def test_keep_alives_do_not_stretch_the_wait_for_the_first_chunk(
         await client.aclose()
     assert isinstance(exc, errors.APITimeoutError), repr(exc)
     assert 0.5 - 0.05 <= took <= 0.5 + SLACK_S
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_a_short_call_timeout_also_bounds_each_silence_of_a_stream(
+    mode: str, srv: WireServer
+) -> None:
+    srv.enqueue(Reply.stall_after(2, 1.5))
+    client = client_for(srv.base_url)  # idle timeout 60 s: the call's 0.4 s is shorter
+    got: list[Any] = []
+    try:
+        exc, _ = await timed(collect(client, mode, got, timeout=0.4))
+    finally:
+        await client.aclose()
+    assert isinstance(exc, errors.APITimeoutError), repr(exc)
+    assert len(got) == 2 and len(srv.requests) == 1
+
+
+async def collect(client: modelbus.Client, mode: str, into: list[Any], **kw: Any) -> None:
+    """Read a stream into ``into`` (what was delivered before a failure stays there)."""
+    if mode == "stream":
+        for chunk in client.stream("hi", model="gpt-4o-mini", **kw):
+            into.append(chunk)
+        return
+    async for chunk in client.astream("hi", model="gpt-4o-mini", **kw):
+        into.append(chunk)
