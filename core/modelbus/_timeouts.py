@@ -9,9 +9,10 @@ Three limits, all in seconds:
   and every backoff sleep. The attempt in flight gets what is left of it, so a stalled
   server costs at most ``deadline_s``, not ``deadline_s`` plus one attempt timeout;
 - the **stream idle timeout** (``[modelbus] stream_idle_timeout_s``, default
-  :data:`DEFAULT_STREAM_IDLE_TIMEOUT_S`): the longest silence of a stream once its
-  first chunk has arrived. Mid-way a retry would repeat text the caller has seen, so it
-  is raised to the caller as :class:`~modelbus.errors.APITimeoutError`.
+  :data:`DEFAULT_STREAM_IDLE_TIMEOUT_S`): the longest silence of a stream (providers
+  apply it to each read; the async pipeline to each wait after the first chunk). Before
+  the first chunk a stall is retried like any timeout; mid-way a retry would repeat
+  text the caller has seen, so it is raised as :class:`~modelbus.errors.APITimeoutError`.
 
 The retry runner sets an :class:`AttemptLimits` around every attempt in a context
 variable; a provider reads it with :func:`attempt_limits` when it sends (the built-in
