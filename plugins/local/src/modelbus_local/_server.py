@@ -130,6 +130,7 @@ class LocalServerProvider(OpenAICompatibleProvider):
             api_key=settings.api_key or Secret(NO_KEY, source="modelbus-local"),
             timeout_s=settings.timeout_s,
             connect_timeout_s=min(5.0, settings.timeout_s),
+            max_response_bytes=settings.max_response_bytes,
             default_model=settings.model,
             cache_identity=f"{self.kind}:{base}",
             # JSON floats: not every local server knows encoding_format = "base64"
