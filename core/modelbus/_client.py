@@ -20,13 +20,13 @@ from ._config import Config
 from ._context import TruncateOption
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
-from ._registry import Registry
+from ._registry import Registry, start, start_each
 from ._retry import Clock, RetryBudget
 from ._routing import Route, build_messages, build_request, pick_default_provider, resolve_route
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._streaming import AsyncChatStream, ChatStream
 from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message, Usage
-from .errors import ConfigError, PluginError
+from .errors import ConfigError
 from .protocols import (
     Cache,
     Capabilities,
@@ -138,7 +138,7 @@ class Client:
         cfg.check_sections(self.registry)
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}
-        self._counters: dict[str, TokenCounter] = {}
+        self._counters: dict[str, TokenCounter] | None = None  # started on first count
         self._budgets: dict[str, RetryBudget] = {}
         self._flight = SingleFlight()
         self._aflights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSingleFlight] = (
@@ -167,17 +167,7 @@ class Client:
 
     # --- composition -------------------------------------------------------------------
     def _build(self, kind: str, name: str) -> Any:
-        reg = self.registry.get(kind, name)
-        settings = self.config.section(kind, name, reg.settings)
-        try:
-            return reg.factory(settings) if reg.settings is not None else reg.factory()
-        except (ConfigError, PluginError):
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"{kind} {name!r} from {reg.origin!r} failed to start: {type(exc).__name__}: {exc}",
-                plugin=reg.origin,
-            ) from exc
+        return start(self.registry.get(kind, name), self.config)
 
     @property
     def default_provider(self) -> str:
@@ -341,10 +331,9 @@ class Client:
         if handlers is None:
             with self._lock:
                 if self._format_handlers is None:
-                    self._format_handlers = [
-                        (r.name, self._build("response_formats", r.name))
-                        for r in self.registry.of_kind("response_formats")
-                    ]
+                    self._format_handlers = start_each(
+                        self.registry, "response_formats", self.config
+                    )
                 handlers = self._format_handlers
         for _name, h in handlers:
             if h.matches(response_format):
