@@ -18,6 +18,7 @@ from tests.core.plugin_kit import (
     BAD_COMMANDS,
     BROKEN_ON_IMPORT,
     CLASHING_COMMAND,
+    HOOK_RAISES,
     MISSPELLED_HOOK,
     PARROT_CLONE,
     clean_environ,
@@ -25,15 +26,6 @@ from tests.core.plugin_kit import (
     run_cli,
     standin_dist,
 )
-
-HOOK_FAILS = """
-import modelbus
-
-@modelbus.hookimpl
-def modelbus_register_providers(register):
-    register("half-done", object)
-    raise ValueError("cannot read my data file")
-"""
 
 PARROT_CONFIG = """
 [modelbus]
@@ -186,7 +178,7 @@ def test_strict_in_process_raises_plugin_error_naming_the_plugin(
 
 def test_hook_that_raises_is_reported_with_its_hook(parrot_on_path, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(
-        str(_dist(tmp_path, "hookfail", "modelbus-hookfail", "mb_hookfail", HOOK_FAILS))
+        str(_dist(tmp_path, "hookfail", "modelbus-hookfail", "mb_hookfail", HOOK_RAISES))
     )
     loaded = modelbus.load_plugins(allow=["parrot", "hookfail"])
     info = {p.name: p for p in loaded.plugins}
