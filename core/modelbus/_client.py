@@ -18,6 +18,7 @@ from ._adapt import AdaptedProvider, adapt_provider
 from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
+from ._logging import calls_logged
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
 from ._registry import Registry, start, start_each
@@ -126,12 +127,10 @@ class Client:
         self.namespace = namespace
         self.clock = clock or Clock()
         core = cfg.modelbus
-        from ._logging import get_logger, level_enabled, setup_default_logging
+        from ._logging import get_logger, setup_default_logging
 
         setup_default_logging(core.log_format, core.log_level)
         self._log = get_logger("modelbus")
-        # Built only when it would be shown: a filtered event then costs one bool test.
-        self._log_calls = level_enabled("info")
         loaded = load_plugins(core.plugins.allow, core.plugins.block)
         self.plugins = loaded
         self.registry = registry if registry is not None else loaded.registry
@@ -286,7 +285,9 @@ class Client:
                     cost_usd=t.cost_usd + (resp.cost_usd or 0.0),
                     unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
                 )
-        if not self._log_calls:
+        # Asked per call: the application may configure structlog after this client is
+        # built; an event nobody would see is not built.
+        if not calls_logged():
             return resp
         self._log.info(
             "modelbus.call",
