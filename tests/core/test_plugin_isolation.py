@@ -12,10 +12,15 @@ error (printed in strict mode too, which then exits 2).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
+import structlog
+from structlog import testing as structlog_testing
 
 import modelbus
 from modelbus._plugins import load_plugins
@@ -74,6 +79,15 @@ PROBES: dict[str, tuple[tuple[tuple[str, str, str, str], ...], dict[str, str]]] 
         },
     ),
 }
+
+
+@contextmanager
+def capture_logs() -> Iterator[list[dict[str, Any]]]:
+    """structlog's capture_logs, leaving structlog unconfigured after (its own exit
+    leaves ``is_configured()`` true)."""
+    with structlog_testing.capture_logs() as logs:
+        yield logs
+    structlog.reset_defaults()
 
 
 def _install(tmp_path: Path, probe: str) -> list[Path]:
@@ -263,6 +277,18 @@ def test_a_factory_that_raises_fails_only_the_app_that_uses_it(
 ):
     for root in _install(tmp_path, "factories-raise"):
         monkeypatch.syspath_prepend(str(root))
+    with capture_logs() as logs:
+        counted = make_client(FakeProvider()).count_tokens("hi", model="gpt-4o-mini")
+    assert counted > 0
+    (failed,) = [e for e in logs if e["event"] == "plugin_factory_failed"]
+    assert failed["log_level"] == "warning"
+    assert (failed["plugin"], failed["kind"], failed["name"]) == (
+        "boom",
+        "token_counters",
+        "boom-counter",
+    )
+    assert "RuntimeError: no licence file" in failed["error"]
+
     client = modelbus.Client({"modelbus": {"provider": "boom"}})
     with pytest.raises(PluginError, match="providers 'boom' from 'modelbus-boom' failed to start"):
         client.chat("hi")

@@ -18,8 +18,9 @@ __all__ = ["plugin_rows", "plugins"]
 def plugin_rows(config_path: str | None) -> list[dict[str, Any]]:
     """One dict per plugin (built-ins first): ``name``, ``distribution``, ``version``,
     ``hooks`` (hook names implemented), ``registered`` (kind → names), ``commands``
-    (CLI commands added), ``error`` (``None``, or why it failed to load, register or add
-    commands) and ``builtin``."""
+    (CLI commands added), ``error`` (``None``, or why it failed to load, register, add
+    commands, or start a token counter or response-format handler: the kinds every client
+    starts) and ``builtin``."""
     from .._plugins import load_plugins, plugin_infos_json
     from ._group import plugin_commands
 
