@@ -169,27 +169,6 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
             dist_of[modname] = ("modelbus", _version("modelbus"))
 
     load, twice = _entry_points(allow, block)
-    unloaded: list[PluginInfo] = []
-    for name, eps in twice.items():
-        dists = [e.dist.name if e.dist is not None else None for e in eps]
-        msg = (
-            f"plugin name {name!r} is declared by {len(dists)} distributions: "
-            f"{', '.join(repr(d) for d in dists)}; none of them is loaded until all but "
-            "one are blocked or uninstalled"
-        )
-        log.warning("plugin_load_failed", plugin=name, distributions=dists, error=msg)
-        # Listed once per distribution: either may be the one to block.
-        unloaded.extend(
-            PluginInfo(
-                name,
-                e.dist.name if e.dist else None,
-                e.dist.version if e.dist else None,
-                (),
-                {},
-                msg,
-            )
-            for e in eps
-        )
     for ep in load:
         dist_of[ep.name] = (ep.dist.name, ep.dist.version) if ep.dist else (None, None)
         try:
@@ -199,41 +178,12 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
                 pm.unregister(name=ep.name)
             errors.add(ep.name, f"{type(exc).__name__}: {exc}", "plugin_load_failed")
     _check_hook_names(pm, errors)
-
-    registry = Registry()
-    for kind, hook_name in KINDS.items():
-        hook = getattr(pm.hook, hook_name)
-        # Called impl by impl (registration order: built-ins first) so every name is tied
-        # to its plugin and one plugin's failure stays its own.
-        for impl in hook.get_hookimpls():
-            plugin = impl.plugin_name
-            is_builtin = plugin in builtin_names
-            dist = dist_of.get(plugin, (None, None))[0]
-            failed: list[BaseException] = []
-            try:
-                impl.function(
-                    register=registry.registrar(kind, plugin, dist, failed, builtin=is_builtin)
-                )
-            except Exception as exc:
-                failed.append(PluginError(f"{type(exc).__name__}: {exc}", plugin=plugin))
-            for err in failed:
-                if isinstance(err, NameClash):
-                    continue  # every claimant's error, recorded once all have registered
-                if is_builtin:  # a bug in modelbus itself: never hidden
-                    raise err if isinstance(err, PluginError) else PluginError(str(err))
-                errors.add(plugin, f"{hook_name}: {err}", "plugin_hook_failed", hook=hook_name)
-    # A contested name is every claimant's error, not only the last one's.
-    for (kind, _), regs in registry.contested().items():
-        err = registry.clash_error((kind, regs[0].name))
-        for reg in regs:
-            errors.add(reg.plugin, f"{KINDS[kind]}: {err}", "plugin_hook_failed", hook=KINDS[kind])
+    registry = _registry_of(pm, builtin_names, errors)
 
     registered: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
         for reg in registry.of_kind(kind):
-            if (kind, reg.name) not in registry.contested():
-                registered.setdefault(reg.plugin, {}).setdefault(kind, []).append(reg.name)
-
+            registered.setdefault(reg.plugin, {}).setdefault(kind, []).append(reg.name)
     infos = []
     for name in [*BUILTIN_PLUGINS, *(n for n in dist_of if n not in BUILTIN_PLUGINS)]:
         if name not in dist_of:
@@ -252,7 +202,57 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
                 name in builtin_names,
             )
         )
-    return LoadedPlugins(pm, registry, (*infos, *unloaded))
+    return LoadedPlugins(pm, registry, (*infos, *_declared_twice(twice)))
+
+
+def _registry_of(pm: pluggy.PluginManager, builtin_names: set[str], errors: _Errors) -> Registry:
+    """Call every ``modelbus_register_*`` implementation into one registry. Called impl
+    by impl (registration order: built-ins first) so every name is tied to its plugin and
+    one plugin's failure stays its own; a built-in's failure raises (a bug in modelbus)."""
+    registry = Registry()
+    for kind, hook_name in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin_name
+            is_builtin = plugin in builtin_names
+            dist = errors.dist_of.get(plugin, (None, None))[0]
+            failed: list[BaseException] = []
+            try:
+                impl.function(
+                    register=registry.registrar(kind, plugin, dist, failed, builtin=is_builtin)
+                )
+            except Exception as exc:
+                failed.append(PluginError(f"{type(exc).__name__}: {exc}", plugin=plugin))
+            for err in failed:
+                if isinstance(err, NameClash):
+                    continue  # every claimant's error, recorded once all have registered
+                if is_builtin:
+                    raise err if isinstance(err, PluginError) else PluginError(str(err))
+                errors.add(plugin, f"{hook_name}: {err}", "plugin_hook_failed", hook=hook_name)
+    # A contested name is every claimant's error, not only the later ones'.
+    for key, regs in registry.contested().items():
+        hook_name = KINDS[key[0]]
+        msg = f"{hook_name}: {registry.clash_error(key)}"
+        for reg in regs:
+            errors.add(reg.plugin, msg, "plugin_hook_failed", hook=hook_name)
+    return registry
+
+
+def _declared_twice(twice: dict[str, list[metadata.EntryPoint]]) -> list[PluginInfo]:
+    """One listing per distribution of a plugin name several declare (either may be the
+    one to block); none of them is loaded, so that neither shadows the other."""
+    out = []
+    for name, eps in twice.items():
+        dists = [e.dist.name if e.dist is not None else None for e in eps]
+        msg = (
+            f"plugin name {name!r} is declared by {len(dists)} distributions: "
+            f"{', '.join(repr(d) for d in dists)}; none of them is loaded until all but "
+            "one are blocked or uninstalled"
+        )
+        log.warning("plugin_load_failed", plugin=name, distributions=dists, error=msg)
+        for e in eps:
+            dist, version = (e.dist.name, e.dist.version) if e.dist else (None, None)
+            out.append(PluginInfo(name, dist, version, (), {}, msg))
+    return out
 
 
 def _check_hook_names(pm: pluggy.PluginManager, errors: _Errors) -> None:

@@ -144,7 +144,12 @@ class Registry:
         return list(self._by_kind[kind])
 
     def of_kind(self, kind: str) -> Iterator[Registration]:
-        return iter(self._by_kind[kind].values())
+        """The registrations of ``kind`` that are used, in registration order: contested
+        names left out (the kinds used all at once, such as token counters and catalog
+        entries, follow the clash rule too)."""
+        if not self._contested:
+            return iter(self._by_kind[kind].values())
+        return (r for r in self._by_kind[kind].values() if (kind, r.name) not in self._contested)
 
     def __contains__(self, kind_name: tuple[str, str]) -> bool:
         kind, name = kind_name

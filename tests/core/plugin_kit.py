@@ -83,6 +83,10 @@ def modelbus_register_providers(register):
 @modelbus.hookimpl
 def modelbus_register_commands(cli):
     cli.add_command(twin_say)
+
+@modelbus.hookimpl
+def modelbus_register_catalog(register):
+    register("twin-model", {"provider": "twin", "context_window": 1000})
 """
 FACTORIES_RAISE = """
 import modelbus

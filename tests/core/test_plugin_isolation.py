@@ -142,7 +142,9 @@ def test_probe_leaves_the_cli_working_and_is_listed_with_its_error(probe, tmp_pa
 
     models = run_cli(["models", "--json"], env=env, cwd=tmp_path, path=path)
     assert models.returncode == 0, models.stderr
-    assert "gpt-4o-mini" in {m["model"] for m in json.loads(models.stdout)}
+    listed_models = {m["model"] for m in json.loads(models.stdout)}
+    assert "gpt-4o-mini" in listed_models
+    assert "twin-model" not in listed_models  # claimed by two plugins: neither's entry
 
     for strict, status in (("", 0), ("1", 2)):
         listed = run_cli(
@@ -244,6 +246,9 @@ def test_a_name_two_plugins_claim_is_neither_whatever_the_load_order(
     with pytest.raises(PluginError, match="providers name 'twin' is registered twice") as e:
         loaded.registry.get("providers", "twin")
     assert "'modelbus-twin-a'" in str(e.value) and "'modelbus-twin-b'" in str(e.value)
+    # the kinds used all at once follow the rule too: neither catalog entry is used
+    assert "twin-model" not in {r.name for r in loaded.registry.of_kind("catalog")}
+    assert "catalog" not in {p.name: p for p in loaded.plugins}["twin-a"].registered
     cmds = plugin_commands(loaded, strict=False)
     assert "twin-say" not in cmds.commands
     assert "'modelbus-twin-a'" in str(cmds.contested["twin-say"])
