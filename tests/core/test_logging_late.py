@@ -122,3 +122,22 @@ def test_modelbus_reapplies_its_configuration_after_reset_and_keeps_redacting(un
     err = capsys.readouterr().err
     assert "model=m-1" in err and "model=m-2" in err
     assert "planted-late-SECRET789" not in err and _logging.MASK in err
+
+
+def test_another_wrapper_class_leaves_the_decision_to_the_apps_processors(unconfigured):
+    seen = unconfigured
+    client = make_client(FakeProvider(), {"modelbus": {"cache": "none"}})
+    structlog.configure(processors=[_keep(seen)], wrapper_class=structlog.BoundLogger)
+    client.chat("shown", model="m-generic")
+    assert _calls(seen) == ["m-generic"]
+
+
+def test_the_public_api_view_of_structlogs_configuration_agrees(unconfigured):
+    # used when structlog's configuration object is not where modelbus reads it
+    view = _logging._PublicConfig(structlog)
+    assert view.is_configured is False
+    wrapper = structlog.make_filtering_bound_logger(logging.ERROR)
+    structlog.configure(wrapper_class=wrapper)
+    assert view.is_configured is True and view.default_wrapper_class is wrapper
+    found = _logging._find_structlog_config()
+    assert found.is_configured is True and found.default_wrapper_class is wrapper
