@@ -11,8 +11,11 @@ bytes of the canonical JSON of this document::
                  change the output (temperature, top_p, max_tokens, max_completion_tokens,
                  stop, seed, n, tools, tool_choice, parallel_tool_calls, response_format,
                  logit_bias, presence_penalty, frequency_penalty, logprobs, top_logprobs,
-                 reasoning_effort, and every extra_body key, which is merged last as on
-                 the wire) — without "stream", "stream_options" and "user",
+                 reasoning_effort, verbosity, modalities, prediction,
+                 web_search_options, and every extra_body key, which is merged last as
+                 on the wire) — without "stream", "stream_options", "user",
+                 "service_tier", "prompt_cache_key", "store", "metadata" and
+                 "safety_identifier" (billing, storage and tracking, not the reply),
      "v":        1}
 
 Canonical JSON here means: object keys sorted (by code point), no whitespace
@@ -54,7 +57,19 @@ __all__ = ["KEY_VERSION", "cache_key", "canonical_json", "key_document"]
 
 KEY_VERSION = 1
 _VERSION = str(KEY_VERSION)
-_NOT_OUTPUT = frozenset(("stream", "stream_options", "user"))
+# Parameters that do not change the reply: billing, storage, routing and abuse tracking.
+_NOT_OUTPUT = frozenset(
+    (
+        "stream",
+        "stream_options",
+        "user",
+        "service_tier",
+        "prompt_cache_key",
+        "store",
+        "metadata",
+        "safety_identifier",
+    )
+)
 # Body fields in canonical (sorted) order, read in one attrgetter call; extra_body apart.
 _FIELDS = tuple(
     sorted(a.name for a in attrs.fields(ChatRequest) if a.name not in _NOT_OUTPUT | {"extra_body"})

@@ -198,7 +198,9 @@ class Client:
         known = self._routes.get(model)
         if known is not None:
             return known
-        route = resolve_route(model, self.config, self.registry, lambda: self.default_provider)
+        route = resolve_route(
+            model, self.config, self.registry, lambda: self.default_provider, self.catalog
+        )
         if route.model is None:
             dm = self.provider(route.provider).default_model
             if dm is None:

@@ -68,6 +68,10 @@ class CoreSettings:
       :class:`RetryBudgetSettings`.
     - ``max_cost_usd``: a per-client budget in US dollars; ``truncate``: context policy
       (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
+    - ``unsupported_params``: what to do with a parameter the model's catalog entry says
+      it refuses (``max_tokens`` or ``temperature`` on a reasoning model): ``"adapt"``
+      renames or drops it with a logged ``params_adapted`` note, ``"error"`` raises
+      BadRequestError before sending (see ``modelbus._adapt_params``).
     - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: a logging level name
       (``info`` shows one ``modelbus.call`` event per call). Both ``None``: modelbus leaves
       structlog as the application configured it.
@@ -83,6 +87,7 @@ class CoreSettings:
     token_counter: str | None = None
     max_cost_usd: float | None = None
     truncate: Literal["oldest", "middle"] | None = None
+    unsupported_params: Literal["adapt", "error"] = "adapt"
     log_format: Literal["console", "json"] | None = None
     log_level: str | None = None
     templates_dir: str | None = None

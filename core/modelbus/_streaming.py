@@ -24,6 +24,7 @@ from ._pipeline import (
     _key,
     _no_cache_only,
     _on_retry,
+    billed_tier,
 )
 from ._retry import aretry_call, retry_call
 from ._routing import Route
@@ -69,7 +70,7 @@ class _StreamBase:
                 resp,
                 model=model,
                 attempts=self._attempts,
-                cost_usd=c.catalog.cost(model, resp.usage),
+                cost_usd=c.catalog.cost(model, resp.usage, billed_tier(self._req, resp)),
             )
             status = "bypass" if self._key is None else "miss"
         resp = self._c._done(route, resp, self._t0, status)

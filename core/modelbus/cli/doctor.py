@@ -55,8 +55,11 @@ def _provider_rows(client: Client, name: str) -> list[Row]:
 
 def doctor_rows(config_path: str | None) -> list[Row]:
     """Findings, in order: the config file, plugins that failed to load, then for each
-    configured provider (config sections, ``[modelbus] provider``, alias providers, or the
-    one picked from the environment) whether it starts and what its checks report."""
+    configured provider (config sections, ``[modelbus] provider``, alias providers, the
+    providers ``[modelbus] model`` and the aliases route to, or the one picked from the
+    environment) whether it starts (missing credentials fail here) and what its checks
+    report (a server that does not answer fails there); a configured model that routes
+    nowhere fails too."""
     from ..errors import ModelbusError
     from .config import selected_components
 
@@ -72,6 +75,19 @@ def doctor_rows(config_path: str | None) -> list[Row]:
                 _ = client.default_provider
             except ModelbusError as exc:
                 rows.append(("-", "default provider", False, str(exc)))
+        # The models the config names route somewhere (an alias without a provider, or
+        # [modelbus] model = "gpt-4o-mini" with nothing configured, goes to the catalog's
+        # provider): check those providers too, and fail a name that routes nowhere.
+        for model in [cfg.modelbus.model, *cfg.models]:
+            if model is None:
+                continue
+            try:
+                route = client.route(model)
+            except ModelbusError as exc:
+                rows.append(("-", f"model {model}", False, str(exc)))
+                continue
+            if route.provider not in names:
+                names.append(route.provider)
         for name in names:
             rows += _provider_rows(client, name)
     return rows
@@ -84,7 +100,9 @@ def doctor_rows(config_path: str | None) -> list[Row]:
 @config_option
 def doctor(as_json: bool, config_path: str | None) -> None:
     """Check the config, plugins and each configured provider (plugins add checks such as
-    "key accepted" or "model exists"). Exit status 1 if any check fails."""
+    "key accepted", "server answers" or "model exists"). Exit status 1 if any check fails:
+    a provider without its credentials, a server that does not answer, a model no
+    provider serves."""
     rows = doctor_rows(config_path)
     if as_json:
         echo_json([{"provider": p, "check": w, "ok": ok, "detail": d} for p, w, ok, d in rows])
