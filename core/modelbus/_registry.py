@@ -43,7 +43,8 @@ class Register(Protocol):
 @frozen
 class Registration:
     """One registered thing: its ``kind`` (config section name), ``name``, ``factory``,
-    attrs ``settings`` class (or ``None``), and the plugin/distribution that registered it."""
+    attrs ``settings`` class (or ``None``), the plugin/distribution that registered it, and
+    ``builtin``: registered by one of modelbus's own plugins (wins a name clash)."""
 
     kind: str
     name: str
