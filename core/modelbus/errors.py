@@ -227,7 +227,7 @@ class RateLimitError(ProviderError):
 class ServerError(ProviderError):
     """HTTP >= 500 (and 409): the provider failed; retryable."""
 
-    default_hint = "the provider failed; retried automatically, try again later if it persists"
+    default_hint = "the provider failed (retryable); try again later if it persists"
     default_retryable = True
 
 

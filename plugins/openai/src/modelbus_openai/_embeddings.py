@@ -47,7 +47,7 @@ def join_embeddings(
                 f"/embeddings returned {len(r.vectors)} vectors for {sent} inputs",
                 provider=provider,
                 body=data,
-                hint="the server answered a different number of inputs; retried automatically",
+                hint="the server answered a different number of inputs (retryable)",
             )
         vectors.extend(r.vectors)
         usage = usage + r.usage

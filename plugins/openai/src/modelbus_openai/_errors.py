@@ -219,7 +219,7 @@ def invalid_body_error(
         status_code=status,
         request_id=h.get("x-request-id") or h.get("apim-request-id"),
         body=text,
-        hint="the server or a proxy in between sent a broken body; retried automatically",
+        hint="the server or a proxy in between sent a broken body (retryable)",
     )
 
 
