@@ -18,15 +18,16 @@ from ._adapt import AdaptedProvider, adapt_provider
 from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
+from ._logging import calls_logged
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
-from ._registry import Registry
+from ._registry import Registry, start, start_each
 from ._retry import Clock, RetryQuota, RetryTicket
 from ._routing import Route, build_messages, build_request, pick_default_provider, resolve_route
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._streaming import AsyncChatStream, ChatStream
 from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message, Usage
-from .errors import ConfigError, PluginError
+from .errors import ConfigError
 from .protocols import (
     Cache,
     Capabilities,
@@ -130,19 +131,17 @@ class Client:
         self.namespace = namespace
         self.clock = clock or Clock()
         core = cfg.modelbus
-        from ._logging import get_logger, level_enabled, setup_default_logging
+        from ._logging import get_logger, setup_default_logging
 
         setup_default_logging(core.log_format, core.log_level)
         self._log = get_logger("modelbus")
-        # Built only when it would be shown: a filtered event then costs one bool test.
-        self._log_calls = level_enabled("info")
         loaded = load_plugins(core.plugins.allow, core.plugins.block)
         self.plugins = loaded
         self.registry = registry if registry is not None else loaded.registry
         cfg.check_sections(self.registry)
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}
-        self._counters: dict[str, TokenCounter] = {}
+        self._counters: dict[str, TokenCounter] | None = None  # started on first count
         self._budgets: dict[str, RetryQuota] = {}
         self._flight = SingleFlight()
         self._aflights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSingleFlight] = (
@@ -172,17 +171,7 @@ class Client:
 
     # --- composition -------------------------------------------------------------------
     def _build(self, kind: str, name: str) -> Any:
-        reg = self.registry.get(kind, name)
-        settings = self.config.section(kind, name, reg.settings)
-        try:
-            return reg.factory(settings) if reg.settings is not None else reg.factory()
-        except (ConfigError, PluginError):
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"{kind} {name!r} from {reg.origin!r} failed to start: {type(exc).__name__}: {exc}",
-                plugin=reg.origin,
-            ) from exc
+        return start(self.registry.get(kind, name), self.config)
 
     @property
     def default_provider(self) -> str:
@@ -311,7 +300,9 @@ class Client:
                     cost_usd=t.cost_usd + (resp.cost_usd or 0.0),
                     unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
                 )
-        if not self._log_calls:
+        # Asked per call: the application may configure structlog after this client is
+        # built; an event nobody would see is not built.
+        if not calls_logged():
             return resp
         self._log.info(
             "modelbus.call",
@@ -356,10 +347,9 @@ class Client:
         if handlers is None:
             with self._lock:
                 if self._format_handlers is None:
-                    self._format_handlers = [
-                        (r.name, self._build("response_formats", r.name))
-                        for r in self.registry.of_kind("response_formats")
-                    ]
+                    self._format_handlers = start_each(
+                        self.registry, "response_formats", self.config
+                    )
                 handlers = self._format_handlers
         for _name, h in handlers:
             if h.matches(response_format):

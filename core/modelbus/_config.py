@@ -41,8 +41,9 @@ def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 
 @frozen
 class PluginsSettings:
-    """``[modelbus.plugins]``: ``allow`` (only these entry-point/distribution names load)
-    and ``block`` (these never load). Core built-ins are always loaded."""
+    """``[modelbus.plugins]``: ``allow`` (only these entry-point/distribution names load;
+    built-ins always do) and ``block`` (these never load: entry-point or distribution
+    names, or a built-in's module name such as ``modelbus.builtins.caches``)."""
 
     allow: list[str] | None = None
     block: list[str] = field(factory=list)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._config import RateLimit
+from ._logging import calls_logged
 from ._routing import Route
 from ._types import ChatRequest
 
@@ -58,7 +59,7 @@ def _tokens(
 
 
 def _log(c: Client, key: str, waited: float, tokens: int) -> None:
-    if waited > 0 and c._log_calls:
+    if waited > 0 and calls_logged():
         c._log.info("modelbus.rate_limited", key=key, waited_s=round(waited, 3), tokens=tokens)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._images import image_tokens
+from ._registry import start_each
 from ._types import ImagePart, Message, ToolSpec
 from .errors import ConfigError
 from .protocols import TokenCounter
@@ -66,18 +67,15 @@ def pick_counter(c: Client, model: str, provider: str | None = None) -> TokenCou
         if own is not None and own.serves(model):
             return own  # type: ignore[no-any-return]
     counters = c._counters
-    if not counters:
+    if counters is None:
         with c._lock:
-            for reg in c.registry.of_kind("token_counters"):
-                if reg.name not in counters:
-                    counters[reg.name] = c._build("token_counters", reg.name)
+            counters = c._counters
+            if counters is None:
+                counters = c._counters = dict(start_each(c.registry, "token_counters", c.config))
     chosen = c.config.modelbus.token_counter
     if chosen is not None:
-        return (
-            counters[chosen]
-            if chosen in counters
-            else c.registry.get("token_counters", chosen).factory()
-        )
+        # A counter that failed to start is left out above: asked for by name, it raises.
+        return counters[chosen] if chosen in counters else c._build("token_counters", chosen)
     serving = [t for t in counters.values() if t.serves(model)]
     for t in serving:
         if t.exact:

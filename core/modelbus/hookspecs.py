@@ -18,10 +18,13 @@ Hooks are for discovery only. Each ``modelbus_register_*`` hook receives a
 - ``settings``: an attrs class; the config section (``[providers.echo]``) is structured
   into it with unknown keys rejected.
 
-The host owns name collisions: a name registered twice for one kind is never picked
-silently; using it raises :class:`modelbus.errors.PluginError` naming both distributions
-(``MODELBUS_STRICT_PLUGINS=1``: at load). A hook that raises is reported with its plugin's
-name and the rest of the plugins keep working.
+The host owns name collisions, under one rule for every kind and for CLI commands: a
+built-in name (``memory``, ``exponential``) stays the built-in's and the plugin that
+registers it too is reported; a name two plugins register is neither's, and using it
+raises :class:`modelbus.errors.PluginError` naming both distributions. Blocking either
+side (``[modelbus.plugins] block``) resolves it. A hook that raises, or an unknown hook
+name, is reported with its plugin's name and the rest of the plugins keep working
+(``MODELBUS_STRICT_PLUGINS=1``: the first failure raises at load).
 """
 
 from __future__ import annotations

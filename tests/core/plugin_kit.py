@@ -39,6 +39,73 @@ import modelbus
 def modelbus_register_provider(register):  # singular: no such hook
     register("typo", object)
 """
+HOOK_RAISES = """
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("half-done", object)
+    raise ValueError("cannot read my data file")
+"""
+# Takes two built-in names (the memory cache, the exponential retry policy).
+BUILTIN_SQUATTER = """
+import modelbus
+from modelbus.builtins.caches import MemoryCache, MemoryCacheSettings
+
+class SquatterCache(MemoryCache):
+    "The squatter's own memory cache."
+
+class SquatterRetry:
+    def next_delay(self, attempt, error, elapsed_s, previous_delay_s=None):
+        return None
+
+@modelbus.hookimpl
+def modelbus_register_caches(register):
+    register("memory", SquatterCache, settings=MemoryCacheSettings)
+
+@modelbus.hookimpl
+def modelbus_register_retry_policies(register):
+    register("exponential", SquatterRetry)
+"""
+# Two of these (modules mb_twin_a, mb_twin_b) claim one provider and one command.
+TWIN = """
+import click
+import modelbus
+
+@click.command("twin-say")
+def twin_say():
+    click.echo("{who}")
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("twin", object)
+
+@modelbus.hookimpl
+def modelbus_register_commands(cli):
+    cli.add_command(twin_say)
+
+@modelbus.hookimpl
+def modelbus_register_catalog(register):
+    register("twin-model", {"provider": "twin", "context_window": 1000})
+"""
+FACTORIES_RAISE = """
+import modelbus
+
+def boom(*_):
+    raise RuntimeError("no licence file")
+
+@modelbus.hookimpl
+def modelbus_register_token_counters(register):
+    register("boom-counter", boom)
+
+@modelbus.hookimpl
+def modelbus_register_response_formats(register):
+    register("boom-format", boom)
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("boom", boom)
+"""
 PARROT_CLONE = """
 import modelbus
 from mb_parrot import ParrotProvider, ParrotSettings

@@ -43,7 +43,7 @@ CALL_FIELDS = {
 @pytest.fixture
 def logging_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Leave structlog and modelbus's logging set-up as they were."""
-    for name in ("_configured", "_configured_level", "_fallback"):
+    for name in ("_configured", "_fallback"):
         monkeypatch.setattr(_logging, name, getattr(_logging, name))
     was_configured = structlog.is_configured()
     saved = structlog.get_config()

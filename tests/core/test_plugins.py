@@ -18,6 +18,7 @@ from tests.core.plugin_kit import (
     BAD_COMMANDS,
     BROKEN_ON_IMPORT,
     CLASHING_COMMAND,
+    HOOK_RAISES,
     MISSPELLED_HOOK,
     PARROT_CLONE,
     clean_environ,
@@ -25,15 +26,6 @@ from tests.core.plugin_kit import (
     run_cli,
     standin_dist,
 )
-
-HOOK_FAILS = """
-import modelbus
-
-@modelbus.hookimpl
-def modelbus_register_providers(register):
-    register("half-done", object)
-    raise ValueError("cannot read my data file")
-"""
 
 PARROT_CONFIG = """
 [modelbus]
@@ -137,16 +129,27 @@ def test_plugin_broken_on_import_is_reported_by_name_and_the_rest_works(parrot_v
     assert json.loads(chat.stdout)["content"] == "squawk: still here"
 
 
-def test_strict_plugins_turns_a_load_failure_into_an_error(parrot_venv, tmp_path):
+def test_strict_plugins_lists_then_turns_a_load_failure_into_an_error(parrot_venv, tmp_path):
     broken = _dist(tmp_path, "broken", "modelbus-broken", "mb_broken", BROKEN_ON_IMPORT)
     env = clean_environ(tmp_path, MODELBUS_STRICT_PLUGINS="1", MODELBUS_PLUGINS="parrot,broken")
     out = run_cli(
         ["plugins", "--json"], env=env, cwd=tmp_path, python=parrot_venv.python, path=[broken]
     )
     assert out.returncode == 2
-    assert out.stdout == ""
-    assert "plugin 'broken' (distribution 'modelbus-broken') failed to load" in out.stderr
+    # the listing is printed all the same: it is how the failing plugin is found
+    rows = _by_name(json.loads(out.stdout))
+    assert rows["broken"]["error"].startswith("RuntimeError: mb_broken cannot start")
+    assert rows["parrot"]["error"] is None
+    assert "plugin 'broken' (distribution 'modelbus-broken')" in out.stderr
     assert "Traceback" not in out.stderr
+
+    table = run_cli(["plugins"], env=env, cwd=tmp_path, python=parrot_venv.python, path=[broken])
+    assert table.returncode == 2
+    assert "modelbus-broken" in table.stdout and "mb_broken cannot start" in table.stdout
+
+    chat = run_cli(["chat", "hi"], env=env, cwd=tmp_path, python=parrot_venv.python, path=[broken])
+    assert chat.returncode == 2 and chat.stdout == ""
+    assert "plugin 'broken' (distribution 'modelbus-broken')" in chat.stderr
 
 
 # --- in this process, with stand-in distributions --------------------------------------------
@@ -175,7 +178,7 @@ def test_strict_in_process_raises_plugin_error_naming_the_plugin(
 
 def test_hook_that_raises_is_reported_with_its_hook(parrot_on_path, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(
-        str(_dist(tmp_path, "hookfail", "modelbus-hookfail", "mb_hookfail", HOOK_FAILS))
+        str(_dist(tmp_path, "hookfail", "modelbus-hookfail", "mb_hookfail", HOOK_RAISES))
     )
     loaded = modelbus.load_plugins(allow=["parrot", "hookfail"])
     info = {p.name: p for p in loaded.plugins}
@@ -217,36 +220,43 @@ def test_allow_and_block_lists_in_env(parrot_on_path, tmp_path, monkeypatch):
     assert {p.name for p in loaded.plugins if not p.builtin} == set()
 
 
-def test_core_builtins_cannot_be_blocked(parrot_on_path, monkeypatch):
-    monkeypatch.setenv(
-        "MODELBUS_DISABLE_PLUGINS", "modelbus,modelbus.builtins.caches,modelbus.builtins.retry"
-    )
+def test_builtins_are_blocked_by_their_plugin_name_only(parrot_on_path, monkeypatch):
+    # ``allow`` and the distribution name "modelbus" never drop the built-ins...
+    monkeypatch.setenv("MODELBUS_DISABLE_PLUGINS", "modelbus,modelbus.builtins.retry")
     loaded = modelbus.load_plugins(allow=[], block=["modelbus.builtins.tokens"])
     builtins = {p.name for p in loaded.plugins if p.builtin}
-    assert {
-        "modelbus.builtins.caches",
-        "modelbus.builtins.retry",
-        "modelbus.builtins.tokens",
-    } <= builtins
+    assert builtins == {"modelbus.builtins.caches", "modelbus.builtins.ratelimit"}
     assert ("caches", "memory") in loaded.registry
-    assert ("retry_policies", "exponential") in loaded.registry
+    assert ("rate_limiters", "local") in loaded.registry
+    # ...the plugin names ``modelbus plugins`` lists do (config list or env)
+    assert ("retry_policies", "exponential") not in loaded.registry
+    assert ("token_counters", "tiktoken") not in loaded.registry
     assert not any(not p.builtin for p in loaded.plugins)
 
 
-def test_misspelled_hookimpl_is_an_error_naming_it(parrot_on_path, tmp_path, monkeypatch):
+def test_misspelled_hookimpl_is_the_plugins_error_naming_the_hook(
+    parrot_on_path, tmp_path, monkeypatch
+):
     monkeypatch.syspath_prepend(
         str(_dist(tmp_path, "typo", "modelbus-typo", "mb_typo", MISSPELLED_HOOK))
     )
+    loaded = modelbus.load_plugins(allow=["parrot", "typo"])
+    info = {p.name: p for p in loaded.plugins}
+    assert info["typo"].error.startswith(
+        "unknown hook 'modelbus_register_provider' (did you mean 'modelbus_register_providers'?)"
+    )
+    assert "known hooks: modelbus_register_caches" in info["typo"].error
+    assert info["parrot"].error is None and ("providers", "parrot") in loaded.registry
+
+    monkeypatch.setenv("MODELBUS_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError) as e:
         modelbus.load_plugins(allow=["parrot", "typo"])
-    msg = str(e.value)
-    assert "'modelbus_register_provider'" in msg
-    assert "plugin 'typo' (distribution 'modelbus-typo')" in msg
-    assert "modelbus_register_providers" in msg  # the known hooks are listed
+    assert "plugin 'typo' (distribution 'modelbus-typo')" in str(e.value)
+    assert "'modelbus_register_provider'" in str(e.value)
     assert e.value.plugin == "typo"
 
 
-def test_name_registered_twice_is_an_error_naming_both_distributions(
+def test_name_registered_twice_is_every_claimants_error_and_neither_is_used(
     parrot_on_path, tmp_path, monkeypatch
 ):
     monkeypatch.syspath_prepend(
@@ -257,14 +267,18 @@ def test_name_registered_twice_is_an_error_naming_both_distributions(
         )
     )
     loaded = modelbus.load_plugins(allow=["parrot", "parrot-clone"])
-    # The later of the two (discovery order) carries the error, naming both.
-    errors = [p.error for p in loaded.plugins if p.name in ("parrot", "parrot-clone")]
-    assert errors.count(None) == 1
-    (error,) = [e for e in errors if e is not None]
-    assert error.startswith(
-        "modelbus_register_providers: providers name 'parrot' is registered twice"
+    # Both carry the error, naming both: which one loaded first does not matter.
+    errors = {p.name: p.error for p in loaded.plugins if p.name in ("parrot", "parrot-clone")}
+    assert errors["parrot"] == errors["parrot-clone"]
+    assert errors["parrot"].startswith(
+        "modelbus_register_providers: providers name 'parrot' is registered twice: "
     )
-    assert "'modelbus-parrot'" in error and "'modelbus-parrot-clone'" in error
+    assert "'modelbus-parrot'" in errors["parrot"]
+    assert "'modelbus-parrot-clone'" in errors["parrot"]
+    assert "MODELBUS_DISABLE_PLUGINS=" in errors["parrot"]
+    info = {p.name: p for p in loaded.plugins}
+    assert "providers" not in info["parrot"].registered  # not listed as the parrot's
+    assert info["parrot"].registered["caches"] == ["parrot-files"]  # the rest is
     # Neither is used silently: selecting the name is the error.
     client = modelbus.Client(
         {"modelbus": {"provider": "parrot", "plugins": {"allow": ["parrot", "parrot-clone"]}}}
@@ -272,14 +286,20 @@ def test_name_registered_twice_is_an_error_naming_both_distributions(
     with pytest.raises(PluginError, match="registered twice") as e:
         client.chat("hi")
     assert "'modelbus-parrot'" in str(e.value) and "'modelbus-parrot-clone'" in str(e.value)
+    # Blocking either side resolves it.
+    for blocked, kept in (("parrot-clone", "modelbus-parrot"), ("parrot", "modelbus-parrot-clone")):
+        only = modelbus.load_plugins(allow=["parrot", "parrot-clone"], block=[blocked])
+        assert only.registry.get("providers", "parrot").origin == kept
+        assert all(p.error is None for p in only.plugins)
 
     monkeypatch.setenv("MODELBUS_STRICT_PLUGINS", "1")
-    modelbus.reset_plugins()
     with pytest.raises(PluginError, match="registered twice"):
         modelbus.load_plugins(allow=["parrot", "parrot-clone"])
 
 
-def test_one_plugin_name_from_two_distributions_is_an_error(parrot_on_path, tmp_path, monkeypatch):
+def test_one_plugin_name_from_two_distributions_loads_neither(
+    parrot_on_path, tmp_path, monkeypatch
+):
     other = standin_dist(
         tmp_path / "site-other",
         "modelbus-other-parrot",
@@ -288,12 +308,21 @@ def test_one_plugin_name_from_two_distributions_is_an_error(parrot_on_path, tmp_
         {"mb_parrot_clone": PARROT_CLONE},
     )
     monkeypatch.syspath_prepend(str(other))
-    with pytest.raises(PluginError) as e:
-        modelbus.load_plugins(allow=["parrot"])
-    assert "'modelbus-parrot'" in str(e.value) and "'modelbus-other-parrot'" in str(e.value)
+    loaded = modelbus.load_plugins(allow=["parrot"])
+    rows = [p for p in loaded.plugins if p.name == "parrot"]
+    assert {p.distribution for p in rows} == {"modelbus-parrot", "modelbus-other-parrot"}
+    for p in rows:
+        assert "'modelbus-parrot'" in p.error and "'modelbus-other-parrot'" in p.error
+    assert ("providers", "parrot") not in loaded.registry  # neither shadows the other
+    assert ("caches", "memory") in loaded.registry
     # blocking one of the two distributions resolves it
     loaded = modelbus.load_plugins(allow=["parrot"], block=["modelbus-other-parrot"])
     assert {p.name: p.distribution for p in loaded.plugins}["parrot"] == "modelbus-parrot"
+    assert ("providers", "parrot") in loaded.registry
+
+    monkeypatch.setenv("MODELBUS_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="declared by 2 distributions"):
+        modelbus.load_plugins(allow=["parrot"])
 
 
 def test_same_distribution_twice_on_the_path_loads_once(parrot_on_path, tmp_path, monkeypatch):
@@ -354,7 +383,9 @@ def test_plugin_cannot_replace_a_builtin_command(parrot_on_path, tmp_path):
     env = clean_environ(tmp_path, MODELBUS_PLUGINS="parrot,clash")
     listed = run_cli(["plugins", "--json"], env=env, cwd=tmp_path, path=[parrot_on_path, clash])
     rows = _by_name(json.loads(listed.stdout))
-    assert rows["clash"]["error"] == "command 'chat' is already provided by 'modelbus (built-in)'"
+    assert rows["clash"]["error"].startswith(
+        "command 'chat' is a built-in command of modelbus, so 'modelbus-clash''s is not used"
+    )
     assert rows["clash"]["commands"] == []
     helped = run_cli(["chat", "--help"], env=env, cwd=tmp_path, path=[parrot_on_path, clash])
     assert "Send PROMPT" in helped.stdout  # still the built-in

@@ -21,6 +21,7 @@ from ._common import CliState, report_error
 
 if TYPE_CHECKING:
     from .._plugins import LoadedPlugins
+    from ..errors import PluginError
 
 __all__ = ["BUILTIN_COMMANDS", "ModelbusGroup", "PluginCommands", "cli", "main", "plugin_commands"]
 
@@ -41,61 +42,71 @@ _META_KEY = "modelbus.plugin_commands"
 
 
 class PluginCommands:
-    """Commands plugins added: ``commands`` name → (command, plugin name), and
-    ``errors`` plugin name → why its commands are missing (hook raised, name taken)."""
+    """Commands plugins added: ``commands`` name → (command, plugin name), ``contested``
+    name → the error of a command several plugins add (none is used), and ``errors``
+    plugin name → why some of its commands are missing (hook raised, name taken)."""
 
-    __slots__ = ("commands", "errors")
+    __slots__ = ("commands", "contested", "errors")
 
     def __init__(self) -> None:
         self.commands: dict[str, tuple[click.Command, str]] = {}
+        self.contested: dict[str, PluginError] = {}
         self.errors: dict[str, str] = {}
 
     def by_plugin(self, plugin: str) -> list[str]:
         return sorted(n for n, (_, p) in self.commands.items() if p == plugin)
 
 
-def plugin_commands(loaded: LoadedPlugins) -> PluginCommands:
+def plugin_commands(loaded: LoadedPlugins, *, strict: bool | None = None) -> PluginCommands:
     """Call every plugin's ``modelbus_register_commands(cli)``, each on a group of its own.
 
-    A plugin whose hook raises, or that adds a name already taken (by a built-in or an
-    earlier plugin), is recorded in ``errors`` and the others still load; under
-    ``MODELBUS_STRICT_PLUGINS=1`` that raises :class:`PluginError` instead."""
+    The clash rule is the registry's (:class:`modelbus._registry.Registry`), whatever
+    the order plugins load in: a built-in command keeps its name and the plugin adding it
+    too gets the error; a name several plugins add is none of theirs (running it is the
+    error) and each of them gets the error. A hook that raises is its plugin's error. The
+    other plugins' commands still load; with ``strict`` (default: env
+    ``MODELBUS_STRICT_PLUGINS=1``) the first error raises :class:`PluginError` instead."""
     from .._plugins import _strict
+    from .._registry import plugins_clash
     from ..errors import PluginError
 
-    out = PluginCommands()
-    strict = _strict()
+    hook = "modelbus_register_commands"
     dists = {p.name: p.distribution for p in loaded.plugins}
-    # pluggy lists implementations last-registered first; registration order reads better.
-    for impl in reversed(loaded.pm.hook.modelbus_register_commands.get_hookimpls()):
+    problems: dict[str, list[str]] = {}
+    claims: dict[str, list[tuple[click.Command, str]]] = {}
+    for impl in loaded.pm.hook.modelbus_register_commands.get_hookimpls():
         plugin = impl.plugin_name
         staging = click.Group(plugin)
-        problems: list[str] = []
         try:
             impl.function(cli=staging)
         except Exception as exc:  # third-party code: report it by name, keep the rest
-            problems.append(f"modelbus_register_commands: {type(exc).__name__}: {exc}")
+            problems.setdefault(plugin, []).append(f"{hook}: {type(exc).__name__}: {exc}")
         for name, cmd in staging.commands.items():
-            owner = (
-                "modelbus (built-in)"
-                if name in BUILTIN_COMMANDS
-                else out.commands[name][1]
-                if name in out.commands
-                else None
-            )
-            if owner is not None:
-                problems.append(f"command {name!r} is already provided by {owner!r}")
-                continue
-            out.commands[name] = (cmd, plugin)
-        if problems:
-            msg = "; ".join(problems)
-            if strict:
-                raise PluginError(
-                    f"plugin {plugin!r} (distribution {dists.get(plugin)!r}): {msg}",
-                    plugin=plugin,
-                    hook="modelbus_register_commands",
+            if name in BUILTIN_COMMANDS:
+                problems.setdefault(plugin, []).append(
+                    f"command {name!r} is a built-in command of modelbus, so "
+                    f"{dists.get(plugin) or plugin!r}'s is not used (built-in commands "
+                    "are not plugins and are never replaced: rename the plugin's command)"
                 )
-            out.errors[plugin] = msg
+            else:
+                claims.setdefault(name, []).append((cmd, plugin))
+    out = PluginCommands()
+    for name, found in claims.items():
+        if len(found) == 1:
+            out.commands[name] = found[0]
+            continue
+        err = plugins_clash(f"command {name!r}", [dists.get(p) or p for _, p in found], hook=hook)
+        out.contested[name] = err
+        for _, plugin in found:
+            problems.setdefault(plugin, []).append(str(err))
+    out.errors = {plugin: "; ".join(msgs) for plugin, msgs in problems.items()}
+    if out.errors and (strict if strict is not None else _strict()):
+        plugin, msg = next(iter(out.errors.items()))
+        raise PluginError(
+            f"plugin {plugin!r} (distribution {dists.get(plugin)!r}): {msg}",
+            plugin=plugin,
+            hook=hook,
+        )
     return out
 
 
@@ -137,7 +148,11 @@ class ModelbusGroup(click.Group):
         if target is not None:
             found: click.Command = getattr(importlib.import_module(target[0]), target[1])
             return found
-        entry = self._plugin_commands(ctx).commands.get(cmd_name)
+        added = self._plugin_commands(ctx)
+        contested = added.contested.get(cmd_name)
+        if contested is not None:
+            raise contested
+        entry = added.commands.get(cmd_name)
         return entry[0] if entry is not None else None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
