@@ -7,7 +7,7 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen, validators
 
-from modelbus._secrets import Secret
+from modelbus.plugin import Secret
 
 __all__ = ["SERVER_PRESETS", "LocalSettings"]
 
