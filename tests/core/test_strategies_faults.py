@@ -28,6 +28,7 @@ def _expected(reply: FakeReply) -> tuple[str, object]:
     return "text", reply.response.content
 
 
+@settings(deadline=None)
 @given(fault_scripts(min_size=1, max_size=6))
 def test_a_fake_provider_replays_a_fault_script_in_order(script: list[FakeReply]) -> None:
     fake = FakeProvider().enqueue(*script)
@@ -44,6 +45,7 @@ def test_a_fake_provider_replays_a_fault_script_in_order(script: list[FakeReply]
     assert fake.chat(REQ).content == "echo: hi"  # past the script: the default answer
 
 
+@settings(deadline=None)
 @given(fault_scripts(min_size=1, max_size=4, transport=False))
 def test_streams_are_cut_after_the_scripted_chunks(script: list[FakeReply]) -> None:
     fake = FakeProvider().enqueue(*script)
@@ -61,6 +63,7 @@ def test_streams_are_cut_after_the_scripted_chunks(script: list[FakeReply]) -> N
             assert got[-1] is not APIConnectionError
 
 
+@settings(deadline=None)
 @given(fault_scripts(max_size=8))
 def test_scripts_cover_what_providers_do(script: list[FakeReply]) -> None:
     for r in script:
@@ -71,7 +74,7 @@ def test_scripts_cover_what_providers_do(script: list[FakeReply]) -> None:
 def test_fault_scripts_draw_every_kind() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=300)
+    @settings(max_examples=300, deadline=None)
     @given(fault_scripts(min_size=1, max_size=1))
     def draw(script: list[FakeReply]) -> None:
         r = script[0]
@@ -89,6 +92,7 @@ def test_fault_scripts_draw_every_kind() -> None:
     assert {"RateLimitError", "ServerError", "BadRequestError"} & seen
 
 
+@settings(deadline=None)
 @given(st.integers(1, 4), st.integers(1, 3), st.data())
 def test_interleavings_are_schedules_of_every_step(tasks: int, steps: int, data) -> None:
     schedule = data.draw(interleavings(tasks, steps))
@@ -113,6 +117,7 @@ def test_turns_let_threads_through_in_schedule_order(schedule: list[int]) -> Non
     assert passed == schedule
 
 
+@settings(deadline=None)
 @given(interleavings(4, 2))
 def test_turns_let_tasks_through_in_schedule_order(schedule: list[int]) -> None:
     turns, passed = Turns(schedule), []

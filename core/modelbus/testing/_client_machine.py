@@ -20,6 +20,7 @@ from .._plugins import load_plugins
 from .._registry import Registration
 from .._retry import is_retryable
 from .._types import ChatResponse, Message, Usage
+from ..errors import APIConnectionError
 from ._fake import FakeProvider, FakeReply
 from ._fault_strategies import Turns, fault_scripts, interleavings
 from ._loop_clock import LoopClock
@@ -130,8 +131,6 @@ class ClientModel:
 
 def _reply_error(reply: FakeReply) -> BaseException | None:
     if reply.cut_after is not None:
-        from ..errors import APIConnectionError
-
         return APIConnectionError("cut", provider="fake")
     return reply.error
 
@@ -177,6 +176,11 @@ class ClientMachine(RuleBasedStateMachine):
     ``self.primary`` / ``self.backup`` (:class:`FakeProvider`), ``self.clock``
     (:class:`LoopClock`) and ``self.model`` are there for new rules and invariants;
     ``config()`` returns the client's config.
+
+    A spending budget is added the same way: a limit in ``config()``, a priced model in
+    its ``catalog``, the model's spend checked by an invariant (``usage_totals.cost_usd``
+    never above the limit); :meth:`concurrent_achat` already makes calls overlap in fake
+    time, which is what a race between two reservations needs.
 
     ``check_stream_single_flight`` (default ``False``) turns on a rule that streams one
     prompt from several tasks at once and expects one provider call, as for ``achat``.
