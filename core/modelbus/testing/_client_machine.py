@@ -189,6 +189,9 @@ class ClientMachine(RuleBasedStateMachine):
     """
 
     check_stream_single_flight = False
+    # Real seconds the concurrent thread rule waits for every thread to join the call in
+    # flight (they join in microseconds; a client that does not share never gets there).
+    join_timeout_s = 10.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -266,7 +269,7 @@ class ClientMachine(RuleBasedStateMachine):
         assert [getattr(r, "content", r) for r in results] == [text] * n
 
     def _wait_for_followers(self, followers: int) -> None:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + self.join_timeout_s
         while sum(self.client._flight.in_flight().values()) < followers:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{followers} threads never joined the call in flight")
