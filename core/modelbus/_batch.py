@@ -16,8 +16,9 @@ provider answered with an HTTP status, ``response = {"status_code", "body"}`` ho
 the provider's error body (else ``null``). Lines are written as requests finish (appended
 and flushed one by one, so a crash loses nothing finished); re-running skips every
 ``custom_id`` already in the output, and a torn last line left by a crash is cut off
-and redone. Nothing is lost and nothing is written twice (the file side is in
-``modelbus._batch_file``).
+and redone. Nothing is lost and nothing is written twice; only the requests in flight
+when a run was killed (at most ``concurrency``) may be sent again (the file side, and
+why, is in ``modelbus._batch_file``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,25 @@
 """The file side of batches (``modelbus batch IN.jsonl -o OUT.jsonl``): reading the
 input, resuming from the output, appending output lines safely. The format is described
-in ``modelbus._batch``."""
+in ``modelbus._batch``.
+
+What a resumed run may send again: a request's output line is appended when its answer
+(or final error) is in hand, and a persistent cache stores the answer before that, so a
+run killed at any instant leaves every request either written (skipped on resume),
+answered and cached (served from the cache on resume, not sent), or in flight. Only the
+last kind is sent again, and a run has at most ``concurrency`` requests in flight.
+
+One run at a time writes an output file: it is locked (``flock``, POSIX; the kernel
+drops the lock when the process dies, even by SIGKILL) before the finished requests are
+read from it, so two runs of the same command cannot both do, and both write, the same
+request.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -105,10 +118,31 @@ class _Writer:
         self.after(r)
 
 
-def _plan(in_path: Path, out_path: Path) -> tuple[list[BatchItem], list[BatchItem]]:
+def _lock(f: IO[str], path: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; one run at a time is on the user
+        return
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BatchInputError(
+            f"{path} is being written by another modelbus batch run; wait for it to end"
+            " (or stop it) before resuming"
+        ) from None
+
+
+@contextmanager
+def _plan(
+    in_path: Path, out_path: Path
+) -> Iterator[tuple[list[BatchItem], list[BatchItem], IO[str]]]:
+    """The input items, those not yet in the output, and the output opened for appending
+    and locked; the finished requests are read only once the lock is held."""
     items = read_items(in_path)
-    done = read_done(out_path)
-    return items, [it for it in items if it.custom_id not in done]
+    with out_path.open("a", encoding="utf-8") as f:
+        _lock(f, out_path)
+        done = read_done(out_path)
+        yield items, [it for it in items if it.custom_id not in done], f
 
 
 def batch_file(
@@ -121,10 +155,10 @@ def batch_file(
 ) -> BatchSummary:
     """Run every request of JSONL ``in_path`` not yet in ``out_path`` and append their
     output lines there (threads; see the module doc). Raises
-    :class:`BatchInputError` for a duplicate custom_id or a damaged output file."""
+    :class:`BatchInputError` for a duplicate custom_id, a damaged output file, or an
+    output file another run is writing."""
     src, dst = Path(in_path), Path(out_path)
-    items, todo = _plan(src, dst)
-    with progress_bar(len(todo), progress) as tick, dst.open("a", encoding="utf-8") as f:
+    with _plan(src, dst) as (items, todo, f), progress_bar(len(todo), progress) as tick:
         w = _Writer(f, tick)
         run_batch(c, todo, concurrency=concurrency, on_result=w)
     return BatchSummary(len(items), len(items) - len(todo), w.succeeded, w.failed, dst)
@@ -140,8 +174,7 @@ async def abatch_file(
 ) -> BatchSummary:
     """The async twin of :func:`batch_file` (``concurrency`` tasks)."""
     src, dst = Path(in_path), Path(out_path)
-    items, todo = _plan(src, dst)
-    with progress_bar(len(todo), progress) as tick, dst.open("a", encoding="utf-8") as f:
+    with _plan(src, dst) as (items, todo, f), progress_bar(len(todo), progress) as tick:
         w = _Writer(f, tick)
         await arun_batch(c, todo, concurrency=concurrency, on_result=w)
     return BatchSummary(len(items), len(items) - len(todo), w.succeeded, w.failed, dst)

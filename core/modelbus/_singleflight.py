@@ -75,6 +75,12 @@ class SingleFlight:
             call = self._calls.get(key)
             return 0 if call is None else call.waiters
 
+    def in_flight(self) -> dict[str, int]:
+        """Every key with a call in flight, and how many callers have joined it (tests
+        use it to know when every thread is waiting)."""
+        with self._lock:
+            return {k: c.waiters for k, c in self._calls.items()}
+
     def do(self, key: str, fn: Callable[[], T]) -> tuple[T, bool]:
         """Run ``fn`` once per concurrent ``key``; returns ``(result, shared)`` where
         ``shared`` is True for callers that waited on another caller's call."""

@@ -70,8 +70,11 @@ def batch(
     its retries and fallbacks). Lines are written as requests finish, keyed by custom_id.
 
     Re-running the same command skips every custom_id already in OUT.jsonl, so an
-    interrupted run resumes where it stopped and nothing is sent twice. Exit status 0
-    when every line is written, failed requests included (they are in OUT.jsonl).
+    interrupted run resumes where it stopped: each input line gets exactly one output
+    line, and only the requests in flight when it stopped (at most --concurrency) are
+    sent again, none of them when a persistent cache (sqlite, redis) already holds
+    their answer. One run at a time may write OUT.jsonl. Exit status 0 when every line
+    is written, failed requests included (they are in OUT.jsonl).
     """
     import asyncio
 

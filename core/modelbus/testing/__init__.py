@@ -8,12 +8,14 @@ provider ``fake`` is a :class:`FakeProvider` and whose clock is a :class:`FakeCl
 from __future__ import annotations
 
 from ._fake import FakeClock, FakeProvider, FakeReply, RandomFaults
+from ._loop_clock import LoopClock
 from ._plugin import fake_plugin, make_client
 
 __all__ = [
     "FakeClock",
     "FakeProvider",
     "FakeReply",
+    "LoopClock",
     "RandomFaults",
     "fake_plugin",
     "make_client",

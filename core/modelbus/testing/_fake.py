@@ -62,12 +62,17 @@ class FakeClock:
 
 @attrs.frozen
 class FakeReply:
-    """One scripted reply: a response, or an error to raise; ``latency_s`` is slept on the
-    provider's clock before answering (a FakeClock makes it free)."""
+    """One scripted reply: a response, or an error to raise, or neither (the provider's
+    default answer, e.g. ``FakeReply(latency_s=2)``); ``latency_s`` is slept on the
+    provider's clock before answering (a FakeClock makes it free; a LoopClock lets other
+    tasks run meanwhile, in fake time). ``cut_after``: the connection drops after that
+    many chunks of the response's stream (``APIConnectionError``; a non-streamed call
+    fails the same way, its body cut)."""
 
     response: ChatResponse | None = None
     error: BaseException | None = None
     latency_s: float = 0.0
+    cut_after: int | None = None
 
 
 def _error(
@@ -246,7 +251,8 @@ class FakeProvider:
             FakeReply(error=_error(status, message, headers, self.name, code), latency_s=latency_s)
         )
 
-    def _next(self, request: ChatRequest) -> ChatResponse:
+    def _take(self, request: ChatRequest) -> FakeReply | ChatResponse:
+        """The scripted (or fault) reply for ``request``, or the default answer."""
         with self._lock:
             self.requests.append(request)
             reply = self._script.popleft() if self._script else None
@@ -257,35 +263,75 @@ class FakeProvider:
                 kind = self.faults.draw(last, n)
                 if kind is not None:
                     reply = FakeReply(error=self.faults.error(kind, self.name))
-        if reply is None:
-            text = self.default_text
-            if text is None:
-                text = "echo: " + last
-            return ChatResponse(
-                id="fake-default",
-                model=request.model or self.default_model,
-                message=Message("assistant", text),
-                finish_reason="stop",
-                usage=Usage(10, 5, 15),
-            )
-        if reply.latency_s and self.clock is not None:
-            self.clock.sleep(reply.latency_s)
+        if reply is not None and (reply.response is not None or reply.error is not None):
+            return reply
+        text = self.default_text
+        if text is None:
+            text = "echo: " + last
+        default = ChatResponse(
+            id="fake-default",
+            model=request.model or self.default_model,
+            message=Message("assistant", text),
+            finish_reason="stop",
+            usage=Usage(10, 5, 15),
+        )
+        return default if reply is None else attrs.evolve(reply, response=default)
+
+    def _cut(self, after: int) -> APIConnectionError:
+        return APIConnectionError(
+            f"connection dropped after {after} chunks (scripted)", provider=self.name
+        )
+
+    def _settle(self, reply: FakeReply) -> ChatResponse:
         if reply.error is not None:
             raise reply.error
         assert reply.response is not None
         return reply.response
 
+    def _next(self, request: ChatRequest) -> FakeReply | ChatResponse:
+        got = self._take(request)
+        if isinstance(got, FakeReply) and got.latency_s and self.clock is not None:
+            self.clock.sleep(got.latency_s)
+        return got
+
+    async def _anext(self, request: ChatRequest) -> FakeReply | ChatResponse:
+        got = self._take(request)
+        if isinstance(got, FakeReply) and got.latency_s and self.clock is not None:
+            await self.clock.asleep(got.latency_s)
+        return got
+
+    def _whole(self, got: FakeReply | ChatResponse) -> ChatResponse:
+        if isinstance(got, ChatResponse):
+            return got
+        if got.cut_after is not None:
+            raise self._cut(got.cut_after)
+        return self._settle(got)
+
+    def _chunks(self, got: FakeReply | ChatResponse) -> Iterator[ChatChunk]:
+        if isinstance(got, ChatResponse):
+            yield from replay_chunks(got)
+            return
+        for i, chunk in enumerate(replay_chunks(self._settle(got))):
+            if got.cut_after is not None and i >= got.cut_after:
+                raise self._cut(got.cut_after)
+            yield chunk
+        if got.cut_after is not None:
+            raise self._cut(got.cut_after)
+
     def chat(self, request: ChatRequest) -> ChatResponse:
-        return self._next(request)
+        return self._whole(self._next(request))
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
-        return self._next(request)
+        return self._whole(await self._anext(request))
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        return replay_chunks(self._next(request))
+        got = self._next(request)
+        if isinstance(got, FakeReply) and got.cut_after is None:
+            return replay_chunks(self._settle(got))  # a scripted error raises here, at once
+        return self._chunks(got)
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        for chunk in replay_chunks(self._next(request)):
+        for chunk in self._chunks(await self._anext(request)):
             yield chunk
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:

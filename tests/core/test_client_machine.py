@@ -1,0 +1,85 @@
+"""The whole-client state machine of ``modelbus.testing.machines`` (cache, single-flight
+in threads and tasks, retries, fallback against a reference model), run in CI, and
+shown to catch broken clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from modelbus import _client, _singleflight
+from modelbus.builtins import retry
+from modelbus.testing.machines import ClientMachine
+
+SETTINGS = settings(
+    max_examples=100,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+TestClientMachine = ClientMachine.TestCase
+TestClientMachine.settings = SETTINGS
+
+
+async def _never_shared(self: Any, key: str, fn: Any) -> tuple[Any, bool]:
+    return await fn(), False
+
+
+def _never_shared_sync(self: Any, key: str, fn: Any) -> tuple[Any, bool]:
+    return fn(), False
+
+
+def _ignores_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = retry.ExponentialBackoff.next_delay
+
+    def next_delay(self: Any, attempt: int, error: Any, elapsed: float, prev: Any = None) -> Any:
+        delay = real(self, attempt, error, elapsed, prev)
+        return None if delay is None else self._backoff(attempt, prev)
+
+    monkeypatch.setattr(retry.ExponentialBackoff, "next_delay", next_delay)
+
+
+def _counts_shared_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The usage_totals defect of issue 15: a shared call counted once per caller.
+    real = _client.Client._done
+
+    def done(self: Any, route: Any, resp: Any, t0: float, cache: str) -> Any:
+        return real(self, route, resp, t0, "miss" if cache == "shared" else cache)
+
+    monkeypatch.setattr(_client.Client, "_done", done)
+
+
+BROKEN = {
+    "async single-flight off": lambda mp: mp.setattr(
+        _singleflight.AsyncSingleFlight, "do", _never_shared
+    ),
+    "thread single-flight off": lambda mp: mp.setattr(
+        _singleflight.SingleFlight, "do", _never_shared_sync
+    ),
+    "Retry-After ignored": _ignores_retry_after,
+    "shared calls counted per caller": _counts_shared_calls,
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_the_machine_catches_a_broken_client(monkeypatch: pytest.MonkeyPatch, broken: str) -> None:
+    BROKEN[broken](monkeypatch)
+
+    class Quick(ClientMachine):
+        join_timeout_s = 0.5
+
+    case = Quick.TestCase
+    # Finding the failure is the point: no shrinking (minutes, for a failure found),
+    # and the same examples on every run.
+    case.settings = settings(
+        SETTINGS,
+        database=None,
+        derandomize=True,
+        max_examples=200,
+        phases=(Phase.explicit, Phase.generate),
+    )
+    with pytest.raises(AssertionError):
+        case("runTest").runTest()
