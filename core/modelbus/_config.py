@@ -18,6 +18,7 @@ from typing import Any, Literal
 import attrs
 from attrs import define, field, frozen
 
+from ._params import ParamError, check_params
 from ._settings import structure_settings
 from .errors import ConfigError
 
@@ -54,6 +55,19 @@ class RetryBudgetSettings:
     token_ratio: float = field(default=0.1, validator=attrs.validators.ge(0))
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(_inst: Any, _attr: Any, value: str | None) -> None:
+    if value is not None and value.lower() not in LOG_LEVELS:
+        raise ValueError(f"'log_level' must be one of {', '.join(LOG_LEVELS)}: {value!r}")
+
+
+_positive = attrs.validators.optional(attrs.validators.gt(0))
+_non_negative = attrs.validators.optional(attrs.validators.ge(0))
+_at_least_one = attrs.validators.optional(attrs.validators.ge(1))
+
+
 @frozen
 class CoreSettings:
     """``[modelbus]``, the composition.
@@ -61,29 +75,29 @@ class CoreSettings:
     - ``provider``: default provider name (``None``: picked from the environment, see
       ``modelbus.client``); ``model``: default model or alias.
     - ``cache``: a registered cache name or ``"none"``; ``cache_ttl_s``: default TTL in
-      seconds (``None``: no expiry).
+      seconds, > 0 (``None``: no expiry).
     - ``retry_policy``, ``rate_limiter``, ``token_counter``: registered names
       (``token_counter = None`` picks by model); ``retry_budget``: see
       :class:`RetryBudgetSettings`.
-    - ``max_cost_usd``: a per-client budget in US dollars; ``truncate``: context policy
+    - ``max_cost_usd``: a per-client budget in US dollars, >= 0; ``truncate``: context policy
       (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
-    - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: a logging level name
-      (``info`` shows one ``modelbus.call`` event per call). Both ``None``: modelbus leaves
-      structlog as the application configured it.
+    - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: ``debug``, ``info``
+      (one ``modelbus.call`` event per call), ``warning``, ``error`` or ``critical``.
+      Both ``None``: modelbus leaves structlog as the application configured it.
     - ``templates_dir``: a folder of prompt templates (``*.toml``).
     """
 
     provider: str | None = None
     model: str | None = None
     cache: str = "memory"
-    cache_ttl_s: float | None = None
+    cache_ttl_s: float | None = field(default=None, validator=_positive)
     retry_policy: str = "exponential"
     rate_limiter: str = "local"
     token_counter: str | None = None
-    max_cost_usd: float | None = None
+    max_cost_usd: float | None = field(default=None, validator=_non_negative)
     truncate: Literal["oldest", "middle"] | None = None
     log_format: Literal["console", "json"] | None = None
-    log_level: str | None = None
+    log_level: str | None = field(default=None, validator=_log_level)
     templates_dir: str | None = None
     plugins: PluginsSettings = field(factory=PluginsSettings)
     retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
@@ -91,9 +105,11 @@ class CoreSettings:
 
 @frozen
 class ModelAlias:
-    """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``;
-    ``fallbacks`` (``"provider/model"`` or alias names) are tried in order when the primary
-    is unavailable; ``context_window_fallback`` on ContextLengthExceededError."""
+    """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``
+    (OpenAI chat parameters: ``temperature``, ``max_tokens``...; checked when the config is
+    read, see ``modelbus._params``); ``fallbacks`` (``"provider/model"`` or alias names)
+    are tried in order when the primary is unavailable; ``context_window_fallback`` on
+    ContextLengthExceededError."""
 
     model: str
     provider: str | None = None
@@ -106,14 +122,40 @@ class ModelAlias:
 class RateLimit:
     """``[rate_limits."provider"]`` or ``[rate_limits."provider/model"]``: ``rpm``:
     requests per minute; ``tpm``: tokens per minute (estimated prompt tokens plus
-    ``max_tokens``). ``None``: unlimited."""
+    ``max_tokens``). Both at least 1; leave a key out for no limit (``0``, a negative
+    number or ``nan`` is an error, never a limit switched off; below 1 a wait could
+    exceed what the OS can sleep)."""
 
-    rpm: float | None = None
-    tpm: float | None = None
+    rpm: float | None = field(default=None, validator=_at_least_one)
+    tpm: float | None = field(default=None, validator=_at_least_one)
 
 
 PLUGIN_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
-TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits", "logging")
+TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits")
+
+
+def _table(value: Any, key: str, source: str) -> Mapping[str, Any]:
+    """``value`` when it is a TOML table (``None``: empty), else a ConfigError at ``key``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"[{key}] must be a table, got {type(value).__name__}", key=key, source=source
+        )
+    return value
+
+
+def _alias(name: str, body: Any, source: str) -> ModelAlias:
+    alias = structure_settings(
+        ModelAlias, _table(body, f"models.{name}", source), dotted=f"models.{name}", source=source
+    )
+    try:
+        check_params(alias.params)
+    except ParamError as exc:
+        raise ConfigError(
+            str(exc), key=f"models.{name}.params.{exc.name}", source=source, accepted=exc.accepted
+        ) from None
+    return alias
 
 
 @define
@@ -152,10 +194,14 @@ class Config:
         (``MODELBUS_PROVIDER``, ``MODELBUS_MODEL``, ``MODELBUS_CACHE``)."""
         for key in data:
             if key not in TOP_LEVEL:
+                hint = " (logging is set in [modelbus]: log_level, log_format)"
                 raise ConfigError(
-                    f"unknown section {key!r}", key=key, source=source, accepted=TOP_LEVEL
+                    f"unknown section {key!r}" + (hint if key == "logging" else ""),
+                    key=key,
+                    source=source,
+                    accepted=TOP_LEVEL,
                 )
-        core = dict(data.get("modelbus") or {})
+        core = dict(_table(data.get("modelbus"), "modelbus", source))
         for env, key in (
             ("MODELBUS_PROVIDER", "provider"),
             ("MODELBUS_MODEL", "model"),
@@ -168,7 +214,7 @@ class Config:
         )
         sections: dict[str, dict[str, dict[str, Any]]] = {}
         for kind in PLUGIN_SECTIONS:
-            raw = data.get(kind) or {}
+            raw = _table(data.get(kind), kind, source)
             for name, body in raw.items():
                 if not isinstance(body, Mapping):
                     raise ConfigError(
@@ -176,16 +222,20 @@ class Config:
                     )
             sections[kind] = {name: dict(body) for name, body in raw.items()}
         models = {
-            name: structure_settings(ModelAlias, body, dotted=f"models.{name}", source=source)
-            for name, body in (data.get("models") or {}).items()
+            name: _alias(name, body, source)
+            for name, body in _table(data.get("models"), "models", source).items()
         }
         limits = {
-            name: structure_settings(RateLimit, body, dotted=f"rate_limits.{name}", source=source)
-            for name, body in (data.get("rate_limits") or {}).items()
+            name: structure_settings(
+                RateLimit,
+                _table(body, f"rate_limits.{name}", source),
+                dotted=f"rate_limits.{name}",
+                source=source,
+            )
+            for name, body in _table(data.get("rate_limits"), "rate_limits", source).items()
         }
-        return cls(
-            settings, sections, models, dict(data.get("catalog") or {}), limits, source, base_dir
-        )
+        catalog = dict(_table(data.get("catalog"), "catalog", source))
+        return cls(settings, sections, models, catalog, limits, source, base_dir)
 
     def section(self, kind: str, name: str, settings_cls: type | None) -> Any:
         """The structured settings of ``[kind.name]`` (``None`` when the plugin takes no

@@ -14,11 +14,10 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ._secrets import known_secret_values
+from ._secrets import MASK, Secret, redact_text
 
-__all__ = ["configure_logging", "get_logger", "redact"]
+__all__ = ["configure_logging", "get_logger", "redact", "redact_exception"]
 
-MASK = "**********"
 _SECRET_KEYS = re.compile(
     r"(api[-_]?key|authorization|password|secret|token(?!s)|bearer|credential)", re.I
 )
@@ -34,20 +33,37 @@ def redact(value: Any, key: str = "") -> Any:
     if key and _SECRET_KEYS.search(key) and not isinstance(value, (int, float, bool)):
         return MASK
     if isinstance(value, str):
-        value = _SECRET_VALUES.sub(MASK, value)
-        for known in known_secret_values():
-            if known in value:
-                value = value.replace(known, MASK)
-        return value
+        return _SECRET_VALUES.sub(MASK, redact_text(value))
     if isinstance(value, Mapping):
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
-    from ._secrets import Secret
-
     if isinstance(value, Secret):
         return MASK
     return value
+
+
+def redact_exception(exc: BaseException) -> BaseException:
+    """Mask registered secrets in ``exc`` and every exception it is chained to, in place:
+    their ``args`` and the ``message`` / ``body`` attributes SDK errors keep. Returns
+    ``exc``. For errors a library made from a provider's answer (a 401 body that echoes
+    the key), so that a traceback printing the chain shows no secret."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        try:
+            cur.args = tuple(
+                redact(a) if isinstance(a, (str, Mapping, list)) else a for a in cur.args
+            )
+            for attr in ("message", "body"):
+                v = getattr(cur, attr, None)
+                if isinstance(v, (str, Mapping, list)):
+                    setattr(cur, attr, redact(v))
+        except (AttributeError, TypeError):  # read-only attributes: leave them
+            pass
+        cur = cur.__cause__ or cur.__context__
+    return exc
 
 
 def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
@@ -149,7 +165,11 @@ class _Logger:
             return  # not imported means not configured: only the fallback would show it
         import structlog
 
-        if _configured is not None or structlog.is_configured():
+        if _configured is not None:
+            getattr(structlog.get_logger(self.name), method)(event, **kw)
+        elif structlog.is_configured():
+            # The application's processors do not know modelbus's secrets: mask them here.
+            kw = {k: redact(v, k) for k, v in kw.items()}
             getattr(structlog.get_logger(self.name), method)(event, **kw)
         elif level >= logging.WARNING:
             getattr(_fallback_logger(structlog), method)(event, logger=self.name, **kw)

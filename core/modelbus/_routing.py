@@ -11,15 +11,14 @@ from attrs import frozen
 
 from ._config import Config
 from ._converter import message_from_openai
+from ._params import REQUEST_PARAMS
 from ._registry import Registry
 from ._types import ChatRequest, FunctionSpec, Message, ToolSpec
 from .errors import ConfigError
 
 __all__ = ["Route", "build_messages", "build_request", "pick_default_provider", "resolve_route"]
 
-_REQUEST_PARAMS = frozenset(
-    a.name for a in attrs.fields(ChatRequest) if a.name not in ("model", "messages", "stream")
-)
+_REQUEST_PARAMS = REQUEST_PARAMS
 
 
 @frozen

@@ -131,8 +131,8 @@ def make_client(config_path: str | None, **overrides: Any) -> Client:
 
 
 def exit_code_for(exc: BaseException) -> int:
-    """2 for config, plugin, template and missing-tokenizer errors, 1 for the rest (provider errors, retries given up,
-    budget, cache-only misses...)."""
+    """2 for config, plugin, template and missing-tokenizer errors, 1 for the rest
+    (provider errors, retries given up, budget, cache-only misses...)."""
     from ..errors import ConfigError, PluginError, TemplateError, TokenizerUnavailableError
 
     bad_input = (ConfigError, PluginError, TemplateError, TokenizerUnavailableError)

@@ -85,7 +85,10 @@ def doctor_rows(config_path: str | None) -> list[Row]:
 def doctor(as_json: bool, config_path: str | None) -> None:
     """Check the config, plugins and each configured provider (plugins add checks such as
     "key accepted" or "model exists"). Exit status 1 if any check fails."""
-    rows = doctor_rows(config_path)
+    from .._logging import redact
+
+    # Every detail masked, whatever produced it (a plugin's check, an exception text).
+    rows = [(p, w, ok, redact(d)) for p, w, ok, d in doctor_rows(config_path)]
     if as_json:
         echo_json([{"provider": p, "check": w, "ok": ok, "detail": d} for p, w, ok, d in rows])
     else:

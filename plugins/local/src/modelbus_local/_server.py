@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from modelbus._logging import get_logger
-from modelbus._secrets import Secret
+from modelbus._secrets import Secret, identity_with_credential
 from modelbus._types import (
     ChatChunk,
     ChatRequest,
@@ -116,7 +116,8 @@ class LocalServerProvider(OpenAICompatibleProvider):
             timeout_s=settings.timeout_s,
             connect_timeout_s=min(5.0, settings.timeout_s),
             default_model=settings.model,
-            cache_identity=f"{self.kind}:{base}",
+            # The placeholder key is no credential: only a configured one is fingerprinted.
+            cache_identity=identity_with_credential(f"{self.kind}:{base}", settings.api_key),
             # JSON floats: not every local server knows encoding_format = "base64"
             embedding_encoding=None,
             capabilities=Capabilities(
