@@ -10,6 +10,7 @@ client is built (:meth:`Config.section`), since only then are the plugins known.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -179,11 +180,16 @@ class Config:
         if found is None:
             return cls.from_dict({}, source="<defaults>")
         try:
-            data = tomllib.loads(found.read_text(encoding="utf-8"))
+            text = found.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read config: {why}", source=str(found)) from None
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", source=str(found)) from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read config: {exc.strerror}", source=str(found)) from exc
+            raise ConfigError(
+                f"invalid TOML: {exc}", key=_toml_error_key(text, str(exc)), source=str(found)
+            ) from None
         return cls.from_dict(data, source=str(found), base_dir=found.parent)
 
     @classmethod
@@ -268,6 +274,40 @@ class Config:
     def evolve(self, **core: Any) -> Config:
         """A copy with ``[modelbus]`` keys replaced (used for ``Client(**overrides)``)."""
         return attrs.evolve(self, modelbus=attrs.evolve(self.modelbus, **core))
+
+
+_AT_LINE = re.compile(r"at line (\d+), column \d+")
+_HEADER = re.compile(r"^\s*\[\[?([^\]=#]+?)\s*(?:\]|$)")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+
+def _dotted(raw: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in raw.split("."))
+
+
+def _toml_error_key(text: str, message: str) -> str | None:
+    """The dotted key at the line a TOML error points to (its table header, or the key
+    of a ``key = value`` line under the last header), so that a syntax error names a key
+    like any other config error. Only names are taken from the line, never values."""
+    m = _AT_LINE.search(message)
+    lines = text.splitlines()
+    if m is None or not 1 <= int(m.group(1)) <= len(lines):
+        return None
+    line_no = int(m.group(1))
+    table = ""
+    for line in lines[: line_no - 1]:
+        h = _HEADER.match(line)
+        if h:
+            table = _dotted(h.group(1))
+    line = lines[line_no - 1]
+    h = _HEADER.match(line)
+    if h:
+        return _dotted(h.group(1))
+    k = _KEY_LINE.match(line)
+    if k:
+        key = _dotted(k.group(1))
+        return f"{table}.{key}" if table else key
+    return table or None
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:
