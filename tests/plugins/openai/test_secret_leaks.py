@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from structlog.testing import capture_logs
 
 import modelbus
+import modelbus._secrets
 from modelbus.cli import cli
 from modelbus.errors import AuthenticationError, ProviderError, RetryError
 from modelbus.testing.server import Reply, WireServer
@@ -207,3 +208,34 @@ def test_a_client_with_another_credential_never_gets_cached_answers(
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
     assert KEY not in dump and "another-key" not in dump
+
+
+def test_a_credential_header_set_by_hand_is_masked_too(
+    srv: WireServer, make_client: MakeClient
+) -> None:
+    token = "hand-made-bearer-planted-42"
+    srv.set_default(Reply.error(403, f"token {token} may not"), path="/v1/chat/completions")
+    client = make_client(default_headers={"X-Api-Key": token, "X-Trace": "visible-trace-id"})
+    with pytest.raises(ProviderError) as e:
+        client.chat("hi", model="gpt-4o-mini")
+    assert token not in _rendered(e.value)
+    assert srv.requests[0].headers["x-api-key"] == token  # it was sent
+    assert modelbus._secrets.redact_text("visible-trace-id") == "visible-trace-id"
+
+
+def test_a_secret_file_path_expands_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, srv: WireServer
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".openai-key").write_text(KEY + "\n")
+    client = modelbus.Client(
+        {
+            "modelbus": {"provider": "openai", "cache": "none"},
+            "providers": {
+                "openai": {"base_url": srv.base_url, "api_key": {"file": "~/.openai-key"}}
+            },
+        }
+    )
+    with client:
+        client.chat("hi", model="gpt-4o-mini")
+    assert srv.requests[0].headers["authorization"] == f"Bearer {KEY}"
