@@ -13,8 +13,11 @@ bytes of the canonical JSON of this document::
                  change the output (temperature, top_p, max_tokens, max_completion_tokens,
                  stop, seed, n, tools, tool_choice, parallel_tool_calls, response_format,
                  logit_bias, presence_penalty, frequency_penalty, logprobs, top_logprobs,
-                 reasoning_effort, and every extra_body key, which is merged last as on
-                 the wire) — without "stream", "stream_options" and "user",
+                 reasoning_effort, verbosity, modalities, prediction,
+                 web_search_options, and every extra_body key, which is merged last as
+                 on the wire) — without "stream", "stream_options", "user",
+                 "service_tier", "prompt_cache_key", "store", "metadata" and
+                 "safety_identifier" (billing, storage and tracking, not the reply),
      "v":        1}
 
 Canonical JSON here means: object keys sorted (by code point), no whitespace
@@ -30,7 +33,7 @@ strings, as JSON does.
 So keyword order never matters (objects are sorted) while message order does. A secret
 can never be in the key: API keys live in provider settings, never in a request, and
 ``cache_identity`` holds only a one-way fingerprint of them
-(``modelbus._secrets.identity_with_credential``), so clients with different keys never
+(``modelbus.plugin.identity_with_credential``), so clients with different keys never
 share cached answers. A streamed and a non-streamed request share a key, so either can
 serve the other.
 
@@ -58,7 +61,19 @@ __all__ = ["KEY_VERSION", "cache_key", "canonical_json", "key_document"]
 
 KEY_VERSION = 1
 _VERSION = str(KEY_VERSION)
-_NOT_OUTPUT = frozenset(("stream", "stream_options", "user"))
+# Parameters that do not change the reply: billing, storage, routing and abuse tracking.
+_NOT_OUTPUT = frozenset(
+    (
+        "stream",
+        "stream_options",
+        "user",
+        "service_tier",
+        "prompt_cache_key",
+        "store",
+        "metadata",
+        "safety_identifier",
+    )
+)
 # Body fields in canonical (sorted) order, read in one attrgetter call; extra_body apart.
 _FIELDS = tuple(
     sorted(a.name for a in attrs.fields(ChatRequest) if a.name not in _NOT_OUTPUT | {"extra_body"})

@@ -30,8 +30,22 @@ class CatalogEntry:
     - ``input_per_1m``, ``cached_input_per_1m``, ``output_per_1m``: US dollars per 1M
       tokens. ``tier_above_prompt_tokens``: prompts longer than this are billed at a
       higher tier the catalog does not hold, so their cost is unknown.
+    - ``cache_write_per_1m``: US dollars per 1M prompt tokens written to the provider's
+      prompt cache (Anthropic: 1.25x input; OpenAI from GPT-5.6 on). Listed by
+      ``modelbus models``; :meth:`cost` does not apply it yet, as :class:`Usage` holds no
+      count of cache writes (OpenAI's chat usage reports none).
+    - ``service_tiers``: prices of other service tiers, by the request's
+      ``service_tier`` (``"flex"``, ``"priority"``) or ``"batch"`` (the Batch API):
+      ``{"flex": {"input_per_1m": ..., "cached_input_per_1m": ..., "output_per_1m":
+      ..., "cache_write_per_1m": ...}}``; a price a tier does not list is the base one.
     - ``training_per_1m``: US dollars per 1M fine-tuning training tokens (used by the
       fine-tuning cost estimate; modelbus-openai registers OpenAI's).
+    - Capability flags (``None``: unknown, nothing is adapted): ``reasoning`` (a
+      reasoning model), ``temperature`` (accepts ``temperature``/``top_p`` other than
+      their defaults: OpenAI's reasoning models do not), ``max_tokens_param`` (the
+      request parameter that limits output: ``"max_completion_tokens"`` for OpenAI's
+      reasoning models, which refuse ``max_tokens``), ``vision``, ``tools``,
+      ``structured_outputs``. See :func:`modelbus._adapt_params.adapt_request`.
     - ``source``: where the figures come from; ``as_of``: the date they were read
       (YYYY-MM-DD).
     """
@@ -46,28 +60,49 @@ class CatalogEntry:
     cached_input_per_1m: float | None = None
     output_per_1m: float | None = None
     tier_above_prompt_tokens: int | None = None
+    cache_write_per_1m: float | None = None
+    service_tiers: Mapping[str, Mapping[str, float]] = attrs.field(factory=dict)
     training_per_1m: float | None = None
+    reasoning: bool | None = None
+    temperature: bool | None = None
+    max_tokens_param: str | None = None
+    vision: bool | None = None
+    tools: bool | None = None
+    structured_outputs: bool | None = None
     source: str | None = None
     as_of: str | None = None
 
-    def cost(self, usage: Usage) -> float | None:
+    def price(self, name: str, service_tier: str | None = None) -> float | None:
+        """The price ``name`` (``"input_per_1m"``...) in US dollars per 1M tokens, at
+        ``service_tier`` when the entry lists that tier (``"default"``, ``"auto"`` and
+        unlisted tiers: the base price)."""
+        tier = self.service_tiers.get(service_tier) if service_tier else None
+        if tier is not None and name in tier:
+            return tier[name]
+        value: float | None = getattr(self, name)
+        return value
+
+    def cost(self, usage: Usage, service_tier: str | None = None) -> float | None:
         """US dollars for ``usage``: uncached prompt tokens at the input price, cached ones
         at the cached price (the input price when no cached price is listed), completion
-        tokens (reasoning included) at the output price. ``None`` if a needed price is
-        unknown or the prompt falls in a price tier the catalog does not hold."""
-        if self.input_per_1m is None or (usage.completion_tokens and self.output_per_1m is None):
+        tokens (reasoning included) at the output price, all at ``service_tier``'s prices
+        when listed (see :meth:`price`). ``None`` if a needed price is unknown or the
+        prompt falls in a price tier the catalog does not hold."""
+        input_price = self.price("input_per_1m", service_tier)
+        output_price = self.price("output_per_1m", service_tier)
+        if input_price is None or (usage.completion_tokens and output_price is None):
             return None
         tier = self.tier_above_prompt_tokens
         if tier is not None and usage.prompt_tokens > tier:
             return None
-        cached_price = (
-            self.cached_input_per_1m if self.cached_input_per_1m is not None else self.input_per_1m
-        )
+        cached_price = self.price("cached_input_per_1m", service_tier)
+        if cached_price is None:
+            cached_price = input_price
         uncached = max(0, usage.prompt_tokens - usage.cached_tokens)
         total = (
-            uncached * self.input_per_1m
+            uncached * input_price
             + usage.cached_tokens * cached_price
-            + usage.completion_tokens * (self.output_per_1m or 0.0)
+            + usage.completion_tokens * (output_price or 0.0)
         )
         return total / 1_000_000
 
@@ -79,7 +114,14 @@ _INT_FIELDS = {
     "max_output_tokens",
     "tier_above_prompt_tokens",
 }
-_PRICE_FIELDS = {"input_per_1m", "cached_input_per_1m", "output_per_1m", "training_per_1m"}
+_TIER_PRICES = {"input_per_1m", "cached_input_per_1m", "output_per_1m", "cache_write_per_1m"}
+_PRICE_FIELDS = _TIER_PRICES | {"training_per_1m"}
+_FLAG_FIELDS = {"reasoning", "temperature", "vision", "tools", "structured_outputs"}
+_MAX_TOKENS_PARAMS = ("max_tokens", "max_completion_tokens")
+
+
+def _is_price(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def _check_fields(name: str, fields: object) -> None:
@@ -101,8 +143,19 @@ def _check_fields(name: str, fields: object) -> None:
             ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
             want = "a positive integer (tokens)"
         elif key in _PRICE_FIELDS:
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-            want = "a number >= 0 (US dollars per 1M tokens)"
+            ok, want = _is_price(value), "a number >= 0 (US dollars per 1M tokens)"
+        elif key in _FLAG_FIELDS:
+            ok, want = isinstance(value, bool), "true or false"
+        elif key == "max_tokens_param":
+            ok, want = value in _MAX_TOKENS_PARAMS, f"one of {list(_MAX_TOKENS_PARAMS)}"
+        elif key == "service_tiers":
+            ok = isinstance(value, Mapping) and all(
+                isinstance(t, Mapping)
+                and set(t) <= _TIER_PRICES
+                and all(map(_is_price, t.values()))
+                for t in value.values()
+            )
+            want = f"a table of tiers, each with prices among {sorted(_TIER_PRICES)}"
         else:
             ok, want = isinstance(value, str), "a string"
         if not ok:
@@ -143,10 +196,11 @@ class Catalog:
                     break
         return e
 
-    def cost(self, model: str, usage: Usage) -> float | None:
-        """US dollars for ``usage`` on ``model``, or ``None`` when unknown."""
+    def cost(self, model: str, usage: Usage, service_tier: str | None = None) -> float | None:
+        """US dollars for ``usage`` on ``model`` at ``service_tier`` (see
+        :meth:`CatalogEntry.cost`), or ``None`` when unknown."""
         e = self.get(model)
-        return None if e is None else e.cost(usage)
+        return None if e is None else e.cost(usage, service_tier)
 
     def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self._entries.values())

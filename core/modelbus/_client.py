@@ -21,7 +21,7 @@ from ._context import TruncateOption
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
 from ._registry import Registry
-from ._retry import Clock, RetryBudget
+from ._retry import Clock, RetryQuota, RetryTicket
 from ._routing import Route, build_messages, build_request, pick_default_provider, resolve_route
 from ._singleflight import AsyncSingleFlight, SingleFlight
 from ._streaming import AsyncChatStream, ChatStream
@@ -49,10 +49,14 @@ __all__ = ["Client", "UsageTotals"]
 class UsageTotals:
     """What a client has spent: ``requests`` answered by providers (cache hits excluded),
     summed ``usage`` in tokens, ``cost_usd`` in US dollars (calls of unknown price add
-    nothing and are counted in ``unpriced_requests``), and ``cache_hits``."""
+    nothing and are counted in ``unpriced_requests``), ``cache_hits``, and ``shared``:
+    calls answered by an identical call already in flight (single-flight), which add
+    nothing to ``requests``, ``usage`` or ``cost_usd``: one provider call is counted once,
+    however many callers it answered."""
 
     requests: int = 0
     cache_hits: int = 0
+    shared: int = 0
     usage: Usage = attrs.field(factory=Usage)
     cost_usd: float = 0.0
     unpriced_requests: int = 0
@@ -139,13 +143,14 @@ class Client:
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}
         self._counters: dict[str, TokenCounter] = {}
-        self._budgets: dict[str, RetryBudget] = {}
+        self._budgets: dict[str, RetryQuota] = {}
         self._flight = SingleFlight()
         self._aflights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSingleFlight] = (
             weakref.WeakKeyDictionary()
         )
         self._totals = UsageTotals()
         self._cache_hits = 0  # kept apart: a hit must not rebuild UsageTotals (hot path)
+        self._shared = 0  # callers answered by another's call in flight (counted once)
         self._routes: dict[str | None, Route] = {}
         self._format_handlers: list[tuple[str, ResponseFormatHandler]] | None = None
         self.cache: Cache | None = (
@@ -209,7 +214,9 @@ class Client:
         known = self._routes.get(model)
         if known is not None:
             return known
-        route = resolve_route(model, self.config, self.registry, lambda: self.default_provider)
+        route = resolve_route(
+            model, self.config, self.registry, lambda: self.default_provider, self.catalog
+        )
         if route.model is None:
             dm = self.provider(route.provider).default_model
             if dm is None:
@@ -238,21 +245,27 @@ class Client:
 
         return await aprepare(self, route, req, truncate)
 
-    def _retry_budget(self, provider: str) -> Callable[[], bool] | None:
-        """Count one request against ``provider``'s retry budget and return the callback
-        the retry runner asks before each retry (``None`` when the budget is disabled).
-        Called once per request, never per retry."""
+    def _retry_budget(self, provider: str) -> RetryTicket | None:
+        """A new request's ticket on ``provider``'s retry quota (AWS standard mode, see
+        ``RetryQuota``), which the retry runner pays each retry with and refunds on
+        success; ``None`` when ``[modelbus.retry_budget] enabled = false``. Called once per
+        request, never per retry."""
         settings = self.config.modelbus.retry_budget
         if not settings.enabled:
             return None
-        budget = self._budgets.get(provider)
-        if budget is None:
+        quota = self._budgets.get(provider)
+        if quota is None:
             with self._lock:
-                budget = self._budgets.setdefault(
-                    provider, RetryBudget(settings.max_tokens, settings.token_ratio)
-                )
-        budget.on_request()
-        return budget.try_retry
+                quota = self._budgets.get(provider)
+                if quota is None:
+                    quota = self._budgets[provider] = RetryQuota(
+                        settings.capacity,
+                        retry_cost=settings.retry_cost,
+                        timeout_retry_cost=settings.timeout_retry_cost,
+                        throttling_retry_cost=settings.throttling_retry_cost,
+                        no_retry_increment=settings.no_retry_increment,
+                    )
+        return quota.ticket()
 
     def _aflight(self) -> AsyncSingleFlight:
         loop = asyncio.get_running_loop()
@@ -288,6 +301,8 @@ class Client:
             t = self._totals
             if resp.cached:
                 self._cache_hits += 1
+            elif cache == "shared":
+                self._shared += 1  # the leader's _done counted the provider call
             else:
                 self._totals = attrs.evolve(
                     t,
@@ -316,7 +331,7 @@ class Client:
     def usage_totals(self) -> UsageTotals:
         """Tokens and US dollars spent by this client so far."""
         with self._lock:
-            return attrs.evolve(self._totals, cache_hits=self._cache_hits)
+            return attrs.evolve(self._totals, cache_hits=self._cache_hits, shared=self._shared)
 
     # --- public calls ------------------------------------------------------------------
     def _request(

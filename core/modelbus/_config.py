@@ -45,15 +45,31 @@ class PluginsSettings:
 
 @frozen
 class RetryBudgetSettings:
-    """``[modelbus.retry_budget]``: the per-provider retry budget (a token bucket, see
-    ``modelbus._retry.RetryBudget``; after gRPC A6 retry throttling). Every request adds
-    ``token_ratio`` tokens, every retry takes one, the bucket starts with and holds at most
-    ``max_tokens``: retries stay below ``max_tokens + token_ratio * requests``.
-    ``enabled = false`` turns it off (the retry policy alone decides)."""
+    """``[modelbus.retry_budget]``: the retry quota of the AWS SDKs' standard retry mode
+    (AWS SDKs and Tools Reference Guide, "Retry behavior"; botocore
+    ``retries/standard.py``), one per client and provider (``modelbus._retry.RetryQuota``).
+    Every retry the policy wants is made while the quota has tokens for it; a success
+    gives back what its last retry took, or ``no_retry_increment`` when it needed none.
+    At everyday fault rates (10 % 429s and 5xx) every retry is made; in an outage
+    ``capacity / retry_cost`` retries (100) are made, then each call gets one attempt.
+
+    - ``enabled``: ``false`` turns the quota off (the retry policy alone decides).
+    - ``capacity``: tokens in the bucket, full at start and at most (default 500).
+    - ``retry_cost``: tokens a retry takes (default 5).
+    - ``timeout_retry_cost``: tokens a retry after a timeout takes (default 10).
+    - ``throttling_retry_cost``: tokens a retry after a 429 takes (``None``, the default:
+      ``retry_cost``; the 2026 revision of AWS standard mode uses 5 with ``retry_cost = 14``).
+    - ``no_retry_increment``: tokens a success without any retry adds back (default 1).
+    """
 
     enabled: bool = True
-    max_tokens: float = field(default=10.0, validator=attrs.validators.ge(0))
-    token_ratio: float = field(default=0.1, validator=attrs.validators.ge(0))
+    capacity: int = field(default=500, validator=attrs.validators.ge(0))
+    retry_cost: int = field(default=5, validator=attrs.validators.ge(0))
+    timeout_retry_cost: int = field(default=10, validator=attrs.validators.ge(0))
+    throttling_retry_cost: int | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
+    )
+    no_retry_increment: int = field(default=1, validator=attrs.validators.ge(0))
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -82,6 +98,10 @@ class CoreSettings:
       :class:`RetryBudgetSettings`.
     - ``max_cost_usd``: a per-client budget in US dollars, >= 0; ``truncate``: context policy
       (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
+    - ``unsupported_params``: what to do with a parameter the model's catalog entry says
+      it refuses (``max_tokens`` or ``temperature`` on a reasoning model): ``"adapt"``
+      renames or drops it with a logged ``params_adapted`` note, ``"error"`` raises
+      BadRequestError before sending (see ``modelbus._adapt_params``).
     - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: ``debug``, ``info``
       (one ``modelbus.call`` event per call), ``warning``, ``error`` or ``critical``.
       Both ``None``: modelbus leaves structlog as the application configured it.
@@ -97,6 +117,7 @@ class CoreSettings:
     token_counter: str | None = None
     max_cost_usd: float | None = field(default=None, validator=_non_negative)
     truncate: Literal["oldest", "middle"] | None = None
+    unsupported_params: Literal["adapt", "error"] = "adapt"
     log_format: Literal["console", "json"] | None = None
     log_level: str | None = field(default=None, validator=_log_level)
     templates_dir: str | None = None

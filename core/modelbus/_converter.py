@@ -162,7 +162,7 @@ def _tool_spec_to_openai(t: ToolSpec) -> dict[str, Any]:
 _SCALAR_PARAMS = tuple(
     a.name
     for a in attrs.fields(ChatRequest)
-    if a.name not in ("model", "messages", "tools", "stop", "extra_body", "stream")
+    if a.name not in ("model", "messages", "tools", "stop", "modalities", "extra_body", "stream")
 )
 
 
@@ -179,6 +179,8 @@ def request_body(req: ChatRequest) -> dict[str, Any]:
             body[name] = dict(v) if isinstance(v, Mapping) else v
     if req.stop is not None:
         body["stop"] = req.stop if isinstance(req.stop, str) else list(req.stop)
+    if req.modalities is not None:
+        body["modalities"] = list(req.modalities)
     if req.tools is not None:
         body["tools"] = [_tool_spec_to_openai(t) for t in req.tools]
     if req.stream:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 CacheMode = Literal["use", "refresh", "bypass", "only"]
 CACHE_MODES = ("use", "refresh", "bypass", "only")
 
-__all__ = ["CacheMode", "CallOptions", "achat", "chat"]
+__all__ = ["CacheMode", "CallOptions", "achat", "billed_tier", "chat"]
 
 
 def check_cache_tags(tags: Iterable[str]) -> tuple[str, ...]:
@@ -197,6 +197,13 @@ def _on_retry(c: Client, route: Route) -> Callable[[Attempt, int], None]:
     return on_retry
 
 
+def billed_tier(req: ChatRequest, resp: ChatResponse) -> str | None:
+    """The service tier a reply was billed at: the one the provider reports
+    (``service_tier`` in OpenAI's response body), else the one asked for."""
+    reported = resp.extra.get("service_tier")
+    return reported if isinstance(reported, str) else req.service_tier
+
+
 def _finish_provider_response(
     c: Client, route: Route, req: ChatRequest, resp: ChatResponse, attempts: int
 ) -> ChatResponse:
@@ -206,7 +213,7 @@ def _finish_provider_response(
         provider=route.provider,
         model=model,
         attempts=attempts,
-        cost_usd=c.catalog.cost(model, resp.usage),
+        cost_usd=c.catalog.cost(model, resp.usage, billed_tier(req, resp)),
     )
 
 

@@ -3,6 +3,9 @@
 Each step is its own function taking the client, the route and the shared
 :class:`Estimate` (the request being prepared and its lazily counted prompt tokens):
 
+0. :func:`fit_params` — the request fitted to its model's capability flags in the catalog
+   (``max_tokens`` renamed, sampling parameters a reasoning model refuses dropped), see
+   ``_adapt_params``.
 1. :func:`fit_context` — estimated prompt tokens + ``max_tokens`` against the catalog's
    context window (and input limit): raise :class:`ContextLengthExceededError` locally, or
    truncate (``truncate="oldest"|"middle"``, see ``_context``).
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._adapt_params import adapt_request
 from ._catalog import CatalogEntry
 from ._context import TruncateMode, TruncateOption, check_truncate, fit_messages
 from ._ratelimit import arate_limit, rate_limit
@@ -36,6 +40,7 @@ __all__ = [
     "aprepare",
     "check_budget",
     "fit_context",
+    "fit_params",
     "prepare",
     "prompt_upper_bound",
     "resolve_truncate",
@@ -202,6 +207,25 @@ def worst_case_cost_usd(
 
 
 _warned_unpriced: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
+_noted_params: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
+
+
+def fit_params(c: Client, route: Route, est: Estimate) -> None:
+    """Adapt the request to its model's capability flags (``_adapt_params``), logging
+    each kind of change once per client (``params_adapted``); raises
+    :class:`BadRequestError` for what cannot be adapted or under
+    ``unsupported_params = "error"``."""
+    req, notes = adapt_request(
+        est.request, est.entry, c.config.modelbus.unsupported_params, provider=route.provider
+    )
+    if not notes:
+        return
+    est.request = req
+    noted = _noted_params.setdefault(c, set())
+    for note in notes:
+        if note not in noted:
+            noted.add(note)
+            c._log_warning("params_adapted", model=req.model, detail=note)
 
 
 def check_budget(c: Client, route: Route, est: Estimate) -> None:
@@ -271,6 +295,7 @@ async def aprepare(
 
 def _checked(c: Client, route: Route, req: ChatRequest, truncate: TruncateOption) -> Estimate:
     est = Estimate.of(c, route, req)
+    fit_params(c, route, est)
     fit_context(c, route, est, resolve_truncate(c, truncate))
     check_budget(c, route, est)
     return est

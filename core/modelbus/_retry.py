@@ -12,7 +12,11 @@ Order of the checks after a failed attempt:
    120 s) → :class:`RateLimitError` carrying ``retry_after_s`` at once;
 3. the policy stops (attempts, deadline) → :class:`RetryError` listing every attempt
    (or the error itself after a single attempt);
-4. the retry budget refuses (:class:`RetryBudget`) → the last error, at once.
+4. the retry quota refuses (:class:`RetryQuota`) → the same as 3, with a message that
+   says so ("not retried: retry quota exhausted (capacity 500, ...)").
+
+A success gives the quota back what the request's last retry took (see
+:class:`RetryQuota`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import NoReturn, TypeVar
 
 import attrs
 
-from .errors import Attempt, ProviderError, RateLimitError, RetryError
+from .errors import APITimeoutError, Attempt, ProviderError, RateLimitError, RetryError
 from .protocols import RetryPolicy
 
 T = TypeVar("T")
@@ -33,7 +37,8 @@ T = TypeVar("T")
 __all__ = [
     "DEFAULT_MAX_RETRY_AFTER_S",
     "Clock",
-    "RetryBudget",
+    "RetryQuota",
+    "RetryTicket",
     "aretry_call",
     "is_retryable",
     "retry_call",
@@ -70,43 +75,124 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, (TimeoutError, ConnectionError))
 
 
-class RetryBudget:
-    """A token bucket capping retries to a share of requests, per provider.
+class RetryQuota:
+    """The AWS SDKs' "standard" retry quota: a token bucket of retry capacity, per client
+    and provider, that lets every retry through while most calls succeed and stops a
+    retry storm when they do not.
 
-    Modelled on gRPC retry throttling (gRPC proposal A6 "Client Retries", section
-    "Retry Throttling": ``maxTokens`` / ``tokenRatio``), but counting retries rather than
-    failures so the bound is plain: every request adds ``token_ratio`` tokens (default
-    0.1), every retry takes one, and a retry without a whole token is refused. The bucket
-    starts full and holds at most ``max_tokens`` (default 10), so over any run
-    ``retries <= max_tokens + token_ratio * requests``: during an outage each call gets
-    one attempt once the floor is spent, instead of a retry storm. Thread-safe.
+    Source: AWS SDKs and Tools Reference Guide, "Retry behavior", ``retry_mode =
+    standard`` ("support for retry quotas"), whose numbers are those of every AWS SDK's
+    standard mode, e.g. botocore ``botocore/retries/standard.py`` (``RetryQuotaChecker``)
+    and ``botocore/retries/quota.py`` (``RetryQuota``), aws-sdk-js-v3
+    ``middleware-retry/src/defaultRetryQuota.ts``:
+
+    - the bucket starts full at ``capacity`` tokens (500) and never holds more;
+    - a retry takes ``retry_cost`` tokens (5), ``timeout_retry_cost`` (10) after a
+      timeout (:class:`~modelbus.errors.APITimeoutError`, ``TimeoutError``) and
+      ``throttling_retry_cost`` after a 429 (:class:`~modelbus.errors.RateLimitError`;
+      default 5, the same as any retry, as in the SDKs' standard mode until 2026; the
+      2026 revision of standard mode makes it 5 and other retries 14);
+    - a retry that would need more tokens than are left is not made: the request fails
+      with its last error, saying so;
+    - a request that succeeds gives back what its last retry took, or
+      ``no_retry_increment`` tokens (1) when it succeeded at once. Failed requests give
+      nothing back.
+
+    So a retry that ends in a success costs nothing and every success adds a token: at a
+    10 % transient fault rate (about 0.11 retries per request, most of them succeeding)
+    the bucket stays full and every retry the policy wants is made, for as long as the
+    client lives. When everything fails, ``capacity / retry_cost`` retries (100) are
+    made and then each call gets one attempt until successes refill the bucket.
+
+    Thread-safe (one lock, never held across I/O or an ``await``, so asyncio tasks share
+    it too). :meth:`ticket` gives the per-request view the retry runner uses.
     """
 
-    def __init__(self, max_tokens: float = 10.0, token_ratio: float = 0.1) -> None:
-        if max_tokens < 0 or token_ratio < 0:
-            raise ValueError("max_tokens and token_ratio must be >= 0")
-        self.max_tokens = max_tokens
-        self.token_ratio = token_ratio
-        self._tokens = max_tokens
+    def __init__(
+        self,
+        capacity: int = 500,
+        *,
+        retry_cost: int = 5,
+        timeout_retry_cost: int = 10,
+        throttling_retry_cost: int | None = None,
+        no_retry_increment: int = 1,
+    ) -> None:
+        costs = (capacity, retry_cost, timeout_retry_cost, no_retry_increment)
+        if min(costs) < 0 or (throttling_retry_cost is not None and throttling_retry_cost < 0):
+            raise ValueError("retry quota capacity and costs must be >= 0")
+        self.capacity = capacity
+        self.retry_cost = retry_cost
+        self.timeout_retry_cost = timeout_retry_cost
+        self.throttling_retry_cost = (
+            retry_cost if throttling_retry_cost is None else throttling_retry_cost
+        )
+        self.no_retry_increment = no_retry_increment
+        self._available = capacity
         self._lock = threading.Lock()
 
     @property
-    def tokens(self) -> float:
-        """Tokens left (each allows one retry)."""
-        return self._tokens
+    def available(self) -> int:
+        """Tokens left in the bucket."""
+        return self._available
 
-    def on_request(self) -> None:
-        """Count one new request (not a retry)."""
-        with self._lock:
-            self._tokens = min(self.max_tokens, self._tokens + self.token_ratio)
+    def cost(self, error: BaseException) -> int:
+        """The tokens a retry after ``error`` takes."""
+        if isinstance(error, (APITimeoutError, TimeoutError)):
+            return self.timeout_retry_cost
+        if isinstance(error, RateLimitError):
+            return self.throttling_retry_cost
+        return self.retry_cost
 
-    def try_retry(self) -> bool:
-        """Take a token for one retry; ``False`` (and nothing taken) when none is left."""
+    def acquire(self, amount: int) -> bool:
+        """Take ``amount`` tokens; ``False`` (and nothing taken) when fewer are left."""
         with self._lock:
-            if self._tokens < 1.0:
+            if amount > self._available:
                 return False
-            self._tokens -= 1.0
+            self._available -= amount
             return True
+
+    def release(self, amount: int) -> None:
+        """Give ``amount`` tokens back (the bucket never exceeds ``capacity``)."""
+        with self._lock:
+            self._available = min(self.capacity, self._available + amount)
+
+    def ticket(self) -> RetryTicket:
+        """A new request's view of the quota (one per request, never shared)."""
+        return RetryTicket(self)
+
+
+class RetryTicket:
+    """One request's use of a :class:`RetryQuota`: remembers what its last retry took so
+    that a success gives exactly that back (AWS standard mode), else the no-retry
+    increment. Used by :func:`retry_call` / :func:`aretry_call` as ``budget``."""
+
+    __slots__ = ("_last", "quota")
+
+    def __init__(self, quota: RetryQuota) -> None:
+        self.quota = quota
+        self._last: int | None = None
+
+    def acquire(self, error: BaseException) -> bool:
+        """Take the cost of a retry after ``error``; ``False`` when the quota refuses."""
+        amount = self.quota.cost(error)
+        if not self.quota.acquire(amount):
+            return False
+        self._last = amount
+        return True
+
+    def succeeded(self) -> None:
+        """The request succeeded: refund its last retry, or add the no-retry increment."""
+        q = self.quota
+        q.release(q.no_retry_increment if self._last is None else self._last)
+
+    def refusal(self, error: BaseException) -> str:
+        """Why a retry after ``error`` was not made, with the quota's numbers."""
+        q = self.quota
+        return (
+            f"not retried: retry quota exhausted (capacity {q.capacity}, "
+            f"{q.available} left, this retry costs {q.cost(error)}; AWS SDK standard "
+            "retry mode, see [modelbus.retry_budget])"
+        )
 
 
 def _attempt(error: BaseException, delay: float) -> Attempt:
@@ -120,12 +206,13 @@ def retry_call(
     *,
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
-    budget: Callable[[], bool] | None = None,
+    budget: RetryTicket | None = None,
 ) -> tuple[T, int]:
     """Call ``fn`` until it succeeds or ``policy`` stops; returns ``(result, attempts)``.
 
-    ``on_retry(attempt, n)`` is called before each sleep; ``budget()`` is asked before
-    each retry (see :class:`RetryBudget`). Raises what the module doc lists."""
+    ``on_retry(attempt, n)`` is called before each sleep; ``budget`` (a request's
+    :class:`RetryTicket`) pays for each retry and is refunded on success. Raises what the
+    module doc lists."""
     start = clock.monotonic()
     attempts: list[Attempt] = []
     previous: float | None = None
@@ -133,7 +220,7 @@ def retry_call(
     while True:
         n += 1
         try:
-            return fn(), n
+            result = fn()
         except Exception as exc:
             delay = _decide(policy, n, exc, clock.monotonic() - start, previous, budget, attempts)
             attempts.append(_attempt(exc, delay))
@@ -141,6 +228,10 @@ def retry_call(
                 on_retry(attempts[-1], n)
             clock.sleep(delay)
             previous = delay
+            continue
+        if budget is not None:
+            budget.succeeded()
+        return result, n
 
 
 async def aretry_call(
@@ -149,7 +240,7 @@ async def aretry_call(
     *,
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
-    budget: Callable[[], bool] | None = None,
+    budget: RetryTicket | None = None,
 ) -> tuple[T, int]:
     """The async twin of :func:`retry_call` (sleeps with ``clock.asleep``)."""
     start = clock.monotonic()
@@ -159,7 +250,7 @@ async def aretry_call(
     while True:
         n += 1
         try:
-            return await fn(), n
+            result = await fn()
         except Exception as exc:
             delay = _decide(policy, n, exc, clock.monotonic() - start, previous, budget, attempts)
             attempts.append(_attempt(exc, delay))
@@ -167,6 +258,10 @@ async def aretry_call(
                 on_retry(attempts[-1], n)
             await clock.asleep(delay)
             previous = delay
+            continue
+        if budget is not None:
+            budget.succeeded()
+        return result, n
 
 
 def max_retry_after(policy: RetryPolicy) -> float:
@@ -181,7 +276,7 @@ def _decide(
     exc: Exception,
     elapsed: float,
     previous: float | None,
-    budget: Callable[[], bool] | None,
+    budget: RetryTicket | None,
     attempts: list[Attempt],
 ) -> float:
     """The delay before attempt ``n + 1``; raises the final error when there is none."""
@@ -199,12 +294,8 @@ def _decide(
     delay = policy.next_delay(n, exc, elapsed, previous)
     if delay is None:
         _raise_final(exc, attempts, n, "the retry policy stopped")
-    if budget is not None and not budget():
-        exc.add_note(
-            f"not retried: the provider's retry budget is spent (after {n} attempt(s)); "
-            "see [modelbus.retry_budget]"
-        )
-        raise exc
+    if budget is not None and not budget.acquire(exc):
+        _raise_final(exc, attempts, n, budget.refusal(exc))
     return max(0.0, delay)
 
 
@@ -231,6 +322,11 @@ def _too_long(exc: Exception, hint: float, cap: float, attempts: list[Attempt]) 
 
 def _raise_final(exc: Exception, attempts: list[Attempt], n: int, why: str) -> NoReturn:
     if not attempts:
+        # A retryable error raised unretried: its hint must not claim a retry was made.
+        reason = why if why.startswith("not retried") else f"not retried: {why}"
+        if isinstance(exc, ProviderError):
+            exc.hint = f"{reason}; {exc.hint}"
+        exc.add_note(reason)
         raise exc
     attempts.append(_attempt(exc, 0.0))
     raise RetryError(f"gave up after {n} attempts ({why})", attempts) from exc

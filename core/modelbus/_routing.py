@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from ._catalog import Catalog, CatalogEntry
 from ._config import Config
 from ._converter import message_from_openai
 from ._params import REQUEST_PARAMS
@@ -16,7 +18,14 @@ from ._registry import Registry
 from ._types import ChatRequest, FunctionSpec, Message, ToolSpec
 from .errors import ConfigError
 
-__all__ = ["Route", "build_messages", "build_request", "pick_default_provider", "resolve_route"]
+__all__ = [
+    "Route",
+    "build_messages",
+    "build_request",
+    "configured_provider",
+    "pick_default_provider",
+    "resolve_route",
+]
 
 _REQUEST_PARAMS = REQUEST_PARAMS
 
@@ -35,17 +44,17 @@ class Route:
     alias: str | None = None
 
 
-def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]:
-    """The provider to use when none is named, and why (one line for the user).
+def configured_provider(config: Config, registry: Registry) -> tuple[str, str] | None:
+    """The provider the config or the environment names, and why; ``None`` when nothing
+    is configured (then only the embedded/local default remains, see
+    :func:`pick_default_provider`).
 
-    Order: ``[modelbus] provider``; ``azure`` when ``AZURE_OPENAI_ENDPOINT`` and a key are
-    set; ``openai`` when ``OPENAI_API_KEY`` is set; ``local`` (which probes local servers
-    and falls back to its embedded model). Raises :class:`ConfigError` when none fits.
+    Order: ``[modelbus] provider`` (also ``MODELBUS_PROVIDER``, ``-p``); ``azure`` when
+    ``AZURE_OPENAI_ENDPOINT`` and a key are set; ``openai`` when ``OPENAI_API_KEY`` is set.
     """
     if config.modelbus.provider:
         return config.modelbus.provider, f"provider {config.modelbus.provider!r} from config"
     env = os.environ
-    names = registry.names("providers")
     if (
         ("providers", "azure") in registry
         and env.get("AZURE_OPENAI_ENDPOINT")
@@ -54,6 +63,19 @@ def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]
         return "azure", "provider 'azure' (AZURE_OPENAI_ENDPOINT and a key are set)"
     if ("providers", "openai") in registry and env.get("OPENAI_API_KEY"):
         return "openai", "provider 'openai' (OPENAI_API_KEY is set)"
+    return None
+
+
+def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]:
+    """The provider to use when none is named, and why (one line for the user).
+
+    :func:`configured_provider` when the config or environment names one, else ``local``
+    (which probes local servers and falls back to its embedded model). Raises
+    :class:`ConfigError` when none fits.
+    """
+    chosen = configured_provider(config, registry)
+    if chosen is not None:
+        return chosen
     if ("providers", "local") in registry:
         return "local", "provider 'local' (no API key configured)"
     raise ConfigError(
@@ -61,16 +83,30 @@ def pick_default_provider(config: Config, registry: Registry) -> tuple[str, str]
         "modelbus-local",
         key="modelbus.provider",
         source=config.source,
-        accepted=names,
+        accepted=registry.names("providers"),
     )
 
 
 def resolve_route(
-    model: str | None, config: Config, registry: Registry, default_provider: Callable[[], str]
+    model: str | None,
+    config: Config,
+    registry: Registry,
+    default_provider: Callable[[], str],
+    catalog: Catalog | None = None,
 ) -> Route:
     """Resolve an alias (``[models.X]``), a ``provider/model`` string (only when the prefix
     is a registered provider, so ``meta/llama-3.1`` stays a model name) or a plain model
-    name on the default provider. ``model=None`` uses ``[modelbus] model``."""
+    name. ``model=None`` uses ``[modelbus] model``, and no model at all the default
+    provider (``local`` when nothing is configured: its own default model).
+
+    A plain name goes to the configured provider (:func:`configured_provider`). With none
+    configured it goes to the provider ``catalog`` lists for it (``gpt-4o-mini`` →
+    ``openai``, whose start then names the missing key), never silently to another
+    model: a name no catalog entry serves, or a ``provider/`` prefix that is no installed
+    provider, raises :class:`ConfigError` naming the known providers and the closest
+    model names. A prefix one typo away from a provider name (``opnai/``) raises even when
+    a provider is configured.
+    """
     name = model or config.modelbus.model
     if name is not None and name in config.models:
         a = config.models[name]
@@ -80,6 +116,11 @@ def resolve_route(
             head, _, tail = inner.partition("/")
             if ("providers", head) in registry:
                 provider, inner = head, tail
+        if not provider and configured_provider(config, registry) is None:
+            # nothing configured: the catalog's provider for an OpenAI model, not local
+            entry = catalog.get(inner) if catalog is not None else None
+            if entry is not None and entry.provider and ("providers", entry.provider) in registry:
+                provider = entry.provider
         return Route(
             provider or default_provider(),
             inner,
@@ -88,11 +129,71 @@ def resolve_route(
             a.context_window_fallback,
             name,
         )
-    if name is not None and "/" in name:
-        head, _, tail = name.partition("/")
-        if ("providers", head) in registry:
-            return Route(head, tail, alias=name)
-    return Route(default_provider(), name, alias=name)
+    if name is None:
+        return Route(default_provider(), None)
+    head, slash, tail = name.partition("/")
+    if slash and ("providers", head) in registry:
+        return Route(head, tail, alias=name)
+    providers = registry.names("providers")
+    if slash and not (catalog is not None and name in catalog):
+        typo = difflib.get_close_matches(head, providers, n=1, cutoff=0.8)
+        if typo:
+            raise _unknown_provider(name, head, tail, typo[0], providers, config)
+    chosen = configured_provider(config, registry)
+    if chosen is not None:
+        return Route(chosen[0], name, alias=name)
+    entry = catalog.get(name) if catalog is not None else None
+    if entry is not None and entry.provider and ("providers", entry.provider) in registry:
+        return Route(entry.provider, name, alias=name)
+    if not providers:
+        default_provider()  # raises the "no provider is configured" error
+    if slash:
+        raise _unknown_provider(name, head, tail, None, providers, config)
+    raise _unserved_model(name, entry, providers, config, catalog)
+
+
+def _known(providers: list[str]) -> str:
+    return f"known providers: {', '.join(sorted(providers)) or '(none installed)'}"
+
+
+def _unknown_provider(
+    name: str, head: str, tail: str, typo: str | None, providers: list[str], config: Config
+) -> ConfigError:
+    hint = f"; did you mean {typo}/{tail}?" if typo else ""
+    return ConfigError(
+        f"unknown provider {head!r} in model {name!r}{hint} ({_known(providers)}; "
+        "a model name with a slash needs a provider configured to serve it: "
+        "[modelbus] provider or -p)",
+        key="modelbus.model",
+        source=config.source,
+    )
+
+
+def _unserved_model(
+    name: str,
+    entry: CatalogEntry | None,
+    providers: list[str],
+    config: Config,
+    catalog: Catalog | None,
+) -> ConfigError:
+    if entry is not None and entry.provider:
+        why = (
+            f"the catalog lists it for provider {entry.provider!r}, which is not installed "
+            f"(install the plugin that registers {entry.provider!r})"
+        )
+    else:
+        why = "the catalog does not list it and no provider is configured"
+    names = [e.model for e in catalog if e.model != name] if catalog is not None else []
+    close = difflib.get_close_matches(name, [*names, *config.models], n=3, cutoff=0.75)
+    parts = [f"no installed provider serves model {name!r}: {why}"]
+    if close:
+        parts.append(f"did you mean {' or '.join(close)}?")
+    parts.append(
+        f"name its provider (provider/model, e.g. local/{name} for a local server's "
+        "model), set [modelbus] provider, or set an API key such as OPENAI_API_KEY "
+        f"({_known(providers)})"
+    )
+    return ConfigError("; ".join(parts), key="modelbus.model", source=config.source)
 
 
 def build_messages(
@@ -154,7 +255,7 @@ def build_request(
             continue
         if k == "tools":
             v = tuple(_tool_spec(t) for t in v)
-        elif k == "stop" and not isinstance(v, str):
+        elif (k == "stop" and not isinstance(v, str)) or k == "modalities":
             v = tuple(v)
         kwargs[k] = v
     return ChatRequest(model=model, messages=messages, stream=stream, **kwargs)

@@ -25,18 +25,20 @@ With ``strict=False`` the schema is plain JSON Schema: optional fields are left 
 Types: ``str``, ``int``, ``float``, ``bool``, ``None``, ``list``/``Sequence``/``set``,
 ``tuple``, ``dict``/``Mapping`` with ``str`` keys, ``Literal``, ``Enum``, ``Optional`` and
 ``Union``, ``datetime``/``date``/``time`` (strings of format ``date-time``/``date``/
-``time``, ISO 8601), ``uuid.UUID`` (format ``uuid``), ``NewType``, attrs classes (nested
-ones in ``$defs``, recursion allowed) and ``Annotated[X, "description"]``. Descriptions
-come from ``Annotated`` strings, attrs field ``metadata={"description": ...}`` and the
-class docstring (summary, and an ``Attributes:``/``Args:`` section for fields, in Google,
-NumPy or reST style, parsed by ``docstring_parser``).
+``time``, ISO 8601), ``uuid.UUID`` (format ``uuid``), ``NewType``, records (nested ones
+in ``$defs``, recursion allowed: attrs classes, dataclasses, ``TypedDict`` and pydantic
+models, see :mod:`._records`) and ``Annotated[X, "description"]``. Descriptions come from
+``Annotated`` strings, field metadata (attrs and dataclass ``metadata={"description":
+...}``, pydantic ``Field(description=...)``) and the class docstring (summary, and an
+``Attributes:``/``Args:`` section for fields, in Google, NumPy or reST style, parsed by
+``docstring_parser``). A pydantic model's own constraints and validators are not in the
+schema; they run when the value is built.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import json
 import types
 import typing
@@ -44,9 +46,9 @@ import uuid
 from collections import abc
 from typing import Annotated, Any, Literal, Union
 
-import attrs
+from ._records import NOT_JSON, class_doc, is_record, record_fields
 
-__all__ = ["NOT_JSON", "class_doc", "default_json", "json_schema", "type_name"]
+__all__ = ["NOT_JSON", "class_doc", "json_schema", "type_name"]
 
 _NONE = type(None)
 _SEQUENCES = (
@@ -79,7 +81,7 @@ def json_schema(tp: Any, *, strict: bool = True) -> dict[str, Any]:
     Note that OpenAI wants an object at the root of a ``response_format``; wrapping a
     non-object type is the caller's choice.
     """
-    gen = _Gen(strict, tp if attrs.has(tp) else None)
+    gen = _Gen(strict, tp if is_record(tp) else None)
     schema = gen.schema(tp, type_name(tp))
     if gen.defs:
         schema["$defs"] = gen.defs
@@ -91,51 +93,6 @@ def type_name(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__name__
     return str(tp).replace("typing.", "").replace("collections.abc.", "")
-
-
-class _NotJson:
-    def __repr__(self) -> str:
-        return "NOT_JSON"
-
-
-NOT_JSON: Any = _NotJson()
-
-
-def default_json(a: attrs.Attribute[Any]) -> Any:
-    """An attrs field's default as JSON (``NOT_JSON`` when it has none or it is not plain
-    JSON, e.g. a factory taking ``self``)."""
-    d: Any = a.default
-    if d is attrs.NOTHING:
-        return NOT_JSON
-    if isinstance(d, attrs.Factory):  # type: ignore[arg-type]
-        if d.takes_self or d.factory not in (list, dict, tuple, set, frozenset):
-            return NOT_JSON
-        d = d.factory()
-    if isinstance(d, enum.Enum):
-        d = d.value
-    elif isinstance(d, (dt.date, dt.time)):
-        d = d.isoformat()
-    elif isinstance(d, (tuple, set, frozenset)):
-        d = list(d)
-    try:
-        json.dumps(d)
-    except (TypeError, ValueError):
-        return NOT_JSON
-    return d
-
-
-@functools.cache
-def class_doc(cls: type) -> tuple[str | None, dict[str, str]]:
-    """A class's own docstring: its description and ``{field: description}`` from an
-    ``Attributes:``/``Args:`` section (Google, NumPy or reST style)."""
-    raw = cls.__dict__.get("__doc__")
-    if not isinstance(raw, str) or not raw.strip():
-        return None, {}
-    import docstring_parser
-
-    parsed = docstring_parser.parse(raw)
-    params = {p.arg_name: p.description.strip() for p in parsed.params if p.description}
-    return (parsed.description or "").strip() or None, params
 
 
 def _json_type(v: Any) -> str:
@@ -240,8 +197,8 @@ class _Gen:
         raise TypeError(f"{path}: unsupported type {type_name(tp)} for a JSON schema")
 
     def _class(self, tp: type, path: str) -> dict[str, Any]:
-        if attrs.has(tp):
-            return self._attrs(tp, path)
+        if is_record(tp):
+            return self._record(tp, path)
         if issubclass(tp, enum.Enum):
             s = _enum_schema([m.value for m in tp])
             doc, _ = class_doc(tp)
@@ -325,7 +282,7 @@ class _Gen:
             },
         }
 
-    def _attrs(self, cls: type, path: str) -> dict[str, Any]:
+    def _record(self, cls: type, path: str) -> dict[str, Any]:
         if cls is self.root:
             if cls in self.building:
                 return {"$ref": "#"}
@@ -352,40 +309,29 @@ class _Gen:
 
     def _object(self, cls: type, path: str) -> dict[str, Any]:
         try:
-            hints = typing.get_type_hints(cls, include_extras=True)
-        except (NameError, TypeError) as exc:
-            raise TypeError(
-                f"{path}: cannot resolve the type hints of {cls.__name__}: {exc}"
-            ) from exc
-        doc, field_docs = class_doc(cls)
+            fields = record_fields(cls)
+        except TypeError as exc:
+            raise TypeError(f"{path}: {exc}") from exc
+        doc = class_doc(cls)[0]
         props: dict[str, Any] = {}
         required: list[str] = []
-        for a in attrs.fields(cls):
-            if not a.init:
-                continue
-            tp = hints.get(a.name, a.type)
-            s = self.schema(Any if tp is None else tp, f"{path}.{a.name}")
-            desc = (
-                a.metadata.get("description")
-                or field_docs.get(a.name)
-                or field_docs.get(a.name.lstrip("_"))
-            )
-            default = default_json(a)
-            has_default = a.default is not attrs.NOTHING
+        for f in fields:
+            s = self.schema(Any if f.type is None else f.type, f"{path}.{f.name}")
+            desc = f.description
             if self.strict:
-                required.append(a.name)
-                if has_default and not _accepts_null(s):
+                required.append(f.name)
+                if f.optional and not _accepts_null(s):
                     s = _nullable(s)
-                    if default is not NOT_JSON:
-                        shown = json.dumps(default, ensure_ascii=False)
+                    if f.default is not NOT_JSON:
+                        shown = json.dumps(f.default, ensure_ascii=False)
                         desc = f"{desc} (default: {shown})" if desc else f"Default: {shown}."
             else:
-                if has_default:
-                    if default is not NOT_JSON:
-                        s = {**s, "default": default}
+                if f.optional:
+                    if f.default is not NOT_JSON:
+                        s = {**s, "default": f.default}
                 else:
-                    required.append(a.name)
-            props[a.name] = self.describe(s, desc) if desc else s
+                    required.append(f.name)
+            props[f.name] = self.describe(s, desc) if desc else s
         out: dict[str, Any] = {"type": "object"}
         if doc:
             out["description"] = doc

@@ -12,9 +12,13 @@ matching schema allows, and writes values the schema validates:
   ``UUID`` a UUID string, an ``Enum`` its value;
 - a ``Union`` takes the first member that accepts the value, trying members whose JSON
   kind matches the value's first (so ``2`` stays an ``int`` in ``float | int``);
+- records (attrs classes, dataclasses, ``TypedDict``, pydantic models; see
+  :mod:`._records`) are JSON objects; a pydantic model's own validators run last, and
+  their errors are reported like the others;
 - strict only: ``dict[str, X]`` is written as ``[{"key": k, "value": v}, ...]`` and read
-  from that shape or from a JSON object; ``null`` for an attrs field that has a default
-  but does not accept ``None`` means "use the default".
+  from that shape or from a JSON object; ``null`` for a record field that has a default
+  (or a ``TypedDict`` key that may be left out) but does not accept ``None`` means "use
+  the default" (or "no key").
 
 Errors are :class:`cattrs.BaseValidationError`; :func:`describe_error` makes them one
 readable line (``$.city: expected str, got int 5``) to show a model or a user.
@@ -32,9 +36,10 @@ from collections import abc
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union
 
-import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn
+
+from ._records import drop_nulls, is_pydantic_model, is_record, is_typeddict, record_fields
 
 __all__ = ["StructureError", "describe_error", "schema_converter", "structure", "unstructure"]
 
@@ -106,7 +111,7 @@ def _kind_matches(tp: Any, v: Any) -> bool:
             or (isinstance(tp, type) and issubclass(tp, (enum.Enum, dt.date, dt.time, uuid.UUID)))
         )
     if isinstance(v, Mapping):
-        return attrs.has(origin) or origin in (dict, abc.Mapping, abc.MutableMapping)
+        return is_record(origin) or origin in (dict, abc.Mapping, abc.MutableMapping)
     return origin in (list, tuple, set, frozenset, abc.Sequence)
 
 
@@ -185,8 +190,16 @@ def describe_error(exc: BaseException) -> str:
     """One line for a structuring error: ``$.a: ...; $.b[2]: ...``."""
     if isinstance(exc, cattrs.BaseValidationError):
         lines = cattrs.transform_error(exc, format_exception=_format)
-        return "; ".join(f"{p}: {m}" for m, _, p in (ln.rpartition(" @ ") for ln in lines))
+        return "; ".join(_at(p, m) for m, _, p in (ln.rpartition(" @ ") for ln in lines))
     return str(exc)
+
+
+def _at(path: str, message: str) -> str:
+    """``message`` placed at ``path``; a message that holds paths of its own (a nested
+    pydantic model's errors, ``$.qty: ...``) has them made absolute."""
+    if not message.startswith("$"):
+        return f"{path}: {message}"
+    return "; ".join(path + part[1:] for part in message.split("; "))
 
 
 def _format(exc: BaseException, tp: type | None) -> str:
@@ -304,7 +317,8 @@ def schema_converter(strict: bool = True) -> cattrs.Converter:
     if strict:
         c.register_structure_hook_factory(_is_str_dict, _pairs_factory(c))
         c.register_unstructure_hook_factory(_is_str_dict, _pairs_unstructure(c))
-    c.register_structure_hook_factory(attrs.has, _attrs_factory(c, strict))
+    c.register_structure_hook_factory(is_record, _record_factory(c, strict))
+    c.register_unstructure_hook_factory(is_pydantic_model, _pydantic_unstructure(c))
     return c
 
 
@@ -385,28 +399,84 @@ def _pairs_unstructure(c: cattrs.Converter) -> Callable[[Any], Any]:
     return make
 
 
-def _attrs_factory(c: cattrs.Converter, strict: bool) -> Callable[[Any], Any]:
+def _record_factory(c: cattrs.Converter, strict: bool) -> Callable[[Any], Any]:
     def make(cls: type) -> Any:
-        inner: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, c)
-        drop: tuple[str, ...] = ()
-        if strict:
-            hints = typing.get_type_hints(cls, include_extras=True)
-            drop = tuple(
-                a.name
-                for a in attrs.fields(cls)
-                if a.init
-                and a.default is not attrs.NOTHING
-                and not _accepts_none(hints.get(a.name, a.type))
-            )
+        fields = record_fields(cls)
+        inner: Callable[[Any, Any], Any]
+        if is_pydantic_model(cls):
+            inner = _fields_then(cls, c, cls.model_validate)  # type: ignore[attr-defined]
+        elif is_typeddict(cls):
+            # not cattrs' TypedDict support: on Python 3.11 it reads NotRequired from
+            # __required_keys__, which string annotations leave wrong (see _records)
+            inner = _fields_then(cls, c, dict)
+        else:  # attrs classes and dataclasses
+            inner = make_dict_structure_fn(cls, c)
 
         def hook(v: Any, t: Any) -> Any:
             if not isinstance(v, Mapping):
                 raise StructureError(f"expected a JSON object for {cls.__name__}, got {_show(v)}")
-            if drop and any(v.get(k, 0) is None for k in drop):
-                v = {k: x for k, x in v.items() if not (x is None and k in drop)}
+            if strict:
+                v = drop_nulls(v, fields, _accepts_none)
             return inner(v, t)
 
         return hook
+
+    return make
+
+
+def _fields_then(
+    cls: type, c: cattrs.Converter, build: Callable[[dict[str, Any]], Any]
+) -> Callable[[Any, Any], Any]:
+    """Each field read by this converter (the same strictness as every other record),
+    then ``build(values)``: ``dict`` for a TypedDict, a pydantic model's own
+    ``model_validate`` (so its validators run; their errors are reported with paths)."""
+    fields = {f.name: f for f in record_fields(cls)}
+
+    def hook(v: Mapping[str, Any], _t: Any) -> Any:
+        errors: list[str] = []
+        extra = sorted(set(v) - set(fields))
+        if extra:
+            errors.append(f"$: unknown field(s) {', '.join(extra)}")
+        values: dict[str, Any] = {}
+        for key, raw in v.items():
+            f = fields.get(key)
+            if f is None:
+                continue
+            try:
+                values[key] = c.structure(raw, f.type)
+            except Exception as exc:
+                errors.append(_at(f"$.{key}", describe_error(exc)))
+        errors.extend(
+            f"$.{f.name}: required field missing"
+            for f in fields.values()
+            if not f.optional and f.name not in v
+        )
+        if errors:
+            raise StructureError("; ".join(errors))
+        try:
+            return build(values)
+        except ValueError as exc:  # pydantic.ValidationError is a ValueError
+            details = getattr(exc, "errors", None)
+            if details is None:
+                raise StructureError(str(exc)) from None
+            raise StructureError(
+                "; ".join(
+                    "$"
+                    + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+                    + f": {e['msg']}"
+                    for e in details()
+                )
+            ) from None
+
+    return hook
+
+
+def _pydantic_unstructure(c: cattrs.Converter) -> Callable[[Any], Any]:
+    def make(cls: type) -> Any:
+        fields = record_fields(cls)
+        return lambda obj: {
+            f.name: c.unstructure(getattr(obj, f.attribute), unstructure_as=f.type) for f in fields
+        }
 
     return make
 

@@ -1,9 +1,12 @@
 """Single-flight: concurrent identical requests in one process make one provider call.
 
 The first caller for a key (the leader) runs the call; callers arriving while it runs
-wait and get its result, or its exception re-raised (the same exception object, as
-asyncio does for every awaiter of a future). Threads use :class:`SingleFlight`, asyncio
-tasks :class:`AsyncSingleFlight` (one per event loop: futures cannot cross loops).
+wait and get its result, or, when it fails, each its own copy of the leader's exception
+(:func:`follower_error`: same type, same fields and notes, ``__cause__`` the leader's
+exception). Raising one shared object in every waiter would let callers see each
+other's changes to it and grow its ``__traceback__`` with every raise. Threads use
+:class:`SingleFlight`, asyncio tasks :class:`AsyncSingleFlight` (one per event loop:
+futures cannot cross loops).
 
 If the leader is interrupted rather than failing — its task cancelled, or
 ``KeyboardInterrupt``/``SystemExit`` in its thread — waiters are not handed that
@@ -17,13 +20,36 @@ is the few microseconds between a cache miss and joining the flight.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["AsyncSingleFlight", "SingleFlight"]
+__all__ = ["AsyncSingleFlight", "SingleFlight", "follower_error"]
+
+
+def follower_error(leader: Exception) -> Exception:
+    """A waiter's own copy of the leader's exception, to ``raise ... from leader``.
+
+    A shallow copy: same type, ``args`` and attributes (``status_code``,
+    ``request_id``, ``retry_after_s``, ``attempts``...), its own ``__notes__`` list, and
+    no traceback yet (it gets the waiter's own frames when raised). An exception whose
+    class cannot be rebuilt from its ``args`` (required keyword arguments, as in
+    ``RetryError``) is copied without calling ``__init__``."""
+    try:
+        err = copy.copy(leader)
+        rebuilt = type(err) is type(leader) and err.args == leader.args
+    except Exception:
+        rebuilt = False
+    if not rebuilt:
+        err = type(leader).__new__(type(leader), *leader.args)
+        err.__dict__.update(leader.__dict__)
+    notes = getattr(leader, "__notes__", None)
+    if notes is not None:
+        err.__notes__ = list(notes)
+    return err.with_traceback(None)
 
 
 class _Call:
@@ -63,7 +89,7 @@ class SingleFlight:
             if call.error is None:
                 return call.result, True
             if isinstance(call.error, Exception):
-                raise call.error
+                raise follower_error(call.error) from call.error
             # The leader was interrupted (not failed): loop and call ourselves.
         try:
             call.result = fn()
@@ -101,12 +127,17 @@ class AsyncSingleFlight:
         that waiter; cancelling the leader makes the next waiter call instead."""
         while (call := self._calls.get(key)) is not None:
             call.waiters += 1
-            try:
-                return await asyncio.shield(call.future), True
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not call.future.cancelled() or (task is not None and task.cancelling()):
-                    raise  # this waiter itself was cancelled
+            # Wait without retrieving: awaiting the future would re-raise the leader's
+            # exception object itself here, adding this waiter's frames to its traceback.
+            # asyncio.wait never cancels the future when this waiter is cancelled.
+            await asyncio.wait((call.future,))
+            if call.future.cancelled():
+                continue  # the leader was interrupted, not failed: call ourselves
+            leader_exc = call.future.exception()
+            if leader_exc is None:
+                return call.future.result(), True
+            assert isinstance(leader_exc, Exception)  # BaseExceptions cancel the future
+            raise follower_error(leader_exc) from leader_exc
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._calls[key] = _AsyncCall(fut)
         try:

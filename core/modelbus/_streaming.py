@@ -1,8 +1,10 @@
 """Streaming through the pipeline.
 
 A stream is retried (and falls back to another model, see ``_fallback``) only until its
-first chunk arrives: after that, a retry would repeat text the caller has already seen,
-so a mid-stream failure is raised as is. A complete stream is stored in the cache and a
+first content arrives: the chunks before it (a role-only first chunk, Azure's
+filter-only one) are held back, so a failure right after them is retried; after content,
+a retry would repeat text the caller has already seen, so a mid-stream failure is raised
+as is. A complete stream is stored in the cache and a
 cached response is replayed as chunks without delays.
 """
 
@@ -24,10 +26,11 @@ from ._pipeline import (
     _key,
     _no_cache_only,
     _on_retry,
+    billed_tier,
 )
 from ._retry import aretry_call, retry_call
 from ._routing import Route
-from ._stream import StreamAccumulator, replay_chunks
+from ._stream import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
 from ._types import ChatChunk, ChatRequest, ChatResponse
 from .errors import CacheMiss
 
@@ -69,7 +72,7 @@ class _StreamBase:
                 resp,
                 model=model,
                 attempts=self._attempts,
-                cost_usd=c.catalog.cost(model, resp.usage),
+                cost_usd=c.catalog.cost(model, resp.usage, billed_tier(self._req, resp)),
             )
             status = "bypass" if self._key is None else "miss"
         resp = self._c._done(route, resp, self._t0, status)
@@ -118,9 +121,9 @@ class ChatStream(_StreamBase):
                 if o.cache == "only":
                     raise CacheMiss("not in cache; cache='only' does not call")
 
-        def first() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
+        def first() -> tuple[Iterator[ChatChunk], list[ChatChunk]]:
             it = iter(provider.stream(req))
-            return it, next(it, None)
+            return it, head_chunks(it)
 
         try:
             req = c._prepare(route, req, o.truncate)
@@ -143,9 +146,10 @@ class ChatStream(_StreamBase):
             self._response = inner.response
             return
         self._it = it
-        if head is not None:
-            self._acc.add(head)
-            yield head
+        for chunk in head:
+            self._acc.add(chunk)
+            yield chunk
+        if head:
             for chunk in it:
                 self._acc.add(chunk)
                 yield chunk
@@ -193,12 +197,9 @@ class AsyncChatStream(_StreamBase):
                 if o.cache == "only":
                     raise CacheMiss("not in cache; cache='only' does not call")
 
-        async def first() -> tuple[AsyncIterator[ChatChunk], ChatChunk | None]:
+        async def first() -> tuple[AsyncIterator[ChatChunk], list[ChatChunk]]:
             it = aiter(provider.astream(req))
-            try:
-                return it, await anext(it)
-            except StopAsyncIteration:
-                return it, None
+            return it, await ahead_chunks(it)
 
         try:
             req = await c._aprepare(route, req, o.truncate)
@@ -221,9 +222,10 @@ class AsyncChatStream(_StreamBase):
             self._response = inner.response
             return
         self._it = it
-        if head is not None:
-            self._acc.add(head)
-            yield head
+        for chunk in head:
+            self._acc.add(chunk)
+            yield chunk
+        if head:
             async for chunk in it:
                 self._acc.add(chunk)
                 yield chunk

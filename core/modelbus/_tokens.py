@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._images import image_tokens
 from ._types import ImagePart, Message, ToolSpec
+from .errors import ConfigError
 from .protocols import TokenCounter
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ def pick_counter(c: Client, model: str, provider: str | None = None) -> TokenCou
     """The provider's own counter when it has one that serves ``model``, else the
     registered counters (exact first, in registration order), else the approximation."""
     if provider is not None:
-        own = getattr(c.provider(provider).inner, "token_counter", None)
+        try:
+            own = getattr(c.provider(provider).inner, "token_counter", None)
+        except ConfigError:
+            own = None  # counting needs no provider (e.g. no API key): a counter will do
         if own is not None and own.serves(model):
             return own  # type: ignore[no-any-return]
     counters = c._counters

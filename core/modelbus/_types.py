@@ -165,6 +165,16 @@ class ChatRequest:
     ``extra_body`` is merged into the JSON body for provider-specific parameters (e.g.
     llama.cpp ``grammar``); it is part of the cache key. ``stream`` is set by the client,
     not by callers.
+
+    The parameters of OpenAI's current Chat Completions API are fields of their own
+    (names and values as in the API reference, "Create chat completion"):
+    ``reasoning_effort`` and ``verbosity`` (``"low"``/``"medium"``/``"high"``...),
+    ``service_tier`` (``"auto"``, ``"default"``, ``"flex"``, ``"priority"``: the cost
+    uses that tier's catalog price), ``prompt_cache_key``, ``store``, ``metadata`` (up to
+    16 string pairs), ``modalities``, ``prediction``, ``web_search_options`` and
+    ``safety_identifier``. Those that do not change the reply (``service_tier``,
+    ``prompt_cache_key``, ``store``, ``metadata``, ``safety_identifier``, ``user``) are
+    left out of the cache key.
     """
 
     model: str
@@ -186,6 +196,15 @@ class ChatRequest:
     logprobs: bool | None = None
     top_logprobs: int | None = None
     reasoning_effort: str | None = None
+    verbosity: str | None = None
+    service_tier: str | None = None
+    prompt_cache_key: str | None = None
+    store: bool | None = None
+    metadata: Mapping[str, str] | None = None
+    modalities: tuple[str, ...] | None = None
+    prediction: Mapping[str, Any] | None = None
+    web_search_options: Mapping[str, Any] | None = None
+    safety_identifier: str | None = None
     user: str | None = None
     extra_body: Mapping[str, Any] | None = None
     stream: bool = False

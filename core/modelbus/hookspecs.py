@@ -104,7 +104,13 @@ def modelbus_register_catalog(register: Register) -> None:
 def modelbus_register_doctor_checks(register: Register) -> None:
     """Register ``modelbus doctor`` checks: ``register(provider_name, check)`` where
     ``check(provider) -> list[tuple[str, bool, str]]`` returns (what, ok, detail) rows;
-    ``provider`` is the object the provider's factory returned, built from the config."""
+    ``provider`` is the object the provider's factory returned, built from the config.
+
+    A cache or rate limiter registers its checks as ``"caches.NAME"`` /
+    ``"rate_limiters.NAME"``: ``check(obj)`` gets the configured cache or rate limiter.
+    ``modelbus doctor`` reports them, and ``modelbus cache ...`` runs the cache's first
+    and exits 1 with the failed row's detail (e.g. a shared cache's server that refuses
+    the connection or the password)."""
 
 
 @hookspec

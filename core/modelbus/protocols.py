@@ -79,8 +79,11 @@ class SyncProvider(Protocol):
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield the reply as :class:`ChatChunk` deltas; ``usage`` on the last chunk (or on
-        every chunk, the last one counting). Errors before the first chunk are retried by
-        the core; errors after it are raised to the caller as they are."""
+        every chunk, the last one counting). Errors before the first content (chunks with
+        only a role or nothing are held back) are retried by the core; errors after it
+        are raised to the caller as they are. Raise :class:`~modelbus.errors.ProviderError`
+        subclasses (:func:`modelbus.plugin.error_from_http`), never the HTTP library's
+        own errors: the core retries only ProviderErrors."""
         ...
 
 

@@ -120,9 +120,6 @@ provider = "faulty"
 model = "faulty-model"
 cache = "none"
 
-[modelbus.retry_budget]
-token_ratio = 0.5
-
 [retry_policies.exponential]
 initial_delay_s = 0.0
 

@@ -194,9 +194,33 @@ CHANGES: dict[str, tuple[Any, Any]] = {
     "logprobs": (True, False),
     "top_logprobs": (1, 2),
     "reasoning_effort": ("low", "high"),
+    "verbosity": ("low", "high"),
+    "modalities": (("text",), ("text", "audio")),
+    "prediction": (
+        {"type": "content", "content": "a"},
+        {"type": "content", "content": "b"},
+    ),
+    "web_search_options": ({"search_context_size": "low"}, {"search_context_size": "high"}),
     "extra_body": ({"top_k": 1}, {"top_k": 2}),
 }
-NOT_OUTPUT = {"stream", "user"}
+# Billing, storage and tracking: the same reply whatever their value.
+NOT_OUTPUT_CHANGES = {
+    "user": ("u1", "u2"),
+    "service_tier": ("flex", "priority"),
+    "prompt_cache_key": ("k1", "k2"),
+    "store": (True, False),
+    "metadata": ({"app": "a"}, {"app": "b"}),
+    "safety_identifier": ("s1", "s2"),
+}
+NOT_OUTPUT = {"stream", *NOT_OUTPUT_CHANGES}
+
+
+def test_parameters_that_do_not_change_the_reply_share_a_key() -> None:
+    base = {"model": "m", "messages": (Message("user", "q"),)}
+    plain = cache_key(ChatRequest(**base), **IDENT)
+    for name, (x, y) in NOT_OUTPUT_CHANGES.items():
+        assert cache_key(ChatRequest(**{**base, name: x}), **IDENT) == plain, name
+        assert cache_key(ChatRequest(**{**base, name: y}), **IDENT) == plain, name
 
 
 def test_every_output_parameter_is_in_the_key() -> None:

@@ -42,7 +42,8 @@ def test_shipped_entries_have_sourced_dated_figures(model: str) -> None:
     e = Catalog.load().get(model)
     assert e is not None and e.model == model
     assert e.provider == "openai"
-    assert e.source and "LiteLLM" in e.source
+    # prices from genai-prices (scripts/update_catalog.py), limits from LiteLLM's list
+    assert e.source and "genai-prices" in e.source and "LiteLLM" in e.source
     assert e.as_of is not None and len(e.as_of) == 10
     assert e.context_window or e.max_input_tokens
     assert e.input_per_1m is not None and e.input_per_1m > 0

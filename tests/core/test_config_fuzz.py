@@ -44,7 +44,7 @@ def _base(base_url: str) -> dict[str, Any]:
             "max_cost_usd": 5.0,
             "truncate": "oldest",
             "plugins": {"allow": ["openai"]},
-            "retry_budget": {"enabled": True, "max_tokens": 10.0, "token_ratio": 0.1},
+            "retry_budget": {"enabled": True, "capacity": 500, "retry_cost": 5},
         },
         "providers": {
             "openai": {

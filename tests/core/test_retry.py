@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from modelbus._retry import RetryBudget, is_retryable, retry_call
+from modelbus._retry import is_retryable, retry_call
 from modelbus._retry_after import retry_after_seconds
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings
 from modelbus.errors import (
@@ -238,88 +238,14 @@ def test_embed_is_retried(fake_provider, fake_clock) -> None:
         assert c.embed("x").attempts == 2
 
 
-# --- the retry budget ---------------------------------------------------------------
-
-
-def test_retry_budget_stops_a_storm(fake_clock) -> None:
-    fp = FakeProvider(default_text=None)
-    for _ in range(1000):
-        fp.enqueue_error(503)
-    with _client(fp, fake_clock) as c:
-        errors = []
-        for i in range(100):
-            with pytest.raises(Exception) as info:
-                c.chat(f"q{i}")
-            errors.append(info.value)
-    retries = fp.calls - 100
-    # Without a budget: 100 calls x 3 attempts = 300. With it: 10 + 10% of requests.
-    assert retries <= 10 + 0.1 * 100
-    assert fp.calls < 130
-    # Once spent, calls fail fast with the last error itself (not a RetryError).
-    assert isinstance(errors[-1], ServerError)
-    assert any("retry budget" in n for n in errors[-1].__notes__)
-
-
-def test_retry_budget_refills_with_successful_traffic(fake_clock) -> None:
-    fp = FakeProvider()
-    cfg = {"modelbus": {"cache": "none", "retry_budget": {"max_tokens": 2, "token_ratio": 0.25}}}
-    with make_client(fp, cfg, clock=fake_clock) as c:
-        # tokens: 2 (full) -> +0.25 capped at 2 -> retry -> 1 -> +0.25 -> retry -> 0.25
-        for _ in range(2):
-            fp.enqueue_error(500)
-            assert c.chat("x").attempts == 2
-        fp.enqueue_error(500)
-        with pytest.raises(ServerError):  # 0.5 tokens: no retry
-            c.chat("x")
-        c.chat("ok")  # 0.75
-        fp.enqueue_error(500)
-        assert c.chat("x").attempts == 2  # 1.0: one retry again
-
-
-def test_retry_budget_is_per_provider(fake_clock) -> None:
-    fp = FakeProvider()
-    with make_client(
-        fp,
-        {"modelbus": {"cache": "none", "retry_budget": {"max_tokens": 1, "token_ratio": 0}}},
-        clock=fake_clock,
-    ) as c:
-        b1 = c._retry_budget("fake")
-        b2 = c._retry_budget("other")
-        assert b1 is not None and b2 is not None
-        assert b1() and not b1() and b2()
-
-
-def test_retry_budget_can_be_disabled(fake_clock) -> None:
-    fp = FakeProvider()
-    for _ in range(60):
-        fp.enqueue_error(503)
-    cfg = {"modelbus": {"cache": "none", "retry_budget": {"enabled": False}}}
-    with make_client(fp, cfg, clock=fake_clock) as c:
-        for _ in range(20):
-            with pytest.raises(RetryError):
-                c.chat("x")
-    assert fp.calls == 60
-
-
-def test_retry_budget_bound_holds_for_any_traffic() -> None:
-    @given(st.lists(st.booleans(), max_size=300))
-    def check(wants_retry: list[bool]) -> None:
-        b = RetryBudget(10.0, 0.1)
-        retries = 0
-        for w in wants_retry:
-            b.on_request()
-            if w and b.try_retry():
-                retries += 1
-        assert retries <= 10 + 0.1 * len(wants_retry) + 1e-9
-
-    check()
+# --- the retry quota: tests/core/test_retry_quota.py ----------------------------------
 
 
 def test_bad_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="jitter"):
         make_client(FakeProvider(), {"retry_policies": {"exponential": {"jitter": "wild"}}})
-    with pytest.raises(ConfigError, match="token_ratio"):
-        make_client(FakeProvider(), {"modelbus": {"retry_budget": {"token_ratio": -1.0}}})
+    with pytest.raises(ConfigError, match="retry_cost"):
+        make_client(FakeProvider(), {"modelbus": {"retry_budget": {"retry_cost": -1}}})
     with pytest.raises(ConfigError, match="max_atempts"):
         make_client(FakeProvider(), {"retry_policies": {"exponential": {"max_atempts": 2}}})
 

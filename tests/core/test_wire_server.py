@@ -646,3 +646,48 @@ def test_reply_validation() -> None:
     assert not names & FRAMING and "x-request-id" in names
     assert reply.with_headers({"X-REQUEST-ID": "mine"}).headers[-1] == ("X-REQUEST-ID", "mine")
     assert os.fspath(find_fixture("openai/chat_completion_tool_calls").path).endswith(".json")
+
+
+# --- other wire formats ----------------------------------------------------------------
+def _messages(req: Any) -> Reply:
+    if req.json.get("stream"):
+        start = {"type": "message_start", "message": {"id": "msg_1"}}
+        return Reply.sse(
+            [("message_start", start), ("message_stop", {"type": "message_stop"})],
+            done=False,
+            headers={"request-id": "req_own"},
+        )
+    return Reply.json({"id": "msg_1", "content": []}, headers={"request-id": "req_own"})
+
+
+def test_a_route_for_another_wire_format_takes_the_scripted_faults(srv: WireServer) -> None:
+    srv.route("POST", "/v1/messages", _messages)
+    url = srv.origin + "/v1/messages"
+    r = httpx.post(url, json={})
+    assert r.json()["id"] == "msg_1" and r.headers["request-id"] == "req_own"
+    assert "x-request-id" not in r.headers  # the reply carries its own request id
+    stream = httpx.post(url, json={"stream": True})
+    assert stream.text == (
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1"}}\n\n'
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    # A content-less scripted reply modifies the added route's reply, as for built-ins.
+    srv.enqueue(Reply.default(headers={"retry-after": "3"}), Reply.sse_cut(1))
+    assert httpx.post(url, json={}).headers["retry-after"] == "3"
+    with (
+        httpx.stream("POST", url, json={"stream": True}) as cut,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        cut.read()
+    assert cut.headers["request-id"] == "req_own"
+    # Other paths keep their built-in routes; reset removes the added one.
+    assert httpx.get(srv.base_url + "/models").status_code == 200
+    srv.reset()
+    assert httpx.post(url, json={}).status_code == 404
+
+
+def test_a_route_handler_must_be_callable_and_event_names_one_line(srv: WireServer) -> None:
+    with pytest.raises(TypeError, match="callable"):
+        srv.route("POST", "/x", Reply.json({}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one non-empty line"):
+        Reply.sse([("bad\nname", {})])

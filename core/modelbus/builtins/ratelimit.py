@@ -34,11 +34,16 @@ class _Bucket:
 
 class LocalRateLimiter:
     """In-process token buckets per key (see the module doc). Thread-safe; the async side
-    awaits ``clock.asleep`` and never blocks the event loop."""
+    awaits ``clock.asleep`` and never blocks the event loop.
 
-    def __init__(self) -> None:
+    ``start_full=False`` makes a key's buckets start empty rather than full (no burst
+    before the first minute's refill): for a limiter taking over from another one whose
+    budget may already be spent, such as the ``redis`` limiter during an outage."""
+
+    def __init__(self, *, start_full: bool = True) -> None:
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
+        self._start_full = start_full
 
     def reserve(self, key: str, tokens: int, limit: RateLimit, now: float) -> float:
         """Take one request and ``tokens`` from ``key``'s buckets at time ``now`` (seconds)
@@ -48,7 +53,8 @@ class LocalRateLimiter:
         with self._lock:
             b = self._buckets.get(key)
             if b is None:
-                b = self._buckets[key] = _Bucket(rpm, tpm, now)
+                full = self._start_full
+                b = self._buckets[key] = _Bucket(rpm if full else 0.0, tpm if full else 0.0, now)
             elapsed = max(0.0, now - b.at)
             b.at = max(b.at, now)
             wait = 0.0

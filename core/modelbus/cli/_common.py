@@ -187,7 +187,13 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], title: str | No
     t = Table(*headers, title=title, title_justify="left", show_edge=False, pad_edge=False)
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
-    console = Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False, highlight=False)
+    # markup=False: details hold TOML keys such as [providers.openai], not rich markup
+    console = Console(
+        width=None if sys.stdout.isatty() else 200,
+        soft_wrap=False,
+        highlight=False,
+        markup=False,
+    )
     console.print(t)
 
 

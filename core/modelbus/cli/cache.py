@@ -9,13 +9,22 @@ the one the applications using the same config see.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 
-from ._common import config_option, echo_json, load_config, plugins_for, report_error, table
+from ._common import (
+    EXIT_RUNTIME,
+    config_option,
+    echo_json,
+    load_config,
+    plugins_for,
+    report_error,
+    table,
+)
 
 __all__ = ["cache", "open_cache"]
 
@@ -36,8 +45,9 @@ def _cache_option(fn: F) -> F:
 def open_cache(config_path: str | None, name: str | None) -> Iterator[tuple[str, Any]]:
     """``(name, cache)`` for the config at ``config_path`` (or found by search), closed
     afterwards. Any failure — a config error, an unknown cache, a backend that cannot be
-    reached — is printed as one line and exits (status 2 for config/plugin errors, 1
-    for the rest)."""
+    reached (the checks its plugin registers as ``caches.NAME`` fail: see
+    ``modelbus_register_doctor_checks``) — is printed as one line and exits (status 2
+    for config/plugin errors, 1 for the rest)."""
     try:
         cfg = load_config(config_path)
         name = name or cfg.modelbus.cache
@@ -53,6 +63,7 @@ def open_cache(config_path: str | None, name: str | None) -> Iterator[tuple[str,
         raise
     except Exception as exc:
         report_error(exc)
+    _check_reachable(registry, name, obj)
     if name == "memory":
         click.echo(
             "note: the memory cache lives inside each process; this one is new and "
@@ -69,6 +80,25 @@ def open_cache(config_path: str | None, name: str | None) -> Iterator[tuple[str,
         close = getattr(obj, "close", None)
         if close is not None:
             close()
+
+
+def _check_reachable(registry: Any, name: str, obj: Any) -> None:
+    """Run the checks the cache's plugin registered as ``caches.NAME`` (the ones
+    ``modelbus doctor`` shows): a shared cache whose server refuses the connection or the
+    password must not read as an empty cache. The first failed row → its detail on one
+    line, status 1."""
+    from .doctor import check_rows
+
+    if ("doctor_checks", f"caches.{name}") not in registry:
+        return
+    failed = [r for r in check_rows(registry, f"caches.{name}", obj) if not r[2]]
+    if failed:
+        close = getattr(obj, "close", None)
+        if close is not None:
+            close()
+        _, what, _, detail = failed[0]
+        click.echo(f"modelbus: cache {name!r}: {what}: {detail}", err=True)
+        sys.exit(EXIT_RUNTIME)
 
 
 @click.group()

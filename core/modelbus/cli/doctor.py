@@ -11,8 +11,10 @@ from ._common import config_option, echo_json, load_config, make_client, plugins
 
 if TYPE_CHECKING:
     from .._client import Client
+    from .._config import Config
+    from .._registry import Registry
 
-__all__ = ["Row", "doctor", "doctor_rows"]
+__all__ = ["Row", "check_rows", "component_rows", "doctor", "doctor_rows"]
 
 Row = tuple[str, str, bool, str]  # (provider or "-", what, ok, detail)
 
@@ -28,14 +30,20 @@ def _provider_rows(client: Client, name: str) -> list[Row]:
     if ("doctor_checks", name) not in client.registry:
         rows.append((name, "checks", True, "no doctor checks registered for this provider"))
         return rows
-    reg = client.registry.get("doctor_checks", name)
+    return rows + check_rows(client.registry, name, provider.inner)
+
+
+def check_rows(registry: Registry, name: str, obj: Any) -> list[Row]:
+    """The rows of the doctor checks registered as ``name``, run on ``obj`` (a failing
+    or malformed check is a failed row, never an exception)."""
+    from .._logging import redact
+
+    reg = registry.get("doctor_checks", name)
     try:
-        found = list(reg.factory(provider.inner))
+        found = list(reg.factory(obj))
     except Exception as exc:
-        return [
-            *rows,
-            (name, f"checks from {reg.origin}", False, redact(f"{type(exc).__name__}: {exc}")),
-        ]
+        return [(name, f"checks from {reg.origin}", False, redact(f"{type(exc).__name__}: {exc}"))]
+    rows: list[Row] = []
     for item in found:
         try:
             what, ok, detail = item
@@ -53,10 +61,28 @@ def _provider_rows(client: Client, name: str) -> list[Row]:
     return rows
 
 
+def component_rows(client: Client, cfg: Config) -> list[Row]:
+    """The checks of the configured cache and rate limiter, registered by their plugins
+    as ``"caches.NAME"`` / ``"rate_limiters.NAME"`` (none registered: no rows)."""
+    rows: list[Row] = []
+    for kind, name, obj in (
+        ("caches", cfg.modelbus.cache, client.cache),
+        ("rate_limiters", cfg.modelbus.rate_limiter, client.rate_limiter),
+    ):
+        key = f"{kind}.{name}"
+        if obj is not None and ("doctor_checks", key) in client.registry:
+            rows += check_rows(client.registry, key, obj)
+    return rows
+
+
 def doctor_rows(config_path: str | None) -> list[Row]:
     """Findings, in order: the config file, plugins that failed to load, then for each
-    configured provider (config sections, ``[modelbus] provider``, alias providers, or the
-    one picked from the environment) whether it starts and what its checks report."""
+    configured provider (config sections, ``[modelbus] provider``, alias providers, the
+    providers ``[modelbus] model`` and the aliases route to, or the one picked from the
+    environment) whether it starts (missing credentials fail here) and what its checks
+    report (a server that does not answer fails there), a configured model that routes
+    nowhere, then the checks of the configured cache and rate limiter
+    (:func:`component_rows`)."""
     from ..errors import ModelbusError
     from .config import selected_components
 
@@ -72,8 +98,22 @@ def doctor_rows(config_path: str | None) -> list[Row]:
                 _ = client.default_provider
             except ModelbusError as exc:
                 rows.append(("-", "default provider", False, str(exc)))
+        # The models the config names route somewhere (an alias without a provider, or
+        # [modelbus] model = "gpt-4o-mini" with nothing configured, goes to the catalog's
+        # provider): check those providers too, and fail a name that routes nowhere.
+        for model in [cfg.modelbus.model, *cfg.models]:
+            if model is None:
+                continue
+            try:
+                route = client.route(model)
+            except ModelbusError as exc:
+                rows.append(("-", f"model {model}", False, str(exc)))
+                continue
+            if route.provider not in names:
+                names.append(route.provider)
         for name in names:
             rows += _provider_rows(client, name)
+        rows += component_rows(client, cfg)
     return rows
 
 
@@ -84,7 +124,9 @@ def doctor_rows(config_path: str | None) -> list[Row]:
 @config_option
 def doctor(as_json: bool, config_path: str | None) -> None:
     """Check the config, plugins and each configured provider (plugins add checks such as
-    "key accepted" or "model exists"). Exit status 1 if any check fails."""
+    "key accepted", "server answers" or "model exists"). Exit status 1 if any check fails:
+    a provider without its credentials, a server that does not answer, a model no
+    provider serves."""
     from .._logging import redact
 
     # Every detail masked, whatever produced it (a plugin's check, an exception text).

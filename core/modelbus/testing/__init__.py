@@ -7,7 +7,14 @@ provider ``fake`` is a :class:`FakeProvider` and whose clock is a :class:`FakeCl
 
 from __future__ import annotations
 
-from ._fake import FakeClock, FakeProvider, FakeReply
+from ._fake import FakeClock, FakeProvider, FakeReply, RandomFaults
 from ._plugin import fake_plugin, make_client
 
-__all__ = ["FakeClock", "FakeProvider", "FakeReply", "fake_plugin", "make_client"]
+__all__ = [
+    "FakeClock",
+    "FakeProvider",
+    "FakeReply",
+    "RandomFaults",
+    "fake_plugin",
+    "make_client",
+]

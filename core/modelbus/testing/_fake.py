@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -22,10 +23,10 @@ from .._types import (
     ToolCall,
     Usage,
 )
-from ..errors import ProviderError, error_for_status
+from ..errors import APIConnectionError, APITimeoutError, ProviderError, error_for_status
 from ..protocols import Capabilities
 
-__all__ = ["FakeClock", "FakeProvider", "FakeReply"]
+__all__ = ["FakeClock", "FakeProvider", "FakeReply", "RandomFaults"]
 
 
 class FakeClock:
@@ -89,6 +90,43 @@ def _error(
     )
 
 
+@attrs.frozen
+class RandomFaults:
+    """Transient faults drawn per attempt from a seeded RNG, for a :class:`FakeProvider`
+    whose script is empty: attempt ``n`` (1-based) of the request keyed ``key`` (its last
+    user message) fails with probability ``rate`` (0 to 1), with one of ``kinds``: an
+    HTTP status (``500``, ``429``...: the :class:`ProviderError` subclass for it),
+    ``"reset"`` (:class:`APIConnectionError`, a connection reset) or ``"timeout"``
+    (:class:`APITimeoutError`).
+
+    Each draw depends only on ``(seed, key, n)``, never on the order in which concurrent
+    calls arrive, so a test can compute which requests must fail (:meth:`fails_every`)
+    and compare with what failed under any concurrency."""
+
+    rate: float = attrs.field(validator=[attrs.validators.ge(0), attrs.validators.le(1)])
+    seed: int = 0
+    kinds: tuple[int | str, ...] = (500, 429, "reset")
+
+    def draw(self, key: str, attempt: int) -> int | str | None:
+        """The fault of attempt ``attempt`` of ``key``, or ``None`` (it succeeds)."""
+        rng = random.Random(f"{self.seed}\x1f{key}\x1f{attempt}")
+        if rng.random() >= self.rate:
+            return None
+        return self.kinds[rng.randrange(len(self.kinds))]
+
+    def fails_every(self, key: str, attempts: int) -> bool:
+        """Whether each of attempts ``1..attempts`` of ``key`` draws a fault."""
+        return all(self.draw(key, n) is not None for n in range(1, attempts + 1))
+
+    def error(self, kind: int | str, provider: str = "fake") -> ProviderError:
+        """The exception a fault of ``kind`` raises."""
+        if kind == "reset":
+            return APIConnectionError("connection reset by peer (injected)", provider=provider)
+        if kind == "timeout":
+            return APITimeoutError("no answer within timeout_s (injected)", provider=provider)
+        return _error(int(kind), f"injected {kind}", None, provider, None)
+
+
 def _vector(text: str, dims: int) -> tuple[float, ...]:
     digest = hashlib.sha256(text.encode()).digest() * (dims // 32 + 1)
     return tuple(b / 255.0 for b in digest[:dims])
@@ -103,6 +141,8 @@ class FakeProvider:
       ``retry_after_s`` and ``should_retry`` parsed from the headers), ``enqueue(reply)``.
     - With an empty script it answers ``default_text`` (default: echoes the last user
       message as ``"echo: ..."``), so unscripted calls still work.
+    - ``faults``: a :class:`RandomFaults` drawing a transient fault per attempt when the
+      script is empty (attempts are counted per last user message).
     - ``requests`` lists every ChatRequest received, in order; ``calls`` counts them.
     - Both sides are native (``chat``/``stream`` and ``achat``/``astream``), plus
       ``embed``/``aembed`` giving deterministic vectors.
@@ -118,12 +158,15 @@ class FakeProvider:
         default_text: str | None = None,
         clock: FakeClock | None = None,
         cache_identity: str = "fake://",
+        faults: RandomFaults | None = None,
     ) -> None:
         self.name = name
         self.default_model = model
         self.default_text = default_text
         self.cache_identity = cache_identity
         self.clock = clock
+        self.faults = faults
+        self._attempts: dict[str, int] = {}
         self._script: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self.requests: list[ChatRequest] = []
@@ -207,11 +250,17 @@ class FakeProvider:
         with self._lock:
             self.requests.append(request)
             reply = self._script.popleft() if self._script else None
+            users = [m for m in request.messages if m.role == "user"]
+            last = (users[-1].text or "") if users else ""
+            if reply is None and self.faults is not None:
+                n = self._attempts[last] = self._attempts.get(last, 0) + 1
+                kind = self.faults.draw(last, n)
+                if kind is not None:
+                    reply = FakeReply(error=self.faults.error(kind, self.name))
         if reply is None:
             text = self.default_text
             if text is None:
-                users = [m for m in request.messages if m.role == "user"]
-                text = "echo: " + (users[-1].text if users else "")
+                text = "echo: " + last
             return ChatResponse(
                 id="fake-default",
                 model=request.model or self.default_model,

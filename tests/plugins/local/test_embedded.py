@@ -356,10 +356,21 @@ def test_separate_embedding_model(embedded_settings: LocalSettings, tmp_path: Pa
 # -- construction errors ---------------------------------------------------------------------
 
 
-def test_no_model_path_falls_back_to_the_tiny_model_loudly(
+def test_no_model_path_runs_the_bundled_smollm2_quietly(embedded_settings: LocalSettings):
+    from modelbus_local._default_model import bundled_model
+
+    with capture_logs() as logs:
+        p = EmbeddedProvider(attrs.evolve(embedded_settings, model_path=None))
+    assert p.model_path == bundled_model()
+    assert p.default_model == "SmolLM2-135M-Instruct.Q4_1"
+    assert not [e for e in logs if e["event"] == "local.tiny_model"]
+
+
+def test_no_model_path_without_the_bundled_model_falls_back_to_the_tiny_model_loudly(
     embedded_settings: LocalSettings,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    no_bundled_model: None,
 ):
     from modelbus_local import default_model_path
 

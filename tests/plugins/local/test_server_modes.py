@@ -426,14 +426,39 @@ def test_auto_falls_back_to_the_embedded_model_saying_so(
     with capture_logs() as logs:
         p = plugin.make_provider(LocalSettings(model_path=str(tiny_model_path), n_ctx=256))
     assert isinstance(p, EmbeddedProvider) and p.model_path == tiny_model_path.resolve()
-    [warning] = logs
-    assert warning["event"] == "local.no_server" and warning["log_level"] == "warning"
+    [warning] = warnings(logs)  # short: which servers, which model
+    assert warning["event"] == "local.no_server"
+    assert warning["detail"] == (
+        f"no local server answered (ollama, llamacpp); using the embedded {tiny_model_path.stem}"
+    )
+    [probed] = [e for e in logs if e["event"] == "local.probed"]  # the details: debug level
+    assert probed["log_level"] == "debug"
     for _, url in dead:
-        assert f"{url} (connection refused)" in warning["probed"]
+        assert f"{url} (connection refused)" in probed["probed"]
+    with capture_logs() as again:
+        plugin.make_provider(LocalSettings(model_path=str(tiny_model_path), n_ctx=256))
+    assert warnings(again) == []  # said once per process
+
+
+def warnings(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in logs if e["log_level"] == "warning"]
+
+
+def test_auto_fallback_without_model_path_runs_the_bundled_model(monkeypatch: pytest.MonkeyPatch):
+    from modelbus_local._default_model import bundled_model
+
+    monkeypatch.setattr(
+        plugin, "preset_candidates", lambda: [("ollama", f"http://127.0.0.1:{closed_port()}/v1")]
+    )
+    with capture_logs() as logs:
+        p = plugin.make_provider(LocalSettings(n_ctx=256))
+    assert isinstance(p, EmbeddedProvider) and p.model_path == bundled_model()
+    [warning] = warnings(logs)  # one line: no server answered, and which file runs instead
+    assert "noise" not in warning["detail"] and "no local server answered" in warning["detail"]
 
 
 def test_auto_fallback_without_model_path_says_the_output_is_noise(
-    monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path
+    monkeypatch: pytest.MonkeyPatch, tiny_model_path: Path, no_bundled_model: None
 ):
     monkeypatch.setattr(
         plugin, "preset_candidates", lambda: [("ollama", f"http://127.0.0.1:{closed_port()}/v1")]
@@ -444,7 +469,7 @@ def test_auto_fallback_without_model_path_says_the_output_is_noise(
     with capture_logs() as logs:
         p = plugin.make_provider(LocalSettings(n_ctx=256))
     assert isinstance(p, EmbeddedProvider) and p.model_path == tiny_model_path.resolve()
-    [warning] = logs  # one line: no server, and the model is noise
+    [warning] = warnings(logs)  # one line: no server, and the model is noise
     assert "noise" in warning["detail"] and "no local server answered" in warning["detail"]
 
 

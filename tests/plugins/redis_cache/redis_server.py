@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """``redis-server --save '' --appendonly no --port N --bind 127.0.0.1`` in ``workdir``.
+    """``redis-server --save '' --appendonly no --port N --bind 127.0.0.1`` in ``workdir``
+    (and ``--requirepass PASSWORD`` with ``password``).
 
     ``start()`` waits until it answers PING; ``kill()`` ends it with SIGKILL (an outage
     as a crash looks); ``start()`` again brings it back, empty, on the same port."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, password: str | None = None) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError(
@@ -37,6 +38,7 @@ class RedisServer:
         self.exe = exe
         self.workdir = workdir
         self.port = port or free_port()
+        self.password = password  # --requirepass
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,11 +62,12 @@ class RedisServer:
                 str(self.workdir),
                 "--logfile",
                 str(log),
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        client = self.client(socket_timeout=0.5, socket_connect_timeout=0.5)
         deadline = time.monotonic() + _STARTUP_TIMEOUT_S
         try:
             while True:
@@ -91,5 +94,5 @@ class RedisServer:
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
+    def client(self, **kw: float) -> redis.Redis:
+        return redis.Redis(port=self.port, password=self.password, **kw)

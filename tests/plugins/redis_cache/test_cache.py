@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -70,6 +71,36 @@ def test_a_stale_tag_member_never_deletes_a_newer_value(make_redis_cache: MakeCa
     assert cache.invalidate_tags(["user:1"]) == 0
     assert cache.get("k") == b"new"
     assert cache.invalidate_tags(["user:2"]) == 1
+
+
+def test_removing_one_key_keeps_the_tag_index_of_the_others(
+    make_redis_cache: MakeCache, redis_server: RedisServer
+) -> None:
+    """Issue 15's defect class (found in the memory cache): deleting, overwriting
+    without the tag, or invalidating another tag of one key must only take *that* key
+    out of the tag's index. Checked directly; the contract's state machine finds a
+    mutant that drops the whole tag set in only about 3 runs of 4."""
+    clock = FakeClock(1_700_000_000.0)
+    cache = make_redis_cache(clock=clock.monotonic)
+    r = redis_server.client()
+    for k in ("a", "b", "c", "d"):
+        cache.set(k, k.encode(), None, ["shared", f"own:{k}"])
+    assert cache.delete("a") is True
+    cache.set("b", b"B")  # overwritten without tags
+    assert cache.invalidate_tags(["own:c"]) == 1
+    assert r.smembers(cache.prefix + "t:shared") == {b"d"}
+    assert cache.invalidate_tags(["shared"]) == 1  # d, still indexed
+    assert (cache.get("b"), cache.get("d")) == (b"B", None)
+
+
+@pytest.mark.asyncio
+async def test_removing_one_key_keeps_the_tag_index_async(make_redis_cache: MakeCache) -> None:
+    cache = make_redis_cache()
+    for k in ("a", "b", "c"):
+        await cache.aset(k, k.encode(), None, ["shared"])
+    assert await cache.adelete("a") is True
+    assert await cache.ainvalidate_tags(["shared"]) == 2
+    assert (await cache.aget("b"), await cache.aget("c")) == (None, None)
 
 
 def test_namespaces_do_not_see_each_other(make_redis_cache: MakeCache) -> None:
@@ -291,14 +322,19 @@ def test_a_forked_child_does_not_share_the_parents_socket(make_redis_cache: Make
     assert cache.get("k") == b"v"
 
 
-def test_a_full_connection_pool_is_not_an_outage(make_redis_cache: MakeCache) -> None:
-    cache = make_redis_cache(max_connections=1)
+def test_a_pool_that_stays_busy_is_not_an_outage(make_redis_cache: MakeCache) -> None:
+    """All connections held past ``pool_timeout_s``: the set waited that long, then
+    failed as a command does on a working server (not the fallback, breaker closed)."""
+    cache = make_redis_cache(max_connections=1, pool_timeout_s=0.2, stats_flush_s=60)
     pool = cache._link.sync.connection_pool
-    taken = pool.get_connection()  # e.g. held by a single-flight waiter
+    taken = pool.get_connection()
     try:
         with capture_logs() as logs:
-            cache.set("k", b"v")  # no connection to be had: a failed set, Redis is fine
+            t0 = time.monotonic()
+            cache.set("k", b"v")
+            assert time.monotonic() - t0 >= 0.2  # it waited for a connection first
         assert [e["event"] for e in logs] == ["redis_cache_error"]
+        assert "stayed busy for 0.2 s" in str(logs[0]["error"])
         assert cache.breaker.state == "closed"
     finally:
         pool.release(taken)
@@ -307,18 +343,33 @@ def test_a_full_connection_pool_is_not_an_outage(make_redis_cache: MakeCache) ->
     assert cache.stats().errors == 1
 
 
+def test_a_busy_pool_waits_for_a_connection(make_redis_cache: MakeCache) -> None:
+    """A connection given back within ``pool_timeout_s`` serves the waiting call."""
+    cache = make_redis_cache(max_connections=1, pool_timeout_s=5.0)
+    pool = cache._link.sync.connection_pool
+    taken = pool.get_connection()
+    threading.Timer(0.2, pool.release, [taken]).start()
+    with capture_logs() as logs:
+        cache.set("k", b"v")
+    assert logs == [] and cache.get("k") == b"v"
+
+
 @pytest.mark.asyncio
-async def test_a_full_async_pool_is_a_miss_not_an_outage(make_redis_cache: MakeCache) -> None:
-    cache = make_redis_cache(max_connections=1)
+async def test_a_busy_async_pool_waits_then_misses(make_redis_cache: MakeCache) -> None:
+    cache = make_redis_cache(max_connections=1, pool_timeout_s=0.2, stats_flush_s=60)
     await cache.aset("k", b"v")
     pool = cache._link.aclient().connection_pool
     taken = await pool.get_connection()
-    try:
-        with capture_logs() as logs:
-            assert await cache.aget("k") is None
-        assert [e["event"] for e in logs] == ["redis_cache_error"]
-        assert cache.breaker.state == "closed"
-    finally:
+    with capture_logs() as logs:
+        assert await cache.aget("k") is None  # waited 0.2 s, then a miss
+    assert [e["event"] for e in logs] == ["redis_cache_error"]
+    assert cache.breaker.state == "closed"
+
+    async def give_back() -> None:
+        await asyncio.sleep(0.1)
         await pool.release(taken)
-    assert await cache.aget("k") == b"v"  # nothing was deleted
+
+    release = asyncio.ensure_future(give_back())
+    assert await cache.aget("k") == b"v"  # released within the wait: served, not deleted
+    await release
     await cache.aclose()

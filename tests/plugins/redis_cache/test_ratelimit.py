@@ -4,6 +4,7 @@ are checked to within the real milliseconds a test takes (``_SLACK_S``)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 
@@ -107,26 +108,79 @@ async def test_async_acquire(make_limiter: MakeLimiter) -> None:
     assert 60.0 - _SLACK_S < wait <= 60.0 and fc.sleeps == [wait]
 
 
-def test_fails_open_while_redis_is_down(own_redis: RedisServer, make_limiter: MakeLimiter) -> None:
+def test_an_outage_holds_the_rate_in_process(
+    own_redis: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    """Redis killed: the same rpm is enforced by an in-process bucket that starts empty
+    (no burst: Redis's budget may be spent), on the caller's clock; one warning."""
     lim = make_limiter(url=own_redis.url)
     breaker = FakeClock()
     lim.breaker.clock = breaker.monotonic
-    clock = FakeClock().as_clock()
-    limit = RateLimit(rpm=1)
+    fc = FakeClock()
+    clock = fc.as_clock()
+    limit = RateLimit(rpm=6)
     assert lim.acquire("k", 0, limit, clock) == 0.0
     own_redis.kill()
     with capture_logs() as logs:
-        for _ in range(10):
-            assert lim.acquire("k", 0, limit, clock) == 0.0  # over budget, but open
+        waits = [lim.acquire("k", 0, limit, clock) for _ in range(5)]
+    assert waits == pytest.approx([10.0] * 5)  # one every 60/6 s, from the first one
+    assert fc.monotonic() == pytest.approx(50.0)  # slept on the injected clock
     events = [e for e in logs if e["event"] == "redis_unavailable"]
-    assert len(events) == 1 and events[0]["fallback"] == "fail_open"
+    assert len(events) == 1 and events[0]["fallback"] == "local"
     assert events[0]["component"] == "rate_limiter"
     own_redis.start()  # empty: the budget starts full again
     breaker.advance(5)
     with capture_logs() as logs:
         assert lim.acquire("k", 0, limit, clock) == 0.0
-        assert lim.acquire("k", 0, limit, clock) > 0  # enforced again
     assert [e["event"] for e in logs] == ["redis_recovered"]
+
+
+@pytest.mark.asyncio
+async def test_an_outage_holds_the_rate_in_process_async(
+    own_redis: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    lim = make_limiter(url=own_redis.url)
+    fc = FakeClock()
+    own_redis.kill()
+    with capture_logs():
+        waits = [await lim.aacquire("k", 100, RateLimit(tpm=600), fc.as_clock()) for _ in range(3)]
+    assert waits == pytest.approx([10.0] * 3)  # 100 tokens each at 10 tokens/s
+
+
+def test_a_failed_script_never_allows(make_limiter: MakeLimiter, redis_server: RedisServer) -> None:
+    """A bucket key holding something else (WRONGTYPE on a working server): the limit is
+    enforced in process, not waived."""
+    lim = make_limiter()
+    redis_server.client().set(lim.prefix + "k", "not a hash")
+    with capture_logs() as logs:
+        waits = [lim.reserve("k", 0, RateLimit(rpm=60), now=0.0) for _ in range(3)]
+    assert waits == pytest.approx([1.0, 2.0, 3.0])
+    assert {e["event"] for e in logs} == {"redis_rate_limit_error"}
+    assert lim.breaker.state == "closed"
+
+
+def test_a_busy_pool_waits_never_allows(make_limiter: MakeLimiter) -> None:
+    """Every connection held past ``pool_timeout_s``: the reservation waits again rather
+    than letting the request through; it goes on Redis once a connection is free."""
+    lim = RedisRateLimiter(
+        RedisRateLimiterSettings(
+            url=make_limiter().settings.url,
+            namespace=unique_namespace(),
+            max_connections=1,
+            pool_timeout_s=0.1,
+        )
+    )
+    limit = RateLimit(rpm=1)
+    assert lim.reserve("k", 0, limit) == 0.0
+    pool = lim._link.sync.connection_pool
+    taken = pool.get_connection()
+    threading.Timer(0.35, pool.release, [taken]).start()
+    with capture_logs() as logs:
+        wait = lim.reserve("k", 0, limit)
+    assert 60.0 - _SLACK_S < wait <= 60.0  # Redis's answer: the budget is spent
+    busy = [e for e in logs if e["event"] == "redis_pool_busy"]
+    assert len(busy) >= 2 and lim.breaker.state == "closed"
+    lim.close()
 
 
 def test_limits_from_the_client_config(redis_server: RedisServer) -> None:
@@ -147,3 +201,61 @@ def test_limits_from_the_client_config(redis_server: RedisServer) -> None:
         client.chat("hi")
     assert len(clock.sleeps) == 1 and 30.0 - _SLACK_S < clock.sleeps[0] <= 30.0
     client.close()
+
+
+@pytest.mark.asyncio
+async def test_a_busy_async_pool_waits_never_allows(redis_server: RedisServer) -> None:
+    lim = RedisRateLimiter(
+        RedisRateLimiterSettings(
+            url=redis_server.url,
+            namespace=unique_namespace(),
+            max_connections=1,
+            pool_timeout_s=0.1,
+        )
+    )
+    limit = RateLimit(rpm=1)
+    assert await lim.areserve("k", 0, limit) == 0.0
+    pool = lim._link.aclient().connection_pool
+    taken = await pool.get_connection()
+
+    async def give_back() -> None:
+        await asyncio.sleep(0.35)
+        await pool.release(taken)
+
+    release = asyncio.ensure_future(give_back())
+    with capture_logs() as logs:
+        wait = await lim.areserve("k", 0, limit)
+    await release
+    assert 60.0 - _SLACK_S < wait <= 60.0
+    assert len([e for e in logs if e["event"] == "redis_pool_busy"]) >= 2
+    await lim.aclose()
+
+
+@pytest.mark.asyncio
+async def test_redis_killed_under_200_tasks_never_allows(own_redis: RedisServer) -> None:
+    """rpm = 60 under 200 concurrent reservations; the server is SIGKILLed once 100 are
+    done, while the others are in flight or queued for a connection. Redis lets its 60
+    go at once and queues the rest; the in-process bucket that takes over starts empty:
+    exactly 60 calls go without waiting."""
+    lim = RedisRateLimiter(
+        RedisRateLimiterSettings(url=own_redis.url, namespace=unique_namespace())
+    )
+    fc = FakeClock()
+    limit = RateLimit(rpm=60)
+    done = 0
+
+    async def one() -> float:
+        nonlocal done
+        wait = await lim.aacquire("k", 0, limit, fc.as_clock())
+        done += 1
+        if done == 100:
+            own_redis.kill()
+        return wait
+
+    with capture_logs() as logs:
+        waits = await asyncio.gather(*(one() for _ in range(200)))
+    assert len(waits) == 200
+    assert waits.count(0.0) == 60  # Redis's full bucket, and nothing else
+    assert lim.breaker.state == "open"
+    assert len([e for e in logs if e["event"] == "redis_unavailable"]) == 1
+    await lim.aclose()

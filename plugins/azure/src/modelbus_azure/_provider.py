@@ -14,8 +14,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from modelbus._secrets import identity_with_credential, register_secret
 from modelbus.errors import AuthenticationError, ConfigError
+from modelbus.plugin import identity_with_credential, register_secret
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
 

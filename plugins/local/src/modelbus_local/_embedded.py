@@ -17,9 +17,8 @@ from typing import Any
 
 import attrs
 
-from modelbus._converter import parse_chat_chunk, parse_chat_response, parse_embedding_response
-from modelbus._logging import get_logger
-from modelbus._types import (
+from modelbus.errors import BadRequestError
+from modelbus.plugin import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -27,8 +26,11 @@ from modelbus._types import (
     EmbeddingResponse,
     Message,
     ToolSpec,
+    get_logger,
+    parse_chat_chunk,
+    parse_chat_response,
+    parse_embedding_response,
 )
-from modelbus.errors import BadRequestError
 from modelbus.protocols import Capabilities
 
 from ._llama import LoadedModel, ModelKey, check_gguf, load_model, require_llama_cpp

@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from modelbus._types import ChatRequest, FunctionCall, Message, ToolCall, ToolSpec
+from modelbus.plugin import ChatRequest, FunctionCall, Message, ToolCall, ToolSpec
 
 __all__ = [
     "ParsedReply",

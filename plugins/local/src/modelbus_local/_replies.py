@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from modelbus._stream import StreamAccumulator
-from modelbus._types import ChatChunk, ChatRequest, ChatResponse, ToolCallDelta, Usage
+from modelbus.plugin import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    StreamAccumulator,
+    ToolCallDelta,
+    Usage,
+)
 
 from ._prompt_tools import new_call_id, parse_tool_reply
 

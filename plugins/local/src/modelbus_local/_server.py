@@ -32,23 +32,24 @@ from typing import Any
 
 import attrs
 
-from modelbus._logging import get_logger
-from modelbus._secrets import Secret, identity_with_credential
-from modelbus._types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    Message,
-    ToolSpec,
-)
 from modelbus.errors import (
     APIConnectionError,
     APITimeoutError,
     BadRequestError,
     ConfigError,
     ProviderError,
+)
+from modelbus.plugin import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Message,
+    Secret,
+    ToolSpec,
+    get_logger,
+    identity_with_credential,
 )
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider

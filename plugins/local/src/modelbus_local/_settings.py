@@ -7,7 +7,7 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen, validators
 
-from modelbus._secrets import Secret
+from modelbus.plugin import Secret
 
 __all__ = ["SERVER_PRESETS", "LocalSettings"]
 
@@ -34,7 +34,8 @@ class LocalSettings:
       ``lmstudio`` (``http://127.0.0.1:1234/v1``). ``auto`` probes ``base_url`` when set,
       else every preset's URL at once, and uses the first that answers
       ``GET /v1/models``; when none answers (and ``base_url`` is not set) it falls back
-      to the embedded backend, with a warning. Server backend only.
+      to the embedded backend, with one short warning. The client probes at the first
+      call that needs an answer, so a cache hit probes nothing. Server backend only.
     - ``base_url``: the server's OpenAI-compatible base URL (``/v1`` included); ``None``
       uses the preset's. Server backend only.
     - ``api_key``: a secret, only for a server started with one (``vllm serve --api-key``,

@@ -6,6 +6,7 @@ the providers load their modules when built.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -18,10 +19,13 @@ from ._settings import LocalSettings
 __all__ = [
     "BUNDLED_MODEL_NAME",
     "TINY_MODEL_NAME",
+    "make_lazy_provider",
     "make_provider",
     "modelbus_register_catalog",
+    "modelbus_register_doctor_checks",
     "modelbus_register_providers",
     "preset_candidates",
+    "resolve_auto",
 ]
 
 # = tiny_model.MODEL_NAME, repeated so that plugin discovery does not import numpy
@@ -38,7 +42,7 @@ def preset_candidates() -> list[tuple[str, str]]:
 
 
 def make_provider(settings: LocalSettings, *, name: str = "local") -> Any:
-    """The provider object for ``settings``.
+    """The provider object for ``settings``, built now.
 
     - ``backend = "embedded"`` → :class:`modelbus_local._embedded.EmbeddedProvider`.
     - ``backend = "server"`` with a named ``server`` preset →
@@ -48,12 +52,13 @@ def make_provider(settings: LocalSettings, *, name: str = "local") -> Any:
       (``GET /v1/models``, ``probe_timeout_s`` each), and uses the first that answers,
       logging which (``local.server``). When nothing answers: with ``base_url`` set,
       :class:`APIConnectionError` naming it; otherwise the embedded backend on
-      ``model_path`` (or the tiny random-weights model), logging one warning
-      (``local.no_server``) that names the URLs probed.
+      ``model_path`` (or the bundled SmolLM2, else the tiny random-weights model), with
+      one short warning per process (``local.no_server``; the probes' details at debug
+      level, ``local.probed``).
 
     Raises :class:`ConfigError` for a ``model_path`` that is missing or not GGUF, and
     :class:`PluginError` when the embedded fallback needs llama-cpp-python and it is not
-    installed.
+    installed. The client builds :func:`make_lazy_provider` instead.
     """
     if settings.backend == "embedded":
         from ._embedded import EmbeddedProvider
@@ -63,11 +68,28 @@ def make_provider(settings: LocalSettings, *, name: str = "local") -> Any:
 
     if settings.server != "auto":
         return LocalServerProvider(settings, name=name)
-    return _auto(settings, name)
+    return resolve_auto(settings, name)
 
 
-def _auto(settings: LocalSettings, name: str) -> Any:
-    from modelbus._logging import get_logger
+def make_lazy_provider(settings: LocalSettings, *, name: str = "local") -> Any:
+    """What the client builds for ``[providers.local]``: :func:`make_provider`, except that
+    ``server = "auto"`` gives a :class:`modelbus_local._auto.AutoProvider`, which probes
+    on the first call that needs a backend, so that a cache hit probes nothing."""
+    if settings.backend == "server" and settings.server == "auto":
+        from ._auto import AutoProvider
+
+        return AutoProvider(settings, name=name, resolve=resolve_auto)
+    return make_provider(settings, name=name)
+
+
+# Warnings already given in this process: a client per request must not repeat them.
+_SAID: set[tuple[str, ...]] = set()
+
+
+def resolve_auto(settings: LocalSettings, name: str) -> Any:
+    """``server = "auto"``: probe, then the server that answered or the embedded
+    fallback (see :func:`make_provider`)."""
+    from modelbus.plugin import get_logger
 
     from ._probe import describe_tried, probe_servers
     from ._server import LocalServerProvider
@@ -95,23 +117,29 @@ def _auto(settings: LocalSettings, name: str) -> Any:
         )
     from ._embedded import EmbeddedProvider
 
+    noise = ""
     if settings.model_path is None:
         from ._default_model import default_model
 
         default = default_model()
         path = str(default.path)
-        detail = (
-            f"no local server answered; using the embedded llama.cpp backend on {path}"
-            if default.real
-            else "no local server answered; using the embedded llama.cpp backend on the "
-            "tiny random-weights test model, whose replies are noise (pip install "
-            "'modelbus-local[model]', set [providers.local] model_path to a GGUF file, or "
-            "start Ollama / llama-server)"
-        )
+        if not default.real:
+            noise = (
+                " (random weights: replies are noise; pip install 'modelbus-local[model]' "
+                "or set [providers.local] model_path)"
+            )
     else:
         path = settings.model_path
-        detail = f"no local server answered; using the embedded llama.cpp backend on {path}"
-    log.warning("local.no_server", probed=tried, model_path=path, detail=detail)
+    log.debug("local.probed", probed=tried)
+    said = (tried, path)
+    if said not in _SAID:
+        _SAID.add(said)
+        servers = ", ".join(p.name for p in result.tried)
+        log.warning(
+            "local.no_server",
+            detail=f"no local server answered ({servers}); using the embedded "
+            f"{Path(path).stem}{noise}",
+        )
     embedded = attrs.evolve(settings, backend="embedded", model_path=path)
     return EmbeddedProvider(embedded, name=name)
 
@@ -120,12 +148,23 @@ def _auto(settings: LocalSettings, name: str) -> Any:
 def modelbus_register_providers(register: Any) -> None:
     register(
         "local",
-        make_provider,
+        make_lazy_provider,
         settings=LocalSettings,
         description="Local models: an OpenAI-compatible local server (Ollama, llama.cpp, "
         "vLLM, LM Studio; server='auto' finds one) or a GGUF file via llama-cpp-python "
         "(backend='embedded')",
     )
+
+
+def _doctor(provider: Any) -> list[tuple[str, bool, str]]:
+    from ._doctor import check_local
+
+    return check_local(provider)
+
+
+@hookimpl
+def modelbus_register_doctor_checks(register: Any) -> None:
+    register("local", _doctor)
 
 
 @hookimpl

@@ -11,10 +11,14 @@ Reused by every OpenAI-compatible provider (``azure``, ``local``):
 
 What is read, and from where:
 
+The vendor-neutral reading (status, headers, the ``error`` object) is the core's
+:func:`modelbus.plugin.read_http_error`; this module adds OpenAI's and Azure's cases:
+
 - ``request_id``: ``x-request-id`` (OpenAI), else ``apim-request-id`` (Azure).
 - ``retry_after_s``: ``retry-after-ms`` / ``Retry-After`` (see
-  ``modelbus._retry_after``); when a 429 carries neither, the wait stated in the message
-  ("Please try again in 1.5s", Azure's "Please retry after 86400 seconds").
+  :func:`modelbus.plugin.retry_after_seconds`); when a 429 carries neither, the wait
+  stated in the message ("Please try again in 1.5s", Azure's "Please retry after 86400
+  seconds").
 - ``should_retry``: the ``x-should-retry`` header (``true``/``false``), which the SDK's
   own retry logic obeys first.
 - The class: by status (:func:`modelbus.errors.error_for_status`), then by ``code``:
@@ -28,14 +32,11 @@ What is read, and from where:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from modelbus._logging import redact_exception
-from modelbus._retry_after import retry_after_seconds
-from modelbus.errors import (
+from modelbus.plugin import (
     APIConnectionError,
     APITimeoutError,
     ContentFilterError,
@@ -43,7 +44,11 @@ from modelbus.errors import (
     ProviderError,
     RateLimitError,
     ServerError,
+    decode_body,
     error_for_status,
+    read_http_error,
+    redact_exception,
+    request_id_from,
 )
 
 __all__ = [
@@ -84,34 +89,6 @@ def retry_after_from_message(message: str) -> float | None:
     return None
 
 
-def decode_body(content: bytes) -> Any:
-    """A response body as JSON when it parses, else as text (``""`` when empty)."""
-    if not content:
-        return ""
-    try:
-        return json.loads(content)
-    except ValueError:
-        return content.decode("utf-8", "replace")
-
-
-def _error_object(body: Any) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, Mapping):
-            return inner
-        if "message" in body or "code" in body:
-            return body
-    return {}
-
-
-def _should_retry(headers: Mapping[str, str]) -> bool | None:
-    v = headers.get("x-should-retry")
-    if v is None:
-        return None
-    v = v.strip().lower()
-    return True if v == "true" else False if v == "false" else None
-
-
 def _hint(code: str | None, param: str | None, err: Mapping[str, Any]) -> str | None:
     """What to do, for the codes where the class's default hint is too vague."""
     if code == "model_not_found":
@@ -141,30 +118,15 @@ def error_from_body(
     """The ProviderError for an error answer: ``status`` (``None`` for an SSE ``error``
     event), response ``headers`` (any case), the decoded ``body`` (dict, text or ``""``)
     and a fallback ``message``. See the module docstring for what is read."""
-    h = {k.lower(): v for k, v in (headers or {}).items()}
-    err = _error_object(body)
-    raw_code = err.get("code")
-    code = str(raw_code) if raw_code is not None else None
-    etype = err.get("type") if isinstance(err.get("type"), str) else None
-    param = err.get("param") if isinstance(err.get("param"), str) else None
-    text = err.get("message")
-    msg = text if isinstance(text, str) and text else (message or f"HTTP {status}")
+    info = read_http_error(status, headers, body, message=message)
+    err, code, etype, param = info.error, info.code, info.type, info.param
+    msg, status = info.message, info.status
     raw_inner = err.get("innererror")
     inner: Mapping[str, Any] = raw_inner if isinstance(raw_inner, Mapping) else {}
-    if status is None and isinstance(err.get("status"), int):
-        status = err["status"]
-    retry_after = retry_after_seconds(h)
+    retry_after = info.retry_after_s
     if retry_after is None and (status == 429 or code in ("rate_limit_exceeded", "429")):
         retry_after = retry_after_from_message(msg)
-    kw: dict[str, Any] = {
-        "provider": provider,
-        "status_code": status,
-        "request_id": h.get("x-request-id") or h.get("apim-request-id"),
-        "retry_after_s": retry_after,
-        "should_retry": _should_retry(h),
-        "body": body,
-        "code": code or etype,
-    }
+    kw: dict[str, Any] = {**info.fields(provider), "retry_after_s": retry_after}
     if (
         code == "context_length_exceeded"
         or etype == "exceed_context_size_error"
@@ -212,15 +174,14 @@ def invalid_body_error(
 ) -> ProviderError:
     """A 2xx answer whose body is not the JSON it should be (cut by a proxy, an HTML page
     from a gateway...): a retryable :class:`ServerError` with the first 200 characters."""
-    h = {k.lower(): v for k, v in headers.items()}
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
     return ServerError(
         f"{what} is not valid JSON: {text[:200]!r}",
         provider=provider,
         status_code=status,
-        request_id=h.get("x-request-id") or h.get("apim-request-id"),
+        request_id=request_id_from(headers),
         body=text,
-        hint="the server or a proxy in between sent a broken body; retried automatically",
+        hint="the server or a proxy in between sent a broken body (retryable)",
     )
 
 

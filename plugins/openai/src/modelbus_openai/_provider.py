@@ -3,7 +3,7 @@ OpenAI-compatible servers, parametrised by base URL, key, headers and timeouts.
 
 Calls go through the official ``openai`` SDK clients (its URL building, auth headers,
 timeouts and error classes) but skip its pydantic models: the body is made by
-:func:`modelbus._converter.request_body`, sent with ``client.post(path, body=...,
+:func:`modelbus.plugin.request_body`, sent with ``client.post(path, body=...,
 cast_to=httpx2.Response)`` and the raw JSON is parsed by the core converter. Against the
 WireServer this takes about 0.6x the time of ``chat.completions.create`` per call and 0.4x
 per streamed answer (medians of 500 interleaved calls).
@@ -27,16 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from modelbus._converter import parse_chat_response, request_body
-from modelbus._secrets import Secret, identity_with_credential, register_secret
-from modelbus._types import (
+from modelbus.errors import ConfigError
+from modelbus.plugin import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
+    Secret,
+    identity_with_credential,
+    parse_chat_response,
+    register_secret,
+    request_body,
 )
-from modelbus.errors import ConfigError
 from modelbus.protocols import Capabilities
 
 from ._aio import AioPoster, poster_for
@@ -76,7 +79,7 @@ class OpenAICompatibleProvider:
         cache_identity: what the cache key records about the endpoint and credential
             (default: ``base_url`` and a one-way fingerprint of ``api_key``,
             ``organization`` and ``project``, see
-            ``modelbus._secrets.identity_with_credential``); never contains the key. A
+            ``modelbus.plugin.identity_with_credential``); never contains the key. A
             subclass passing its own should add its credential's fingerprint the same way.
         capabilities: what the endpoint supports.
         embedding_encoding: ``encoding_format`` asked of ``/embeddings``: ``"base64"``
@@ -262,7 +265,7 @@ class OpenAICompatibleProvider:
 
     # --- transport helpers -------------------------------------------------------------
     def chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
-        """The JSON body sent to ``chat_path``: :func:`modelbus._converter.request_body`
+        """The JSON body sent to ``chat_path``: :func:`modelbus.plugin.request_body`
         with ``model`` replaced by :meth:`wire_model`. Subclasses override it for server
         quirks (a parameter a server rejects, an extension it needs)."""
         if request.stream != stream:

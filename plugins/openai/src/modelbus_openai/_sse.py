@@ -2,7 +2,7 @@
 
 The SSE framing (lines, ``data:`` fields joined by newlines, ``:`` comment lines ignored,
 CR/LF/CRLF line ends — WHATWG HTML "Server-sent events", §9.2.6) is decoded by the
-openai SDK's own ``SSEDecoder``; this module decides what each event means:
+core's :func:`modelbus.plugin.iter_sse`; this module decides what each event means:
 
 - ``data: [DONE]`` ends the stream (OpenAI's terminator);
 - an ``error`` event, or a payload with an ``error`` object (OpenAI sends errors that
@@ -11,7 +11,7 @@ openai SDK's own ``SSEDecoder``; this module decides what each event means:
 - the body ending without ``[DONE]`` (connection cut mid-way, a proxy timeout) →
   :class:`~modelbus.errors.APIConnectionError`, so a truncated answer is never taken for a
   complete one;
-- anything else → :func:`modelbus._converter.parse_chat_chunk`.
+- anything else → :func:`modelbus.plugin.parse_chat_chunk`.
 
 The chunks are parsed from the raw JSON; no SDK pydantic model is built.
 """
@@ -23,9 +23,8 @@ import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from modelbus._converter import parse_chat_chunk
-from modelbus._types import ChatChunk
 from modelbus.errors import APIConnectionError
+from modelbus.plugin import ChatChunk, aiter_sse, iter_sse, parse_chat_chunk
 
 from ._errors import error_from_body, invalid_body_error, map_openai_error
 
@@ -72,14 +71,12 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
     Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
     docstring; transport errors while reading become APITimeoutError/APIConnectionError.
     """
-    from openai._streaming import SSEDecoder
-
     from ._errors import sdk_error_types
 
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = SSEDecoder().iter_bytes(response.iter_bytes())
+        events = iter_sse(response.iter_bytes())
         while True:
             try:
                 sse = next(events, None)
@@ -102,7 +99,6 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
 
 async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`iter_chunks`."""
-    from openai._streaming import SSEDecoder
     from openai._streaming_cleanup import drain_response_async
 
     from ._errors import sdk_error_types
@@ -110,7 +106,7 @@ async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = SSEDecoder().aiter_bytes(response.aiter_bytes())
+        events = aiter_sse(response.aiter_bytes())
         while True:
             try:
                 sse = await anext(events, None)

@@ -6,8 +6,10 @@ Every Redis call goes through :meth:`_CacheCore._run` (or ``_arun``):
 - circuit breaker open → the fallback answers, Redis is not touched;
 - a connection error or timeout → the breaker opens, ``redis_unavailable`` is logged
   once for the outage, the fallback answers;
-- any other Redis error (``WRONGTYPE``, ``OOM``, a script error...) → logged as
-  ``redis_cache_error``, counted in ``errors``, the call acts as a miss / no-op;
+- any other Redis error (``WRONGTYPE``, ``OOM``, a script error...), or no free
+  connection in the pool after ``pool_timeout_s`` (the pool waits first: a busy pool is
+  local concurrency, not an outage) → logged as ``redis_cache_error``, counted in
+  ``errors``, the call acts as a miss / no-op;
 - the breaker's probe succeeded → deletions, invalidations and clears made during the
   outage are replayed on Redis (so an ``invalidate_tags`` while Redis was away still
   removes what Redis held), the fallback is emptied, the breaker closes.
@@ -54,6 +56,7 @@ class _CacheCore:
             password=s.password,
             socket_timeout_s=s.socket_timeout_s,
             max_connections=s.max_connections,
+            pool_timeout_s=s.pool_timeout_s,
             probe_interval_s=s.probe_interval_s,
             clock=breaker_clock,
         )
@@ -144,7 +147,7 @@ class _CacheCore:
             return fallback()
         try:
             return op()
-        except POOL_FULL as exc:  # our pool is busy, Redis is fine: not an outage
+        except POOL_FULL as exc:  # our pool stayed busy, Redis is fine: not an outage
             self._failed(exc, what)
             return failed
         except OUTAGE_ERRORS as exc:
@@ -180,6 +183,10 @@ class _CacheCore:
         try:
             self._link.sync.ping()
             self._replay(pending)
+        except POOL_FULL:  # an inconclusive probe: stay open another interval
+            self._put_back(pending)
+            self.breaker.failure()
+            return False
         except OUTAGE_ERRORS as exc:
             self._put_back(pending)
             self._link.outage(exc, "memory")
@@ -195,6 +202,10 @@ class _CacheCore:
         try:
             await self._link.aclient().ping()
             await self._areplay(pending)
+        except POOL_FULL:  # an inconclusive probe: stay open another interval
+            self._put_back(pending)
+            self.breaker.failure()
+            return False
         except OUTAGE_ERRORS as exc:
             self._put_back(pending)
             self._link.outage(exc, "memory")

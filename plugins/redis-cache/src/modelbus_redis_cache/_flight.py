@@ -14,7 +14,8 @@ notification or a re-check tick (``_RECHECK_S``, which also notices a holder tha
 crashed: its lock expires without a message). Waiting ends with the value; with
 ``None`` when the lock is gone without a value (the holder failed) or when
 ``timeout_s`` passes, and the caller then calls the provider itself. Pub/sub costs one
-extra connection per waiting caller and no load on Redis while waiting; polling ``GET``
+extra connection per waiting caller (from a pool apart from the commands' pool, so that
+waiters never starve the holder) and no load on Redis while waiting; polling ``GET``
 would cost a round trip per tick per waiter and up to a tick of added latency.
 
 While Redis is unreachable ``lock`` yields True (nobody can coordinate: the process's own
@@ -81,7 +82,7 @@ def lock(cache: RedisCache, key: str, ttl_s: float | None = None) -> Iterator[bo
 def _wait(cache: RedisCache, key: str, timeout_s: float) -> bytes | None:
     vkey, lkey, channel = _names(cache, key)
     peek = cache._link.script(_scripts.PEEK)
-    ps = cache._link.sync.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    ps = cache._link.pubsub()
     try:
         ps.subscribe(channel)
         deadline = time.monotonic() + timeout_s
@@ -138,7 +139,7 @@ async def alock(cache: RedisCache, key: str, ttl_s: float | None = None) -> Asyn
 async def _await(cache: RedisCache, key: str, timeout_s: float) -> bytes | None:
     vkey, lkey, channel = _names(cache, key)
     peek = cache._link.ascript(_scripts.PEEK)
-    ps = cache._link.aclient().pubsub(ignore_subscribe_messages=True)
+    ps = cache._link.apubsub()
     try:
         await ps.subscribe(channel)
         deadline = time.monotonic() + timeout_s
@@ -151,7 +152,7 @@ async def _await(cache: RedisCache, key: str, timeout_s: float) -> bytes | None:
                 return None
             await ps.get_message(ignore_subscribe_messages=True, timeout=min(remaining, _RECHECK_S))
     finally:
-        await ps.aclose()  # type: ignore[no-untyped-call]
+        await ps.aclose()
 
 
 async def await_for(cache: RedisCache, key: str, timeout_s: float | None = None) -> bytes | None:

@@ -15,19 +15,27 @@ provider-side limiters reject; a sliding *log* is exact but stores one entry per
 budget smoothed. The clock is Redis's ``TIME``: processes on different machines would
 not agree on their own clocks (and monotonic clocks are per process).
 
-Fail open: while Redis is unreachable (circuit breaker open, probed every
-``probe_interval_s``), ``acquire`` returns at once and ``redis_unavailable`` is logged
-once per outage — the provider's own limits (429 + ``Retry-After``, handled by the retry
-policy) still apply.
+Nothing local ever means "allow". Many concurrent callers wait for a connection of the
+blocking pool (``pool_timeout_s``, then again): a busy pool is this process's own
+concurrency, not an outage. A real outage (connection refused or reset, a timeout, a
+failed AUTH; the circuit breaker then re-probes every ``probe_interval_s``) and a
+failed script on a working server switch to an in-process token bucket at the same
+limits that starts *empty* — Redis's budget may be spent, so the outage must not open a
+burst — and ``redis_unavailable`` is logged once per outage (``fallback="local"``). Each
+process then holds the rate on its own: N processes send at most N times the limit
+together. Failing closed (refusing every call while Redis is away) was the alternative;
+an outage of the limiter's store would then be an outage of the application.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
+
+from modelbus.builtins.ratelimit import LocalRateLimiter
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE
@@ -36,15 +44,18 @@ from ._settings import RedisRateLimiterSettings, key_prefix
 
 if TYPE_CHECKING:
     from modelbus import Clock
-    from modelbus._config import RateLimit
+    from modelbus.plugin import RateLimit
 
 __all__ = ["RedisRateLimiter"]
+
+# Outages and failed commands alike: the in-process bucket takes the call.
+_FAILED: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, redis.RedisError)
 
 
 class RedisRateLimiter:
     """A :class:`modelbus.protocols.RateLimiter` whose state lives in Redis (see the
     module doc). ``clock`` drives only the circuit breaker; waiting uses the ``Clock``
-    each call gets."""
+    each call gets, and so does the in-process fallback bucket."""
 
     def __init__(
         self,
@@ -59,11 +70,13 @@ class RedisRateLimiter:
             password=s.password,
             socket_timeout_s=s.socket_timeout_s,
             max_connections=s.max_connections,
+            pool_timeout_s=s.pool_timeout_s,
             probe_interval_s=s.probe_interval_s,
             clock=clock,
         )
         self.breaker = self._link.breaker
         self.prefix = key_prefix(s.namespace) + "rl:"
+        self.fallback = LocalRateLimiter(start_full=False)
 
     def __repr__(self) -> str:
         return (
@@ -75,66 +88,89 @@ class RedisRateLimiter:
     def _args(tokens: int, limit: RateLimit) -> list[float | int]:
         return [limit.rpm or 0, limit.tpm or 0, max(0, int(tokens))]
 
-    def reserve(self, key: str, tokens: int, limit: RateLimit) -> float:
+    def _local(self, key: str, tokens: int, limit: RateLimit, now: float | None) -> float:
+        return self.fallback.reserve(key, tokens, limit, time.monotonic() if now is None else now)
+
+    def _outcome(
+        self, key: str, mode: int, exc: BaseException | None, wait_us: Any
+    ) -> float | None:
+        """The wait in seconds after one attempt on Redis (``exc``: what it raised, if
+        anything); ``None``: ask the in-process bucket instead."""
+        if exc is None:
+            if mode == PROBE:
+                self.fallback = LocalRateLimiter(start_full=False)  # the next outage: empty
+                self._link.recovered()
+            return max(0, int(wait_us)) / 1e6
+        if isinstance(exc, OUTAGE_ERRORS):
+            self._link.outage(exc, "local")
+        else:  # a failed script on a working server: enforce locally, never allow
+            self._link.warn("redis_rate_limit_error", exc, key=key, fallback="local")
+        return None
+
+    def _pool_busy(self, key: str, mode: int, exc: BaseException) -> None:
+        if mode == PROBE:  # an inconclusive probe: keep the breaker open another interval
+            self.breaker.failure()
+        self._link.warn("redis_pool_busy", exc, key=key)
+
+    def reserve(self, key: str, tokens: int, limit: RateLimit, now: float | None = None) -> float:
         """Take one request and ``tokens`` from ``key``'s shared buckets; return the
-        seconds to wait before sending (0.0 when Redis is unreachable: fail open)."""
+        seconds to wait before sending. ``now`` (monotonic seconds, default
+        ``time.monotonic()``) is used only by the in-process bucket of an outage."""
         if not (limit.rpm or limit.tpm):
             return 0.0
-        mode = self.breaker.enter()
-        if mode == FALLBACK:
-            return 0.0
-        try:
-            wait_us = self._link.script(_scripts.RATE_LIMIT)(
-                keys=[self.prefix + key], args=self._args(tokens, limit)
-            )
-        except POOL_FULL as exc:
-            self._link.warn("redis_rate_limit_error", exc, key=key)
-            return 0.0
-        except OUTAGE_ERRORS as exc:
-            self._link.outage(exc, "fail_open")
-            return 0.0
-        except redis.RedisError as exc:
-            self._link.warn("redis_rate_limit_error", exc, key=key)
-            wait_us = 0
-        if mode == PROBE:
-            self._link.recovered()
-        return max(0, int(wait_us)) / 1e6
+        while True:
+            mode = self.breaker.enter()
+            if mode == FALLBACK:
+                return self._local(key, tokens, limit, now)
+            exc: BaseException | None = None
+            wait_us: Any = 0
+            try:
+                wait_us = self._link.script(_scripts.RATE_LIMIT)(
+                    keys=[self.prefix + key], args=self._args(tokens, limit)
+                )
+            except POOL_FULL as e:
+                self._pool_busy(key, mode, e)
+                continue
+            except _FAILED as e:
+                exc = e
+            wait = self._outcome(key, mode, exc, wait_us)
+            return self._local(key, tokens, limit, now) if wait is None else wait
 
-    async def areserve(self, key: str, tokens: int, limit: RateLimit) -> float:
+    async def areserve(
+        self, key: str, tokens: int, limit: RateLimit, now: float | None = None
+    ) -> float:
         """The async twin of :meth:`reserve` (this event loop's connection pool)."""
         if not (limit.rpm or limit.tpm):
             return 0.0
-        mode = self.breaker.enter()
-        if mode == FALLBACK:
-            return 0.0
-        try:
-            wait_us = await self._link.ascript(_scripts.RATE_LIMIT)(
-                keys=[self.prefix + key], args=self._args(tokens, limit)
-            )
-        except POOL_FULL as exc:
-            self._link.warn("redis_rate_limit_error", exc, key=key)
-            return 0.0
-        except OUTAGE_ERRORS as exc:
-            self._link.outage(exc, "fail_open")
-            return 0.0
-        except redis.RedisError as exc:
-            self._link.warn("redis_rate_limit_error", exc, key=key)
-            wait_us = 0
-        if mode == PROBE:
-            self._link.recovered()
-        return max(0, int(wait_us)) / 1e6
+        while True:
+            mode = self.breaker.enter()
+            if mode == FALLBACK:
+                return self._local(key, tokens, limit, now)
+            exc: BaseException | None = None
+            wait_us: Any = 0
+            try:
+                wait_us = await self._link.ascript(_scripts.RATE_LIMIT)(
+                    keys=[self.prefix + key], args=self._args(tokens, limit)
+                )
+            except POOL_FULL as e:
+                self._pool_busy(key, mode, e)
+                continue
+            except _FAILED as e:
+                exc = e
+            wait = self._outcome(key, mode, exc, wait_us)
+            return self._local(key, tokens, limit, now) if wait is None else wait
 
     def acquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float:
         """Block (``clock.sleep``) until one request and ``tokens`` fit ``key``'s budget
         ``limit`` (rpm/tpm); returns the seconds waited."""
-        wait = self.reserve(key, tokens, limit)
+        wait = self.reserve(key, tokens, limit, clock.monotonic())
         if wait > 0:
             clock.sleep(wait)
         return wait
 
     async def aacquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float:
         """The async twin of :meth:`acquire` (awaits ``clock.asleep``)."""
-        wait = await self.areserve(key, tokens, limit)
+        wait = await self.areserve(key, tokens, limit, clock.monotonic())
         if wait > 0:
             await clock.asleep(wait)
         return wait

@@ -99,8 +99,14 @@ class RedisCacheSettings:
       ``stats()`` see only their namespace. Default ``"modelbus"``.
     - ``ttl_s``: default time to live of a value in seconds (``None``: no expiry).
     - ``socket_timeout_s``: seconds to wait for Redis to connect or answer before the
-      call is treated as an outage (default 1.0); ``max_connections``: size of the
-      connection pool of each client (sync, and each event loop's async one).
+      call is treated as an outage (default 1.0).
+    - ``max_connections``: size of each connection pool (the sync one, and one per event
+      loop for the async methods; default 64). ``pool_timeout_s``: when all of them are
+      in use, how many seconds a call waits for one to come free (default 5.0) — a busy
+      pool is this process's own concurrency, not an outage: it never switches to the
+      fallback. A call still without a connection after the wait is a miss (``get``) or
+      does nothing (``set``...), logged as ``redis_cache_error`` and counted in
+      ``errors``. Single-flight waiters use connections of their own, outside the pool.
     - ``probe_interval_s``: while Redis is unreachable, seconds between re-probes (the
       circuit breaker); calls in between use the in-memory fallback without touching
       the network. ``fallback_max_entries``: size of that in-memory LRU.
@@ -118,6 +124,7 @@ class RedisCacheSettings:
     ttl_s: float | None = field(default=None, validator=validators.optional(_POSITIVE))
     socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
     max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
     probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
     fallback_max_entries: int = field(default=10_000, validator=_POSITIVE_INT)
     lock_ttl_s: float = field(default=120.0, validator=_POSITIVE)
@@ -132,16 +139,29 @@ class RedisCacheSettings:
 
 @frozen(kw_only=True)
 class RedisRateLimiterSettings:
-    """``[rate_limiters.redis]`` in ``modelbus.toml``: ``url``, ``password``,
-    ``namespace``, ``socket_timeout_s``, ``max_connections`` and ``probe_interval_s`` as
-    in :class:`RedisCacheSettings` (budgets of one namespace are shared by every process
-    using it). The limits themselves are the core's ``[rate_limits."provider"]``."""
+    """``[rate_limiters.redis]`` in ``modelbus.toml``.
+
+    - ``url`` / ``password`` / ``namespace`` / ``socket_timeout_s`` / ``probe_interval_s``:
+      as in :class:`RedisCacheSettings` (budgets of one namespace are shared by every
+      process using it). The limits themselves are the core's
+      ``[rate_limits."provider"]``.
+    - ``max_connections``: size of each connection pool (sync, and one per event loop;
+      default 64). ``pool_timeout_s``: seconds a call waits for a free connection when
+      all are in use (default 5.0); a call that still has none waits again — the
+      limiter never lets a request through because its pool is busy.
+    - While Redis is unreachable (connection refused or reset, a timeout, a failed
+      AUTH), each process enforces the same ``rpm``/``tpm`` on its own with an
+      in-process token bucket (the core ``local`` limiter's) that starts *empty*, so an
+      outage never opens a burst: N processes send at most N times the limit together
+      until Redis answers again.
+    """
 
     url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
     password: Secret | None = None
     namespace: str = field(default="modelbus", validator=_check_namespace)
     socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
     max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
     probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
 
     @property

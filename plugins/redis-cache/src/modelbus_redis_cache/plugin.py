@@ -19,6 +19,7 @@ __all__ = [
     "make_cache",
     "make_rate_limiter",
     "modelbus_register_caches",
+    "modelbus_register_doctor_checks",
     "modelbus_register_rate_limiters",
 ]
 
@@ -55,5 +56,25 @@ def modelbus_register_rate_limiters(register: Any) -> None:
         make_rate_limiter,
         settings=RedisRateLimiterSettings,
         description="rpm/tpm token buckets shared across processes through Redis "
-        "(fails open while Redis is down)",
+        "(per-process buckets at the same rate while Redis is down)",
     )
+
+
+def _check_cache(cache: Any) -> list[tuple[str, bool, str]]:
+    from ._doctor import check_cache
+
+    return check_cache(cache)
+
+
+def _check_rate_limiter(limiter: Any) -> list[tuple[str, bool, str]]:
+    from ._doctor import check_rate_limiter
+
+    return check_rate_limiter(limiter)
+
+
+@hookimpl
+def modelbus_register_doctor_checks(register: Any) -> None:
+    # Named "KIND.NAME": `modelbus doctor` runs them on the configured cache and rate
+    # limiter, and the `modelbus cache` commands before they touch the cache.
+    register("caches.redis", _check_cache)
+    register("rate_limiters.redis", _check_rate_limiter)

@@ -5,8 +5,9 @@
 ``false``/``null`` or number is left out (a number at the very end may still grow, so it
 is cut before parsing). Objects and arrays are kept open: they fill in as the stream goes.
 
-:func:`partial_type` is the type partial values have: for an attrs class ``C`` it is a
-frozen attrs class ``PartialC`` with the same field names, each ``X | None = None`` where
+:func:`partial_type` is the type partial values have: for a record ``C`` (an attrs
+class, a dataclass, a ``TypedDict`` or a pydantic model) it is a frozen attrs class
+``PartialC`` with the same field (JSON key) names, each ``X | None = None`` where
 ``X`` is the field's type made partial in turn (nested classes, items of lists and values
 of dicts). ``list[C]`` becomes ``list[PartialC]``; scalars, ``Literal`` and ``Enum`` stay as
 they are (they only appear once complete). A class that contains itself has its nested
@@ -30,7 +31,7 @@ from typing import Any, Union
 import attrs
 import jiter
 
-from modelbus._schema_convert import structure
+from modelbus.plugin import is_record, record_fields, structure
 
 __all__ = ["complete_prefix", "partial_type", "partial_value"]
 
@@ -79,7 +80,7 @@ def partial_type(tp: Any) -> Any:
 def _partial(tp: Any) -> Any:
     if typing.get_origin(tp) is typing.Annotated:
         tp = tp.__origin__
-    if attrs.has(tp):
+    if is_record(tp):
         return _partial_class(tp)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -103,14 +104,9 @@ def _partial_class(cls: type) -> Any:
         return dict[str, Any]  # a class inside itself: its nested copies stay dicts
     _building.add(cls)
     try:
-        hints = typing.get_type_hints(cls, include_extras=True)
         fields = {
-            a.name: attrs.field(
-                default=None,
-                type=_partial(hints.get(a.name, a.type)) | None,
-            )
-            for a in attrs.fields(cls)
-            if a.init
+            f.name: attrs.field(default=None, type=_partial(f.type) | None)
+            for f in record_fields(cls)
         }
     finally:
         _building.discard(cls)
@@ -135,9 +131,9 @@ def _trim(tp: Any, data: Any) -> Any:
         tp = tp.__origin__
     if data is None:
         return None
-    if attrs.has(tp) and isinstance(data, dict):
-        hints = typing.get_type_hints(tp, include_extras=True)
-        return {k: _trim(hints.get(k, Any), v) for k, v in data.items()}
+    if is_record(tp) and isinstance(data, dict):
+        types_of = {f.name: f.type for f in record_fields(tp)}
+        return {k: _trim(types_of.get(k, Any), v) for k, v in data.items()}
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is Union or origin is types.UnionType:

@@ -1,8 +1,8 @@
 """What the caller asked for: :class:`StructuredOutput`, and the schema and parser of a type.
 
-The JSON Schema comes from the core's one generator (:func:`modelbus._schema.json_schema`)
+The JSON Schema comes from the core's one generator (:func:`modelbus.plugin.json_schema`)
 and values are read by the core's strict cattrs converter
-(:mod:`modelbus._schema_convert`): wrong types and unknown keys are errors, and the attrs
+(:func:`modelbus.plugin.structure`): wrong types and unknown keys are errors, and the attrs
 classes' own validators run.
 
 OpenAI wants an object at the root of a ``response_format`` (and of a tool's
@@ -25,8 +25,16 @@ from typing import Any, Generic, Literal, TypeVar, Union
 import attrs
 import cattrs
 
-from modelbus._schema import class_doc, json_schema, type_name
-from modelbus._schema_convert import StructureError, describe_error, structure, unstructure
+from modelbus.plugin import (
+    StructureError,
+    class_doc,
+    describe_error,
+    is_record,
+    json_schema,
+    structure,
+    type_name,
+    unstructure,
+)
 
 __all__ = ["MODES", "Invalid", "Mode", "StructuredOutput", "Target", "target_of"]
 
@@ -68,8 +76,10 @@ class StructuredOutput(Generic[T]):
     ``StructuredOutput(type)``.
 
     Args:
-        type: an attrs class, ``list[X]``, ``Literal[...]``, ``dict[str, X]``, an Enum...
-            (what :func:`modelbus._schema.json_schema` covers).
+        type: an attrs class, a dataclass, a ``TypedDict``, a pydantic model,
+            ``list[X]``, ``Literal[...]``, ``dict[str, X]``, an Enum... (what
+            :func:`modelbus.plugin.json_schema` covers). pydantic is imported only by
+            your own code: modelbus uses it when the type is a pydantic model.
         mode: ``"auto"`` (from the provider's capabilities), ``"json_schema"`` (native
             Structured Outputs, strict), ``"tools"`` (a forced function call),
             ``"json"`` (``json_object`` plus the schema in the system prompt),
@@ -101,9 +111,9 @@ def _strip_annotated(tp: Any) -> Any:
 
 
 def _wrap_key(tp: Any) -> str | None:
-    """The key a non-object root is wrapped in (``None``: an attrs class, no wrapper)."""
+    """The key a non-object root is wrapped in (``None``: a record, no wrapper)."""
     bare = _strip_annotated(tp)
-    if attrs.has(bare):
+    if is_record(bare):
         return None
     origin = typing.get_origin(bare)
     if origin in _SEQUENCES or (origin is tuple and typing.get_args(bare)[1:] == (...,)):
@@ -132,7 +142,7 @@ def _default_name(tp: Any) -> str:
 @attrs.frozen
 class Target:
     """A type made ready to ask for: the root ``schema`` (an object), its ``name`` and
-    ``description``, and ``wrap`` (the wrapper key, or ``None`` for an attrs class)."""
+    ``description``, and ``wrap`` (the wrapper key, or ``None`` for a record)."""
 
     type: Any
     name: str

@@ -1,0 +1,217 @@
+"""What single-flight followers get: each its own copy of the leader's exception, chained
+to it, with a traceback that does not grow; and a shared call counted once in
+``usage_totals``."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import traceback
+from typing import Any
+
+import pytest
+
+from modelbus import Usage
+from modelbus._singleflight import AsyncSingleFlight, SingleFlight, follower_error
+from modelbus.errors import Attempt, RateLimitError, RetryError, ServerError
+from modelbus.testing import make_client
+
+from .test_singleflight import KEY, PROMPT, GatedProvider, _await_until, _wait_until
+
+FOLLOWERS = 50
+
+
+def _leader_error() -> RateLimitError:
+    err = RateLimitError(
+        "slow down",
+        provider="acme",
+        status_code=429,
+        request_id="req-123",
+        retry_after_s=1.5,
+        body={"error": {"message": "slow down"}},
+        code="rate_limit_exceeded",
+    )
+    err.add_note("from the leader")
+    return err
+
+
+def _fields(e: RateLimitError) -> tuple[Any, ...]:
+    return (
+        e.args,
+        e.message,
+        e.provider,
+        e.status_code,
+        e.request_id,
+        e.retry_after_s,
+        e.body,
+        e.code,
+        e.hint,
+        e.retryable,
+        str(e),
+    )
+
+
+def _depth(e: BaseException) -> int:
+    return len(traceback.extract_tb(e.__traceback__))
+
+
+def _check(leader: BaseException, followers: list[BaseException], leader_depth: int) -> None:
+    assert isinstance(leader, RateLimitError)
+    assert len(followers) == FOLLOWERS
+    assert len({id(f) for f in followers} | {id(leader)}) == FOLLOWERS + 1  # all distinct
+    for f in followers:
+        assert type(f) is RateLimitError
+        assert _fields(f) == _fields(leader)
+        assert f.__cause__ is leader and f.__suppress_context__
+        assert f.__notes__ == ["from the leader"] and f.__notes__ is not leader.__notes__
+    # Bounded: the 1st and the 50th follower carry the same traceback, and the leader's
+    # own traceback did not grow with their raises.
+    assert {_depth(f) for f in followers} == {_depth(followers[0])}
+    assert _depth(followers[0]) <= 3
+    assert _depth(leader) == leader_depth
+
+
+def test_threads_each_get_their_own_copy_chained_to_the_leaders_error() -> None:
+    flight = SingleFlight()
+    gate = threading.Event()
+    leader_exc = _leader_error()
+
+    def fail() -> str:
+        assert gate.wait(30)
+        raise leader_exc
+
+    caught: list[BaseException] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        try:
+            flight.do("k", fail)
+        except RateLimitError as exc:
+            with lock:
+                caught.append(exc)
+
+    leader = threading.Thread(target=call)
+    leader.start()
+    _wait_until(lambda: "k" in flight._calls, "the leader starting")
+    threads = [threading.Thread(target=call) for _ in range(FOLLOWERS)]
+    for t in threads:
+        t.start()
+    _wait_until(lambda: flight.waiters("k") == FOLLOWERS, "50 threads joining")
+    gate.set()
+    for t in [leader, *threads]:
+        t.join(30)
+    assert len(caught) == FOLLOWERS + 1
+    followers = [e for e in caught if e is not leader_exc]
+    # the leader's traceback: call -> do -> fail, raised once
+    _check(leader_exc, followers, leader_depth=3)
+
+
+async def test_tasks_each_get_their_own_copy_chained_to_the_leaders_error() -> None:
+    flight = AsyncSingleFlight()
+    gate = asyncio.Event()
+    leader_exc = _leader_error()
+
+    async def fail() -> str:
+        await gate.wait()
+        raise leader_exc
+
+    async def call() -> BaseException:
+        try:
+            await flight.do("k", fail)
+        except RateLimitError as exc:
+            return exc
+        raise AssertionError("the leader fails")
+
+    leader = asyncio.create_task(call())
+    await _await_until(lambda: "k" in flight._calls, "the leader starting")
+    tasks = [asyncio.create_task(call()) for _ in range(FOLLOWERS)]
+    await _await_until(lambda: flight.waiters("k") == FOLLOWERS, "50 tasks joining")
+    gate.set()
+    assert await leader is leader_exc
+    followers = await asyncio.gather(*tasks)
+    _check(leader_exc, list(followers), leader_depth=3)
+
+
+async def test_tasks_through_the_client_get_distinct_errors() -> None:
+    provider = GatedProvider()
+    provider.enqueue_error(503, "overloaded", headers={"x-request-id": "req-9"})
+    config = {"modelbus": {"retry_policy": "none"}}
+    async with make_client(provider, config) as client:
+        tasks = [asyncio.create_task(client.achat(PROMPT)) for _ in range(20)]
+        flight = client._aflight()
+        await _await_until(lambda: flight.waiters(KEY) == 19, "19 tasks joining the flight")
+        assert provider.agate is not None
+        provider.agate.set()
+        errors = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(type(e) is ServerError for e in errors)
+    assert len({id(e) for e in errors}) == 20
+    (leader,) = [e for e in errors if e.__cause__ is None or e.__cause__ not in errors]
+    followers = [e for e in errors if e is not leader]
+    assert all(f.__cause__ is leader for f in followers)
+    assert {(f.status_code, f.request_id, str(f)) for f in errors} == {(503, "req-9", str(leader))}
+
+
+def test_an_error_that_cannot_be_rebuilt_from_its_args_is_still_copied() -> None:
+    last = ServerError("down", status_code=503)
+    err = RetryError("gave up after 2 attempts", [Attempt(last, "ServerError", 503, 0.5)])
+    copy = follower_error(err)
+    assert type(copy) is RetryError and copy is not err
+    assert (copy.args, copy.attempts, copy.last_error) == (err.args, err.attempts, last)
+    assert copy.__traceback__ is None
+
+
+def test_a_builtin_error_keeps_its_fields() -> None:
+    err = ConnectionResetError(104, "Connection reset by peer")
+    copy = follower_error(err)
+    assert type(copy) is ConnectionResetError
+    assert (copy.errno, copy.strerror, str(copy)) == (104, "Connection reset by peer", str(err))
+
+
+# --- usage_totals counts a shared call once ----------------------------------------------
+
+
+def test_ten_threads_sharing_one_call_count_it_once() -> None:
+    provider = GatedProvider()
+    provider.enqueue_text("the one answer", usage=Usage(100, 20, 120))
+    with make_client(provider) as client:
+        threads = [threading.Thread(target=client.chat, args=(PROMPT,)) for _ in range(10)]
+        for t in threads:
+            t.start()
+        _wait_until(lambda: client._flight.waiters(KEY) == 9, "9 threads joining the flight")
+        provider.gate.set()
+        for t in threads:
+            t.join(30)
+        totals = client.usage_totals
+    assert provider.calls == 1
+    assert (totals.requests, totals.usage, totals.shared, totals.cache_hits) == (
+        1,
+        Usage(100, 20, 120),
+        9,
+        0,
+    )
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "unpriced-model"])
+async def test_ten_tasks_sharing_one_call_count_it_once(model: str) -> None:
+    provider = GatedProvider()
+    provider.enqueue_text("the one answer", usage=Usage(1000, 500, 1500))
+    async with make_client(provider) as client:
+        tasks = [asyncio.create_task(client.achat(PROMPT, model=model)) for _ in range(10)]
+        await _await_until(
+            lambda: (
+                (key := next(iter(client._aflight()._calls), None)) is not None
+                and client._aflight().waiters(key) == 9
+            ),
+            "9 tasks joining the flight",
+        )
+        assert provider.agate is not None
+        provider.agate.set()
+        results = await asyncio.gather(*tasks)
+        totals = client.usage_totals
+    cost = results[0].cost_usd
+    assert totals.requests == 1 and totals.usage == Usage(1000, 500, 1500)
+    assert totals.shared == 9
+    if cost is None:
+        assert (totals.cost_usd, totals.unpriced_requests) == (0.0, 1)
+    else:
+        assert cost > 0 and totals.cost_usd == pytest.approx(cost)
