@@ -8,6 +8,7 @@ in this process, at any depth, before a renderer sees it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -26,11 +27,19 @@ _configured: tuple[str, str] | None = None
 _configured_level = logging.WARNING
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    # Event keys are few and repeat: the regex runs once per key name.
+    return _SECRET_KEYS.search(key) is not None
+
+
 def redact(value: Any, key: str = "") -> Any:
     """``value`` with secrets masked: whole values under secret-looking keys, key-shaped
     substrings and the values of :class:`Secret` objects elsewhere. Counts such as
     ``prompt_tokens`` are not secrets."""
-    if key and _SECRET_KEYS.search(key) and not isinstance(value, (int, float, bool)):
+    if value is None or isinstance(value, (int, float)):  # counts are never secrets
+        return value
+    if key and _secret_key(key):
         return MASK
     if isinstance(value, str):
         return _SECRET_VALUES.sub(MASK, redact_text(value))
