@@ -21,6 +21,7 @@ from attrs import define, field, frozen
 
 from ._params import ParamError, check_params
 from ._settings import structure_settings
+from ._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, check_timeout
 from .errors import ConfigError
 
 __all__ = [
@@ -32,6 +33,12 @@ __all__ = [
     "RetryBudgetSettings",
     "find_config",
 ]
+
+
+def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A finite number of seconds > 0, or ``None`` (``inf``/``nan`` would disable the
+    limit silently or crash the first call)."""
+    check_timeout(value, attribute.name)
 
 
 @frozen
@@ -106,6 +113,10 @@ class CoreSettings:
       (one ``modelbus.call`` event per call), ``warning``, ``error`` or ``critical``.
       Both ``None``: modelbus leaves structlog as the application configured it.
     - ``templates_dir``: a folder of prompt templates (``*.toml``).
+    - ``stream_idle_timeout_s``: seconds a stream may stay silent once it has answered
+      (default 60: the read timeout of nginx and AWS load balancers, see
+      ``modelbus._timeouts``); a stall raises APITimeoutError, retried only before the
+      first chunk. ``None``: no limit.
     """
 
     provider: str | None = None
@@ -121,6 +132,9 @@ class CoreSettings:
     log_format: Literal["console", "json"] | None = None
     log_level: str | None = field(default=None, validator=_log_level)
     templates_dir: str | None = None
+    stream_idle_timeout_s: float | None = field(
+        default=DEFAULT_STREAM_IDLE_TIMEOUT_S, validator=_seconds
+    )
     plugins: PluginsSettings = field(factory=PluginsSettings)
     retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
 
@@ -131,13 +145,15 @@ class ModelAlias:
     (OpenAI chat parameters: ``temperature``, ``max_tokens``...; checked when the config is
     read, see ``modelbus._params``); ``fallbacks`` (``"provider/model"`` or alias names)
     are tried in order when the primary is unavailable; ``context_window_fallback`` on
-    ContextLengthExceededError."""
+    ContextLengthExceededError; ``timeout_s``: seconds each attempt may take (replaces the
+    provider's ``timeout_s``; a call's ``timeout=`` replaces it in turn)."""
 
     model: str
     provider: str | None = None
     params: dict[str, Any] = field(factory=dict)
     fallbacks: list[str] = field(factory=list)
     context_window_fallback: str | None = None
+    timeout_s: float | None = field(default=None, validator=_seconds)
 
 
 @frozen

@@ -4,8 +4,10 @@ A stream is retried (and falls back to another model, see ``_fallback``) only un
 first content arrives: the chunks before it (a role-only first chunk, Azure's
 filter-only one) are held back, so a failure right after them is retried; after content,
 a retry would repeat text the caller has already seen, so a mid-stream failure is raised
-as is. A complete stream is stored in the cache and a
-cached response is replayed as chunks without delays.
+as is. The attempt timeout and the deadline bound the wait for the first content; the
+stream idle timeout each later silence (``_timeouts``; enforced here for async
+providers, by the provider for sync ones). A complete stream is stored in the cache and
+a cached response is replayed as chunks without delays.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from ._pipeline import (
     _no_cache_only,
     _on_retry,
     billed_tier,
+    call_limits,
 )
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._stream import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
+from ._timeouts import idle_bounded
 from ._types import ChatChunk, ChatRequest, ChatResponse
 from .errors import CacheMiss
 
@@ -133,6 +137,7 @@ class ChatStream(_StreamBase):
                 clock=c.clock,
                 on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
+                limits=call_limits(c, route, o),
             )
         except Exception as exc:
             # Nothing was yielded yet, so a fallback model can still take the whole stream.
@@ -201,6 +206,7 @@ class AsyncChatStream(_StreamBase):
             it = aiter(provider.astream(req))
             return it, await ahead_chunks(it)
 
+        limits = call_limits(c, route, o)
         try:
             req = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
@@ -209,6 +215,7 @@ class AsyncChatStream(_StreamBase):
                 clock=c.clock,
                 on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
+                limits=limits,
             )
         except Exception as exc:
             nxt = next_route(c, route, self._req, exc)
@@ -226,7 +233,7 @@ class AsyncChatStream(_StreamBase):
             self._acc.add(chunk)
             yield chunk
         if head:
-            async for chunk in it:
+            async for chunk in idle_bounded(it, limits):
                 self._acc.add(chunk)
                 yield chunk
         resp = self._complete()

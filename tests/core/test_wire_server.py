@@ -691,3 +691,33 @@ def test_a_route_handler_must_be_callable_and_event_names_one_line(srv: WireServ
         srv.route("POST", "/x", Reply.json({}))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one non-empty line"):
         Reply.sse([("bad\nname", {})])
+
+
+def test_stall_after_pauses_a_stream_mid_way_then_finishes(
+    srv: WireServer, client: openai.OpenAI
+) -> None:
+    srv.enqueue(Reply.stall_after(2, 0.4))
+    stream = client.chat.completions.create(model="m", messages=USER, stream=True)
+    gaps, last = [], time.monotonic()
+    received = []
+    for chunk in stream:
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
+        received.append(chunk)
+    assert len(received) > 3  # the whole default stream arrives in the end
+    assert max(gaps[1:]) >= 0.35 and gaps.index(max(gaps[1:])) == 2  # after 2 events
+
+
+def test_stall_after_pauses_a_body_after_its_first_bytes(srv: WireServer) -> None:
+    srv.enqueue(Reply.stall_after(10, 0.4, Reply.raw(b'{"object": "list", "data": []}')))
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = bytearray()
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        assert bytes(buf).partition(b"\r\n\r\n")[2] == b'{"object":'
+        t0 = time.monotonic()
+        _, body = _read_response(sock, buf)  # the rest, after the pause
+        assert time.monotonic() - t0 >= 0.35
+    assert json.loads(body) == {"object": "list", "data": []}

@@ -86,7 +86,7 @@ def _check(instance: Reply, attribute: attrs.Attribute[Any], value: Any) -> None
         raise ValueError(f"Reply.fault must be one of {get_args(Fault)}, got {value!r}")
     if name in ("latency", "event_delay") and value is not None and value < 0:
         raise ValueError(f"Reply.{name} is in seconds and must be >= 0, got {value}")
-    if name in ("cut_after", "truncate_to") and value is not None and value < 0:
+    if name in ("cut_after", "truncate_to", "pause_after") and value is not None and value < 0:
         raise ValueError(f"Reply.{name} must be >= 0, got {value}")
 
 
@@ -105,7 +105,9 @@ class Reply:
     ``"truncate"``: Content-Length promises the whole body, ``truncate_to`` bytes (default
     half) are sent, then FIN; ``"cut"``: the first ``cut_after`` SSE events without
     ``[DONE]``, then FIN without the last chunk), ``latency`` (seconds before the reply;
-    None = the server's default), ``event_delay`` (seconds between SSE events).
+    None = the server's default), ``event_delay`` (seconds between SSE events),
+    ``pause_after``/``pause`` (after that many SSE events, or body bytes, wait ``pause``
+    seconds with the connection open, then send the rest: a stall mid-answer).
     """
 
     status: int | None = field(default=None, validator=_check)
@@ -117,6 +119,8 @@ class Reply:
     truncate_to: int | None = field(default=None, validator=_check)
     latency: float | None = field(default=None, validator=_check)
     event_delay: float = field(default=0.0, validator=_check)
+    pause_after: int | None = field(default=None, validator=_check)
+    pause: float = field(default=0.0, validator=_check)
     # Pre-encoded header lines so that serving a canned reply costs one join.
     head: bytes = field(init=False, repr=False, eq=False)
     has_request_id: bool = field(init=False, repr=False, eq=False)
@@ -273,6 +277,13 @@ class Reply:
         return attrs.evolve(source or cls(), fault="cut", cut_after=after)
 
     @classmethod
+    def stall_after(cls, after: int, seconds: float, source: Reply | None = None) -> Reply:
+        """``source`` (default: the route's reply) stalled mid-answer: ``after`` SSE events
+        (or body bytes) are sent, then nothing for ``seconds`` with the connection open,
+        then the rest. Meant to exceed a client's stream idle timeout."""
+        return attrs.evolve(source or cls(), pause_after=after, pause=seconds)
+
+    @classmethod
     def invalid_json(
         cls,
         body: bytes = b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [',
@@ -307,4 +318,6 @@ class Reply:
             truncate_to=self.truncate_to if self.fault else base.truncate_to,
             latency=self.latency if self.latency is not None else base.latency,
             event_delay=self.event_delay or base.event_delay,
+            pause_after=self.pause_after if self.pause_after is not None else base.pause_after,
+            pause=self.pause or base.pause,
         )

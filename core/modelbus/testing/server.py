@@ -35,7 +35,8 @@ Which reply a request gets: the oldest ``enqueue``-d Reply (one each, whatever t
 else the newest ``set_default`` rule matching method and path, else the route default
 (the newest matching ``route`` first).
 A content-less Reply (``Reply.default()``, ``Reply.stall(s)``, ``Reply.truncated()``,
-``Reply.sse_cut(k)``...) modifies the route default instead of replacing it.
+``Reply.sse_cut(k)``, ``Reply.stall_after(k, s)``...) modifies the route default
+instead of replacing it.
 
 As a process (benchmarks)::
 

@@ -158,6 +158,9 @@ def error_from_body(
             "or lower max_tokens; retrying cannot help",
             **kw,
         )
+    if status is not None and 300 <= status < 400:
+        location = next((v for k, v in (headers or {}).items() if k.lower() == "location"), None)
+        return _redirect(msg, location, kw)
     if status is not None:
         cls = error_for_status(status)
     elif etype == "server_error" or code == "server_error":
@@ -167,6 +170,19 @@ def error_from_body(
     else:
         cls = ProviderError
     return cls(msg, hint=_hint(code, param, err), **kw)
+
+
+def _redirect(msg: str, location: str | None, kw: dict[str, Any]) -> ProviderError:
+    """A 3xx answer. Redirects are followed in no mode: a 301/302 would turn the POST
+    into a GET without its body (RFC 9110 §15.4.2-3) and a redirect may lead to
+    another host; the caller fixes ``base_url`` instead."""
+    where = location or "(no Location header)"
+    return ProviderError(
+        f"{msg}: the server redirected to {where}",
+        retryable=False,
+        hint=f"modelbus does not follow redirects; set base_url to the final URL ({where})",
+        **kw,
+    )
 
 
 def invalid_body_error(
@@ -203,11 +219,25 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _is_disconnect(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is both
+        return False
+    if isinstance(exc, ConnectionError):
+        return True
+    # aiohttp's ClientConnectionError (ServerDisconnectedError...) is no ConnectionError;
+    # matched by name so that this module never imports aiohttp itself.
+    return any(
+        c.__name__ == "ClientConnectionError" and c.__module__.startswith("aiohttp")
+        for c in type(exc).__mro__
+    )
+
+
 def _is_timeout(exc: BaseException) -> bool:
     """A timeout, unless the root cause is a dropped connection: the SDK's vendored aiohttp
-    transport maps every ``aiohttp.ClientConnectionError`` (a reset included) to
-    ``httpx.ConnectTimeout``, which would report a reset peer as a timeout."""
-    return not any(isinstance(e, ConnectionError) for e in _chain(exc))
+    transport maps every ``aiohttp.ClientConnectionError`` (a reset, a server that
+    closes the connection) to ``httpx.ConnectTimeout``, which would report a peer gone
+    as a timeout."""
+    return not any(_is_disconnect(e) for e in _chain(exc))
 
 
 def _cause(exc: BaseException) -> str:

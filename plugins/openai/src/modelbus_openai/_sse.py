@@ -27,6 +27,7 @@ from modelbus.errors import APIConnectionError
 from modelbus.plugin import ChatChunk, aiter_sse, iter_sse, parse_chat_chunk
 
 from ._errors import error_from_body, invalid_body_error, map_openai_error
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, SseGuard
 
 __all__ = ["aiter_chunks", "iter_chunks"]
 
@@ -65,8 +66,15 @@ def _cut(provider: str, headers: Mapping[str, str]) -> APIConnectionError:
     )
 
 
-def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
-    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned).
+def iter_chunks(
+    response: Any,
+    provider: str,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    first_by: float | None = None,
+) -> Iterator[ChatChunk]:
+    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned); an
+    event over ``max_event_bytes`` raises (``_limits``) before it is buffered whole, and
+    so does a first chunk not there by ``first_by`` (``time.monotonic()``).
 
     Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
     docstring; transport errors while reading become APITimeoutError/APIConnectionError.
@@ -76,7 +84,8 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = iter_sse(response.iter_bytes())
+        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        events = iter_sse(guard.watch(response.iter_bytes()))
         while True:
             try:
                 sse = next(events, None)
@@ -92,12 +101,18 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
                         pass
                 return
             if item is not _SKIP:
+                guard.delivered()
                 yield item
     finally:
         response.close()
 
 
-async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]:
+async def aiter_chunks(
+    response: Any,
+    provider: str,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    first_by: float | None = None,
+) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`iter_chunks`."""
     from openai._streaming_cleanup import drain_response_async
 
@@ -106,7 +121,8 @@ async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = aiter_sse(response.aiter_bytes())
+        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        events = aiter_sse(guard.awatch(response.aiter_bytes()))
         while True:
             try:
                 sse = await anext(events, None)
@@ -120,6 +136,7 @@ async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]
                 await drain_response_async(response)
                 return
             if item is not _SKIP:
+                guard.delivered()
                 yield item
     finally:
         await response.aclose()
