@@ -66,6 +66,7 @@ def _base(base_url: str) -> dict[str, Any]:
                 "model": "gpt-4o-mini",
                 "params": {"temperature": 0.5, "max_tokens": 64, "stop": ["END"]},
                 "fallbacks": [],
+                "timeout_s": 5.0,
             }
         },
     }
