@@ -92,11 +92,15 @@ class BatchResult:
                 "error": None,
             }
         assert self.error is not None
+        from ._logging import redact
+
+        # Any error reaches this line, a plugin's own exception text included: secrets
+        # are masked before it is written (the error path only, not the answers).
         return {
             "id": line_id,
             "custom_id": self.custom_id,
-            "response": _error_response(self.error),
-            "error": error_object(self.error),
+            "response": redact(_error_response(self.error)),
+            "error": redact(error_object(self.error)),
         }
 
 

@@ -4,7 +4,9 @@ Recipe (key version ``1``): the SHA-256, as 64 lowercase hex characters, of the 
 bytes of the canonical JSON of this document::
 
     {"endpoint": provider.cache_identity   (base URL; for Azure endpoint + deployment +
-                                             api-version; never a secret),
+                                             api-version; then "|credential=" and an
+                                             HMAC fingerprint of the key, never the
+                                             key itself),
      "ns":       the client's namespace,
      "provider": the registered provider name,
      "request":  the /chat/completions body: model, messages and every parameter that can
@@ -29,8 +31,10 @@ alike); mapping keys that are not strings (``logit_bias={50256: -100}``) are wri
 strings, as JSON does.
 
 So keyword order never matters (objects are sorted) while message order does. A secret
-can never be in the key: API keys live in provider settings, never in a request or in
-``cache_identity``. A streamed and a non-streamed request share a key, so either can
+can never be in the key: API keys live in provider settings, never in a request, and
+``cache_identity`` holds only a one-way fingerprint of them
+(``modelbus.plugin.identity_with_credential``), so clients with different keys never
+share cached answers. A streamed and a non-streamed request share a key, so either can
 serve the other.
 
 :func:`key_document` and :func:`canonical_json` spell the recipe out plainly;

@@ -10,6 +10,7 @@ client is built (:meth:`Config.section`), since only then are the plugins known.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Literal
 import attrs
 from attrs import define, field, frozen
 
+from ._params import ParamError, check_params
 from ._settings import structure_settings
 from ._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, check_timeout
 from .errors import ConfigError
@@ -78,6 +80,19 @@ class RetryBudgetSettings:
     no_retry_increment: int = field(default=1, validator=attrs.validators.ge(0))
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(_inst: Any, _attr: Any, value: str | None) -> None:
+    if value is not None and value.lower() not in LOG_LEVELS:
+        raise ValueError(f"'log_level' must be one of {', '.join(LOG_LEVELS)}: {value!r}")
+
+
+_positive = attrs.validators.optional(attrs.validators.gt(0))
+_non_negative = attrs.validators.optional(attrs.validators.ge(0))
+_at_least_one = attrs.validators.optional(attrs.validators.ge(1))
+
+
 @frozen
 class CoreSettings:
     """``[modelbus]``, the composition.
@@ -85,19 +100,19 @@ class CoreSettings:
     - ``provider``: default provider name (``None``: picked from the environment, see
       ``modelbus.client``); ``model``: default model or alias.
     - ``cache``: a registered cache name or ``"none"``; ``cache_ttl_s``: default TTL in
-      seconds (``None``: no expiry).
+      seconds, > 0 (``None``: no expiry).
     - ``retry_policy``, ``rate_limiter``, ``token_counter``: registered names
       (``token_counter = None`` picks by model); ``retry_budget``: see
       :class:`RetryBudgetSettings`.
-    - ``max_cost_usd``: a per-client budget in US dollars; ``truncate``: context policy
+    - ``max_cost_usd``: a per-client budget in US dollars, >= 0; ``truncate``: context policy
       (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
     - ``unsupported_params``: what to do with a parameter the model's catalog entry says
       it refuses (``max_tokens`` or ``temperature`` on a reasoning model): ``"adapt"``
       renames or drops it with a logged ``params_adapted`` note, ``"error"`` raises
       BadRequestError before sending (see ``modelbus._adapt_params``).
-    - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: a logging level name
-      (``info`` shows one ``modelbus.call`` event per call). Both ``None``: modelbus leaves
-      structlog as the application configured it.
+    - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: ``debug``, ``info``
+      (one ``modelbus.call`` event per call), ``warning``, ``error`` or ``critical``.
+      Both ``None``: modelbus leaves structlog as the application configured it.
     - ``templates_dir``: a folder of prompt templates (``*.toml``).
     - ``stream_idle_timeout_s``: seconds a stream may stay silent once it has answered
       (default 60: the read timeout of nginx and AWS load balancers, see
@@ -108,15 +123,15 @@ class CoreSettings:
     provider: str | None = None
     model: str | None = None
     cache: str = "memory"
-    cache_ttl_s: float | None = None
+    cache_ttl_s: float | None = field(default=None, validator=_positive)
     retry_policy: str = "exponential"
     rate_limiter: str = "local"
     token_counter: str | None = None
-    max_cost_usd: float | None = None
+    max_cost_usd: float | None = field(default=None, validator=_non_negative)
     truncate: Literal["oldest", "middle"] | None = None
     unsupported_params: Literal["adapt", "error"] = "adapt"
     log_format: Literal["console", "json"] | None = None
-    log_level: str | None = None
+    log_level: str | None = field(default=None, validator=_log_level)
     templates_dir: str | None = None
     stream_idle_timeout_s: float | None = field(
         default=DEFAULT_STREAM_IDLE_TIMEOUT_S, validator=_seconds
@@ -127,11 +142,12 @@ class CoreSettings:
 
 @frozen
 class ModelAlias:
-    """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``;
-    ``fallbacks`` (``"provider/model"`` or alias names) are tried in order when the primary
-    is unavailable; ``context_window_fallback`` on ContextLengthExceededError;
-    ``timeout_s``: seconds each attempt may take (replaces the provider's ``timeout_s``;
-    a call's ``timeout=`` replaces it in turn)."""
+    """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``
+    (OpenAI chat parameters: ``temperature``, ``max_tokens``...; checked when the config is
+    read, see ``modelbus._params``); ``fallbacks`` (``"provider/model"`` or alias names)
+    are tried in order when the primary is unavailable; ``context_window_fallback`` on
+    ContextLengthExceededError; ``timeout_s``: seconds each attempt may take (replaces the
+    provider's ``timeout_s``; a call's ``timeout=`` replaces it in turn)."""
 
     model: str
     provider: str | None = None
@@ -145,14 +161,40 @@ class ModelAlias:
 class RateLimit:
     """``[rate_limits."provider"]`` or ``[rate_limits."provider/model"]``: ``rpm``:
     requests per minute; ``tpm``: tokens per minute (estimated prompt tokens plus
-    ``max_tokens``). ``None``: unlimited."""
+    ``max_tokens``). Both at least 1; leave a key out for no limit (``0``, a negative
+    number or ``nan`` is an error, never a limit switched off; below 1 a wait could
+    exceed what the OS can sleep)."""
 
-    rpm: float | None = None
-    tpm: float | None = None
+    rpm: float | None = field(default=None, validator=_at_least_one)
+    tpm: float | None = field(default=None, validator=_at_least_one)
 
 
 PLUGIN_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
-TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits", "logging")
+TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits")
+
+
+def _table(value: Any, key: str, source: str) -> Mapping[str, Any]:
+    """``value`` when it is a TOML table (``None``: empty), else a ConfigError at ``key``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"[{key}] must be a table, got {type(value).__name__}", key=key, source=source
+        )
+    return value
+
+
+def _alias(name: str, body: Any, source: str) -> ModelAlias:
+    alias = structure_settings(
+        ModelAlias, _table(body, f"models.{name}", source), dotted=f"models.{name}", source=source
+    )
+    try:
+        check_params(alias.params)
+    except ParamError as exc:
+        raise ConfigError(
+            str(exc), key=f"models.{name}.params.{exc.name}", source=source, accepted=exc.accepted
+        ) from None
+    return alias
 
 
 @define
@@ -176,11 +218,16 @@ class Config:
         if found is None:
             return cls.from_dict({}, source="<defaults>")
         try:
-            data = tomllib.loads(found.read_text(encoding="utf-8"))
+            text = found.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read config: {why}", source=str(found)) from None
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", source=str(found)) from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read config: {exc.strerror}", source=str(found)) from exc
+            raise ConfigError(
+                f"invalid TOML: {exc}", key=_toml_error_key(text, str(exc)), source=str(found)
+            ) from None
         return cls.from_dict(data, source=str(found), base_dir=found.parent)
 
     @classmethod
@@ -191,10 +238,14 @@ class Config:
         (``MODELBUS_PROVIDER``, ``MODELBUS_MODEL``, ``MODELBUS_CACHE``)."""
         for key in data:
             if key not in TOP_LEVEL:
+                hint = " (logging is set in [modelbus]: log_level, log_format)"
                 raise ConfigError(
-                    f"unknown section {key!r}", key=key, source=source, accepted=TOP_LEVEL
+                    f"unknown section {key!r}" + (hint if key == "logging" else ""),
+                    key=key,
+                    source=source,
+                    accepted=TOP_LEVEL,
                 )
-        core = dict(data.get("modelbus") or {})
+        core = dict(_table(data.get("modelbus"), "modelbus", source))
         for env, key in (
             ("MODELBUS_PROVIDER", "provider"),
             ("MODELBUS_MODEL", "model"),
@@ -207,7 +258,7 @@ class Config:
         )
         sections: dict[str, dict[str, dict[str, Any]]] = {}
         for kind in PLUGIN_SECTIONS:
-            raw = data.get(kind) or {}
+            raw = _table(data.get(kind), kind, source)
             for name, body in raw.items():
                 if not isinstance(body, Mapping):
                     raise ConfigError(
@@ -215,16 +266,20 @@ class Config:
                     )
             sections[kind] = {name: dict(body) for name, body in raw.items()}
         models = {
-            name: structure_settings(ModelAlias, body, dotted=f"models.{name}", source=source)
-            for name, body in (data.get("models") or {}).items()
+            name: _alias(name, body, source)
+            for name, body in _table(data.get("models"), "models", source).items()
         }
         limits = {
-            name: structure_settings(RateLimit, body, dotted=f"rate_limits.{name}", source=source)
-            for name, body in (data.get("rate_limits") or {}).items()
+            name: structure_settings(
+                RateLimit,
+                _table(body, f"rate_limits.{name}", source),
+                dotted=f"rate_limits.{name}",
+                source=source,
+            )
+            for name, body in _table(data.get("rate_limits"), "rate_limits", source).items()
         }
-        return cls(
-            settings, sections, models, dict(data.get("catalog") or {}), limits, source, base_dir
-        )
+        catalog = dict(_table(data.get("catalog"), "catalog", source))
+        return cls(settings, sections, models, catalog, limits, source, base_dir)
 
     def section(self, kind: str, name: str, settings_cls: type | None) -> Any:
         """The structured settings of ``[kind.name]`` (``None`` when the plugin takes no
@@ -257,6 +312,40 @@ class Config:
     def evolve(self, **core: Any) -> Config:
         """A copy with ``[modelbus]`` keys replaced (used for ``Client(**overrides)``)."""
         return attrs.evolve(self, modelbus=attrs.evolve(self.modelbus, **core))
+
+
+_AT_LINE = re.compile(r"at line (\d+), column \d+")
+_HEADER = re.compile(r"^\s*\[\[?([^\]=#]+?)\s*(?:\]|$)")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+
+def _dotted(raw: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in raw.split("."))
+
+
+def _toml_error_key(text: str, message: str) -> str | None:
+    """The dotted key at the line a TOML error points to (its table header, or the key
+    of a ``key = value`` line under the last header), so that a syntax error names a key
+    like any other config error. Only names are taken from the line, never values."""
+    m = _AT_LINE.search(message)
+    lines = text.splitlines()
+    if m is None or not 1 <= int(m.group(1)) <= len(lines):
+        return None
+    line_no = int(m.group(1))
+    table = ""
+    for line in lines[: line_no - 1]:
+        h = _HEADER.match(line)
+        if h:
+            table = _dotted(h.group(1))
+    line = lines[line_no - 1]
+    h = _HEADER.match(line)
+    if h:
+        return _dotted(h.group(1))
+    k = _KEY_LINE.match(line)
+    if k:
+        key = _dotted(k.group(1))
+        return f"{table}.{key}" if table else key
+    return table or None
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:

@@ -8,17 +8,24 @@ in this process, at any depth, before a renderer sees it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ._secrets import known_secret_values
+from ._secrets import MASK, Secret, redact_text
 
-__all__ = ["calls_logged", "configure_logging", "enabled", "get_logger", "redact"]
+__all__ = [
+    "calls_logged",
+    "configure_logging",
+    "enabled",
+    "get_logger",
+    "redact",
+    "redact_exception",
+]
 
-MASK = "**********"
 _SECRET_KEYS = re.compile(
     r"(api[-_]?key|authorization|password|secret|token(?!s)|bearer|credential)", re.I
 )
@@ -27,27 +34,52 @@ _configured: tuple[str, str] | None = None
 _INFO = logging.INFO
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    # Event keys are few and repeat: the regex runs once per key name.
+    return _SECRET_KEYS.search(key) is not None
+
+
 def redact(value: Any, key: str = "") -> Any:
     """``value`` with secrets masked: whole values under secret-looking keys, key-shaped
     substrings and the values of :class:`Secret` objects elsewhere. Counts such as
     ``prompt_tokens`` are not secrets."""
-    if key and _SECRET_KEYS.search(key) and not isinstance(value, (int, float, bool)):
+    if value is None or isinstance(value, (int, float)):  # counts are never secrets
+        return value
+    if key and _secret_key(key):
         return MASK
     if isinstance(value, str):
-        value = _SECRET_VALUES.sub(MASK, value)
-        for known in known_secret_values():
-            if known in value:
-                value = value.replace(known, MASK)
-        return value
+        return _SECRET_VALUES.sub(MASK, redact_text(value))
     if isinstance(value, Mapping):
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
-    from ._secrets import Secret
-
     if isinstance(value, Secret):
         return MASK
     return value
+
+
+def redact_exception(exc: BaseException) -> BaseException:
+    """Mask registered secrets in ``exc`` and every exception it is chained to, in place:
+    their ``args`` and the ``message`` / ``body`` attributes SDK errors keep. Returns
+    ``exc``. For errors a library made from a provider's answer (a 401 body that echoes
+    the key), so that a traceback printing the chain shows no secret."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        try:
+            cur.args = tuple(
+                redact(a) if isinstance(a, (str, Mapping, list)) else a for a in cur.args
+            )
+            for attr in ("message", "body"):
+                v = getattr(cur, attr, None)
+                if isinstance(v, (str, Mapping, list)):
+                    setattr(cur, attr, redact(v))
+        except (AttributeError, TypeError):  # read-only attributes: leave them
+            pass
+        cur = cur.__cause__ or cur.__context__
+    return exc
 
 
 def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
@@ -237,6 +269,10 @@ class _Logger:
         import structlog
 
         if structlog.is_configured():
+            # The processors in force may be the application's, which do not know
+            # modelbus's secrets (it may have configured structlog after modelbus did):
+            # mask them here; redact is idempotent, so modelbus's own processor is harmless.
+            kw = {k: redact(v, k) for k, v in kw.items()}
             getattr(structlog.get_logger(self.name), method)(event, **kw)
         else:
             getattr(_fallback_logger(structlog), method)(event, logger=self.name, **kw)

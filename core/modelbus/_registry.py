@@ -61,6 +61,10 @@ class Registration:
         return self.distribution or self.plugin
 
 
+# "retry_policies"[:-1] would read "retry_policie" in an error message.
+_SINGULAR = {"retry_policies": "retry policy", "token_counters": "token counter"}
+
+
 @attrs.define
 class Registry:
     """Registrations by kind and name, under one clash rule (the same for CLI commands,
@@ -125,9 +129,9 @@ class Registry:
             return self._by_kind[kind][name]
         except KeyError:
             known = ", ".join(sorted(self._by_kind.get(kind, {}))) or "(none)"
+            what = _SINGULAR.get(kind, kind[:-1] if kind.endswith("s") else kind)
             raise PluginError(
-                f"no {kind[:-1] if kind.endswith('s') else kind} named {name!r} is installed; "
-                f"installed: {known}"
+                f"no {what} named {name!r} is installed; installed: {known}"
             ) from None
 
     def copy(self, exclude: tuple[str, str] | None = None) -> Registry:

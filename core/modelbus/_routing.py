@@ -13,6 +13,7 @@ from attrs import frozen
 from ._catalog import Catalog, CatalogEntry
 from ._config import Config
 from ._converter import message_from_openai
+from ._params import REQUEST_PARAMS
 from ._registry import Registry
 from ._types import ChatRequest, FunctionSpec, Message, ToolSpec
 from .errors import ConfigError
@@ -26,9 +27,7 @@ __all__ = [
     "resolve_route",
 ]
 
-_REQUEST_PARAMS = frozenset(
-    a.name for a in attrs.fields(ChatRequest) if a.name not in ("model", "messages", "stream")
-)
+_REQUEST_PARAMS = REQUEST_PARAMS
 
 
 @frozen

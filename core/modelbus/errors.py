@@ -24,6 +24,11 @@
     └── ResponseFormatError    a reply did not match the requested response format
         └── RefusalError       the model refused to answer in the format (``refusal``)
 
+Every modelbus error masks the configured secrets (the values of :class:`modelbus.Secret`
+objects, see ``modelbus._secrets``) in its ``args``, ``str()`` and ``repr()``; a
+:class:`ProviderError` also in its ``message``, ``hint`` and ``body``: a provider that
+echoes the key in a 401 body cannot put it in an error text.
+
 Provider errors carry ``status_code``, ``request_id`` (``x-request-id`` /
 ``apim-request-id``), ``retry_after_s`` (seconds, from ``retry-after-ms`` /
 ``Retry-After``), ``should_retry`` (the ``x-should-retry`` header, or ``None``), the
@@ -37,6 +42,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
+
+from ._secrets import redact_text
 
 __all__ = [
     "APIConnectionError",
@@ -66,8 +73,30 @@ __all__ = [
 ]
 
 
+def _redacted(value: Any) -> Any:
+    """``value`` (a string, or a body of dicts, lists and strings) with secrets masked."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
 class ModelbusError(Exception):
-    """Base class of every error modelbus raises on purpose."""
+    """Base class of every error modelbus raises on purpose. Its ``args``, ``str()`` and
+    ``repr()`` never show a configured secret (masked as ``'**********'``)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
+
+    def __str__(self) -> str:
+        # Again at rendering: a secret registered after the error was made is masked too.
+        return redact_text(super().__str__())
+
+    def __repr__(self) -> str:
+        return redact_text(super().__repr__())
 
 
 class ConfigError(ModelbusError, ValueError):
@@ -133,15 +162,16 @@ class ProviderError(ModelbusError):
         hint: str | None = None,
         retryable: bool | None = None,
     ) -> None:
+        message = redact_text(message)
         self.message = message
         self.provider = provider
         self.status_code = status_code
         self.request_id = request_id
         self.retry_after_s = retry_after_s
         self.should_retry = should_retry
-        self.body = body
+        self.body = _redacted(body)
         self.code = code
-        self.hint = hint or self.default_hint
+        self.hint = redact_text(hint or self.default_hint)
         self.retryable = self.default_retryable if retryable is None else retryable
         super().__init__(message)
 
@@ -157,7 +187,7 @@ class ProviderError(ModelbusError):
         if self.retry_after_s is not None:
             parts.append(f"retry_after_s={self.retry_after_s:g}")
         parts.append(f"hint: {self.hint}")
-        return " | ".join(parts)
+        return redact_text(" | ".join(parts))
 
 
 class AuthenticationError(ProviderError):

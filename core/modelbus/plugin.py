@@ -43,6 +43,11 @@ What is here (each name's own docstring gives shapes, units and errors):
   ``parse_embedding_response``.
 - **Caches**: ``check_entry`` (the argument checks every ``Cache.set`` makes).
 - **Settings**: ``Secret``, ``env_secret``, ``RateLimit``.
+- **Secrets in text and cache keys**: ``register_secret`` (mask a credential held as a
+  plain string wherever modelbus renders text), ``redact_exception`` (scrub an SDK
+  exception and its chain before chaining a ``ProviderError`` to it),
+  ``identity_with_credential`` (a ``cache_identity`` with a one-way fingerprint of the
+  credential, so that clients with different keys never share cached answers).
 - **Tokens**: ``ApproximateCounter``.
 - **Structured output**: ``json_schema``, ``class_doc``, ``type_name``, ``structure``,
   ``unstructure``, ``StructureError``, ``describe_error``; ``is_record`` and
@@ -130,6 +135,9 @@ _LAZY: dict[str, str] = {
     "check_entry": "modelbus.builtins.caches",
     "Secret": "modelbus._secrets",
     "env_secret": "modelbus._secrets",
+    "identity_with_credential": "modelbus._secrets",
+    "register_secret": "modelbus._secrets",
+    "redact_exception": "modelbus._logging",
     "RateLimit": "modelbus._config",
     "get_logger": "modelbus._logging",
     "adapt_provider": "modelbus._adapt",
@@ -170,6 +178,7 @@ if TYPE_CHECKING:
     from ._http_errors import request_id_from as request_id_from
     from ._lazy import lazy_exports as lazy_exports
     from ._logging import get_logger as get_logger
+    from ._logging import redact_exception as redact_exception
     from ._records import RecordField as RecordField
     from ._records import is_record as is_record
     from ._records import record_fields as record_fields
@@ -185,6 +194,8 @@ if TYPE_CHECKING:
     from ._schema_convert import unstructure as unstructure
     from ._secrets import Secret as Secret
     from ._secrets import env_secret as env_secret
+    from ._secrets import identity_with_credential as identity_with_credential
+    from ._secrets import register_secret as register_secret
     from ._sse import ServerSentEvent as ServerSentEvent
     from ._sse import SSEDecoder as SSEDecoder
     from ._sse import aiter_sse as aiter_sse

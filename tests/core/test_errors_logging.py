@@ -153,7 +153,10 @@ def test_planted_key_masked_in_structlog_capture(parrot_on_path, tmp_path, loggi
     client = modelbus.Client(str(_config(tmp_path, "fail_status = 503\n", key=PLANTED_PLAIN)))
     with capture_logs() as logs, pytest.raises(RetryError) as e:
         client.chat("hi")
-    assert PLANTED_PLAIN in str(e.value.last_error)  # the error object itself is untouched
+    last = e.value.last_error
+    # issue 15: the error object itself never shows the key either
+    assert "the key ********** was refused" in str(last)
+    assert PLANTED_PLAIN not in str(last) + repr(last) + last.message + repr(last.args)
     retries = [ev for ev in logs if ev["event"] == "modelbus.retry"]
     assert len(retries) == 1
     assert "SECRET" not in repr(logs)

@@ -29,10 +29,12 @@ PINNED = [
     "StructureError", "SyncProvider", "TextPart", "TokenCounter", "ToolCall",
     "ToolCallDelta", "ToolSpec", "Usage", "adapt_provider", "aiter_sse", "check_entry", "class_doc",
     "decode_body", "describe_error", "embedding_body", "env_secret", "error_for_status",
-    "error_for_type", "error_from_http", "get_logger", "hookimpl", "is_record", "iter_sse",
+    "error_for_type", "error_from_http", "get_logger", "hookimpl", "identity_with_credential",
+    "is_record", "iter_sse",
     "json_schema", "lazy_exports", "message_from_openai", "message_to_openai",
     "parse_chat_chunk", "parse_chat_response", "parse_embedding_response",
-    "read_http_error", "record_fields", "replay_chunks", "request_body", "request_id_from",
+    "read_http_error", "record_fields", "redact_exception", "register_secret",
+    "replay_chunks", "request_body", "request_id_from",
     "retry_after_seconds", "should_retry_header", "structure", "type_name", "unstructure",
 ]  # fmt: skip
 

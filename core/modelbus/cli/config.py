@@ -56,7 +56,9 @@ def selected_components(cfg: Config, registry: Registry) -> dict[str, list[str]]
 def check_config(cfg: Config, registry: Registry) -> None:
     """Everything a client would check at start, without starting anything: plugin
     sections against their settings classes, every selected name against the registry,
-    the settings of selected components (defaults and required keys), the catalog.
+    alias fallbacks, ``templates_dir``, the settings of selected components (defaults and
+    required keys), the catalog. Values, ranges and alias ``params`` are checked when
+    the config is read (:meth:`Config.from_dict`).
 
     Raises :class:`ConfigError` naming the key, the file and the accepted names."""
     from ..errors import ConfigError
@@ -82,10 +84,61 @@ def check_config(cfg: Config, registry: Registry) -> None:
                 source=cfg.source,
                 accepted=registry.names("providers"),
             )
+    _check_targets(cfg, registry)
+    _check_templates_dir(cfg)
     for kind, names in selected_components(cfg, registry).items():
         for name in names:
             cfg.section(kind, name, registry.get(kind, name).settings)
     build_catalog(cfg, registry)
+
+
+def _check_targets(cfg: Config, registry: Registry) -> None:
+    """Each ``fallbacks`` entry and ``context_window_fallback`` of an alias names another
+    alias or ``"provider/model"`` with an installed provider (a bare name would silently
+    become a model of the default provider)."""
+    from ..errors import ConfigError
+
+    providers = registry.names("providers")
+    accepted = [*sorted(cfg.models), *(f"{p}/MODEL" for p in providers)]
+    for name, alias in cfg.models.items():
+        targets = [(f"models.{name}.fallbacks", t) for t in alias.fallbacks]
+        if alias.context_window_fallback is not None:
+            targets.append(
+                (f"models.{name}.context_window_fallback", alias.context_window_fallback)
+            )
+        for key, target in targets:
+            if target in cfg.models:
+                continue
+            head, slash, tail = target.partition("/")
+            if slash and tail and head in providers:
+                continue
+            why = (
+                f"no provider named {head!r} is installed"
+                if slash
+                else "it is neither an alias ([models.NAME]) nor provider/model"
+            )
+            raise ConfigError(
+                f"fallback target {target!r}: {why}", key=key, source=cfg.source, accepted=accepted
+            )
+
+
+def _check_templates_dir(cfg: Config) -> None:
+    from pathlib import Path
+
+    from ..errors import ConfigError
+
+    raw = cfg.modelbus.templates_dir
+    if not raw:
+        return
+    d = Path(raw).expanduser()
+    if not d.is_absolute() and cfg.base_dir is not None:
+        d = cfg.base_dir / d
+    if not d.is_dir():
+        raise ConfigError(
+            f"templates_dir {str(d)!r} is not a folder",
+            key="modelbus.templates_dir",
+            source=cfg.source,
+        )
 
 
 def effective_config(cfg: Config, registry: Registry) -> dict[str, Any]:

@@ -127,7 +127,10 @@ def doctor(as_json: bool, config_path: str | None) -> None:
     "key accepted", "server answers" or "model exists"). Exit status 1 if any check fails:
     a provider without its credentials, a server that does not answer, a model no
     provider serves."""
-    rows = doctor_rows(config_path)
+    from .._logging import redact
+
+    # Every detail masked, whatever produced it (a plugin's check, an exception text).
+    rows = [(p, w, ok, redact(d)) for p, w, ok, d in doctor_rows(config_path)]
     if as_json:
         echo_json([{"provider": p, "check": w, "ok": ok, "detail": d} for p, w, ok, d in rows])
     else:

@@ -162,6 +162,38 @@ def test_cache_identity_names_endpoint_version_and_deployments(srv: WireServer) 
     assert a != ident(deployments={"gpt-4o": "d1"}, api_version="2025-01-01-preview")
 
 
+def test_cache_identity_carries_a_fingerprint_of_the_key_or_token() -> None:
+    """issue 15: another key (a revoked one) never gets this key's cached answers."""
+
+    def ident(**kw: Any) -> str:
+        s = AzureSettings(endpoint="https://r.openai.azure.com", api_version=API_VERSION, **kw)
+        return AzureOpenAIProvider(s).cache_identity
+
+    k1 = ident(api_key=Secret("azure-key-planted-1"))
+    k2 = ident(api_key=Secret("azure-key-planted-2"))
+    t1 = ident(auth="ad_token", ad_token=Secret("azure-token-planted-1"))
+    assert len({k1, k2, t1}) == 3
+    assert all("|credential=" in i and "planted" not in i for i in (k1, k2, t1))
+    entra = AzureOpenAIProvider(
+        AzureSettings(endpoint="https://r.openai.azure.com", api_version=API_VERSION),
+        token_provider=lambda: "entra-token-planted-xyz",
+    )
+    assert "|credential=" not in entra.cache_identity  # rotating tokens: no credential part
+
+
+def test_a_fetched_entra_token_is_masked_in_errors(srv: WireServer) -> None:
+    token = "eyJ-entra-token-planted-0123456789"
+    srv.enqueue(Reply.error(401, f"token {token} expired"))
+    p = AzureOpenAIProvider(
+        AzureSettings(endpoint=srv.origin, api_version=API_VERSION, deployments={"gpt-4o": "d"}),
+        token_provider=lambda: token,
+    )
+    with pytest.raises(AuthenticationError) as info:
+        p.chat(ChatRequest(model="gpt-4o", messages=(Message("user", "hi"),)))
+    assert token not in str(info.value) + repr(info.value) + json.dumps(info.value.body)
+    p.close()
+
+
 def test_content_filter_error_carries_categories(srv: WireServer, make_client: MakeAzure) -> None:
     srv.enqueue(Reply.fixture("azure/error_400_content_filter"))
     with pytest.raises(ContentFilterError) as info:

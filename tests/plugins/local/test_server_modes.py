@@ -521,6 +521,23 @@ def test_model_path_is_checked_in_server_mode_too(tmp_path: Path):
         plugin.make_provider(LocalSettings(server="ollama", model_path=str(text)))
 
 
+def test_cache_identity_carries_a_fingerprint_of_a_configured_key():
+    """issue 15: only a configured key is fingerprinted, never the placeholder."""
+
+    def ident(key: str | None) -> str:
+        settings = LocalSettings(
+            server="vllm",
+            base_url="http://127.0.0.1:1/v1",
+            api_key=None if key is None else modelbus.Secret(key),
+        )
+        return LocalServerProvider(settings).cache_identity
+
+    assert ident(None) == "vllm:http://127.0.0.1:1/v1"
+    one, two = ident("local-key-planted-1"), ident("local-key-planted-2")
+    assert one != two and one.startswith("vllm:http://127.0.0.1:1/v1|credential=")
+    assert "planted" not in one + two
+
+
 def test_settings_from_config(srv: WireServer):
     cfg = {
         "modelbus": {"provider": "local", "cache": "none"},

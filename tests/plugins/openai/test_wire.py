@@ -142,7 +142,8 @@ def test_settings_read_the_environment(srv: WireServer, monkeypatch: pytest.Monk
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
     monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
     p = OpenAIProvider(OpenAISettings())
-    assert p.base_url == srv.base_url and p.cache_identity == srv.base_url
+    assert p.base_url == srv.base_url
+    assert p.cache_identity.startswith(f"{srv.base_url}|credential=")
     p.chat(ChatRequest(model="gpt-4o-mini", messages=(Message("user", "hi"),)))
     assert srv.requests[0].headers["authorization"] == "Bearer sk-from-env"
     p.close()

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from modelbus.errors import AuthenticationError, ConfigError
+from modelbus.plugin import identity_with_credential, register_secret
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
 
@@ -52,7 +53,7 @@ def _guarded(fetch: TokenProvider, name: str) -> TokenProvider:
 
     def token() -> str:
         try:
-            return fetch()
+            value = fetch()
         except Exception as exc:
             raise AuthenticationError(
                 f"could not get a Microsoft Entra ID token: {type(exc).__name__}: {exc}",
@@ -60,6 +61,8 @@ def _guarded(fetch: TokenProvider, name: str) -> TokenProvider:
                 hint="log in (az login), or set a service principal / managed identity for "
                 "DefaultAzureCredential, or use key auth",
             ) from exc
+        register_secret(value)  # a bearer token is masked in any text modelbus renders
+        return value
 
     return token
 
@@ -71,8 +74,10 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     settings would make, for apps that manage Entra ID themselves. Async calls fetch tokens
     in a worker thread, so a token refresh never blocks the event loop.
 
-    ``cache_identity`` is the endpoint, the api-version and the deployment mapping: two
-    deployments of one model name answer differently, so they must not share cache keys.
+    ``cache_identity`` is the endpoint, the api-version and the deployment mapping (two
+    deployments of one model name answer differently, so they must not share cache keys)
+    and a one-way fingerprint of the ``api_key`` or ``ad_token`` in use; Entra ID tokens
+    rotate, so with Entra ID auth the identity has no credential part.
 
     Raises :class:`ConfigError` for a missing endpoint or credentials.
     """
@@ -102,6 +107,8 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
             f"{self.endpoint}|api-version={self.api_version}|deployments={mapping}"
             f"|embeddings={self.embeddings_deployment or ''}"
         )
+        credential = {"api_key": s.api_key, "ad_token": s.ad_token}.get(self.auth_mode)
+        identity = identity_with_credential(identity, credential)
         super().__init__(
             name=name,
             base_url=f"{self.endpoint}/openai",

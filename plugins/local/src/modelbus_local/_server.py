@@ -51,6 +51,7 @@ from modelbus.plugin import (
     Secret,
     ToolSpec,
     get_logger,
+    identity_with_credential,
 )
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
@@ -132,7 +133,8 @@ class LocalServerProvider(OpenAICompatibleProvider):
             connect_timeout_s=min(5.0, settings.timeout_s),
             max_response_bytes=settings.max_response_bytes,
             default_model=settings.model,
-            cache_identity=f"{self.kind}:{base}",
+            # The placeholder key is no credential: only a configured one is fingerprinted.
+            cache_identity=identity_with_credential(f"{self.kind}:{base}", settings.api_key),
             # JSON floats: not every local server knows encoding_format = "base64"
             embedding_encoding=None,
             capabilities=Capabilities(

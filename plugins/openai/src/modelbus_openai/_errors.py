@@ -47,6 +47,7 @@ from modelbus.plugin import (
     decode_body,
     error_for_status,
     read_http_error,
+    redact_exception,
     request_id_from,
 )
 
@@ -251,10 +252,14 @@ def map_openai_error(exc: BaseException, provider: str) -> ProviderError:
     transport while reading a stream. ``provider`` is the registered provider name.
 
     Status errors keep status, headers-derived fields and the full decoded body (see
-    :func:`error_from_body`). Raise the result ``from exc`` to keep the SDK traceback.
+    :func:`error_from_body`). Raise the result ``from exc`` to keep the SDK traceback:
+    ``exc`` and its chain are scrubbed of configured secrets first (a 401 body that
+    echoes the key would otherwise show it in the traceback).
     """
     import httpx2
     import openai
+
+    redact_exception(exc)
 
     if isinstance(exc, openai.APIStatusError):
         resp = exc.response

@@ -13,8 +13,9 @@ __all__ = ["OpenAIProvider"]
 
 class OpenAIProvider(OpenAICompatibleProvider):
     """The ``openai`` provider (api.openai.com or any ``base_url``) from
-    :class:`OpenAISettings`. ``cache_identity`` is the base URL: organization and project
-    change billing, not answers, so they stay out of cache keys.
+    :class:`OpenAISettings`. ``cache_identity`` is the base URL and a one-way fingerprint
+    of the API key, organization and project (``|credential=<16 hex>``): a client with
+    another key never gets this key's cached answers, and the key is never in a cache key.
 
     Raises :class:`~modelbus.errors.ConfigError` when no API key is set for
     api.openai.com (name the variable to set).

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,9 @@ from modelbus.plugin import (
     EmbeddingRequest,
     EmbeddingResponse,
     Secret,
+    identity_with_credential,
     parse_chat_response,
+    register_secret,
     request_body,
 )
 from modelbus.protocols import Capabilities
@@ -60,6 +63,8 @@ __all__ = ["OpenAICompatibleProvider"]
 # Sent instead of a key to servers that need none, so the SDK never falls back to
 # $OPENAI_API_KEY (which would leak the OpenAI key to a local or third-party server).
 _NO_KEY = "no-key"
+# Header names whose values are credentials (masked wherever modelbus renders text).
+_SECRET_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|cookie", re.I)
 _EMBEDDINGS = "the embeddings response"
 
 
@@ -81,8 +86,11 @@ class OpenAICompatibleProvider:
         async_transport: ``"aiohttp"`` (``openai.DefaultAioHttpClient``) or ``"httpx"``.
         default_model: model used when the call and the config name none.
         embedding_batch_size: inputs per ``/embeddings`` request (1..2048).
-        cache_identity: what the cache key records about the endpoint (default:
-            ``base_url``); never contains the key.
+        cache_identity: what the cache key records about the endpoint and credential
+            (default: ``base_url`` and a one-way fingerprint of ``api_key``,
+            ``organization`` and ``project``, see
+            ``modelbus.plugin.identity_with_credential``); never contains the key. A
+            subclass passing its own should add its credential's fingerprint the same way.
         capabilities: what the endpoint supports.
         embedding_encoding: ``encoding_format`` asked of ``/embeddings``: ``"base64"``
             (float32, about 4x smaller on the wire than JSON floats) or ``None`` for the
@@ -133,7 +141,16 @@ class OpenAICompatibleProvider:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.default_model = default_model
-        self.cache_identity = cache_identity if cache_identity is not None else self.base_url
+        # The credential is part of the identity: a client whose key was revoked, or that
+        # belongs to another project, must not be served answers cached under another key.
+        self.cache_identity = (
+            cache_identity
+            if cache_identity is not None
+            else identity_with_credential(self.base_url, api_key, organization, project)
+        )
+        for header, value in (default_headers or {}).items():
+            if _SECRET_HEADER.search(header):
+                register_secret(value)  # e.g. an Authorization header set by hand
         self.capabilities = capabilities or Capabilities(embeddings=True, vision=True)
         self.embedding_batch_size = embedding_batch_size
         self.embedding_encoding = embedding_encoding
