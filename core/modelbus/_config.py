@@ -9,6 +9,7 @@ client is built (:meth:`Config.section`), since only then are the plugins known.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -17,11 +18,13 @@ from typing import Any, Literal
 
 import attrs
 from attrs import define, field, frozen
+from attrs.validators import optional
 
 from ._settings import structure_settings
 from .errors import ConfigError
 
 __all__ = [
+    "BudgetSettings",
     "Config",
     "CoreSettings",
     "ModelAlias",
@@ -70,6 +73,34 @@ class RetryBudgetSettings:
     no_retry_increment: int = field(default=1, validator=attrs.validators.ge(0))
 
 
+def _usd(_inst: Any, attr: attrs.Attribute[Any], value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{attr.name} must be a finite number of US dollars >= 0, got {value!r}")
+
+
+@frozen
+class BudgetSettings:
+    """``[budgets.NAME]``: a cost budget. A call reserves its worst case (estimated prompt
+    tokens + ``max_tokens``, or else the model's output limit, at the catalog price of its
+    service tier) on every budget that applies before it is sent, and settles to its real
+    cost when answered; calls in flight count against each other (``modelbus._budget``).
+
+    - ``max_cost_usd``: the limit in US dollars (finite, >= 0).
+    - ``window``: ``"total"`` (default: never resets), ``"day"`` or ``"month"`` (UTC
+      calendar days and months of the client's ``Clock.wall``).
+    - ``scope``: ``"client"`` (default: this Client object's own calls),
+      ``"namespace"`` (every client of the same ``namespace`` sharing the budget store:
+      this process with ``budget_store = "memory"``, all processes with ``"redis"``) or
+      ``"model"`` (as ``namespace``, with a separate limit for each model).
+    - ``models``: the models the budget applies to (``None``, the default: all).
+    """
+
+    max_cost_usd: float = field(validator=_usd)
+    window: Literal["total", "day", "month"] = "total"
+    scope: Literal["client", "namespace", "model"] = "client"
+    models: list[str] | None = None
+
+
 @frozen
 class CoreSettings:
     """``[modelbus]``, the composition.
@@ -81,8 +112,17 @@ class CoreSettings:
     - ``retry_policy``, ``rate_limiter``, ``token_counter``: registered names
       (``token_counter = None`` picks by model); ``retry_budget``: see
       :class:`RetryBudgetSettings`.
-    - ``max_cost_usd``: a per-client budget in US dollars; ``truncate``: context policy
-      (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
+    - ``max_cost_usd``: a per-client budget in US dollars over the client's lifetime
+      (window ``total``, scope ``client``; more budgets: ``[budgets.NAME]``, see
+      :class:`BudgetSettings`). ``budget_strict``: ``true`` refuses a call to a model the
+      catalog cannot price while any budget applies (BudgetExceededError naming it);
+      ``false`` (default) sends it uncounted with a ``budget_unpriced_model`` warning,
+      once per client and model. ``budget_store``: where ``namespace`` and ``model``
+      scoped budgets are kept, a registered budget store (``"memory"``, the default:
+      this process; ``"redis"`` with modelbus-redis-cache: every process and machine
+      using the same Redis namespace, see ``[budget_stores.redis]``).
+    - ``truncate``: context policy (``None`` raises ContextLengthExceededError,
+      ``"oldest"``, ``"middle"``).
     - ``unsupported_params``: what to do with a parameter the model's catalog entry says
       it refuses (``max_tokens`` or ``temperature`` on a reasoning model): ``"adapt"``
       renames or drops it with a logged ``params_adapted`` note, ``"error"`` raises
@@ -100,7 +140,9 @@ class CoreSettings:
     retry_policy: str = "exponential"
     rate_limiter: str = "local"
     token_counter: str | None = None
-    max_cost_usd: float | None = None
+    max_cost_usd: float | None = field(default=None, validator=optional(_usd))
+    budget_strict: bool = False
+    budget_store: str = "memory"
     truncate: Literal["oldest", "middle"] | None = None
     unsupported_params: Literal["adapt", "error"] = "adapt"
     log_format: Literal["console", "json"] | None = None
@@ -133,8 +175,23 @@ class RateLimit:
     tpm: float | None = None
 
 
-PLUGIN_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
-TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits", "logging")
+PLUGIN_SECTIONS = (
+    "providers",
+    "caches",
+    "retry_policies",
+    "token_counters",
+    "rate_limiters",
+    "budget_stores",
+)
+TOP_LEVEL = (
+    "modelbus",
+    *PLUGIN_SECTIONS,
+    "models",
+    "catalog",
+    "rate_limits",
+    "budgets",
+    "logging",
+)
 
 
 @define
@@ -148,6 +205,7 @@ class Config:
     rate_limits: dict[str, RateLimit] = field(factory=dict)
     source: str = "<defaults>"
     base_dir: Path | None = None
+    budgets: dict[str, BudgetSettings] = field(factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Config:
@@ -204,8 +262,19 @@ class Config:
             name: structure_settings(RateLimit, body, dotted=f"rate_limits.{name}", source=source)
             for name, body in (data.get("rate_limits") or {}).items()
         }
+        budgets = {
+            name: structure_settings(BudgetSettings, body, dotted=f"budgets.{name}", source=source)
+            for name, body in _tables(data, "budgets", source).items()
+        }
         return cls(
-            settings, sections, models, dict(data.get("catalog") or {}), limits, source, base_dir
+            settings,
+            sections,
+            models,
+            dict(data.get("catalog") or {}),
+            limits,
+            source,
+            base_dir,
+            budgets,
         )
 
     def section(self, kind: str, name: str, settings_cls: type | None) -> Any:
@@ -239,6 +308,18 @@ class Config:
     def evolve(self, **core: Any) -> Config:
         """A copy with ``[modelbus]`` keys replaced (used for ``Client(**overrides)``)."""
         return attrs.evolve(self, modelbus=attrs.evolve(self.modelbus, **core))
+
+
+def _tables(data: Mapping[str, Any], section: str, source: str) -> Mapping[str, Any]:
+    raw = data.get(section) or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[{section}] must be a table of tables", key=section, source=source)
+    for name, body in raw.items():
+        if not isinstance(body, Mapping):
+            raise ConfigError(
+                f"[{section}.{name}] must be a table", key=f"{section}.{name}", source=source
+            )
+    return raw
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:

@@ -1,8 +1,9 @@
 """The one call pipeline, sync and async.
 
 resolve (done by the client) → cache lookup → [miss] single-flight → prepare (token
-estimate, context window, budget, rate limit) → retry policy around the provider call →
-usage and cost → cache store → one ``modelbus.call`` event. When that fails with an
+estimate, context window, budget reservation, rate limit) → retry policy around the
+provider call → usage and cost (the budget reservation settled to it, or released on
+an error) → cache store → one ``modelbus.call`` event. When that fails with an
 availability or context-length error, the same runs for the next fallback model
 (``_fallback.next_route``).
 
@@ -261,15 +262,23 @@ def _call(
     req: ChatRequest,
     truncate: TruncateOption = None,
 ) -> ChatResponse:
-    req = c._prepare(route, req, truncate)
-    resp, attempts = retry_call(
-        lambda: provider.chat(req),
-        c.retry_policy,
-        clock=c.clock,
-        on_retry=_on_retry(c, route),
-        budget=c._retry_budget(route.provider),
-    )
-    return _finish_provider_response(c, route, req, resp, attempts)
+    req, hold = c._prepare(route, req, truncate)
+    try:
+        resp, attempts = retry_call(
+            lambda: provider.chat(req),
+            c.retry_policy,
+            clock=c.clock,
+            on_retry=_on_retry(c, route),
+            budget=c._retry_budget(route.provider),
+        )
+    except BaseException as exc:
+        if hold is not None:
+            hold.release(exc)
+        raise
+    resp = _finish_provider_response(c, route, req, resp, attempts)
+    if hold is not None:
+        hold.settle(resp.cost_usd)
+    return resp
 
 
 async def achat(
@@ -326,15 +335,23 @@ async def _acall(
     req: ChatRequest,
     truncate: TruncateOption = None,
 ) -> ChatResponse:
-    req = await c._aprepare(route, req, truncate)
-    resp, attempts = await aretry_call(
-        lambda: provider.achat(req),
-        c.retry_policy,
-        clock=c.clock,
-        on_retry=_on_retry(c, route),
-        budget=c._retry_budget(route.provider),
-    )
-    return _finish_provider_response(c, route, req, resp, attempts)
+    req, hold = await c._aprepare(route, req, truncate)
+    try:
+        resp, attempts = await aretry_call(
+            lambda: provider.achat(req),
+            c.retry_policy,
+            clock=c.clock,
+            on_retry=_on_retry(c, route),
+            budget=c._retry_budget(route.provider),
+        )
+    except BaseException as exc:
+        if hold is not None:
+            await hold.arelease(exc)
+        raise
+    resp = _finish_provider_response(c, route, req, resp, attempts)
+    if hold is not None:
+        await hold.asettle(resp.cost_usd)
+    return resp
 
 
 async def _acache(cache: Any, method: str, *args: Any) -> Any:

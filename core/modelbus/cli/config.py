@@ -21,6 +21,7 @@ _SELECTORS = {
     "cache": "caches",
     "retry_policy": "retry_policies",
     "rate_limiter": "rate_limiters",
+    "budget_store": "budget_stores",
     "token_counter": "token_counters",
     "provider": "providers",
 }
