@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-# The tutorial's example plugin: its page shows its code; it is not part of the project.
-EXCLUDED_DISTRIBUTIONS = ("modelbus-echo",)
+# The tutorial's example plugins: its page shows their code; they are not part of the project.
+EXCLUDED_DISTRIBUTIONS = ("modelbus-echo", "modelbus-messages")
 
 HOOKSPECS_PAGE = "reference/hookspecs.md"
 SETTINGS_PAGE = "reference/settings.md"

@@ -57,6 +57,8 @@ _LAZY: dict[str, str] = {
     "CatalogEntry": "._catalog",
     "cache_key": "._cache_key",
     "Clock": "._retry",
+    "AttemptLimits": "._timeouts",
+    "attempt_limits": "._timeouts",
     "is_retryable": "._retry",
     "load_plugins": "._plugins",
     "reset_plugins": "._plugins",
@@ -103,6 +105,8 @@ if TYPE_CHECKING:
     from ._streaming import ChatStream as ChatStream
     from ._templates import PromptTemplate as PromptTemplate
     from ._templates import render_template as render_template
+    from ._timeouts import AttemptLimits as AttemptLimits
+    from ._timeouts import attempt_limits as attempt_limits
     from ._tools import Tool as Tool
     from ._tools import ToolRegistry as ToolRegistry
     from ._tools import tool as tool

@@ -14,6 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+from ._timeouts import AttemptLimits, current_limits, set_limits, within
 from ._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from .errors import PluginError
 from .protocols import Capabilities
@@ -36,14 +37,12 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def run_sync(coro: Awaitable[T]) -> T:
-    """Run ``coro`` on the shared background loop and wait for its result (sync callers)."""
-    fut = asyncio.run_coroutine_threadsafe(_as_coro(coro), _background_loop())
-    return fut.result()
-
-
-async def _as_coro(aw: Awaitable[T]) -> T:
-    return await aw
+def run_sync(coro: Awaitable[T], provider: str | None = None) -> T:
+    """Run ``coro`` on the shared background loop and wait for its result (sync callers).
+    The caller's attempt limits go along and bound it (``_timeouts.within``; a timeout
+    names ``provider``)."""
+    bounded = within(coro, current_limits(), provider)
+    return asyncio.run_coroutine_threadsafe(bounded, _background_loop()).result()
 
 
 _DONE = object()
@@ -54,7 +53,9 @@ def _iterate_async(agen_factory: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
     agen = agen_factory()
     try:
         while True:
-            fut = asyncio.run_coroutine_threadsafe(_anext_or_done(agen), loop)
+            # the limits of the attempt in flight (the first next()), for the provider
+            limits = current_limits()
+            fut = asyncio.run_coroutine_threadsafe(_anext_or_done(agen, limits), loop)
             item = fut.result()
             if item is _DONE:
                 return
@@ -65,7 +66,9 @@ def _iterate_async(agen_factory: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
             asyncio.run_coroutine_threadsafe(aclose(), loop).result()
 
 
-async def _anext_or_done(agen: AsyncIterator[T]) -> Any:
+async def _anext_or_done(agen: AsyncIterator[T], limits: AttemptLimits | None = None) -> Any:
+    if limits is not None:
+        set_limits(limits)
     try:
         return await agen.__anext__()
     except StopAsyncIteration:
@@ -145,7 +148,7 @@ class AdaptedProvider:
         afn = getattr(self._inner, async_, None)
         if afn is None:
             return self._missing(sync)
-        return lambda req: run_sync(afn(req))
+        return lambda req: run_sync(afn(req), self.name)
 
     def _pick_async(self, async_: str, sync: str) -> Any:
         afn = getattr(self._inner, async_, None)

@@ -399,6 +399,7 @@ class Client:
         cache_ttl_s: float | None = None,
         cache_tags: Iterable[str] = (),
         truncate: TruncateOption = None,
+        timeout: float | None = None,
         template: str | None = None,
         variables: Mapping[str, Any] | None = None,
         max_tool_rounds: int | None = None,
@@ -414,7 +415,10 @@ class Client:
         ``only`` (raise :class:`CacheMiss` instead of calling). ``truncate``: when the
         prompt would not fit the model's context window, ``"oldest"`` drops the oldest
         non-system messages and ``"middle"`` cuts the middle of the longest one; ``False``
-        raises; ``None`` (default) uses ``[modelbus] truncate``.
+        raises; ``None`` (default) uses ``[modelbus] truncate``. ``timeout``: seconds each
+        attempt may take (replaces ``[models.X] timeout_s`` and the provider's
+        ``timeout_s``); the retry policy's ``deadline_s`` still bounds the whole call,
+        the attempt in flight included (see ``modelbus._timeouts``).
 
         ``template``/``variables``: start from a prompt template (``modelbus._templates``);
         ``messages`` then follow its messages. ``tools`` holding functions, ``Tool``
@@ -423,7 +427,8 @@ class Client:
         OpenAI tool dicts and ``ToolSpec`` objects are only sent.
 
         Raises :class:`ProviderError` subclasses (not retryable, or retries disabled),
-        :class:`RetryError` (retries exhausted), :class:`ContextLengthExceededError`
+        :class:`RetryError` (retries exhausted), :class:`APITimeoutError` (an attempt ran
+        out of time; retried like any timeout), :class:`ContextLengthExceededError`
         (checked locally before sending), :class:`BudgetExceededError` (``max_cost_usd``),
         :class:`ToolError` (tool round limit), :class:`TemplateError`, ``TypeError`` for
         an unknown parameter.
@@ -437,6 +442,7 @@ class Client:
             cache_ttl_s,
             cache_tags,
             truncate,
+            timeout,
             template,
             variables,
             max_tool_rounds,
@@ -453,6 +459,7 @@ class Client:
         cache_ttl_s: float | None = None,
         cache_tags: Iterable[str] = (),
         truncate: TruncateOption = None,
+        timeout: float | None = None,
         template: str | None = None,
         variables: Mapping[str, Any] | None = None,
         max_tool_rounds: int | None = None,
@@ -468,6 +475,7 @@ class Client:
             cache_ttl_s,
             cache_tags,
             truncate,
+            timeout,
             template,
             variables,
             max_tool_rounds,
@@ -484,6 +492,7 @@ class Client:
         cache_ttl_s: float | None,
         cache_tags: Iterable[str],
         truncate: TruncateOption,
+        timeout: float | None,
         template: str | None,
         variables: Mapping[str, Any] | None,
         max_tool_rounds: int | None,
@@ -514,6 +523,7 @@ class Client:
                         cache_ttl_s=cache_ttl_s,
                         cache_tags=check_cache_tags(cache_tags),
                         truncate=truncate,
+                        timeout=timeout,
                     ),
                     **params,
                 )
@@ -521,7 +531,7 @@ class Client:
         # returning a ChatResponse or an awaitable of one.
         send: Any = _pipeline.achat if is_async else _pipeline.chat
         if _needs_handler(params):
-            opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
+            opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate, timeout)
             h, fmt, route, req, caps = self._format_request(messages, model, system, params)
             run_format: Any = h.arun if is_async else h.run
             return run_format(
@@ -529,7 +539,7 @@ class Client:
             )
         t0 = time.perf_counter()
         route, req = self._request(messages, model, system, params)
-        opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
+        opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate, timeout)
         return send(self, route, req, opts, t0)
 
     def stream(
@@ -542,6 +552,7 @@ class Client:
         cache_ttl_s: float | None = None,
         cache_tags: Iterable[str] = (),
         truncate: TruncateOption = None,
+        timeout: float | None = None,
         **params: Any,
     ) -> ChatStream | Any:
         """Stream a chat reply: iterate the returned :class:`ChatStream` for
@@ -549,9 +560,22 @@ class Client:
 
         With a non-dict ``response_format`` (an attrs class...), the response-format
         handler's stream is returned instead: it yields partial values as the reply
-        fills in (modelbus-structured-output documents them)."""
+        fills in (modelbus-structured-output documents them).
+
+        ``timeout`` (seconds) bounds the wait for the first chunk of each attempt; once
+        chunks flow, a silence longer than ``[modelbus] stream_idle_timeout_s`` (60 s)
+        raises :class:`APITimeoutError` (see ``modelbus._timeouts``)."""
         return self._stream_dispatch(
-            ChatStream, messages, model, system, cache, cache_ttl_s, cache_tags, truncate, params
+            ChatStream,
+            messages,
+            model,
+            system,
+            cache,
+            cache_ttl_s,
+            cache_tags,
+            truncate,
+            timeout,
+            params,
         )
 
     def astream(
@@ -564,6 +588,7 @@ class Client:
         cache_ttl_s: float | None = None,
         cache_tags: Iterable[str] = (),
         truncate: TruncateOption = None,
+        timeout: float | None = None,
         **params: Any,
     ) -> AsyncChatStream | Any:
         """The async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
@@ -576,6 +601,7 @@ class Client:
             cache_ttl_s,
             cache_tags,
             truncate,
+            timeout,
             params,
         )
 
@@ -589,11 +615,12 @@ class Client:
         cache_ttl_s: float | None,
         cache_tags: Iterable[str],
         truncate: TruncateOption,
+        timeout: float | None,
         params: dict[str, Any],
     ) -> Any:
         """The stream :meth:`stream` / :meth:`astream` return (``kind`` says which), or a
         response-format handler's stream of partial values."""
-        opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate)
+        opts = _pipeline.call_options(cache, cache_ttl_s, cache_tags, truncate, timeout)
         if _needs_handler(params):
             h, fmt, route, req, caps = self._format_request(
                 messages, model, system, params, stream=True

@@ -21,6 +21,7 @@ from attrs import define, field, frozen
 from attrs.validators import optional
 
 from ._settings import structure_settings
+from ._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, check_timeout
 from .errors import ConfigError
 
 __all__ = [
@@ -33,6 +34,12 @@ __all__ = [
     "RetryBudgetSettings",
     "find_config",
 ]
+
+
+def _seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A finite number of seconds > 0, or ``None`` (``inf``/``nan`` would disable the
+    limit silently or crash the first call)."""
+    check_timeout(value, attribute.name)
 
 
 @frozen
@@ -131,6 +138,10 @@ class CoreSettings:
       (``info`` shows one ``modelbus.call`` event per call). Both ``None``: modelbus leaves
       structlog as the application configured it.
     - ``templates_dir``: a folder of prompt templates (``*.toml``).
+    - ``stream_idle_timeout_s``: seconds a stream may stay silent once it has answered
+      (default 60: the read timeout of nginx and AWS load balancers, see
+      ``modelbus._timeouts``); a stall raises APITimeoutError, retried only before the
+      first chunk. ``None``: no limit.
     """
 
     provider: str | None = None
@@ -148,6 +159,9 @@ class CoreSettings:
     log_format: Literal["console", "json"] | None = None
     log_level: str | None = None
     templates_dir: str | None = None
+    stream_idle_timeout_s: float | None = field(
+        default=DEFAULT_STREAM_IDLE_TIMEOUT_S, validator=_seconds
+    )
     plugins: PluginsSettings = field(factory=PluginsSettings)
     retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
 
@@ -156,13 +170,16 @@ class CoreSettings:
 class ModelAlias:
     """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``;
     ``fallbacks`` (``"provider/model"`` or alias names) are tried in order when the primary
-    is unavailable; ``context_window_fallback`` on ContextLengthExceededError."""
+    is unavailable; ``context_window_fallback`` on ContextLengthExceededError;
+    ``timeout_s``: seconds each attempt may take (replaces the provider's ``timeout_s``;
+    a call's ``timeout=`` replaces it in turn)."""
 
     model: str
     provider: str | None = None
     params: dict[str, Any] = field(factory=dict)
     fallbacks: list[str] = field(factory=list)
     context_window_fallback: str | None = None
+    timeout_s: float | None = field(default=None, validator=_seconds)
 
 
 @frozen

@@ -365,7 +365,10 @@ def parse_embedding_response(body: Mapping[str, Any], provider: str = "") -> Emb
 def dumps_response(resp: ChatResponse) -> bytes:
     """ChatResponse → cache value bytes (UTF-8 JSON; ``raw`` is not stored)."""
     body = chat_response_to_openai(resp)
-    body["_modelbus"] = {"provider": resp.provider, "cost_usd": resp.cost_usd}
+    meta: dict[str, Any] = {"provider": resp.provider, "cost_usd": resp.cost_usd}
+    if resp.usage.estimated:  # not a wire field: kept beside the body
+        meta["usage_estimated"] = True
+    body["_modelbus"] = meta
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -378,7 +381,7 @@ def loads_response(data: bytes, *, cached: bool = False) -> ChatResponse:
     if type(body) is not dict or type(body.get("_modelbus")) is not dict:
         raise ValueError("not a modelbus cache value")
     meta = body.pop("_modelbus")
-    return _chat_response(
+    resp = _chat_response(
         body,
         meta.get("provider", ""),
         raw=None,
@@ -386,6 +389,9 @@ def loads_response(data: bytes, *, cached: bool = False) -> ChatResponse:
         cached=cached,
         attempts=0 if cached else 1,
     )
+    if meta.get("usage_estimated") is True:
+        resp = attrs.evolve(resp, usage=attrs.evolve(resp.usage, estimated=True))
+    return resp
 
 
 def _register_hooks(c: cattrs.Converter) -> None:

@@ -27,6 +27,7 @@ from ._fallback import next_route
 from ._prepare import resolve_truncate
 from ._retry import aretry_call, retry_call
 from ._routing import Route
+from ._timeouts import CallLimits, check_timeout
 from ._types import ChatRequest, ChatResponse
 from .errors import Attempt, CacheMiss
 
@@ -60,12 +61,14 @@ def check_cache_tags(tags: Iterable[str]) -> tuple[str, ...]:
 class CallOptions:
     """Per-call controls: ``cache`` mode (``use`` | ``refresh`` | ``bypass`` | ``only``),
     ``cache_ttl_s`` in seconds (``None``: the client's default), ``cache_tags``,
-    ``truncate`` (``"oldest"`` | ``"middle"`` | ``False`` | ``None``: the config's)."""
+    ``truncate`` (``"oldest"`` | ``"middle"`` | ``False`` | ``None``: the config's),
+    ``timeout_s`` (seconds per attempt; ``None``: the model's, else the provider's)."""
 
     cache: CacheMode = "use"
     cache_ttl_s: float | None = None
     cache_tags: tuple[str, ...] = attrs.field(default=(), converter=check_cache_tags)
     truncate: TruncateOption = None
+    timeout_s: float | None = attrs.field(default=None, converter=check_timeout)
 
     def __attrs_post_init__(self) -> None:
         if self.cache not in CACHE_MODES:
@@ -80,13 +83,36 @@ _DEFAULT_OPTIONS = CallOptions()
 
 
 def call_options(
-    cache: CacheMode, cache_ttl_s: float | None, cache_tags: Iterable[str], truncate: TruncateOption
+    cache: CacheMode,
+    cache_ttl_s: float | None,
+    cache_tags: Iterable[str],
+    truncate: TruncateOption,
+    timeout: float | None = None,
 ) -> CallOptions:
     """The CallOptions of a call; the shared default one when nothing is set (checking
     and building them costs a microsecond, a tenth of a memory-cache hit)."""
-    if cache == "use" and cache_ttl_s is None and cache_tags == () and truncate is None:
+    if (
+        cache == "use"
+        and cache_ttl_s is None
+        and cache_tags == ()
+        and truncate is None
+        and timeout is None
+    ):
         return _DEFAULT_OPTIONS
-    return CallOptions(cache, cache_ttl_s, cache_tags, truncate)
+    return CallOptions(cache, cache_ttl_s, cache_tags, truncate, timeout)
+
+
+def call_limits(c: Client, route: Route, o: CallOptions) -> CallLimits:
+    """The time limits of a call to ``route`` (see ``modelbus._timeouts``): the call's
+    timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
+    timeout of ``[modelbus]``."""
+    deadline = getattr(c.retry_policy, "deadline_s", None)
+    return CallLimits(
+        o.timeout_s if o.timeout_s is not None else route.timeout_s,
+        None if deadline is None else float(deadline),
+        c.config.modelbus.stream_idle_timeout_s,
+        route.provider,
+    )
 
 
 def _no_cache_only(o: CallOptions) -> None:
@@ -234,7 +260,7 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:
         _no_cache_only(o)
-        return c._done(route, _call(c, route, provider, req, o.truncate), t0, "bypass")
+        return c._done(route, _call(c, route, provider, req, o), t0, "bypass")
     key = _key(c, route, provider, req, o.truncate)
     if o.cache != "refresh":
         hit = _cache_get(c, cache, key)
@@ -244,7 +270,7 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
             raise CacheMiss(f"not in cache (key {key[:16]}…); cache='only' does not call")
 
     def miss() -> ChatResponse:
-        resp = _call(c, route, provider, req, o.truncate)
+        resp = _call(c, route, provider, req, o)
         _cache_set(c, cache, key, resp, o)
         return resp
 
@@ -260,9 +286,9 @@ def _call(
     route: Route,
     provider: AdaptedProvider,
     req: ChatRequest,
-    truncate: TruncateOption = None,
+    o: CallOptions = _DEFAULT_OPTIONS,
 ) -> ChatResponse:
-    req, hold = c._prepare(route, req, truncate)
+    req, hold = c._prepare(route, req, o.truncate)
     try:
         resp, attempts = retry_call(
             lambda: provider.chat(req),
@@ -270,6 +296,7 @@ def _call(
             clock=c.clock,
             on_retry=_on_retry(c, route),
             budget=c._retry_budget(route.provider),
+            limits=call_limits(c, route, o),
         )
     except BaseException as exc:
         if hold is not None:
@@ -301,7 +328,7 @@ async def _achat(
     cache = None if o.cache == "bypass" else c.cache
     if cache is None:
         _no_cache_only(o)
-        return c._done(route, await _acall(c, route, provider, req, o.truncate), t0, "bypass")
+        return c._done(route, await _acall(c, route, provider, req, o), t0, "bypass")
     key = _key(c, route, provider, req, o.truncate)
     if o.cache != "refresh":
         data = await c._aguard(_acache(cache, "get", key), "cache_get_failed")
@@ -312,7 +339,7 @@ async def _achat(
             raise CacheMiss(f"not in cache (key {key[:16]}…); cache='only' does not call")
 
     async def miss() -> ChatResponse:
-        resp = await _acall(c, route, provider, req, o.truncate)
+        resp = await _acall(c, route, provider, req, o)
         if resp.finish_reason not in (None, "error"):
             ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
             await c._aguard(
@@ -333,9 +360,9 @@ async def _acall(
     route: Route,
     provider: AdaptedProvider,
     req: ChatRequest,
-    truncate: TruncateOption = None,
+    o: CallOptions = _DEFAULT_OPTIONS,
 ) -> ChatResponse:
-    req, hold = await c._aprepare(route, req, truncate)
+    req, hold = await c._aprepare(route, req, o.truncate)
     try:
         resp, attempts = await aretry_call(
             lambda: provider.achat(req),
@@ -343,6 +370,7 @@ async def _acall(
             clock=c.clock,
             on_retry=_on_retry(c, route),
             budget=c._retry_budget(route.provider),
+            limits=call_limits(c, route, o),
         )
     except BaseException as exc:
         if hold is not None:

@@ -10,8 +10,9 @@ Order of the checks after a failed attempt:
    earlier attempts), so a 400 is never hidden inside a :class:`RetryError`;
 2. the server asks to wait longer than the policy's ``max_retry_after_s`` (default
    120 s) → :class:`RateLimitError` carrying ``retry_after_s`` at once;
-3. the policy stops (attempts, deadline) → :class:`RetryError` listing every attempt
-   (or the error itself after a single attempt);
+3. the policy stops (attempts, deadline), or the next attempt would start at or past
+   the call's ``deadline_s`` (:class:`~modelbus._timeouts.CallLimits`) →
+   :class:`RetryError` listing every attempt (or the error itself after a single attempt);
 4. the retry quota refuses (:class:`RetryQuota`) → the same as 3, with a message that
    says so ("not retried: retry quota exhausted (capacity 500, ...)").
 
@@ -25,12 +26,15 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import attrs
 
 from .errors import APITimeoutError, Attempt, ProviderError, RateLimitError, RetryError
 from .protocols import RetryPolicy
+
+if TYPE_CHECKING:
+    from ._timeouts import CallLimits
 
 T = TypeVar("T")
 
@@ -209,12 +213,14 @@ def retry_call(
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
     budget: RetryTicket | None = None,
+    limits: CallLimits | None = None,
 ) -> tuple[T, int]:
     """Call ``fn`` until it succeeds or ``policy`` stops; returns ``(result, attempts)``.
 
     ``on_retry(attempt, n)`` is called before each sleep; ``budget`` (a request's
-    :class:`RetryTicket`) pays for each retry and is refunded on success. Raises what the
-    module doc lists."""
+    :class:`RetryTicket`) pays for each retry and is refunded on success; each attempt
+    runs under ``limits`` (its :class:`~modelbus._timeouts.AttemptLimits` in context,
+    for the provider to honour). Raises what the module doc lists."""
     start = clock.monotonic()
     attempts: list[Attempt] = []
     previous: float | None = None
@@ -222,9 +228,14 @@ def retry_call(
     while True:
         n += 1
         try:
-            result = fn()
+            if limits is None:
+                result = fn()
+            else:
+                with limits.attempt(clock.monotonic() - start):
+                    result = fn()
         except Exception as exc:
             delay = _decide(policy, n, exc, clock.monotonic() - start, previous, budget, attempts)
+            _check_deadline(limits, clock.monotonic() - start + delay, exc, attempts, n)
             attempts.append(_attempt(exc, delay))
             if on_retry is not None:
                 on_retry(attempts[-1], n)
@@ -243,8 +254,11 @@ async def aretry_call(
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
     budget: RetryTicket | None = None,
+    limits: CallLimits | None = None,
 ) -> tuple[T, int]:
-    """The async twin of :func:`retry_call` (sleeps with ``clock.asleep``)."""
+    """The async twin of :func:`retry_call` (sleeps with ``clock.asleep``); an attempt
+    still running when its time under ``limits`` is up is cancelled and fails with
+    :class:`~modelbus.errors.APITimeoutError`."""
     start = clock.monotonic()
     attempts: list[Attempt] = []
     previous: float | None = None
@@ -252,9 +266,14 @@ async def aretry_call(
     while True:
         n += 1
         try:
-            result = await fn()
+            if limits is None:
+                result = await fn()
+            else:
+                async with limits.aattempt(clock.monotonic() - start):
+                    result = await fn()
         except Exception as exc:
             delay = _decide(policy, n, exc, clock.monotonic() - start, previous, budget, attempts)
+            _check_deadline(limits, clock.monotonic() - start + delay, exc, attempts, n)
             attempts.append(_attempt(exc, delay))
             if on_retry is not None:
                 on_retry(attempts[-1], n)
@@ -299,6 +318,17 @@ def _decide(
     if budget is not None and not budget.acquire(exc):
         _raise_final(exc, attempts, n, budget.refusal(exc))
     return max(0.0, delay)
+
+
+def _check_deadline(
+    limits: CallLimits | None, at: float, exc: Exception, attempts: list[Attempt], n: int
+) -> None:
+    """Stop when the next attempt would start (after its delay) at ``at`` seconds into
+    the call, at or past ``deadline_s``: it would have no time left. Policies without a
+    deadline of their own are bounded this way too."""
+    if limits is None or limits.deadline_s is None or at < limits.deadline_s:
+        return
+    _raise_final(exc, attempts, n, f"deadline_s={limits.deadline_s:g}s reached")
 
 
 def _too_long(exc: Exception, hint: float, cap: float, attempts: list[Attempt]) -> Exception:

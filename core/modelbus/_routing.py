@@ -43,6 +43,7 @@ class Route:
     fallbacks: tuple[str, ...] = ()
     context_window_fallback: str | None = None
     alias: str | None = None
+    timeout_s: float | None = None
 
 
 def configured_provider(config: Config, registry: Registry) -> tuple[str, str] | None:
@@ -129,6 +130,7 @@ def resolve_route(
             tuple(a.fallbacks),
             a.context_window_fallback,
             name,
+            a.timeout_s,
         )
     if name is None:
         return Route(default_provider(), None)

@@ -1,13 +1,14 @@
-"""Assembling streamed chunks into one response, and replaying a response as a stream."""
+"""Assembling streamed chunks into one response, replaying a response as a stream, and
+reading a stream's head (the chunks up to its first content)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ._types import ChatChunk, ChatResponse, FunctionCall, Message, ToolCall, ToolCallDelta, Usage
 
-__all__ = ["StreamAccumulator", "replay_chunks"]
+__all__ = ["StreamAccumulator", "ahead_chunks", "has_content", "head_chunks", "replay_chunks"]
 
 
 class StreamAccumulator:
@@ -133,3 +134,38 @@ def replay_chunks(resp: ChatResponse) -> Iterator[ChatChunk]:
         usage=resp.usage,
         extra=dict(resp.extra),
     )
+
+
+def has_content(chunk: ChatChunk) -> bool:
+    """Whether a caller would see something of the answer in ``chunk``: text, a refusal,
+    reasoning, a tool-call fragment or a ``finish_reason``. A role-only or empty first
+    chunk (OpenAI sends ``{"role": "assistant", "content": ""}`` first, Azure a
+    filter-only one) has none, so a failure right after it can still be retried."""
+    return bool(
+        chunk.content
+        or chunk.refusal
+        or chunk.reasoning_content
+        or chunk.tool_calls
+        or chunk.finish_reason
+    )
+
+
+def head_chunks(it: Iterator[ChatChunk]) -> list[ChatChunk]:
+    """The chunks of ``it`` up to and including the first one with content (all of them
+    when none has). Errors raised meanwhile propagate: the stream may still be retried."""
+    head: list[ChatChunk] = []
+    for chunk in it:
+        head.append(chunk)
+        if has_content(chunk):
+            break
+    return head
+
+
+async def ahead_chunks(it: AsyncIterator[ChatChunk]) -> list[ChatChunk]:
+    """The async twin of :func:`head_chunks`."""
+    head: list[ChatChunk] = []
+    async for chunk in it:
+        head.append(chunk)
+        if has_content(chunk):
+            break
+    return head

@@ -1,12 +1,16 @@
 """Streaming through the pipeline.
 
 A stream is retried (and falls back to another model, see ``_fallback``) only until its
-first chunk arrives: after that, a retry would repeat text the caller has already seen,
-so a mid-stream failure is raised as is. A budget reservation is made before the first
+first content arrives: the chunks before it (a role-only first chunk, Azure's
+filter-only one) are held back, so a failure right after them is retried; after content,
+a retry would repeat text the caller has already seen, so a mid-stream failure is raised
+as is. The attempt timeout and the deadline bound the wait for the first content; the
+stream idle timeout each later silence (``_timeouts``; enforced here for async
+providers, by the provider for sync ones). A budget reservation is made before the first
 chunk and settled when the stream ends: to its cost when finished, to the cost of the
-usage seen when failed or closed early, and kept at the worst case when abandoned
-before any usage arrived (the provider may bill it). A complete stream is stored in the cache and a
-cached response is replayed as chunks without delays.
+usage seen when it failed or was closed early, and kept at the worst case when abandoned
+before any usage arrived (the provider may bill it). A complete stream is stored in the
+cache and a cached response is replayed as chunks without delays.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from ._pipeline import (
     _no_cache_only,
     _on_retry,
     billed_tier,
+    call_limits,
 )
 from ._retry import aretry_call, retry_call
 from ._routing import Route
-from ._stream import StreamAccumulator, replay_chunks
+from ._stream import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
+from ._timeouts import idle_bounded
 from ._types import ChatChunk, ChatRequest, ChatResponse
 from .errors import CacheMiss
 
@@ -139,9 +145,9 @@ class ChatStream(_StreamBase):
                 if o.cache == "only":
                     raise CacheMiss("not in cache; cache='only' does not call")
 
-        def first() -> tuple[Iterator[ChatChunk], ChatChunk | None]:
+        def first() -> tuple[Iterator[ChatChunk], list[ChatChunk]]:
             it = iter(provider.stream(req))
-            return it, next(it, None)
+            return it, head_chunks(it)
 
         try:
             req, self._hold = c._prepare(route, req, o.truncate)
@@ -151,6 +157,7 @@ class ChatStream(_StreamBase):
                 clock=c.clock,
                 on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
+                limits=call_limits(c, route, o),
             )
         except BaseException as exc:
             if self._hold is not None:
@@ -169,9 +176,10 @@ class ChatStream(_StreamBase):
             return
         self._it = it
         try:
-            if head is not None:
-                self._acc.add(head)
-                yield head
+            for chunk in head:
+                self._acc.add(chunk)
+                yield chunk
+            if head:
                 for chunk in it:
                     self._acc.add(chunk)
                     yield chunk
@@ -224,13 +232,11 @@ class AsyncChatStream(_StreamBase):
                 if o.cache == "only":
                     raise CacheMiss("not in cache; cache='only' does not call")
 
-        async def first() -> tuple[AsyncIterator[ChatChunk], ChatChunk | None]:
+        async def first() -> tuple[AsyncIterator[ChatChunk], list[ChatChunk]]:
             it = aiter(provider.astream(req))
-            try:
-                return it, await anext(it)
-            except StopAsyncIteration:
-                return it, None
+            return it, await ahead_chunks(it)
 
+        limits = call_limits(c, route, o)
         try:
             req, self._hold = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
@@ -239,6 +245,7 @@ class AsyncChatStream(_StreamBase):
                 clock=c.clock,
                 on_retry=_on_retry(c, route),
                 budget=c._retry_budget(route.provider),
+                limits=limits,
             )
         except BaseException as exc:
             if self._hold is not None:
@@ -257,10 +264,11 @@ class AsyncChatStream(_StreamBase):
             return
         self._it = it
         try:
-            if head is not None:
-                self._acc.add(head)
-                yield head
-                async for chunk in it:
+            for chunk in head:
+                self._acc.add(chunk)
+                yield chunk
+            if head:
+                async for chunk in idle_bounded(it, limits):
                     self._acc.add(chunk)
                     yield chunk
             resp = self._complete()

@@ -135,7 +135,13 @@ class Usage:
 
     ``cached_tokens`` comes from ``prompt_tokens_details.cached_tokens`` and is part of
     ``prompt_tokens``; ``reasoning_tokens`` from ``completion_tokens_details`` and is part
-    of ``completion_tokens``. ``Usage + Usage`` adds field by field.
+    of ``completion_tokens``. ``estimated`` is True when modelbus counted the tokens
+    because the server reported none (llama-cpp-python's streams, a server without a
+    ``usage``): the counts are then close to, not always equal to, what was billed. It is
+    not a wire field: a body parsed from the wire has ``estimated`` False and
+    :func:`~modelbus._converter.chat_response_to_openai` does not send it (cache values
+    keep it beside the body). ``Usage + Usage`` adds field by field; the sum is
+    ``estimated`` when either part is.
     """
 
     prompt_tokens: int = 0
@@ -143,6 +149,7 @@ class Usage:
     total_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    estimated: bool = False
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -151,6 +158,7 @@ class Usage:
             self.total_tokens + other.total_tokens,
             self.cached_tokens + other.cached_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.estimated or other.estimated,
         )
 
 
@@ -216,8 +224,9 @@ class ChatResponse:
 
     - ``provider``: the registered provider name that answered; ``model``: the model the
       provider reports (after fallbacks, the one that actually answered).
-    - ``usage``: tokens as billed; ``cost_usd``: US dollars from the model catalog, or
-      ``None`` when a price is unknown (never an invented number).
+    - ``usage``: tokens as billed (``usage.estimated`` when modelbus had to count them);
+      ``cost_usd``: US dollars from the model catalog, or ``None`` when a price is unknown
+      (never an invented number).
     - ``cached``: served from a cache; ``attempts``: provider calls made (1 without retries,
       0 for a cache hit); ``latency_s``: wall time in seconds for the whole client call.
     - ``extra``: provider-specific response fields kept as sent (``timings``,

@@ -401,7 +401,12 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
 
 
 def error_for_status(status_code: int) -> type[ProviderError]:
-    """The :class:`ProviderError` subclass for an HTTP status (>= 500 → ServerError)."""
+    """The :class:`ProviderError` subclass for an HTTP status: 400 and 422 →
+    BadRequestError, 401 → AuthenticationError, 403 → PermissionDeniedError, 404 →
+    NotFoundError, 408 → APITimeoutError, 409 and >= 500 → ServerError (retryable, as
+    OpenAI's and Anthropic's SDKs treat them), 429 → RateLimitError, anything else →
+    ProviderError (not retryable). See :func:`modelbus.plugin.error_from_http` to build
+    the error with its fields from a response."""
     if status_code >= 500:
         return ServerError
     return _BY_STATUS.get(status_code, ProviderError)

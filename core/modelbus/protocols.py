@@ -69,7 +69,16 @@ class SyncProvider(Protocol):
     """A provider's sync side. ``name`` is the registered name; ``cache_identity`` names the
     endpoint (base URL; for Azure endpoint + deployment + api-version) for the cache key
     and must not contain a secret. Errors raised are :class:`modelbus.errors.ProviderError`
-    subclasses."""
+    subclasses.
+
+    Time limits: while the core runs an attempt, :func:`modelbus.attempt_limits` gives
+    its :class:`modelbus.AttemptLimits`. A provider passes ``limits.timeout(own)``
+    (seconds left, ``own`` being its configured timeout) to its transport, and for a
+    stream ``limits.read_timeout(own, stream=True)`` as the wait of each read (at most
+    ``stream_idle_timeout_s``), raising :class:`modelbus.errors.APITimeoutError` when
+    one runs out. Read it when the request is sent (a stream's first ``next()``). The
+    async pipeline also cancels an attempt or a silent stream itself; a sync call
+    cannot be interrupted from outside, so only the provider can keep these bounds."""
 
     name: str
 
@@ -81,8 +90,11 @@ class SyncProvider(Protocol):
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Yield the reply as :class:`ChatChunk` deltas; ``usage`` on the last chunk (or on
-        every chunk, the last one counting). Errors before the first chunk are retried by
-        the core; errors after it are raised to the caller as they are."""
+        every chunk, the last one counting). Errors before the first content (chunks with
+        only a role or nothing are held back) are retried by the core; errors after it
+        are raised to the caller as they are. Raise :class:`~modelbus.errors.ProviderError`
+        subclasses (:func:`modelbus.plugin.error_from_http`), never the HTTP library's
+        own errors: the core retries only ProviderErrors."""
         ...
 
 
@@ -204,7 +216,9 @@ class RetryPolicy(Protocol):
     clock: the caller injects both.
 
     An optional ``max_retry_after_s`` attribute (seconds, default 120) tells the runner
-    above which server ``Retry-After`` to fail at once with ``RateLimitError``.
+    above which server ``Retry-After`` to fail at once with ``RateLimitError``; an
+    optional ``deadline_s`` attribute (seconds, ``None``: none) bounds the whole call:
+    the runner cuts the attempt in flight to what is left of it (``modelbus._timeouts``).
     ``modelbus.testing.RetryPolicyContract`` checks a policy against these rules.
     """
 

@@ -89,6 +89,7 @@ def test_chat_json_shows_usage_and_cost_then_cached_on_the_second_call(site, pro
         "total_tokens": 5,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "estimated": False,  # the provider reported it
     }
     assert r1["cost_usd"] == pytest.approx((2 * 1.5 + 3 * 4.0) / 1e6)
     assert (r1["cached"], r1["attempts"], r1["provider"], r1["model"], r1["finish_reason"]) == (
@@ -462,3 +463,24 @@ def test_in_process_with_clirunner(parrot_on_path, tmp_path):
     assert json.loads(result.stdout)["content"] == "parrot: in process"
     result = CliRunner().invoke(cli, ["parrot-say", "hi"])
     assert (result.exit_code, result.stdout) == (0, "squawk: hi\n")
+
+
+def test_status_line_marks_counted_usage_as_estimated():
+    from modelbus._types import ChatResponse, Message, Usage
+    from modelbus.cli.chat import response_json, status_line
+
+    billed = ChatResponse(
+        id="r", model="m", message=Message("assistant", "hi"), usage=Usage(42, 7, 49)
+    )
+    assert status_line(billed, True) == "[/m · 42+7 tokens · cost unknown · cache: miss]"
+    counted = ChatResponse(
+        id="r",
+        model="m",
+        provider="local",
+        message=Message("assistant", "hi"),
+        usage=Usage(42, 7, 49) + Usage(estimated=True),  # a sum of counted usage is counted
+    )
+    line = status_line(counted, False)
+    assert line == "[local/m · ~42+7 tokens (estimated) · cost unknown · cache: off]"
+    assert response_json(counted)["usage"]["estimated"] is True
+    assert response_json(billed)["usage"]["estimated"] is False

@@ -7,6 +7,7 @@ import base64
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
 from modelbus import ChatResponse, StreamAccumulator
@@ -85,6 +86,13 @@ def test_chat_body_parses_and_round_trips(path: Path) -> None:
     assert again == resp
     cached_resp = loads_response(dumps_response(resp))
     assert cached_resp == resp
+    # Usage.estimated is modelbus's, not the wire's: parsed False, never sent, and kept by
+    # cache values beside the body (which is the same with or without it)
+    assert resp.usage.estimated is False
+    counted = attrs.evolve(resp, usage=attrs.evolve(resp.usage, estimated=True))
+    assert chat_response_to_openai(counted) == chat_response_to_openai(resp)
+    assert json.loads(dumps_response(resp))["_modelbus"] == {"provider": "x", "cost_usd": None}
+    assert loads_response(dumps_response(counted)) == counted
 
 
 @pytest.mark.parametrize(

@@ -646,3 +646,78 @@ def test_reply_validation() -> None:
     assert not names & FRAMING and "x-request-id" in names
     assert reply.with_headers({"X-REQUEST-ID": "mine"}).headers[-1] == ("X-REQUEST-ID", "mine")
     assert os.fspath(find_fixture("openai/chat_completion_tool_calls").path).endswith(".json")
+
+
+# --- other wire formats ----------------------------------------------------------------
+def _messages(req: Any) -> Reply:
+    if req.json.get("stream"):
+        start = {"type": "message_start", "message": {"id": "msg_1"}}
+        return Reply.sse(
+            [("message_start", start), ("message_stop", {"type": "message_stop"})],
+            done=False,
+            headers={"request-id": "req_own"},
+        )
+    return Reply.json({"id": "msg_1", "content": []}, headers={"request-id": "req_own"})
+
+
+def test_a_route_for_another_wire_format_takes_the_scripted_faults(srv: WireServer) -> None:
+    srv.route("POST", "/v1/messages", _messages)
+    url = srv.origin + "/v1/messages"
+    r = httpx.post(url, json={})
+    assert r.json()["id"] == "msg_1" and r.headers["request-id"] == "req_own"
+    assert "x-request-id" not in r.headers  # the reply carries its own request id
+    stream = httpx.post(url, json={"stream": True})
+    assert stream.text == (
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1"}}\n\n'
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    )
+    # A content-less scripted reply modifies the added route's reply, as for built-ins.
+    srv.enqueue(Reply.default(headers={"retry-after": "3"}), Reply.sse_cut(1))
+    assert httpx.post(url, json={}).headers["retry-after"] == "3"
+    with (
+        httpx.stream("POST", url, json={"stream": True}) as cut,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        cut.read()
+    assert cut.headers["request-id"] == "req_own"
+    # Other paths keep their built-in routes; reset removes the added one.
+    assert httpx.get(srv.base_url + "/models").status_code == 200
+    srv.reset()
+    assert httpx.post(url, json={}).status_code == 404
+
+
+def test_a_route_handler_must_be_callable_and_event_names_one_line(srv: WireServer) -> None:
+    with pytest.raises(TypeError, match="callable"):
+        srv.route("POST", "/x", Reply.json({}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one non-empty line"):
+        Reply.sse([("bad\nname", {})])
+
+
+def test_stall_after_pauses_a_stream_mid_way_then_finishes(
+    srv: WireServer, client: openai.OpenAI
+) -> None:
+    srv.enqueue(Reply.stall_after(2, 0.4))
+    stream = client.chat.completions.create(model="m", messages=USER, stream=True)
+    gaps, last = [], time.monotonic()
+    received = []
+    for chunk in stream:
+        now = time.monotonic()
+        gaps.append(now - last)
+        last = now
+        received.append(chunk)
+    assert len(received) > 3  # the whole default stream arrives in the end
+    assert max(gaps[1:]) >= 0.35 and gaps.index(max(gaps[1:])) == 2  # after 2 events
+
+
+def test_stall_after_pauses_a_body_after_its_first_bytes(srv: WireServer) -> None:
+    srv.enqueue(Reply.stall_after(10, 0.4, Reply.raw(b'{"object": "list", "data": []}')))
+    with socket.create_connection(("127.0.0.1", srv.port)) as sock:
+        sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = bytearray()
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        assert bytes(buf).partition(b"\r\n\r\n")[2] == b'{"object":'
+        t0 = time.monotonic()
+        _, body = _read_response(sock, buf)  # the rest, after the pause
+        assert time.monotonic() - t0 >= 0.35
+    assert json.loads(body) == {"object": "list", "data": []}

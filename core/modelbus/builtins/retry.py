@@ -39,8 +39,10 @@ class ExponentialSettings:
       - ``decorrelated``: ``min(cap, random_between(base, previous_sleep * 3))`` with
         ``previous_sleep = base`` before the first retry (ignores ``multiplier``);
       - ``none``: ``ceiling`` itself.
-    - ``deadline_s``: a total time budget from the start of the first attempt; a retry is
-      not made when its delay would end past it (``None``: no deadline).
+    - ``deadline_s``: a total time budget from the start of the first attempt, the
+      attempt in flight included: each attempt may take only what is left of it (its
+      timeout shrinks), and a retry is not made when its delay would end past it
+      (``None``: no deadline).
     - ``max_retry_after_s``: a server's ``retry-after-ms`` / ``Retry-After`` hint of
       ``0 < value <= max_retry_after_s`` is used as the delay (it may exceed
       ``max_delay_s``); above it the call fails at once with a ``RateLimitError``
@@ -79,6 +81,12 @@ class ExponentialBackoff:
     ) -> None:
         self.settings = settings or ExponentialSettings()
         self._random = random
+
+    @property
+    def deadline_s(self) -> float | None:
+        """The whole call's time budget in seconds (read by the runner, which cuts the
+        attempt in flight to what is left of it), ``None``: none."""
+        return self.settings.deadline_s
 
     @property
     def max_retry_after_s(self) -> float:

@@ -18,7 +18,8 @@ __all__ = ["chat", "response_json", "status_line"]
 
 
 def response_json(resp: ChatResponse) -> dict[str, Any]:
-    """What ``--json`` prints: ``content``, ``usage`` (tokens), ``cost_usd`` (US dollars,
+    """What ``--json`` prints: ``content``, ``usage`` (tokens; ``estimated`` True when
+    modelbus counted them, the server having reported none), ``cost_usd`` (US dollars,
     ``null`` when a price is unknown), ``cached``, ``attempts``, ``provider``, ``model``,
     ``finish_reason``, ``latency_s`` (seconds) and ``tool_calls`` (OpenAI shape, or
     ``null``)."""
@@ -39,13 +40,15 @@ def response_json(resp: ChatResponse) -> dict[str, Any]:
 
 
 def status_line(resp: ChatResponse, cache_used: bool) -> str:
-    """``[provider/model · prompt+completion tokens · $cost · cache: hit|miss|off]``."""
+    """``[provider/model · prompt+completion tokens · $cost · cache: hit|miss|off]``;
+    counts modelbus made itself (``usage.estimated``) read ``~P+C tokens (estimated)``."""
     u = resp.usage
     cost = "cost unknown" if resp.cost_usd is None else f"${resp.cost_usd:.6f}"
     cache = "hit" if resp.cached else "miss" if cache_used else "off"
+    tokens = f"{u.prompt_tokens}+{u.completion_tokens} tokens"
     parts = [
         f"{resp.provider}/{resp.model}",
-        f"{u.prompt_tokens}+{u.completion_tokens} tokens",
+        f"~{tokens} (estimated)" if u.estimated else tokens,
         cost,
         f"cache: {cache}",
     ]

@@ -217,7 +217,13 @@ async def send_reply(
             events = tuple(live[: len(live) // 2 if cut is None else cut])
         head.append(b"Transfer-Encoding: chunked\r\n\r\n")
         end = b"" if fault else b"0\r\n\r\n"
-        if reply.event_delay <= 0:
+        if reply.pause_after is not None:
+            k = reply.pause_after
+            writer.write(b"".join(head) + b"".join(_chunk(e) for e in events[:k]))
+            await writer.drain()
+            await asyncio.sleep(reply.pause)
+            writer.write(b"".join(_chunk(e) for e in events[k:]) + end)
+        elif reply.event_delay <= 0:
             writer.write(b"".join(head) + b"".join(_chunk(e) for e in events) + end)
         else:
             writer.write(b"".join(head))
@@ -236,6 +242,12 @@ async def send_reply(
         else:
             declared = len(body)
         head.append(b"Content-Length: %d\r\n\r\n" % declared)
+        if reply.pause_after is not None:
+            writer.write(b"".join(head) + body[: reply.pause_after])
+            await writer.drain()
+            await asyncio.sleep(reply.pause)
+            body = body[reply.pause_after :]
+            head = []
         writer.write(b"".join(head) + body)
     await writer.drain()
     return keep

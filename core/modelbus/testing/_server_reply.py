@@ -12,7 +12,7 @@ from attrs import field, frozen
 
 from ._server_fixtures import FixtureFile, find_fixture
 
-__all__ = ["Fault", "HeadersLike", "Reply", "sse_events"]
+__all__ = ["Fault", "HeadersLike", "Reply", "SSEChunk", "sse_events"]
 
 Fault = Literal["reset", "close", "truncate", "cut"]
 HeadersLike: TypeAlias = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
@@ -49,7 +49,15 @@ def sse_events(body: bytes) -> tuple[bytes, ...]:
     return tuple(part + b"\n\n" for part in normalized.split(b"\n\n") if part.strip())
 
 
-def _event(chunk: Mapping[str, Any] | str | bytes) -> bytes:
+SSEChunk: TypeAlias = Mapping[str, Any] | str | bytes | tuple[str, Mapping[str, Any] | str | bytes]
+
+
+def _event(chunk: SSEChunk) -> bytes:
+    if isinstance(chunk, tuple):
+        name, payload = chunk
+        if not name or any(c in name for c in "\r\n"):
+            raise ValueError(f"SSE event name {name!r} must be one non-empty line")
+        return b"event: " + name.encode() + b"\n" + _event(payload)
     if isinstance(chunk, bytes):
         data = chunk
     elif isinstance(chunk, str):
@@ -78,7 +86,7 @@ def _check(instance: Reply, attribute: attrs.Attribute[Any], value: Any) -> None
         raise ValueError(f"Reply.fault must be one of {get_args(Fault)}, got {value!r}")
     if name in ("latency", "event_delay") and value is not None and value < 0:
         raise ValueError(f"Reply.{name} is in seconds and must be >= 0, got {value}")
-    if name in ("cut_after", "truncate_to") and value is not None and value < 0:
+    if name in ("cut_after", "truncate_to", "pause_after") and value is not None and value < 0:
         raise ValueError(f"Reply.{name} must be >= 0, got {value}")
 
 
@@ -97,7 +105,9 @@ class Reply:
     ``"truncate"``: Content-Length promises the whole body, ``truncate_to`` bytes (default
     half) are sent, then FIN; ``"cut"``: the first ``cut_after`` SSE events without
     ``[DONE]``, then FIN without the last chunk), ``latency`` (seconds before the reply;
-    None = the server's default), ``event_delay`` (seconds between SSE events).
+    None = the server's default), ``event_delay`` (seconds between SSE events),
+    ``pause_after``/``pause`` (after that many SSE events, or body bytes, wait ``pause``
+    seconds with the connection open, then send the rest: a stall mid-answer).
     """
 
     status: int | None = field(default=None, validator=_check)
@@ -109,6 +119,8 @@ class Reply:
     truncate_to: int | None = field(default=None, validator=_check)
     latency: float | None = field(default=None, validator=_check)
     event_delay: float = field(default=0.0, validator=_check)
+    pause_after: int | None = field(default=None, validator=_check)
+    pause: float = field(default=0.0, validator=_check)
     # Pre-encoded header lines so that serving a canned reply costs one join.
     head: bytes = field(init=False, repr=False, eq=False)
     has_request_id: bool = field(init=False, repr=False, eq=False)
@@ -119,7 +131,10 @@ class Reply:
             raise ValueError("Reply takes a body or SSE events, not both")
         lines = b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers)
         object.__setattr__(self, "head", lines)
-        object.__setattr__(self, "has_request_id", _has(self.headers, "x-request-id"))
+        # A reply with its own request id (OpenAI's x-request-id, Anthropic's request-id)
+        # gets no generated one.
+        has_id = _has(self.headers, "x-request-id") or _has(self.headers, "request-id")
+        object.__setattr__(self, "has_request_id", has_id)
         object.__setattr__(self, "has_date", _has(self.headers, "date"))
 
     @property
@@ -166,7 +181,7 @@ class Reply:
     @classmethod
     def sse(
         cls,
-        chunks: Iterable[Mapping[str, Any] | str | bytes],
+        chunks: Iterable[SSEChunk],
         *,
         done: bool = True,
         status: int = 200,
@@ -174,7 +189,10 @@ class Reply:
         event_delay: float = 0.0,
     ) -> Reply:
         """A ``text/event-stream`` reply: each chunk (dict → compact JSON, str/bytes as
-        is) becomes ``data: <chunk>\\n\\n``; ``done`` appends ``data: [DONE]``."""
+        is) becomes ``data: <chunk>\\n\\n``; an ``(event, chunk)`` pair is sent as
+        ``event: <event>\\ndata: <chunk>\\n\\n`` (the named events of Anthropic-style
+        streams); ``done`` appends OpenAI's ``data: [DONE]`` (pass ``done=False`` for
+        other formats)."""
         events = tuple(_event(c) for c in chunks) + ((DONE_EVENT,) if done else ())
         hdrs = _with_content_type(headers, "text/event-stream; charset=utf-8")
         return cls(status=status, headers=hdrs, events=events, event_delay=event_delay)
@@ -259,6 +277,13 @@ class Reply:
         return attrs.evolve(source or cls(), fault="cut", cut_after=after)
 
     @classmethod
+    def stall_after(cls, after: int, seconds: float, source: Reply | None = None) -> Reply:
+        """``source`` (default: the route's reply) stalled mid-answer: ``after`` SSE events
+        (or body bytes) are sent, then nothing for ``seconds`` with the connection open,
+        then the rest. Meant to exceed a client's stream idle timeout."""
+        return attrs.evolve(source or cls(), pause_after=after, pause=seconds)
+
+    @classmethod
     def invalid_json(
         cls,
         body: bytes = b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [',
@@ -293,4 +318,6 @@ class Reply:
             truncate_to=self.truncate_to if self.fault else base.truncate_to,
             latency=self.latency if self.latency is not None else base.latency,
             event_delay=self.event_delay or base.event_delay,
+            pause_after=self.pause_after if self.pause_after is not None else base.pause_after,
+            pause=self.pause or base.pause,
         )

@@ -31,7 +31,22 @@ other side is supplied by :func:`modelbus.adapt_provider`, as the client does:
   message, sync and async; a streamed reply's chunks add up to ``stream.response``;
 - with ``embeddings = True``: one vector per input, of one length; with ``False`` (no
   ``embed``/``aembed``), an embeddings call is a :class:`~modelbus.errors.PluginError`
-  naming the provider.
+  naming the provider;
+- the error paths, through a ``faults`` fixture you supply (see
+  :mod:`modelbus.testing.faults`): a 429 with ``Retry-After``, a 5xx, a connection
+  reset, a stall past the timeout, and stream errors right after a role-only first chunk
+  and after content. The provider must raise the matching
+  :class:`~modelbus.errors.ProviderError` subclass with ``status_code``,
+  ``retry_after_s`` and ``request_id``; the Client must retry it (after the
+  ``Retry-After``), and a stream only before its first content. Return ``None`` from
+  ``faults`` for a provider that does no network I/O: it must then answer with socket
+  connections refused. For a provider on the WireServer::
+
+      @pytest.fixture
+      def faults(self, wire_server):
+          return WireFaults(wire_server)   # from modelbus.testing.faults
+
+  Build the provider with a short timeout (``0.2``-``0.5`` s): the stall waits for it.
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ from .._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, Mes
 from ..errors import PluginError
 from ..protocols import AsyncProvider, Capabilities, SyncProvider
 from ._fake import FakeClock
+from ._provider_faults import FaultPaths
 
 __all__ = ["ProviderContract", "client_for"]
 
@@ -99,7 +115,7 @@ def _check_chunks(chunks: list[Any]) -> ChatResponse:
     return resp
 
 
-class ProviderContract:
+class ProviderContract(FaultPaths):
     """The contract (see the module doc)."""
 
     embeddings = False

@@ -27,10 +27,16 @@ Default routes (method path → reply):
   memory).
 - Anything else → 404 ``Invalid URL (METHOD /path)`` as the OpenAI API answers.
 
+Other wire formats: ``route(method, path, handler)`` adds a route whose default reply
+``handler(request)`` builds (an Anthropic-style ``/v1/messages``, say); the scripting
+below, faults included, applies to it as to the built-in routes.
+
 Which reply a request gets: the oldest ``enqueue``-d Reply (one each, whatever the path),
-else the newest ``set_default`` rule matching method and path, else the route default.
+else the newest ``set_default`` rule matching method and path, else the route default
+(the newest matching ``route`` first).
 A content-less Reply (``Reply.default()``, ``Reply.stall(s)``, ``Reply.truncated()``,
-``Reply.sse_cut(k)``...) modifies the route default instead of replacing it.
+``Reply.sse_cut(k)``, ``Reply.stall_after(k, s)``...) modifies the route default
+instead of replacing it.
 
 As a process (benchmarks)::
 
@@ -113,6 +119,7 @@ class WireServer:
         self._requests: list[RecordedRequest] = []
         self._queue: collections.deque[Reply] = collections.deque()
         self._rules: list[tuple[str | None, str, Reply]] = []
+        self._custom: list[tuple[str | None, str, Callable[[RecordedRequest], Reply]]] = []
         self._served = 0
         self._routes = Routes(stream_chunks=stream_chunks, clock=clock, models=models)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -260,6 +267,27 @@ class WireServer:
         with self._lock:
             self._rules.insert(0, (method.upper() if method else None, path, reply))
 
+    def route(
+        self,
+        method: str | None,
+        path: str,
+        handler: Callable[[RecordedRequest], Reply],
+    ) -> None:
+        """Serve requests matching ``method`` (None = any) and ``path`` (an ``fnmatch``
+        glob over the path without query) with ``handler(request)`` as their route
+        default, before the built-in routes; the newest matching route wins. Enqueued
+        and ``set_default`` replies still come first, and a content-less one
+        (``Reply.stall``, ``Reply.sse_cut``, ``Reply.default(headers=...)``) modifies
+        what ``handler`` returns. Kept until ``reset``. ``handler`` runs on the server's
+        thread and must not block; an exception in it is answered with a 500.
+
+        Example: ``srv.route("POST", "/v1/messages", lambda req: Reply.json({...}))``.
+        """
+        if not callable(handler):
+            raise TypeError(f"WireServer.route takes a callable, got {type(handler).__name__}")
+        with self._lock:
+            self._custom.insert(0, (method.upper() if method else None, path, handler))
+
     def clear_defaults(self) -> None:
         """Remove every ``set_default`` rule."""
         with self._lock:
@@ -284,12 +312,13 @@ class WireServer:
             self._requests.clear()
 
     def reset(self) -> None:
-        """Back to a fresh state: no recorded requests, queued replies, rules, files or
-        jobs (the latency setting stays)."""
+        """Back to a fresh state: no recorded requests, queued replies, rules, added
+        routes, files or jobs (the latency setting stays)."""
         with self._lock:
             self._requests.clear()
             self._queue.clear()
             self._rules.clear()
+            self._custom.clear()
             self._routes.store.reset()
 
     def file_content(self, file_id: str) -> bytes:
@@ -325,6 +354,14 @@ class WireServer:
                 return reply
         return None
 
+    def _route_default(self, request: RecordedRequest) -> Reply:
+        for method, pattern, handler in self._custom:
+            if (method is None or method == request.method) and fnmatch.fnmatchcase(
+                request.path, pattern
+            ):
+                return handler(request)
+        return self._routes.reply_for(request)
+
     def _dispatch(self, request: RecordedRequest) -> tuple[Reply, float, bytes]:
         with self._lock:
             if self._record:
@@ -333,9 +370,9 @@ class WireServer:
             if scripted is None and self._rules:
                 scripted = self._rule_for(request)
             if scripted is None:
-                reply = self._routes.reply_for(request)
+                reply = self._route_default(request)
             elif scripted.is_default:
-                reply = scripted.over(self._routes.reply_for(request))
+                reply = scripted.over(self._route_default(request))
             else:
                 reply = scripted
             self._served += 1

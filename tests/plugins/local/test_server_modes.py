@@ -208,7 +208,8 @@ async def test_async_fallback_and_prompt_mode_stream(srv: WireServer):
     assert json.loads(delta.arguments or "") == {"city": "Oslo"}
     assert [c.finish_reason for c in out if c.finish_reason] == ["tool_calls"]
     # no usage in that stream: counted (approximately: Ollama has no tokenizer route)
-    assert out[-1].extra == {"usage_estimated": True, "usage_counted_by": "approximation"}
+    assert out[-1].extra == {"usage_counted_by": "approximation"}
+    assert out[-1].usage is not None and out[-1].usage.estimated
     assert "tools" not in srv.requests[2].json
 
 

@@ -86,7 +86,7 @@ def test_chat_usage_is_the_servers(p: LocalServerProvider):
     assert r.provider == "local" and r.model == SERVER_MODEL and r.finish_reason == "length"
     assert r.content and r.usage.completion_tokens == 8
     assert r.usage.prompt_tokens == p.token_counter.count_messages(HELLO)
-    assert "usage_estimated" not in r.extra
+    assert r.usage.estimated is False and "usage_counted_by" not in r.extra
 
 
 def test_stream_matches_chat_and_gets_a_counted_usage(p: LocalServerProvider):
@@ -98,7 +98,8 @@ def test_stream_matches_chat_and_gets_a_counted_usage(p: LocalServerProvider):
     r = acc.response("local")
     assert r.content == whole.content and r.finish_reason == "length"
     last = chunks[-1]
-    assert last.extra == {"usage_estimated": True, "usage_counted_by": "server-tokenizer"}
+    assert last.extra == {"usage_counted_by": "server-tokenizer"}
+    assert last.usage is not None and last.usage.estimated
     # the prompt is counted exactly; the reply re-tokenized, close to the 8 sampled tokens
     assert r.usage.prompt_tokens == whole.usage.prompt_tokens
     assert r.usage.completion_tokens == p.token_counter.count_text(whole.content or "")
@@ -266,6 +267,6 @@ def test_through_the_client(llama_server: str, tiny_model_path: Path):
     assert r.provider == "local" and r.model == SERVER_MODEL and r.usage.completion_tokens == 6
     assert again.cached and again.content == r.content
     assert streamed == s.response.content and s.response.usage.prompt_tokens > 0
-    assert s.response.extra["usage_estimated"] is True
+    assert s.response.usage.estimated is True
     assert len(e.vectors[0]) == 64
     assert n == r.usage.prompt_tokens

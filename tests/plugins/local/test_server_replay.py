@@ -66,7 +66,7 @@ def test_recorded_chat_completion_is_read(srv: WireServer, fixture: Any):
         u["completion_tokens"],
         u["total_tokens"],
     )
-    assert "usage_estimated" not in r.extra  # the server's usage is taken as is
+    assert not r.usage.estimated and "usage_counted_by" not in r.extra  # taken as is
     for key in ("timings", "system_fingerprint"):  # llama.cpp timings, Ollama fingerprint
         assert r.extra.get(key) == body.get(key)
     calls = msg.get("tool_calls") or []
@@ -121,7 +121,7 @@ def test_recorded_stream_is_read(srv: WireServer, fixture: Any):
     last_usage = [p_["usage"] for p_ in payloads if p_.get("usage")][-1]
     assert r.usage.total_tokens == last_usage["total_tokens"]
     assert r.usage.completion_tokens == last_usage["completion_tokens"]
-    assert "usage_estimated" not in r.extra  # nothing counted: the server sent usage
+    assert not r.usage.estimated  # nothing counted: the server sent usage
 
 
 def test_recorded_payloads_through_the_client(srv: WireServer):
@@ -283,7 +283,7 @@ def test_missing_stream_usage_is_counted_and_marked(srv: WireServer):
         out = list(p.stream(ask()))
     last = out[-1]
     assert last.usage is not None and last.content is None
-    assert last.extra == {"usage_estimated": True, "usage_counted_by": "approximation"}
+    assert last.extra == {"usage_counted_by": "approximation"} and last.usage.estimated
     assert last.usage.completion_tokens == (len("Hello there") + 3) // 4
     assert not any(q.path.endswith("tokenize") for q in srv.requests)
 

@@ -20,6 +20,12 @@ class TestEchoContract(ProviderContract):
     def provider(self):
         return EchoProvider(EchoSettings())
 
+    # The error paths inject network faults; echo does no I/O, so the contract checks
+    # that it answers with every socket connection refused.
+    @pytest.fixture
+    def faults(self):
+        return None
+
 
 def test_settings_come_from_the_config():
     config = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from modelbus._types import ChatResponse
+from modelbus.plugin import ChatResponse
 
 __all__ = ["ContentFilterResults", "content_filter"]
 

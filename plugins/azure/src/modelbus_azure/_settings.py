@@ -37,7 +37,8 @@ class AzureSettings:
       model not listed is used as the deployment name.
     - ``embeddings_deployment``: the deployment every embeddings call uses (default: the
       ``deployments`` mapping of the requested model).
-    - ``timeout_s`` / ``connect_timeout_s`` (seconds), ``default_headers``,
+    - ``timeout_s`` / ``connect_timeout_s`` (seconds; defaults 120 / 5),
+      ``max_response_bytes`` (default 10 MiB), ``default_headers``,
       ``async_transport`` (``"aiohttp"`` | ``"httpx"``), ``default_model``,
       ``embedding_batch_size`` (1..2048): as for ``[providers.openai]``.
     """
@@ -54,8 +55,9 @@ class AzureSettings:
     entra_scope: str = ENTRA_SCOPE
     deployments: dict[str, str] = field(factory=dict)
     embeddings_deployment: str | None = None
-    timeout_s: float = field(default=600.0, validator=validators.gt(0))
+    timeout_s: float = field(default=120.0, validator=validators.gt(0))
     connect_timeout_s: float = field(default=5.0, validator=validators.gt(0))
+    max_response_bytes: int = field(default=10 * 1024 * 1024, validator=validators.ge(1024))
     default_headers: dict[str, str] = field(factory=dict)
     async_transport: Literal["aiohttp", "httpx"] = field(
         default="aiohttp", validator=validators.in_(("aiohttp", "httpx"))

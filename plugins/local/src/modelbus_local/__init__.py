@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelbus._lazy import lazy_exports
+from modelbus.plugin import lazy_exports
 
 __all__ = [
     "LocalServerProvider",

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from modelbus._types import (
+from modelbus.plugin import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -128,7 +128,7 @@ class AutoProvider:
             with self._lock:
                 b = self._backend
                 if b is None:
-                    from modelbus._adapt import adapt_provider
+                    from modelbus.plugin import adapt_provider
 
                     b = self._resolve_backend(self.settings, self.name)
                     self._adapted = adapt_provider(b, self.name)

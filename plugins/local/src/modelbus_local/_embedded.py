@@ -3,6 +3,10 @@
 Chat goes through ``Llama.create_chat_completion`` with the model's own chat template;
 embeddings through a second ``Llama`` in embedding mode, loaded on first use; token counts
 through the model's tokenizer and template, so :attr:`EmbeddedProvider.exact` is True.
+Tools are called by prompt (``_prompt_tools``): llama-cpp-python's chat templates put
+``tools`` in the prompt at best and never read tool calls back, so a request's tools go
+into the system prompt and a llama.cpp grammar holds the reply to a tool call or an
+answer in the documented JSON shape, read back into ``tool_calls``.
 Every call on a model holds that model's lock (llama.cpp contexts are not thread-safe),
 so concurrent calls run one after another. The async methods run the sync ones in worker
 threads; a stream is produced by a thread that feeds an ``asyncio.Queue``.
@@ -11,15 +15,15 @@ threads; a stream is produced by a thread that feeds an ``asyncio.Queue``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Generator, Sequence
 from typing import Any
 
 import attrs
 
-from modelbus._converter import parse_chat_chunk, parse_chat_response, parse_embedding_response
-from modelbus._logging import get_logger
-from modelbus._types import (
+from modelbus.errors import BadRequestError
+from modelbus.plugin import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -27,11 +31,17 @@ from modelbus._types import (
     EmbeddingResponse,
     Message,
     ToolSpec,
+    get_logger,
+    parse_chat_chunk,
+    parse_chat_response,
+    parse_embedding_response,
+    replay_chunks,
 )
-from modelbus.errors import BadRequestError
 from modelbus.protocols import Capabilities
 
 from ._llama import LoadedModel, ModelKey, check_gguf, load_model, require_llama_cpp
+from ._prompt_tools import has_tool_turns, prompt_request
+from ._replies import StreamFixer, answer_of, answer_request, parse_reply, repeats
 from ._requests import (
     StepCounter,
     StopScanner,
@@ -45,6 +55,11 @@ from ._requests import (
 from ._settings import LocalSettings
 
 __all__ = ["EmbeddedProvider"]
+
+
+def _grammar_constraint(schema: dict[str, Any]) -> dict[str, Any]:
+    # llama-cpp-python's response_format extension: the schema becomes a GBNF grammar
+    return {"response_format": {"type": "json_object", "schema": schema}}
 
 
 class EmbeddedProvider:
@@ -62,8 +77,9 @@ class EmbeddedProvider:
     :class:`PluginError` (llama-cpp-python not installed). Calls raise
     :class:`BadRequestError` for what the backend cannot do (``n`` > 1, image parts,
     unknown ``extra_body`` keys, a bad grammar or ``logit_bias``, an embedding
-    ``dimensions`` other than the model's width) and :class:`ContextLengthExceededError`
-    when the prompt does not fit ``n_ctx``.
+    ``dimensions`` other than the model's width, ``tools`` with
+    ``tool_calling = "native"``, a ``tool_choice`` naming no given tool) and
+    :class:`ContextLengthExceededError` when the prompt does not fit ``n_ctx``.
     """
 
     exact = True
@@ -71,7 +87,7 @@ class EmbeddedProvider:
         chat=True,
         stream=True,
         embeddings=True,
-        tools=False,
+        tools=True,
         json_schema=True,
         json_object=True,
         grammar=True,
@@ -152,23 +168,72 @@ class EmbeddedProvider:
         """Prompt tokens of ``messages`` (and ``tools``) after the model's chat template:
         the ``usage.prompt_tokens`` a chat call with them reports."""
         m = self._model()
-        wire = [wire_message(x) for x in messages]
-        tool_dicts = wire_tools(tools)
+        sent = self._outgoing(
+            ChatRequest(model="", messages=tuple(messages), tools=tuple(tools) if tools else None)
+        )
+        wire = [wire_message(x) for x in sent.messages]
+        tool_dicts = wire_tools(sent.tools)
         with m.lock:
             return len(m.prompt_tokens(wire, tool_dicts))
 
     # -- chat ------------------------------------------------------------------------
 
     def chat(self, request: ChatRequest) -> ChatResponse:
-        """One chat completion (``create_chat_completion``)."""
+        """One chat completion (``create_chat_completion``); tools by prompt. A reply
+        that only repeats calls already answered is asked again for an answer
+        (``_replies.answer_request``); the usage covers both."""
         m = self._model()
-        kwargs = self._chat_kwargs(request, m)
+        sent = self._outgoing(request)
+        kwargs = self._chat_kwargs(sent, m)
         with m.lock:
             body = call(m.llama.create_chat_completion, provider=self.name, **kwargs)
-        return parse_chat_response(body, provider=self.name)
+        resp = parse_reply(request, sent, parse_chat_response(body, provider=self.name))
+        if repeats(request, sent, resp.tool_calls):
+            return answer_of(resp, self.chat(answer_request(request)))
+        return resp
 
     def stream(self, request: ChatRequest) -> Generator[ChatChunk, None, None]:
-        """Stream chunks; the chunk with ``finish_reason`` carries ``usage``.
+        """Stream chunks; the chunk with ``finish_reason`` carries ``usage``, counted
+        exactly (see :meth:`_stream`). With tools (prompt mode) the reply is JSON to
+        parse: it is collected and given at the end as a role chunk, the content or one
+        delta per tool call, and the finish chunk."""
+        sent = self._outgoing(request)
+        fixer = StreamFixer(request, sent)
+        # closed explicitly: closing this stream early must release the model's lock
+        with contextlib.closing(self._stream(sent)) as chunks:
+            for chunk in chunks:
+                out = fixer.feed(chunk)
+                if out is not None:
+                    yield out
+        tail = fixer.tail()
+        if repeats(request, sent, fixer.calls):
+            again = self.chat(answer_request(request))
+            yield from replay_chunks(answer_of(fixer.acc.response(), again))
+            return
+        yield from tail
+
+    def _outgoing(self, request: ChatRequest) -> ChatRequest:
+        """``request`` as run: with ``tools`` (or earlier tool turns), rewritten for
+        prompt-based function calling, the reply held by a grammar to the reply schema."""
+        if not request.tools and not has_tool_turns(request.messages):
+            return request
+        if self.settings.tool_calling == "native" and request.tools:
+            raise BadRequestError(
+                "the embedded backend has no native tool calling (llama-cpp-python's chat "
+                "templates never turn a reply into tool calls), so this request's tools "
+                f'would be ignored; set [providers.{self.name}] tool_calling = "prompt" '
+                'or "auto" (the default)',
+                provider=self.name,
+                code="unsupported_parameter",
+            )
+        try:
+            return prompt_request(request, _grammar_constraint)
+        except ValueError as exc:
+            raise BadRequestError(str(exc), provider=self.name, code="invalid_tool_choice") from exc
+
+    def _stream(self, request: ChatRequest) -> Generator[ChatChunk, None, None]:
+        """The chunks of ``request`` as run; the chunk with ``finish_reason`` carries
+        ``usage``.
 
         llama-cpp-python sends no usage in streams, so it is computed here, exactly:
         prompt tokens from the template and tokenizer the generation used; completion
@@ -264,8 +329,11 @@ class EmbeddedProvider:
     # -- embeddings ------------------------------------------------------------------
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """Embed ``request.input`` with the embedding-mode model (mean pooling unless the
-        GGUF file says otherwise); vectors are L2-normalised as OpenAI's are."""
+        """Embed ``request.input`` with the embedding-mode model: one vector of
+        ``n_embd`` floats per text, by the pooling the GGUF file declares (CLS, last
+        token...) or, when it declares none (every chat model), the mean of the token
+        vectors; L2-normalised as OpenAI's are. ``usage.prompt_tokens`` counts the tokens
+        embedded (BOS included)."""
         m = self._model(embedding=True)
         width = int(m.llama.n_embd())
         if request.dimensions is not None and request.dimensions != width:

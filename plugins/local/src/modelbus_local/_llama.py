@@ -216,6 +216,13 @@ def _load(key: ModelKey) -> LoadedModel:
                 llm = llama_cpp.Llama(**kwargs)
         else:
             llm = llama_cpp.Llama(**kwargs)
+            if key.embedding and int(llm.pooling_type()) == llama_cpp.LLAMA_POOLING_TYPE_NONE:
+                # The file declares no pooling (chat models' GGUFs never do), so llama.cpp
+                # would give one vector per token: reloaded with mean pooling, one vector
+                # per text (the weights are memory-mapped, so this costs a fraction of a
+                # second). A file that declares mean, CLS or last-token pooling keeps it.
+                llm.close()
+                llm = llama_cpp.Llama(**kwargs, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"llama.cpp could not load {key.path!r}: {exc}") from exc
 

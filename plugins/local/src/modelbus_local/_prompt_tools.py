@@ -34,13 +34,15 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from modelbus._types import ChatRequest, FunctionCall, Message, ToolCall, ToolSpec
+from modelbus.plugin import ChatRequest, FunctionCall, Message, ToolCall, ToolSpec
 
 __all__ = [
     "ParsedReply",
+    "has_tool_turns",
     "new_call_id",
     "parse_tool_reply",
     "prompt_request",
+    "repeated_calls",
     "reply_schema",
     "tool_choice_names",
 ]
@@ -55,6 +57,36 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 def new_call_id() -> str:
     """A fresh tool call id in OpenAI's shape: ``call_`` and 24 hex digits."""
     return "call_" + uuid.uuid4().hex[:24]
+
+
+def has_tool_turns(messages: Sequence[Message]) -> bool:
+    """True when ``messages`` hold an assistant turn with ``tool_calls`` or a ``tool``
+    result (prompt mode rewrites them as text even in a request without ``tools``)."""
+    return any(m.role == "tool" or m.tool_calls for m in messages)
+
+
+def _same_call(tc: ToolCall) -> tuple[str, str]:
+    try:
+        args = json.dumps(json.loads(tc.function.arguments or "{}"), sort_keys=True)
+    except ValueError:
+        args = tc.function.arguments
+    return tc.function.name, args
+
+
+def repeated_calls(calls: Sequence[ToolCall], messages: Sequence[Message]) -> bool:
+    """True when ``calls`` is not empty and each repeats, with equal arguments (as JSON),
+    a call made in ``messages`` whose ``tool`` result is already there: small models in
+    prompt mode tend to call a tool again and again instead of answering from its
+    result (SmolLM2-135M does at temperature 0, whatever the prompt says)."""
+    answered = {m.tool_call_id for m in messages if m.role == "tool"}
+    made = {
+        _same_call(tc)
+        for m in messages
+        if m.role == "assistant"
+        for tc in m.tool_calls or ()
+        if tc.id in answered
+    }
+    return bool(calls) and all(_same_call(c) in made for c in calls)
 
 
 def tool_choice_names(tools: Sequence[ToolSpec], tool_choice: Any) -> tuple[list[str], bool]:

@@ -16,9 +16,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from modelbus._converter import message_to_openai
-from modelbus._types import ChatRequest, Message, TextPart, ToolSpec, Usage
 from modelbus.errors import BadRequestError, ContextLengthExceededError, ProviderError
+from modelbus.plugin import ChatRequest, Message, TextPart, ToolSpec, Usage, message_to_openai
 
 from ._llama import LoadedModel
 

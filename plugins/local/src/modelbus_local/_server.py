@@ -16,8 +16,10 @@ the local servers do differently (see ``_presets`` for the list):
   ``tools`` (Ollama's "does not support tools", vLLM without
   ``--enable-auto-tool-choice``);
 - tool calls without an ``id`` get one (``call_<hex>``);
+- ``/embeddings`` answered with token vectors (llama-cpp-python's server, which has no
+  pooling setting) are mean-pooled here, as the embedded backend pools (``_pooling``);
 - a missing ``usage`` (llama-cpp-python's streams) is counted with the server's tokenizer
-  and marked: ``extra["usage_estimated"] = True`` and ``extra["usage_counted_by"]``;
+  and marked: ``usage.estimated`` is True, ``extra["usage_counted_by"]`` says how;
 - a server that is down gives an error naming its URL and how to start it;
 - models: ``GET /v1/models``, and Ollama's ``GET /api/tags`` for sizes and details.
 """
@@ -32,17 +34,6 @@ from typing import Any
 
 import attrs
 
-from modelbus._logging import get_logger
-from modelbus._secrets import Secret
-from modelbus._types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    Message,
-    ToolSpec,
-)
 from modelbus.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -50,12 +41,33 @@ from modelbus.errors import (
     ConfigError,
     ProviderError,
 )
+from modelbus.plugin import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Message,
+    Secret,
+    ToolSpec,
+    get_logger,
+)
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
+from modelbus_openai._embeddings import join_embeddings
 
+from ._pooling import arun_flow, embedding_flow, run_flow
 from ._presets import detect_flavour, preset, root_url
-from ._prompt_tools import prompt_request
-from ._replies import afill_stream, fill_stream, finish_response, needs_counting
+from ._prompt_tools import has_tool_turns, prompt_request
+from ._replies import (
+    afill_stream,
+    answer_of,
+    answer_request,
+    fill_stream,
+    finish_response,
+    needs_counting,
+    repeats,
+)
 from ._server_tokens import ServerTokenCounter
 from ._settings import LocalSettings
 
@@ -63,6 +75,7 @@ __all__ = ["NO_KEY", "LocalServerProvider"]
 
 #: What is sent as the API key to a server that needs none (llama.cpp's README uses it).
 NO_KEY = "sk-no-key-required"
+_EMBEDDINGS = "the embeddings response"
 
 
 class LocalServerProvider(OpenAICompatibleProvider):
@@ -107,6 +120,8 @@ class LocalServerProvider(OpenAICompatibleProvider):
         self._model: str | None = settings.model
         self._models_body: Mapping[str, Any] | None = models
         self._prompt_models: set[str] = set()
+        # embedding models the server answers with token vectors (see _pooling)
+        self._token_models: set[str] = set()
         self._local: Any = None
         self._local_lock = threading.Lock()
         super().__init__(
@@ -115,6 +130,7 @@ class LocalServerProvider(OpenAICompatibleProvider):
             api_key=settings.api_key or Secret(NO_KEY, source="modelbus-local"),
             timeout_s=settings.timeout_s,
             connect_timeout_s=min(5.0, settings.timeout_s),
+            max_response_bytes=settings.max_response_bytes,
             default_model=settings.model,
             cache_identity=f"{self.kind}:{base}",
             # JSON floats: not every local server knows encoding_format = "base64"
@@ -232,6 +248,14 @@ class LocalServerProvider(OpenAICompatibleProvider):
             return "prompt"
         return "native"
 
+    def _ignores_native_tools(self, req: ChatRequest) -> bool:
+        """True for tools sent natively to llama-cpp-python's server, which answers them
+        as if there were none unless ``tool_choice`` names a function (then its chat
+        handler constrains the reply to that function's arguments)."""
+        if not req.tools or req.tool_choice == "none" or isinstance(req.tool_choice, Mapping):
+            return False
+        return self.kind == "llamacpp" and self.flavour == "llama-cpp-python"
+
     def _constraint(self, schema: dict[str, Any]) -> dict[str, Any]:
         via = self.preset.json_schema_via
         if via == "json_object":
@@ -245,9 +269,21 @@ class LocalServerProvider(OpenAICompatibleProvider):
         """``request`` as sent to this server (tools in the prompt in prompt mode, JSON
         schemas in the form the server accepts)."""
         req = request
-        if (req.tools or _has_tool_turns(req.messages)) and (
-            mode or self.tool_mode(req.model)
-        ) == "prompt":
+        mode = mode or (
+            self.tool_mode(req.model) if req.tools or has_tool_turns(req.messages) else None
+        )
+        if mode == "native" and self._ignores_native_tools(req):
+            raise BadRequestError(
+                "llama-cpp-python's server ignores tools with a model's own chat template "
+                "(it reads them only with its function-calling chat formats, or for a "
+                "tool_choice naming one function), so this request would be answered as if "
+                f'it had none; set [providers.{self.name}] tool_calling = "prompt" or '
+                '"auto" (the default)',
+                provider=self.name,
+                code="unsupported_parameter",
+                retryable=False,
+            )
+        if mode == "prompt":
             try:
                 req = prompt_request(req, self._constraint)
             except ValueError as exc:
@@ -264,7 +300,7 @@ class LocalServerProvider(OpenAICompatibleProvider):
         self, messages: Sequence[Message], tools: Sequence[ToolSpec] | None, model: str = ""
     ) -> tuple[tuple[Message, ...], tuple[ToolSpec, ...] | None]:
         """Messages and tools as a request with them is sent (for token counting)."""
-        if not tools and not _has_tool_turns(messages):
+        if not tools and not has_tool_turns(messages):
             return tuple(messages), None
         req = ChatRequest(
             model=model or (self._model or ""),
@@ -321,7 +357,10 @@ class LocalServerProvider(OpenAICompatibleProvider):
                 self._fall_back(request.model, exc)
                 sent = self.outgoing(request, "prompt")
                 resp = super().chat(sent)
-        return finish_response(self, request, sent, resp)
+        resp = finish_response(self, request, sent, resp)
+        if repeats(request, sent, resp.tool_calls):
+            return answer_of(resp, self.chat(answer_request(request)))
+        return resp
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
         """The async twin of :meth:`chat` (token counting for a missing usage runs in a
@@ -339,8 +378,12 @@ class LocalServerProvider(OpenAICompatibleProvider):
                 sent = self.outgoing(request, "prompt")
                 resp = await super().achat(sent)
         if needs_counting(resp):
-            return await asyncio.to_thread(finish_response, self, request, sent, resp)
-        return finish_response(self, request, sent, resp)
+            resp = await asyncio.to_thread(finish_response, self, request, sent, resp)
+        else:
+            resp = finish_response(self, request, sent, resp)
+        if repeats(request, sent, resp.tool_calls):
+            return answer_of(resp, await self.achat(answer_request(request)))
+        return resp
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Stream chunks. Prompt mode buffers the reply (it is JSON to parse) and gives
@@ -378,18 +421,37 @@ class LocalServerProvider(OpenAICompatibleProvider):
             yield chunk
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        """``POST /embeddings`` (the server's embedding model or mode)."""
+        """``POST /embeddings`` (the server's embedding model or mode): one vector per
+        text, L2-normalised by the server or, where it sends token vectors
+        (llama-cpp-python's server with a chat model), mean-pooled here (``_pooling``)."""
+        model = self.wire_embedding_model(request.model)
+        flow = embedding_flow(self._batches(request), one_by_one=model in self._token_models)
         with self._reach():
-            return super().embed(request)
+            parts, token_vectors = run_flow(
+                flow, lambda body: self.post_json(self.embeddings_path, body, _EMBEDDINGS)
+            )
+        return self._joined(request, model, parts, token_vectors)
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """The async twin of :meth:`embed`."""
+        model = self.wire_embedding_model(request.model)
+        flow = embedding_flow(self._batches(request), one_by_one=model in self._token_models)
         with self._reach():
-            return await super().aembed(request)
+            parts, token_vectors = await arun_flow(
+                flow, lambda body: self.apost_json(self.embeddings_path, body, _EMBEDDINGS)
+            )
+        return self._joined(request, model, parts, token_vectors)
 
-
-def _has_tool_turns(messages: Sequence[Message]) -> bool:
-    return any(m.role == "tool" or m.tool_calls for m in messages)
+    def _joined(
+        self,
+        request: EmbeddingRequest,
+        model: str,
+        parts: list[tuple[int, dict[str, Any]]],
+        token_vectors: bool,
+    ) -> EmbeddingResponse:
+        if token_vectors:
+            self._token_models.add(model)
+        return join_embeddings(self.name, request, parts)
 
 
 def _ollama_model(m: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ Routes by server (found on first use and kept):
 - vLLM: ``POST /tokenize`` ``{"model", "prompt"}`` or ``{"model", "messages",
   "add_generation_prompt": true}`` → ``{"count"}``. Exact.
 - Ollama, LM Studio and unknown servers have no tokenizer route:
-  :class:`modelbus._tokens.ApproximateCounter` is used (``exact`` False).
+  :class:`modelbus.plugin.ApproximateCounter` is used (``exact`` False).
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelbus._converter import message_to_openai
-from modelbus._tokens import ApproximateCounter
-from modelbus._types import Message, ToolSpec
 from modelbus.errors import ProviderError
+from modelbus.plugin import ApproximateCounter, Message, ToolSpec, message_to_openai
 
 from ._presets import root_url
 from ._requests import wire_tools

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import attrs
 from attrs import field, frozen, validators
 
-from modelbus._secrets import Secret
+from modelbus.plugin import Secret
 
 __all__ = ["SERVER_PRESETS", "LocalSettings"]
 
@@ -62,8 +62,14 @@ class LocalSettings:
       in the system prompt, constrains the reply to JSON where the server can (llama.cpp
       grammars, structured output) and parses tool calls out of it; ``auto`` uses
       ``prompt`` on llama-cpp-python's server and ``native`` elsewhere, switching a model
-      to ``prompt`` when the server refuses ``tools``. Server backend only.
-    - ``timeout_s``: seconds to wait for a server's answer (server backend only).
+      to ``prompt`` when the server refuses ``tools``. ``native`` is refused (a
+      ``BadRequestError``) where tools would be ignored: on llama-cpp-python's server
+      (unless ``tool_choice`` names a function) and on the embedded backend, where
+      ``auto`` and ``prompt`` both call tools by prompt, the reply held to the JSON shape
+      by a llama.cpp grammar.
+    - ``timeout_s``: seconds one attempt may take (server backend only; a call's
+      ``timeout=`` replaces it); ``max_response_bytes``: the largest answer (and stream
+      event) read from the server, default 10485760 (10 MiB).
     - ``probe_timeout_s``: seconds each ``server = "auto"`` probe waits (connect and
       answer); the probes run at the same time.
     - ``embedding_model_path``: the ``.gguf`` file for embeddings (embedded backend);
@@ -86,5 +92,6 @@ class LocalSettings:
         default="auto", validator=validators.in_(("native", "prompt", "auto"))
     )
     timeout_s: float = field(default=60.0, validator=_positive)
+    max_response_bytes: int = field(default=10 * 1024 * 1024, validator=validators.ge(1024))
     probe_timeout_s: float = field(default=1.0, validator=_positive)
     embedding_model_path: str | None = None

@@ -89,7 +89,7 @@ _SAID: set[tuple[str, ...]] = set()
 def resolve_auto(settings: LocalSettings, name: str) -> Any:
     """``server = "auto"``: probe, then the server that answered or the embedded
     fallback (see :func:`make_provider`)."""
-    from modelbus._logging import get_logger
+    from modelbus.plugin import get_logger
 
     from ._probe import describe_tried, probe_servers
     from ._server import LocalServerProvider

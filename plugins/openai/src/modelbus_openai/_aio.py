@@ -27,6 +27,7 @@ import attrs
 from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 
 from ._errors import decode_body, error_from_body
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 
 __all__ = ["AioPoster", "AioReply", "poster_for"]
 
@@ -117,20 +118,41 @@ class AioPoster:
     headers: dict[str, str]
     provider: str
 
-    async def post(self, path: str, body: Mapping[str, Any]) -> AioReply:
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        timeout: Any = None,
+        ends_at: float | None = None,
+        max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> AioReply:
         """``POST`` ``body`` to ``path`` (relative to the base URL, or absolute) and read
-        the whole answer; a 2xx comes back, anything else raises as the SDK path would."""
+        the whole answer; a 2xx comes back, anything else raises as the SDK path would.
+
+        ``timeout`` (an ``httpx2.Timeout``, ``None``: the session's) and ``ends_at``
+        (``time.monotonic()`` when the attempt's time is up) bound the exchange; the body
+        is read in pieces and refused past ``max_bytes``. Redirects are not followed
+        (as on every path, see ``OpenAICompatibleProvider._request_options``)."""
         import aiohttp
 
         url = path if "://" in path else self.base_url + path.lstrip("/")
         # Serialized as the SDK does (openai._utils._json.openapi_dumps).
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        kw: dict[str, Any] = {}
+        if timeout is not None:
+            kw["timeout"] = aiohttp.ClientTimeout(
+                sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+            )
+        reader = BodyReader(self.provider, max_bytes, ends_at)
         try:
             async with self.session.post(
-                url, data=data.encode(), headers=self.headers, allow_redirects=False
+                url, data=data.encode(), headers=self.headers, allow_redirects=False, **kw
             ) as r:
-                content = await r.read()
                 status, headers = r.status, r.headers
+                reader.start(status, headers)
+                async for piece in r.content.iter_any():
+                    reader.add(piece, status, headers)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise APITimeoutError(
                 f"no response within the timeout ({type(exc).__name__}: {exc})",
@@ -145,6 +167,7 @@ class AioPoster:
             raise APIConnectionError(
                 f"connection failed ({type(exc).__name__}: {exc})", provider=self.provider
             ) from exc
+        content = reader.content()
         if not 200 <= status < 300:
             raise _status_error(self.provider, status, headers, content)
         return AioReply(status, headers, content)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from modelbus._converter import embedding_body, parse_embedding_response
-from modelbus._types import EmbeddingRequest, EmbeddingResponse, Usage
 from modelbus.errors import ServerError
+from modelbus.plugin import (
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+    embedding_body,
+    parse_embedding_response,
+)
 
 __all__ = ["embedding_batches", "join_embeddings"]
 

@@ -11,10 +11,14 @@ Reused by every OpenAI-compatible provider (``azure``, ``local``):
 
 What is read, and from where:
 
+The vendor-neutral reading (status, headers, the ``error`` object) is the core's
+:func:`modelbus.plugin.read_http_error`; this module adds OpenAI's and Azure's cases:
+
 - ``request_id``: ``x-request-id`` (OpenAI), else ``apim-request-id`` (Azure).
 - ``retry_after_s``: ``retry-after-ms`` / ``Retry-After`` (see
-  ``modelbus._retry_after``); when a 429 carries neither, the wait stated in the message
-  ("Please try again in 1.5s", Azure's "Please retry after 86400 seconds").
+  :func:`modelbus.plugin.retry_after_seconds`); when a 429 carries neither, the wait
+  stated in the message ("Please try again in 1.5s", Azure's "Please retry after 86400
+  seconds").
 - ``should_retry``: the ``x-should-retry`` header (``true``/``false``), which the SDK's
   own retry logic obeys first.
 - The class: by status (:func:`modelbus.errors.error_for_status`), then by ``code``:
@@ -28,13 +32,11 @@ What is read, and from where:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from modelbus._retry_after import retry_after_seconds
-from modelbus.errors import (
+from modelbus.plugin import (
     APIConnectionError,
     APITimeoutError,
     ContentFilterError,
@@ -42,7 +44,10 @@ from modelbus.errors import (
     ProviderError,
     RateLimitError,
     ServerError,
+    decode_body,
     error_for_status,
+    read_http_error,
+    request_id_from,
 )
 
 __all__ = [
@@ -83,34 +88,6 @@ def retry_after_from_message(message: str) -> float | None:
     return None
 
 
-def decode_body(content: bytes) -> Any:
-    """A response body as JSON when it parses, else as text (``""`` when empty)."""
-    if not content:
-        return ""
-    try:
-        return json.loads(content)
-    except ValueError:
-        return content.decode("utf-8", "replace")
-
-
-def _error_object(body: Any) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, Mapping):
-            return inner
-        if "message" in body or "code" in body:
-            return body
-    return {}
-
-
-def _should_retry(headers: Mapping[str, str]) -> bool | None:
-    v = headers.get("x-should-retry")
-    if v is None:
-        return None
-    v = v.strip().lower()
-    return True if v == "true" else False if v == "false" else None
-
-
 def _hint(code: str | None, param: str | None, err: Mapping[str, Any]) -> str | None:
     """What to do, for the codes where the class's default hint is too vague."""
     if code == "model_not_found":
@@ -140,30 +117,15 @@ def error_from_body(
     """The ProviderError for an error answer: ``status`` (``None`` for an SSE ``error``
     event), response ``headers`` (any case), the decoded ``body`` (dict, text or ``""``)
     and a fallback ``message``. See the module docstring for what is read."""
-    h = {k.lower(): v for k, v in (headers or {}).items()}
-    err = _error_object(body)
-    raw_code = err.get("code")
-    code = str(raw_code) if raw_code is not None else None
-    etype = err.get("type") if isinstance(err.get("type"), str) else None
-    param = err.get("param") if isinstance(err.get("param"), str) else None
-    text = err.get("message")
-    msg = text if isinstance(text, str) and text else (message or f"HTTP {status}")
+    info = read_http_error(status, headers, body, message=message)
+    err, code, etype, param = info.error, info.code, info.type, info.param
+    msg, status = info.message, info.status
     raw_inner = err.get("innererror")
     inner: Mapping[str, Any] = raw_inner if isinstance(raw_inner, Mapping) else {}
-    if status is None and isinstance(err.get("status"), int):
-        status = err["status"]
-    retry_after = retry_after_seconds(h)
+    retry_after = info.retry_after_s
     if retry_after is None and (status == 429 or code in ("rate_limit_exceeded", "429")):
         retry_after = retry_after_from_message(msg)
-    kw: dict[str, Any] = {
-        "provider": provider,
-        "status_code": status,
-        "request_id": h.get("x-request-id") or h.get("apim-request-id"),
-        "retry_after_s": retry_after,
-        "should_retry": _should_retry(h),
-        "body": body,
-        "code": code or etype,
-    }
+    kw: dict[str, Any] = {**info.fields(provider), "retry_after_s": retry_after}
     if (
         code == "context_length_exceeded"
         or etype == "exceed_context_size_error"
@@ -195,6 +157,9 @@ def error_from_body(
             "or lower max_tokens; retrying cannot help",
             **kw,
         )
+    if status is not None and 300 <= status < 400:
+        location = next((v for k, v in (headers or {}).items() if k.lower() == "location"), None)
+        return _redirect(msg, location, kw)
     if status is not None:
         cls = error_for_status(status)
     elif etype == "server_error" or code == "server_error":
@@ -206,18 +171,30 @@ def error_from_body(
     return cls(msg, hint=_hint(code, param, err), **kw)
 
 
+def _redirect(msg: str, location: str | None, kw: dict[str, Any]) -> ProviderError:
+    """A 3xx answer. Redirects are followed in no mode: a 301/302 would turn the POST
+    into a GET without its body (RFC 9110 §15.4.2-3) and a redirect may lead to
+    another host; the caller fixes ``base_url`` instead."""
+    where = location or "(no Location header)"
+    return ProviderError(
+        f"{msg}: the server redirected to {where}",
+        retryable=False,
+        hint=f"modelbus does not follow redirects; set base_url to the final URL ({where})",
+        **kw,
+    )
+
+
 def invalid_body_error(
     provider: str, status: int, headers: Mapping[str, str], what: str, content: bytes | str
 ) -> ProviderError:
     """A 2xx answer whose body is not the JSON it should be (cut by a proxy, an HTML page
     from a gateway...): a retryable :class:`ServerError` with the first 200 characters."""
-    h = {k.lower(): v for k, v in headers.items()}
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
     return ServerError(
         f"{what} is not valid JSON: {text[:200]!r}",
         provider=provider,
         status_code=status,
-        request_id=h.get("x-request-id") or h.get("apim-request-id"),
+        request_id=request_id_from(headers),
         body=text,
         hint="the server or a proxy in between sent a broken body (retryable)",
     )
@@ -241,11 +218,25 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def _is_disconnect(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is both
+        return False
+    if isinstance(exc, ConnectionError):
+        return True
+    # aiohttp's ClientConnectionError (ServerDisconnectedError...) is no ConnectionError;
+    # matched by name so that this module never imports aiohttp itself.
+    return any(
+        c.__name__ == "ClientConnectionError" and c.__module__.startswith("aiohttp")
+        for c in type(exc).__mro__
+    )
+
+
 def _is_timeout(exc: BaseException) -> bool:
     """A timeout, unless the root cause is a dropped connection: the SDK's vendored aiohttp
-    transport maps every ``aiohttp.ClientConnectionError`` (a reset included) to
-    ``httpx.ConnectTimeout``, which would report a reset peer as a timeout."""
-    return not any(isinstance(e, ConnectionError) for e in _chain(exc))
+    transport maps every ``aiohttp.ClientConnectionError`` (a reset, a server that
+    closes the connection) to ``httpx.ConnectTimeout``, which would report a peer gone
+    as a timeout."""
+    return not any(_is_disconnect(e) for e in _chain(exc))
 
 
 def _cause(exc: BaseException) -> str:

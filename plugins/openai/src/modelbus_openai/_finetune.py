@@ -26,7 +26,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from modelbus._converter import message_from_openai
+from modelbus.plugin import message_from_openai
 from modelbus.protocols import TokenCounter
 
 __all__ = ["Problem", "ValidationReport", "default_epochs", "validate_file", "validate_lines"]

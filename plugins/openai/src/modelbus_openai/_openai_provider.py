@@ -39,6 +39,7 @@ class OpenAIProvider(OpenAICompatibleProvider):
             default_headers=s.default_headers,
             timeout_s=s.timeout_s,
             connect_timeout_s=s.connect_timeout_s,
+            max_response_bytes=s.max_response_bytes,
             async_transport=s.async_transport,
             default_model=s.default_model,
             embedding_batch_size=s.embedding_batch_size,

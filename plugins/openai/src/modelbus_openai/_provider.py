@@ -3,7 +3,7 @@ OpenAI-compatible servers, parametrised by base URL, key, headers and timeouts.
 
 Calls go through the official ``openai`` SDK clients (its URL building, auth headers,
 timeouts and error classes) but skip its pydantic models: the body is made by
-:func:`modelbus._converter.request_body`, sent with ``client.post(path, body=...,
+:func:`modelbus.plugin.request_body`, sent with ``client.post(path, body=...,
 cast_to=httpx2.Response)`` and the raw JSON is parsed by the core converter. Against the
 WireServer this takes about 0.6x the time of ``chat.completions.create`` per call and 0.4x
 per streamed answer (medians of 500 interleaved calls).
@@ -26,21 +26,28 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from modelbus._converter import parse_chat_response, request_body
-from modelbus._secrets import Secret
-from modelbus._types import (
+from modelbus.errors import ConfigError
+from modelbus.plugin import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
     EmbeddingRequest,
     EmbeddingResponse,
+    Secret,
+    parse_chat_response,
+    request_body,
 )
-from modelbus.errors import ConfigError
 from modelbus.protocols import Capabilities
 
-from ._aio import AioPoster, poster_for
+from ._aio import AioPoster, AioReply, poster_for
 from ._embeddings import embedding_batches, join_embeddings
 from ._errors import invalid_body_error, map_openai_error, sdk_error_types
+from ._limits import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    EMBEDDING_BYTES_PER_INPUT,
+    BodyReader,
+    request_timeout,
+)
 from ._settings import MAX_EMBEDDING_INPUTS
 from ._sse import aiter_chunks, iter_chunks
 
@@ -53,6 +60,7 @@ __all__ = ["OpenAICompatibleProvider"]
 # Sent instead of a key to servers that need none, so the SDK never falls back to
 # $OPENAI_API_KEY (which would leak the OpenAI key to a local or third-party server).
 _NO_KEY = "no-key"
+_EMBEDDINGS = "the embeddings response"
 
 
 class OpenAICompatibleProvider:
@@ -66,7 +74,10 @@ class OpenAICompatibleProvider:
         organization / project: ``OpenAI-Organization`` / ``OpenAI-Project`` headers
             (``None``: not sent).
         default_headers: extra headers on every request.
-        timeout_s: seconds to wait for a response; connect_timeout_s: to connect.
+        timeout_s: seconds an attempt may take (default 120); connect_timeout_s: to
+            connect (default 5); a call's ``timeout=`` and ``deadline_s`` apply on top
+            (see ``modelbus_openai._limits``).
+        max_response_bytes: the largest body (and SSE event) read, in bytes (10 MiB).
         async_transport: ``"aiohttp"`` (``openai.DefaultAioHttpClient``) or ``"httpx"``.
         default_model: model used when the call and the config name none.
         embedding_batch_size: inputs per ``/embeddings`` request (1..2048).
@@ -96,8 +107,9 @@ class OpenAICompatibleProvider:
         organization: str | None = None,
         project: str | None = None,
         default_headers: Mapping[str, str] | None = None,
-        timeout_s: float = 600.0,
+        timeout_s: float = 120.0,
         connect_timeout_s: float = 5.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         async_transport: str = "aiohttp",
         default_model: str | None = None,
         embedding_batch_size: int = MAX_EMBEDDING_INPUTS,
@@ -126,6 +138,7 @@ class OpenAICompatibleProvider:
         self.embedding_batch_size = embedding_batch_size
         self.embedding_encoding = embedding_encoding
         self.async_transport = async_transport
+        self.max_response_bytes = max_response_bytes
         self._api_key = api_key
         self._organization = organization
         self._project = project
@@ -247,7 +260,7 @@ class OpenAICompatibleProvider:
 
     # --- transport helpers -------------------------------------------------------------
     def chat_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
-        """The JSON body sent to ``chat_path``: :func:`modelbus._converter.request_body`
+        """The JSON body sent to ``chat_path``: :func:`modelbus.plugin.request_body`
         with ``model`` replaced by :meth:`wire_model`. Subclasses override it for server
         quirks (a parameter a server rejects, an extension it needs)."""
         if request.stream != stream:
@@ -269,51 +282,108 @@ class OpenAICompatibleProvider:
             raise invalid_body_error(self.name, raw.status_code, raw.headers, what, raw.content)
         return data
 
+    def _request_options(self, stream: bool) -> tuple[RequestOptions, float | None]:
+        """The SDK options of one request — this provider's, the attempt's timeouts
+        (``_limits.request_timeout``), redirects not followed — and when its time is up.
+
+        Redirects are never followed, in any mode: a 301/302 would turn the POST into a
+        GET without its body (RFC 9110 §15.4.2), and a redirect to another host would
+        move the request (and with some clients the key) elsewhere. The 3xx is raised
+        with its ``Location`` in the hint: fix ``base_url`` instead."""
+        timeout, ends_at = request_timeout(self._timeout, stream)
+        return {**self._options, "timeout": timeout, "follow_redirects": False}, ends_at
+
+    def _read(self, raw: Any, ends_at: float | None, cap: int | None = None) -> AioReply:
+        reader = BodyReader(self.name, cap or self.max_response_bytes, ends_at)
+        try:
+            reader.start(raw.status_code, raw.headers)
+            for piece in raw.iter_bytes():
+                reader.add(piece, raw.status_code, raw.headers)
+        finally:
+            raw.close()
+        return AioReply(raw.status_code, raw.headers, reader.content())
+
+    async def _aread(self, raw: Any, ends_at: float | None, cap: int | None = None) -> AioReply:
+        reader = BodyReader(self.name, cap or self.max_response_bytes, ends_at)
+        try:
+            reader.start(raw.status_code, raw.headers)
+            async for piece in raw.aiter_bytes():
+                reader.add(piece, raw.status_code, raw.headers)
+        finally:
+            await raw.aclose()
+        return AioReply(raw.status_code, raw.headers, reader.content())
+
     def post_json(
-        self, path: str, body: Mapping[str, Any], what: str = "the response"
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        what: str = "the response",
+        max_bytes: int | None = None,
     ) -> dict[str, Any]:
         """``POST`` ``body`` as JSON to ``path`` (relative to the base URL) and return the
-        decoded JSON object; errors are mapped as for every call."""
+        decoded JSON object, read up to ``max_bytes`` (default ``max_response_bytes``);
+        errors are mapped as for every call."""
+        options, ends_at = self._request_options(False)
         try:
             raw = self.sync_client.post(
-                path, cast_to=self._response_cls, body=body, options=self._options
+                path, cast_to=self._response_cls, body=body, options=options, stream=True
             )
+            reply = self._read(raw, ends_at, max_bytes)
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        return self._decode(raw, what)
+        return self._decode(reply, what)
 
     async def apost_json(
-        self, path: str, body: Mapping[str, Any], what: str = "the response"
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        what: str = "the response",
+        max_bytes: int | None = None,
     ) -> dict[str, Any]:
         """The async twin of :meth:`post_json`."""
+        options, ends_at = self._request_options(False)
         poster = self._async_poster()
         if poster is not None:
-            return self._decode(await poster.post(path, body), what)
+            reply = await poster.post(
+                path,
+                body,
+                timeout=options["timeout"],
+                ends_at=ends_at,
+                max_bytes=max_bytes or self.max_response_bytes,
+            )
+            return self._decode(reply, what)
         try:
             raw = await self.async_client().post(
-                path, cast_to=self._response_cls, body=body, options=self._options
+                path, cast_to=self._response_cls, body=body, options=options, stream=True
             )
+            reply = await self._aread(raw, ends_at, max_bytes)
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        return self._decode(raw, what)
+        return self._decode(reply, what)
 
     def get_json(self, path: str, what: str = "the response") -> dict[str, Any]:
         """``GET`` ``path`` (relative to the base URL) → the decoded JSON object."""
+        options, ends_at = self._request_options(False)
         try:
-            raw = self.sync_client.get(path, cast_to=self._response_cls, options=self._options)
+            raw = self.sync_client.get(
+                path, cast_to=self._response_cls, options=options, stream=True
+            )
+            reply = self._read(raw, ends_at)
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        return self._decode(raw, what)
+        return self._decode(reply, what)
 
     async def aget_json(self, path: str, what: str = "the response") -> dict[str, Any]:
         """The async twin of :meth:`get_json`."""
+        options, ends_at = self._request_options(False)
         try:
             raw = await self.async_client().get(
-                path, cast_to=self._response_cls, options=self._options
+                path, cast_to=self._response_cls, options=options, stream=True
             )
+            reply = await self._aread(raw, ends_at)
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        return self._decode(raw, what)
+        return self._decode(reply, what)
 
     # --- chat ----------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
@@ -332,32 +402,34 @@ class OpenAICompatibleProvider:
         """Stream ``POST /chat/completions`` (``stream_options.include_usage`` on, so the
         last chunk carries usage). The request is sent on the first ``next()``."""
         body = self.chat_body(request, True)
+        options, first_by = self._request_options(True)
         try:
             raw = self.sync_client.post(
                 self.chat_path,
                 cast_to=self._response_cls,
                 body=body,
-                options=self._options,
+                options=options,
                 stream=True,
             )
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        yield from iter_chunks(raw, self.name)
+        yield from iter_chunks(raw, self.name, self.max_response_bytes, first_by)
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The async twin of :meth:`stream`."""
         body = self.chat_body(request, True)
+        options, first_by = self._request_options(True)
         try:
             raw = await self.async_client().post(
                 self.chat_path,
                 cast_to=self._response_cls,
                 body=body,
-                options=self._options,
+                options=options,
                 stream=True,
             )
         except self._errors as exc:
             raise map_openai_error(exc, self.name) from exc
-        async for chunk in aiter_chunks(raw, self.name):
+        async for chunk in aiter_chunks(raw, self.name, self.max_response_bytes, first_by):
             yield chunk
 
     # --- embeddings ------------------------------------------------------------------------
@@ -369,12 +441,18 @@ class OpenAICompatibleProvider:
             size=self.embedding_batch_size,
         )
 
+    def _embeddings_cap(self, inputs: int) -> int:
+        """The size cap of an embeddings answer: ``max_response_bytes`` plus
+        :data:`~modelbus_openai._limits.EMBEDDING_BYTES_PER_INPUT` per input, since a
+        full batch of large vectors is bigger than any chat answer."""
+        return self.max_response_bytes + inputs * EMBEDDING_BYTES_PER_INPUT
+
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """``POST /embeddings`` in batches of ``embedding_batch_size`` inputs, sent one
         after the other; vectors come back in input order, usage summed. An empty
         ``input`` sends nothing and returns no vectors."""
         parts = [
-            (n, self.post_json(self.embeddings_path, body, "the embeddings response"))
+            (n, self.post_json(self.embeddings_path, body, _EMBEDDINGS, self._embeddings_cap(n)))
             for n, body in self._batches(request)
         ]
         return join_embeddings(self.name, request, parts)
@@ -382,7 +460,12 @@ class OpenAICompatibleProvider:
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """The async twin of :meth:`embed` (batches sent one after the other)."""
         parts = [
-            (n, await self.apost_json(self.embeddings_path, body, "the embeddings response"))
+            (
+                n,
+                await self.apost_json(
+                    self.embeddings_path, body, _EMBEDDINGS, self._embeddings_cap(n)
+                ),
+            )
             for n, body in self._batches(request)
         ]
         return join_embeddings(self.name, request, parts)

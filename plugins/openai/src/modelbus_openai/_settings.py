@@ -36,8 +36,14 @@ class OpenAISettings:
       ``https://api.openai.com/v1``.
     - ``organization`` / ``project``: sent as ``OpenAI-Organization`` / ``OpenAI-Project``;
       defaults ``$OPENAI_ORG_ID`` / ``$OPENAI_PROJECT_ID`` (the SDK's variables).
-    - ``timeout_s``: seconds to wait for a response (read/write/pool), default 600 as in
-      the SDK; ``connect_timeout_s``: seconds to open a connection, default 5.
+    - ``timeout_s``: seconds one attempt may take (connect, send, wait, read the whole
+      answer; for a stream, until its first chunk), default 120 — not the SDK's 600, so
+      a hung server costs minutes, not half an hour, over 3 attempts; a call's
+      ``timeout=`` or ``[models.X] timeout_s`` replaces it, ``deadline_s`` cuts it.
+      ``connect_timeout_s``: seconds to open a connection, default 5 (the SDK's).
+    - ``max_response_bytes``: the largest answer read, and the largest single stream
+      event, in bytes; default 10485760 (10 MiB). A bigger one fails with a
+      not-retryable ProviderError (``code = "response_too_large"``).
     - ``default_headers``: extra HTTP headers on every request.
     - ``async_transport``: ``"aiohttp"`` (default; ``openai.DefaultAioHttpClient``) or
       ``"httpx"`` for the async client. The sync client always uses httpx.
@@ -52,8 +58,9 @@ class OpenAISettings:
     base_url: str | None = field(factory=lambda: env_str("OPENAI_BASE_URL"))
     organization: str | None = field(factory=lambda: env_str("OPENAI_ORG_ID"))
     project: str | None = field(factory=lambda: env_str("OPENAI_PROJECT_ID"))
-    timeout_s: float = field(default=600.0, validator=validators.gt(0))
+    timeout_s: float = field(default=120.0, validator=validators.gt(0))
     connect_timeout_s: float = field(default=5.0, validator=validators.gt(0))
+    max_response_bytes: int = field(default=10 * 1024 * 1024, validator=validators.ge(1024))
     default_headers: dict[str, str] = field(factory=dict)
     async_transport: Literal["aiohttp", "httpx"] = field(
         default="aiohttp", validator=validators.in_(("aiohttp", "httpx"))

@@ -2,7 +2,7 @@
 
 The SSE framing (lines, ``data:`` fields joined by newlines, ``:`` comment lines ignored,
 CR/LF/CRLF line ends — WHATWG HTML "Server-sent events", §9.2.6) is decoded by the
-openai SDK's own ``SSEDecoder``; this module decides what each event means:
+core's :func:`modelbus.plugin.iter_sse`; this module decides what each event means:
 
 - ``data: [DONE]`` ends the stream (OpenAI's terminator);
 - an ``error`` event, or a payload with an ``error`` object (OpenAI sends errors that
@@ -11,7 +11,7 @@ openai SDK's own ``SSEDecoder``; this module decides what each event means:
 - the body ending without ``[DONE]`` (connection cut mid-way, a proxy timeout) →
   :class:`~modelbus.errors.APIConnectionError`, so a truncated answer is never taken for a
   complete one;
-- anything else → :func:`modelbus._converter.parse_chat_chunk`.
+- anything else → :func:`modelbus.plugin.parse_chat_chunk`.
 
 The chunks are parsed from the raw JSON; no SDK pydantic model is built.
 """
@@ -23,11 +23,11 @@ import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-from modelbus._converter import parse_chat_chunk
-from modelbus._types import ChatChunk
 from modelbus.errors import APIConnectionError
+from modelbus.plugin import ChatChunk, aiter_sse, iter_sse, parse_chat_chunk
 
 from ._errors import error_from_body, invalid_body_error, map_openai_error
+from ._limits import DEFAULT_MAX_RESPONSE_BYTES, SseGuard
 
 __all__ = ["aiter_chunks", "iter_chunks"]
 
@@ -66,20 +66,26 @@ def _cut(provider: str, headers: Mapping[str, str]) -> APIConnectionError:
     )
 
 
-def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
-    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned).
+def iter_chunks(
+    response: Any,
+    provider: str,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    first_by: float | None = None,
+) -> Iterator[ChatChunk]:
+    """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned); an
+    event over ``max_event_bytes`` raises (``_limits``) before it is buffered whole, and
+    so does a first chunk not there by ``first_by`` (``time.monotonic()``).
 
     Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
     docstring; transport errors while reading become APITimeoutError/APIConnectionError.
     """
-    from openai._streaming import SSEDecoder
-
     from ._errors import sdk_error_types
 
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = SSEDecoder().iter_bytes(response.iter_bytes())
+        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        events = iter_sse(guard.watch(response.iter_bytes()))
         while True:
             try:
                 sse = next(events, None)
@@ -95,14 +101,19 @@ def iter_chunks(response: Any, provider: str) -> Iterator[ChatChunk]:
                         pass
                 return
             if item is not _SKIP:
+                guard.delivered()
                 yield item
     finally:
         response.close()
 
 
-async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]:
+async def aiter_chunks(
+    response: Any,
+    provider: str,
+    max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    first_by: float | None = None,
+) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`iter_chunks`."""
-    from openai._streaming import SSEDecoder
     from openai._streaming_cleanup import drain_response_async
 
     from ._errors import sdk_error_types
@@ -110,7 +121,8 @@ async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        events = SSEDecoder().aiter_bytes(response.aiter_bytes())
+        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        events = aiter_sse(guard.awatch(response.aiter_bytes()))
         while True:
             try:
                 sse = await anext(events, None)
@@ -124,6 +136,7 @@ async def aiter_chunks(response: Any, provider: str) -> AsyncIterator[ChatChunk]
                 await drain_response_async(response)
                 return
             if item is not _SKIP:
+                guard.delivered()
                 yield item
     finally:
         await response.aclose()

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from modelbus._types import ImagePart, ImageURL
+from modelbus.plugin import ImagePart, ImageURL
 
 __all__ = ["SUPPORTED_IMAGE_TYPES", "image_part"]
 

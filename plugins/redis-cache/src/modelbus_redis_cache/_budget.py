@@ -27,7 +27,7 @@ from typing import Any
 
 import redis
 
-from modelbus._budget import Charge, Refusal
+from modelbus.plugin import Charge, Refusal
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE

@@ -37,7 +37,7 @@ from redis.commands.core import AsyncScript, Script
 from redis.retry import Retry
 
 from modelbus import Secret
-from modelbus._logging import get_logger
+from modelbus.plugin import get_logger
 
 from ._breaker import CircuitBreaker
 from ._settings import redact_url

@@ -44,7 +44,7 @@ from ._settings import RedisRateLimiterSettings, key_prefix
 
 if TYPE_CHECKING:
     from modelbus import Clock
-    from modelbus._config import RateLimit
+    from modelbus.plugin import RateLimit
 
 __all__ = ["RedisRateLimiter"]
 

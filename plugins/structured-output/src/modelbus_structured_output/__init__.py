@@ -16,7 +16,7 @@
 
 Options go in the :class:`StructuredOutput` wrapper (the client's parameter check
 accepts only OpenAI parameter names, so there is no ``response_mode=``). The schema is
-the core's (:func:`modelbus._schema.json_schema`, OpenAI strict mode by default); a root
+the core's (:func:`modelbus.plugin.json_schema`, OpenAI strict mode by default); a root
 that is not an attrs class is wrapped (``{"items": [...]}`` for lists, ``{"value": ...}``
 otherwise) and unwrapped. Modes and their choice: :mod:`._modes`. Streams and partial
 values: :mod:`._stream`, :func:`partial_type`. Errors: ``modelbus.errors.RefusalError``
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelbus._lazy import lazy_exports
+from modelbus.plugin import lazy_exports
 
 __all__ = [
     "MODES",

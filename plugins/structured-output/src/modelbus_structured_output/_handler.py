@@ -6,7 +6,7 @@ import typing
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from modelbus._types import ChatRequest, ChatResponse
+from modelbus.plugin import ChatRequest, ChatResponse
 from modelbus.protocols import Capabilities
 
 from ._session import Session

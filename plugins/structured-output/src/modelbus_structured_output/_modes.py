@@ -34,8 +34,8 @@ from typing import Any
 
 import attrs
 
-from modelbus._types import ChatRequest, ChatResponse, FunctionSpec, Message, ToolSpec
 from modelbus.errors import RefusalError
+from modelbus.plugin import ChatRequest, ChatResponse, FunctionSpec, Message, ToolSpec
 from modelbus.protocols import Capabilities
 
 from ._target import Invalid, Mode, Target

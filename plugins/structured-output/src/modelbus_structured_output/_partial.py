@@ -31,8 +31,7 @@ from typing import Any, Union
 import attrs
 import jiter
 
-from modelbus._records import is_record, record_fields
-from modelbus._schema_convert import structure
+from modelbus.plugin import is_record, record_fields, structure
 
 __all__ = ["complete_prefix", "partial_type", "partial_value"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from modelbus._types import ChatRequest, ChatResponse, Message, Usage
 from modelbus.errors import ResponseFormatError
+from modelbus.plugin import ChatRequest, ChatResponse, Message, Usage
 from modelbus.protocols import Capabilities
 
 from ._modes import choose_mode, extract, passes_through, reask, shape

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from modelbus._types import ChatChunk, ChatResponse
+from modelbus.plugin import ChatChunk, ChatResponse
 
 from ._modes import fenced
 from ._partial import complete_prefix, partial_value

@@ -1,8 +1,8 @@
 """What the caller asked for: :class:`StructuredOutput`, and the schema and parser of a type.
 
-The JSON Schema comes from the core's one generator (:func:`modelbus._schema.json_schema`)
+The JSON Schema comes from the core's one generator (:func:`modelbus.plugin.json_schema`)
 and values are read by the core's strict cattrs converter
-(:mod:`modelbus._schema_convert`): wrong types and unknown keys are errors, and the attrs
+(:func:`modelbus.plugin.structure`): wrong types and unknown keys are errors, and the attrs
 classes' own validators run.
 
 OpenAI wants an object at the root of a ``response_format`` (and of a tool's
@@ -25,9 +25,16 @@ from typing import Any, Generic, Literal, TypeVar, Union
 import attrs
 import cattrs
 
-from modelbus._records import is_record
-from modelbus._schema import class_doc, json_schema, type_name
-from modelbus._schema_convert import StructureError, describe_error, structure, unstructure
+from modelbus.plugin import (
+    StructureError,
+    class_doc,
+    describe_error,
+    is_record,
+    json_schema,
+    structure,
+    type_name,
+    unstructure,
+)
 
 __all__ = ["MODES", "Invalid", "Mode", "StructuredOutput", "Target", "target_of"]
 
@@ -71,7 +78,7 @@ class StructuredOutput(Generic[T]):
     Args:
         type: an attrs class, a dataclass, a ``TypedDict``, a pydantic model,
             ``list[X]``, ``Literal[...]``, ``dict[str, X]``, an Enum... (what
-            :func:`modelbus._schema.json_schema` covers). pydantic is imported only by
+            :func:`modelbus.plugin.json_schema` covers). pydantic is imported only by
             your own code: modelbus uses it when the type is a pydantic model.
         mode: ``"auto"`` (from the provider's capabilities), ``"json_schema"`` (native
             Structured Outputs, strict), ``"tools"`` (a forced function call),

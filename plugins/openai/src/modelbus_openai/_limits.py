@@ -1,0 +1,186 @@
+"""Time and size limits of one HTTP exchange of the OpenAI-compatible provider.
+
+Time (seconds; see ``modelbus._timeouts`` for where the limits come from):
+
+- connect: ``connect_timeout_s`` (default 5 s, openai-python's
+  ``DEFAULT_TIMEOUT = Timeout(600, connect=5.0)``), cut to what the attempt has left;
+- a whole answer (``chat``, embeddings, models): each connect/write/read wait and the
+  whole read of the body end when the attempt's time is up — the call's ``timeout=``,
+  else the provider's ``timeout_s``, cut to what is left of ``deadline_s``;
+- a stream: each read waits at most ``stream_idle_timeout_s`` (60 s), also cut to what
+  the attempt has left.
+
+httpx/httpcore fix a read timeout per response, so the total of a whole answer is also
+checked between the pieces of its body (a server trickling bytes cannot stretch it).
+
+Size: :data:`DEFAULT_MAX_RESPONSE_BYTES` (``max_response_bytes``) for a whole body
+(decoded, so a compressed bomb is caught too) and for each SSE event; an embeddings
+answer may be :data:`EMBEDDING_BYTES_PER_INPUT` larger per input. Reading stops at
+the cap with a :class:`~modelbus.errors.ProviderError` (``code="response_too_large"``,
+not retryable: the same request gets the same answer); nothing is read whole first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any
+
+from modelbus import attempt_limits
+from modelbus.errors import APITimeoutError, ProviderError
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "EMBEDDING_BYTES_PER_INPUT",
+    "BodyReader",
+    "SseGuard",
+    "request_timeout",
+]
+
+#: 10 MiB. A chat completion of 128k output tokens is about 1 MiB; ``top_logprobs=20``
+#: adds about 1.3 KiB per token, so only a long answer with logprobs comes near it.
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+#: Added to the cap of an embeddings answer per input: a 3072-d float32 vector is 16 KiB
+#: in base64 (the default encoding) and about 40 KiB as JSON floats (servers without
+#: base64), so a full batch of 2048 never meets the cap.
+EMBEDDING_BYTES_PER_INPUT = 64 * 1024
+
+
+_MIN_WAIT_S = 0.001
+
+
+def request_timeout(base: Any, stream: bool) -> tuple[Any, float | None]:
+    """The ``httpx2.Timeout`` of one request made under the attempt in flight, from the
+    provider's ``base`` timeout, and the ``time.monotonic()`` at which the attempt's
+    time is up (``None``: no limit)."""
+    import httpx2
+
+    lim = attempt_limits()
+    total = lim.timeout(base.read)
+    read = lim.read_timeout(base.read, stream)
+
+    def cut(v: float | None) -> float | None:
+        if total is None:
+            return v
+        # never 0: httpx would make the socket non-blocking, aiohttp read it as "none"
+        return max(_MIN_WAIT_S, total if v is None else min(v, total))
+
+    if read is not None:
+        read = max(_MIN_WAIT_S, read)
+    timeout = httpx2.Timeout(
+        connect=cut(base.connect), read=read, write=cut(base.write), pool=cut(base.pool)
+    )
+    return timeout, None if total is None else time.monotonic() + total
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    h = {k.lower(): v for k, v in headers.items()}
+    return h.get("x-request-id") or h.get("apim-request-id")
+
+
+def too_large(
+    provider: str, what: str, cap: int, status: int | None, headers: Mapping[str, str]
+) -> ProviderError:
+    """The error of an answer over ``cap`` bytes."""
+    return ProviderError(
+        f"{what} is larger than max_response_bytes={cap} ({cap / 1048576:g} MiB); stopped reading",
+        provider=provider,
+        status_code=status,
+        request_id=_request_id(headers),
+        code="response_too_large",
+        retryable=False,
+        hint="the server (or a proxy) sent far more than an answer should be; if it is "
+        f"legitimate, raise [providers.{provider}] max_response_bytes",
+    )
+
+
+def _timed_out(provider: str) -> APITimeoutError:
+    return APITimeoutError(
+        "the answer did not arrive in full within the attempt's timeout", provider=provider
+    )
+
+
+class BodyReader:
+    """Reads a response body in pieces, stopping at ``cap`` bytes and at ``ends_at``
+    (``time.monotonic()``; ``None``: no limit)."""
+
+    def __init__(self, provider: str, cap: int, ends_at: float | None) -> None:
+        self.provider = provider
+        self.cap = cap
+        self.ends_at = ends_at
+        self._buf = bytearray()
+
+    def start(self, status: int, headers: Mapping[str, str]) -> None:
+        """Refuse at once a body whose ``Content-Length`` is over the cap."""
+        declared = headers.get("content-length") or headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.cap:
+            raise too_large(self.provider, "the response", self.cap, status, headers)
+
+    def add(self, piece: bytes, status: int, headers: Mapping[str, str]) -> None:
+        self._buf += piece
+        if len(self._buf) > self.cap:
+            raise too_large(self.provider, "the response", self.cap, status, headers)
+        if self.ends_at is not None and time.monotonic() > self.ends_at:
+            raise _timed_out(self.provider)
+
+    def content(self) -> bytes:
+        return bytes(self._buf)
+
+
+# An SSE event ends at a blank line; its line ends are CR, LF or CRLF (WHATWG HTML
+# "Server-sent events" §9.2.6), so a blank line is one of these pairs.
+_EVENT_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")
+
+
+class SseGuard:
+    """Watches the bytes of an event stream: raises once one event grows over ``cap``
+    bytes (before the SSE decoder would buffer it), and, until :meth:`delivered` is
+    called, once ``first_by`` (``time.monotonic()``) has passed — a server sending
+    only keep-alive comments cannot stretch the wait for the first chunk."""
+
+    def __init__(
+        self,
+        provider: str,
+        cap: int,
+        headers: Mapping[str, str],
+        first_by: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.cap = cap
+        self.headers = headers
+        self.first_by = first_by
+        self.pending = 0  # bytes since the last event end
+        self.tail = b""
+
+    def delivered(self) -> None:
+        """The first chunk went out: from now on only the idle timeout applies."""
+        self.first_by = None
+
+    def check(self, piece: bytes) -> None:
+        data = self.tail + piece
+        end = -1
+        for e in _EVENT_ENDS:
+            i = data.rfind(e)
+            if i >= 0:
+                end = max(end, i + len(e))
+        self.pending = len(data) - end if end >= 0 else self.pending + len(piece)
+        self.tail = data[-2:]
+        if self.pending > self.cap:
+            raise too_large(self.provider, "a stream event", self.cap, 200, self.headers)
+        if self.first_by is not None and time.monotonic() > self.first_by:
+            raise APITimeoutError(
+                "no chunk within the attempt's timeout (only keep-alives arrived)",
+                provider=self.provider,
+            )
+
+    def watch(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        """``pieces``, each checked."""
+        for piece in pieces:
+            self.check(piece)
+            yield piece
+
+    async def awatch(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The async twin of :meth:`watch`."""
+        async for piece in pieces:
+            self.check(piece)
+            yield piece

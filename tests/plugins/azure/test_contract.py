@@ -1,0 +1,41 @@
+"""The ``azure`` provider against ProviderContract on the WireServer's Azure routes: the
+behaviour checks and the error paths (OpenAI's error format, which Azure shares)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from modelbus.plugin import Secret
+from modelbus.testing.contracts_provider import ProviderContract
+from modelbus.testing.faults import WireFaults
+from modelbus.testing.server import WireServer
+from modelbus_azure import AzureOpenAIProvider, AzureSettings
+from tests.plugins.azure.conftest import API_VERSION, AZURE_KEY
+
+
+class TestAzureContract(ProviderContract):
+    embeddings = True
+
+    @pytest.fixture
+    def model(self) -> str:
+        return "gpt-4o-mini"
+
+    @pytest.fixture
+    def provider(self, srv: WireServer) -> Iterator[Any]:
+        # A short timeout: the stall fault waits for it (real time, 0.25 s a stall).
+        settings = AzureSettings(
+            endpoint=srv.origin,
+            api_key=Secret(AZURE_KEY),
+            api_version=API_VERSION,
+            timeout_s=0.25,
+        )
+        p = AzureOpenAIProvider(settings)
+        yield p
+        p.close()
+
+    @pytest.fixture
+    def faults(self, srv: WireServer) -> WireFaults:
+        return WireFaults(srv)
