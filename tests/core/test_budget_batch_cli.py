@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from modelbus.cli.batch import batch as batch_command
 
-from .plugin_kit import fresh_plugins, standin_dist  # noqa: F401
+from .plugin_kit import clean_environ, fresh_plugins, run_cli, standin_dist  # noqa: F401
 from .test_batch_cli import FAULTY
 
 # FaultyProvider answers "question N" with 2 output tokens (Usage(5, 2, 7)) unless
@@ -66,3 +66,28 @@ output_per_1m = 1000.0
     assert 2 <= len(ok) <= 25
     calls = (tmp_path / "calls.log").read_text().splitlines()
     assert len(calls) == len(ok)  # a refused request never reached the provider
+
+
+def test_config_check_names_bad_budget_keys_and_show_lists_the_budgets(tmp_path: Path) -> None:
+    env = clean_environ(tmp_path)
+    bad = tmp_path / "bad.toml"
+    for text, key in (
+        ('[budgets.d]\nmax_cost_usd = 1\nwindow = "week"\n', "key: budgets.d.window"),
+        ("[budgets.d]\nmax_cost_usd = nan\n", "key: budgets.d"),
+        ('[budgets.d]\nscope = "team"\nmax_cost_usd = 1\n', "key: budgets.d.scope"),
+        ('[modelbus]\nbudget_store = "nope"\n', "key: modelbus.budget_store"),
+        ("[modelbus]\nmax_cost_usd = -1\n", "key: modelbus"),
+    ):
+        bad.write_text(text)
+        out = run_cli(["config", "check", str(bad)], env=env, cwd=tmp_path)
+        assert out.returncode == 2 and key in out.stderr, (text, out.stderr)
+        assert str(bad) in out.stderr and "Traceback" not in out.stderr
+    good = tmp_path / "good.toml"
+    good.write_text('[budgets.d]\nmax_cost_usd = 1.5\nwindow = "day"\nscope = "model"\n')
+    out = run_cli(["config", "show", "--config", str(good)], env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    assert shown["budgets"] == {
+        "d": {"max_cost_usd": 1.5, "window": "day", "scope": "model", "models": None}
+    }
+    assert shown["budget_stores"] == {"memory": {}}
