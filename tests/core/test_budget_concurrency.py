@@ -13,9 +13,17 @@ from typing import Any
 import attrs
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelbus import ChatRequest, ChatResponse, Clock, Usage
-from modelbus.errors import APITimeoutError, BudgetExceededError, ConfigError, ProviderError
+from modelbus.errors import (
+    APITimeoutError,
+    BudgetExceededError,
+    ConfigError,
+    ProviderError,
+    ServerError,
+)
 from modelbus.testing import FakeClock, FakeProvider, FakeReply, make_client
 
 # $1 per 1M output tokens, input free: a call with max_tokens=1000 reserves exactly $0.001
@@ -310,3 +318,60 @@ def test_named_budget_keys_are_validated() -> None:
         make_client(FakeProvider(), {"modelbus": {"max_cost_usd": float("inf")}})
     with pytest.raises(ConfigError, match="budgets"):
         make_client(FakeProvider(), {"budgets": {"d": 5}})
+
+
+class Scripted(FakeProvider):
+    """Call ``q{i}`` yields to the event loop ``turns[i]`` times, then fails with a 500
+    (``fail[i]``) or answers using ``used[i]`` of its ``max_tokens``."""
+
+    def __init__(self, turns: list[int], used: list[float], fail: list[bool]) -> None:
+        super().__init__(model="bm")
+        self.turns, self.used, self.fail = turns, used, fail
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        i = int((request.messages[-1].text or "q0")[1:])
+        for _ in range(self.turns[i]):
+            await asyncio.sleep(0)
+        if self.fail[i]:
+            raise ServerError("boom", provider="fake", status_code=500)
+        n = int((request.max_tokens or 0) * self.used[i])
+        return attrs.evolve(self._next(request), model="bm", usage=Usage(0, n, n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 30).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(0, 6), min_size=n, max_size=n),
+            st.lists(st.floats(0, 1), min_size=n, max_size=n),
+            st.lists(st.booleans(), min_size=n, max_size=n),
+            st.lists(st.integers(1, 3), min_size=n, max_size=n),
+        )
+    ),
+    st.integers(0, 8),
+)
+def test_any_interleaving_of_tasks_stays_under_the_limit(
+    script: tuple[list[int], list[float], list[bool], list[int]], units: int
+) -> None:
+    turns, used, fail, sizes = script
+    limit = units * WORST + WORST / 7
+    fake = Scripted(turns, used, fail)
+    c = _client(fake, limit, retry_policies={"exponential": {"max_attempts": 1}})
+
+    async def run() -> list[Any]:
+        calls = (c.achat(f"q{i}", max_tokens=1000 * k) for i, k in enumerate(sizes))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(run())
+    spent = c.usage_totals.cost_usd
+    assert spent <= limit + 1e-12
+    paid = [o for o in outcomes if isinstance(o, ChatResponse)]
+    assert spent == pytest.approx(sum(o.cost_usd for o in paid))
+    assert all(isinstance(o, (ChatResponse, BudgetExceededError, ServerError)) for o in outcomes)
+    from modelbus._budgeting import _states
+
+    state = _states[c]
+    assert state is not None
+    held, reserved = state.ledger.usage("max_cost_usd\x1ftotal")
+    assert reserved == 0  # every reservation was settled or refunded
+    assert held == pytest.approx(spent * 1e9, abs=len(paid))
