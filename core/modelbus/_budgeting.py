@@ -16,6 +16,7 @@ cannot be checked is treated as spent, so an outage never means unlimited spendi
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,8 @@ def _state(c: Client) -> _State | None:
 
 
 def _charges(c: Client, st: _State, model: str) -> tuple[list[Charge], list[Charge]]:
-    now = c.clock.wall()
+    # A clock object from before ``Clock.wall`` existed (duck-typed) reads the real time.
+    now = getattr(c.clock, "wall", time.time)()
     local: list[Charge] = []
     shared: list[Charge] = []
     ns = c.namespace
