@@ -15,6 +15,7 @@ import attrs
 
 from . import _pipeline
 from ._adapt import AdaptedProvider, adapt_provider
+from ._budgeting import close_store
 from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
@@ -39,6 +40,7 @@ from .protocols import (
 
 if TYPE_CHECKING:
     from ._batch import BatchResult
+    from ._budgeting import Hold
     from ._conversation import Conversation
 
 T = TypeVar("T")
@@ -222,14 +224,14 @@ class Client:
     # --- hooks used by the pipeline ----------------------------------------------------
     def _prepare(
         self, route: Route, req: ChatRequest, truncate: TruncateOption = None
-    ) -> ChatRequest:
+    ) -> tuple[ChatRequest, Hold | None]:
         from ._prepare import prepare
 
         return prepare(self, route, req, truncate)
 
     async def _aprepare(
         self, route: Route, req: ChatRequest, truncate: TruncateOption = None
-    ) -> ChatRequest:
+    ) -> tuple[ChatRequest, Hold | None]:
         from ._prepare import aprepare
 
         return await aprepare(self, route, req, truncate)
@@ -744,13 +746,13 @@ class Client:
 
     # --- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
-        """Close providers' connection pools, the cache and the rate limiter (each that
-        has a ``close``)."""
+        """Close providers' connection pools, the cache, the rate limiter and the
+        budget store (each that has a ``close``)."""
         with self._lock:
             providers, self._providers = list(self._providers.values()), {}
         for p in providers:
             p.close()
-        for part in (self.cache, self.rate_limiter):
+        for part in (self.cache, self.rate_limiter, close_store(self)):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -761,7 +763,7 @@ class Client:
             providers, self._providers = list(self._providers.values()), {}
         for p in providers:
             await p.aclose()
-        for part in (self.cache, self.rate_limiter):
+        for part in (self.cache, self.rate_limiter, close_store(self)):
             aclose = getattr(part, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -9,6 +9,7 @@ client is built (:meth:`Config.section`), since only then are the plugins known.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 import attrs
 from attrs import define, field, frozen
+from attrs.validators import optional
 
 from ._params import ParamError, check_params
 from ._settings import structure_settings
@@ -25,6 +27,7 @@ from ._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, check_timeout
 from .errors import ConfigError
 
 __all__ = [
+    "BudgetSettings",
     "Config",
     "CoreSettings",
     "ModelAlias",
@@ -89,8 +92,35 @@ def _log_level(_inst: Any, _attr: Any, value: str | None) -> None:
 
 
 _positive = attrs.validators.optional(attrs.validators.gt(0))
-_non_negative = attrs.validators.optional(attrs.validators.ge(0))
 _at_least_one = attrs.validators.optional(attrs.validators.ge(1))
+
+
+def _usd(_inst: Any, attr: attrs.Attribute[Any], value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{attr.name} must be a finite number of US dollars >= 0, got {value!r}")
+
+
+@frozen
+class BudgetSettings:
+    """``[budgets.NAME]``: a cost budget. A call reserves its worst case (estimated prompt
+    tokens + ``max_tokens``, or else the model's output limit, at the catalog price of its
+    service tier) on every budget that applies before it is sent, and settles to its real
+    cost when answered; calls in flight count against each other (``modelbus._budget``).
+
+    - ``max_cost_usd``: the limit in US dollars (finite, >= 0).
+    - ``window``: ``"total"`` (default: never resets), ``"day"`` or ``"month"`` (UTC
+      calendar days and months of the client's ``Clock.wall``).
+    - ``scope``: ``"client"`` (default: this Client object's own calls),
+      ``"namespace"`` (every client of the same ``namespace`` sharing the budget store:
+      this process with ``budget_store = "memory"``, all processes with ``"redis"``) or
+      ``"model"`` (as ``namespace``, with a separate limit for each model).
+    - ``models``: the models the budget applies to (``None``, the default: all).
+    """
+
+    max_cost_usd: float = field(validator=_usd)
+    window: Literal["total", "day", "month"] = "total"
+    scope: Literal["client", "namespace", "model"] = "client"
+    models: list[str] | None = None
 
 
 @frozen
@@ -104,8 +134,18 @@ class CoreSettings:
     - ``retry_policy``, ``rate_limiter``, ``token_counter``: registered names
       (``token_counter = None`` picks by model); ``retry_budget``: see
       :class:`RetryBudgetSettings`.
-    - ``max_cost_usd``: a per-client budget in US dollars, >= 0; ``truncate``: context policy
-      (``None`` raises ContextLengthExceededError, ``"oldest"``, ``"middle"``).
+    - ``max_cost_usd``: a per-client budget in US dollars (finite, >= 0) over the
+      client's lifetime (window ``total``, scope ``client``; more budgets:
+      ``[budgets.NAME]``, see :class:`BudgetSettings`). ``budget_strict``: ``true`` refuses
+      a call to a model the catalog cannot price while any budget applies
+      (BudgetExceededError naming it); ``false`` (default) sends it uncounted with a
+      ``budget_unpriced_model`` warning, once per client and model. ``budget_store``:
+      where ``namespace`` and ``model`` scoped budgets are kept, a registered budget store
+      (``"memory"``, the default: this process; ``"redis"`` with modelbus-redis-cache:
+      every process and machine using the same Redis namespace, see
+      ``[budget_stores.redis]``).
+    - ``truncate``: context policy (``None`` raises ContextLengthExceededError,
+      ``"oldest"``, ``"middle"``).
     - ``unsupported_params``: what to do with a parameter the model's catalog entry says
       it refuses (``max_tokens`` or ``temperature`` on a reasoning model): ``"adapt"``
       renames or drops it with a logged ``params_adapted`` note, ``"error"`` raises
@@ -127,7 +167,9 @@ class CoreSettings:
     retry_policy: str = "exponential"
     rate_limiter: str = "local"
     token_counter: str | None = None
-    max_cost_usd: float | None = field(default=None, validator=_non_negative)
+    max_cost_usd: float | None = field(default=None, validator=optional(_usd))
+    budget_strict: bool = False
+    budget_store: str = "memory"
     truncate: Literal["oldest", "middle"] | None = None
     unsupported_params: Literal["adapt", "error"] = "adapt"
     log_format: Literal["console", "json"] | None = None
@@ -169,8 +211,22 @@ class RateLimit:
     tpm: float | None = field(default=None, validator=_at_least_one)
 
 
-PLUGIN_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
-TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits")
+PLUGIN_SECTIONS = (
+    "providers",
+    "caches",
+    "retry_policies",
+    "token_counters",
+    "rate_limiters",
+    "budget_stores",
+)
+TOP_LEVEL = (
+    "modelbus",
+    *PLUGIN_SECTIONS,
+    "models",
+    "catalog",
+    "rate_limits",
+    "budgets",
+)
 
 
 def _table(value: Any, key: str, source: str) -> Mapping[str, Any]:
@@ -208,6 +264,7 @@ class Config:
     rate_limits: dict[str, RateLimit] = field(factory=dict)
     source: str = "<defaults>"
     base_dir: Path | None = None
+    budgets: dict[str, BudgetSettings] = field(factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Config:
@@ -279,7 +336,11 @@ class Config:
             for name, body in _table(data.get("rate_limits"), "rate_limits", source).items()
         }
         catalog = dict(_table(data.get("catalog"), "catalog", source))
-        return cls(settings, sections, models, catalog, limits, source, base_dir)
+        budgets = {
+            name: structure_settings(BudgetSettings, body, dotted=f"budgets.{name}", source=source)
+            for name, body in _tables(data, "budgets", source).items()
+        }
+        return cls(settings, sections, models, catalog, limits, source, base_dir, budgets)
 
     def section(self, kind: str, name: str, settings_cls: type | None) -> Any:
         """The structured settings of ``[kind.name]`` (``None`` when the plugin takes no
@@ -346,6 +407,18 @@ def _toml_error_key(text: str, message: str) -> str | None:
         key = _dotted(k.group(1))
         return f"{table}.{key}" if table else key
     return table or None
+
+
+def _tables(data: Mapping[str, Any], section: str, source: str) -> Mapping[str, Any]:
+    raw = data.get(section) or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"[{section}] must be a table of tables", key=section, source=source)
+    for name, body in raw.items():
+        if not isinstance(body, Mapping):
+            raise ConfigError(
+                f"[{section}.{name}] must be a table", key=f"{section}.{name}", source=source
+            )
+    return raw
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:

@@ -1,8 +1,9 @@
 """The one call pipeline, sync and async.
 
 resolve (done by the client) → cache lookup → [miss] single-flight → prepare (token
-estimate, context window, budget, rate limit) → retry policy around the provider call →
-usage and cost → cache store → one ``modelbus.call`` event. When that fails with an
+estimate, context window, budget reservation, rate limit) → retry policy around the
+provider call → usage and cost (the budget reservation settled to it, or released on
+an error) → cache store → one ``modelbus.call`` event. When that fails with an
 availability or context-length error, the same runs for the next fallback model
 (``_fallback.next_route``).
 
@@ -287,16 +288,24 @@ def _call(
     req: ChatRequest,
     o: CallOptions = _DEFAULT_OPTIONS,
 ) -> ChatResponse:
-    req = c._prepare(route, req, o.truncate)
-    resp, attempts = retry_call(
-        lambda: provider.chat(req),
-        c.retry_policy,
-        clock=c.clock,
-        on_retry=_on_retry(c, route),
-        budget=c._retry_budget(route.provider),
-        limits=call_limits(c, route, o),
-    )
-    return _finish_provider_response(c, route, req, resp, attempts)
+    req, hold = c._prepare(route, req, o.truncate)
+    try:
+        resp, attempts = retry_call(
+            lambda: provider.chat(req),
+            c.retry_policy,
+            clock=c.clock,
+            on_retry=_on_retry(c, route),
+            budget=c._retry_budget(route.provider),
+            limits=call_limits(c, route, o),
+        )
+    except BaseException as exc:
+        if hold is not None:
+            hold.release(exc)
+        raise
+    resp = _finish_provider_response(c, route, req, resp, attempts)
+    if hold is not None:
+        hold.settle(resp.cost_usd)
+    return resp
 
 
 async def achat(
@@ -353,16 +362,24 @@ async def _acall(
     req: ChatRequest,
     o: CallOptions = _DEFAULT_OPTIONS,
 ) -> ChatResponse:
-    req = await c._aprepare(route, req, o.truncate)
-    resp, attempts = await aretry_call(
-        lambda: provider.achat(req),
-        c.retry_policy,
-        clock=c.clock,
-        on_retry=_on_retry(c, route),
-        budget=c._retry_budget(route.provider),
-        limits=call_limits(c, route, o),
-    )
-    return _finish_provider_response(c, route, req, resp, attempts)
+    req, hold = await c._aprepare(route, req, o.truncate)
+    try:
+        resp, attempts = await aretry_call(
+            lambda: provider.achat(req),
+            c.retry_policy,
+            clock=c.clock,
+            on_retry=_on_retry(c, route),
+            budget=c._retry_budget(route.provider),
+            limits=call_limits(c, route, o),
+        )
+    except BaseException as exc:
+        if hold is not None:
+            await hold.arelease(exc)
+        raise
+    resp = _finish_provider_response(c, route, req, resp, attempts)
+    if hold is not None:
+        await hold.asettle(resp.cost_usd)
+    return resp
 
 
 async def _acache(cache: Any, method: str, *args: Any) -> Any:

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = (
     "modelbus.builtins.caches",
     "modelbus.builtins.retry",
     "modelbus.builtins.ratelimit",
+    "modelbus.builtins.budget",
     "modelbus.builtins.tokens",
 )
 

@@ -9,9 +9,12 @@ Each step is its own function taking the client, the route and the shared
 1. :func:`fit_context` — estimated prompt tokens + ``max_tokens`` against the catalog's
    context window (and input limit): raise :class:`ContextLengthExceededError` locally, or
    truncate (``truncate="oldest"|"middle"``, see ``_context``).
-2. :func:`check_budget` — the worst-case cost against ``max_cost_usd``.
+2. the budgets (``_budgeting``) — reserve the worst-case cost on every budget that
+   applies (``max_cost_usd``, ``[budgets.NAME]``), counting what calls in flight have
+   reserved; the caller settles the reservation to the real cost afterwards.
 3. rate limits (``_ratelimit``) — wait for ``[rate_limits]`` rpm/tpm on the client's
-   clock; last, so a request refused above never spends the budget.
+   clock; last, so a request refused above never takes a rate-limit slot (a refusal
+   here gives the budget reservation back).
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._adapt_params import adapt_request
+from ._budgeting import Hold, areserve, reserve
 from ._catalog import CatalogEntry
 from ._context import TruncateMode, TruncateOption, check_truncate, fit_messages
 from ._ratelimit import arate_limit, rate_limit
 from ._routing import Route
 from ._types import ChatRequest, Message, TextPart
-from .errors import BudgetExceededError, ContextLengthExceededError
+from .errors import ContextLengthExceededError
 from .protocols import TokenCounter
 
 if TYPE_CHECKING:
@@ -38,13 +42,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Estimate",
     "aprepare",
-    "check_budget",
     "fit_context",
     "fit_params",
     "prepare",
     "prompt_upper_bound",
     "resolve_truncate",
-    "worst_case_cost_usd",
 ]
 
 
@@ -192,21 +194,6 @@ def fit_context(c: Client, route: Route, est: Estimate, truncate: TruncateMode |
     )
 
 
-def worst_case_cost_usd(
-    entry: CatalogEntry, prompt_tokens: int, max_output_tokens: int
-) -> float | None:
-    """US dollars a request can cost at most: ``prompt_tokens`` at the input price plus
-    ``max_output_tokens`` at the output price (cache discounts ignored). ``None`` when a
-    price is unknown or the prompt is in a price tier the catalog does not hold."""
-    if entry.input_per_1m is None or entry.output_per_1m is None:
-        return None
-    tier = entry.tier_above_prompt_tokens
-    if tier is not None and prompt_tokens > tier:
-        return None
-    return (prompt_tokens * entry.input_per_1m + max_output_tokens * entry.output_per_1m) / 1e6
-
-
-_warned_unpriced: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
 _noted_params: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
 
 
@@ -228,74 +215,42 @@ def fit_params(c: Client, route: Route, est: Estimate) -> None:
             c._log_warning("params_adapted", model=req.model, detail=note)
 
 
-def check_budget(c: Client, route: Route, est: Estimate) -> None:
-    """Raise :class:`BudgetExceededError` before sending when the client's spend so far
-    (``usage_totals.cost_usd``) plus this request's worst case
-    (:func:`worst_case_cost_usd`, with ``max_tokens`` or else the model's
-    ``max_output_tokens`` or else the rest of its context window) would exceed
-    ``[modelbus] max_cost_usd``.
-
-    A model without catalog prices cannot be checked: it is sent, and a
-    ``budget_unpriced_model`` warning is logged once per client and model. A priced model
-    whose worst case cannot be bounded (no ``max_tokens`` and no known output limit, or a
-    prompt above the catalog's price tier) raises, as its cost could be anything. Calls
-    in flight at the same time are not counted against each other."""
-    limit = c.config.modelbus.max_cost_usd
-    if limit is None:
-        return
-    entry = est.entry
-    model = est.request.model
-    if entry is None or entry.input_per_1m is None or entry.output_per_1m is None:
-        warned = _warned_unpriced.setdefault(c, set())
-        if model not in warned:
-            warned.add(model)
-            c._log_warning(
-                "budget_unpriced_model", model=model, provider=route.provider, max_cost_usd=limit
-            )
-        return
-    prompt = est.prompt_tokens
-    output = est.max_output_tokens or entry.max_output_tokens
-    if not output and entry.context_window is not None:
-        output = max(0, entry.context_window - prompt)
-    worst = None if not output else worst_case_cost_usd(entry, prompt, output)
-    spent = c.usage_totals.cost_usd
-    if worst is None:
-        raise BudgetExceededError(
-            f"cannot bound the cost of this {model} request ({prompt} prompt tokens, "
-            f"output limit unknown or prompt above the catalog's price tier) under "
-            f"max_cost_usd={limit:g}; set max_tokens"
-        )
-    if spent + worst > limit:
-        raise BudgetExceededError(
-            f"{model} request could cost up to ${worst:.6f} ({prompt} prompt tokens + "
-            f"{output} output tokens); with ${spent:.6f} spent that exceeds "
-            f"max_cost_usd=${limit:g}"
-        )
-
-
 def prepare(
     c: Client, route: Route, req: ChatRequest, truncate: TruncateOption = None
-) -> ChatRequest:
-    """The request to send after every pre-send step (module doc). Raises
+) -> tuple[ChatRequest, Hold | None]:
+    """The request to send after every pre-send step (module doc), and its budget
+    reservation (``None``: no budget applies), which the caller settles, refunds or
+    releases (:class:`~modelbus._budgeting.Hold`). Raises
     :class:`ContextLengthExceededError` or :class:`BudgetExceededError` without calling
     the provider; ``ValueError`` for a bad ``truncate``."""
     est = _checked(c, route, req, truncate)
-    rate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
-    return est.request
+    hold = reserve(c, route, est)
+    try:
+        rate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
+    except BaseException:
+        if hold is not None:
+            hold.refund()  # nothing was sent
+        raise
+    return est.request, hold
 
 
 async def aprepare(
     c: Client, route: Route, req: ChatRequest, truncate: TruncateOption = None
-) -> ChatRequest:
+) -> tuple[ChatRequest, Hold | None]:
     """The async twin of :func:`prepare` (rate limits awaited with ``clock.asleep``)."""
     est = _checked(c, route, req, truncate)
-    await arate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
-    return est.request
+    hold = await areserve(c, route, est)
+    try:
+        await arate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
+    except BaseException:
+        if hold is not None:
+            await hold.asettle(0.0)
+        raise
+    return est.request, hold
 
 
 def _checked(c: Client, route: Route, req: ChatRequest, truncate: TruncateOption) -> Estimate:
     est = Estimate.of(c, route, req)
     fit_params(c, route, est)
     fit_context(c, route, est, resolve_truncate(c, truncate))
-    check_budget(c, route, est)
     return est

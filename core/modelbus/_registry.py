@@ -20,6 +20,7 @@ KINDS: dict[str, str] = {
     "retry_policies": "modelbus_register_retry_policies",
     "token_counters": "modelbus_register_token_counters",
     "rate_limiters": "modelbus_register_rate_limiters",
+    "budget_stores": "modelbus_register_budget_stores",
     "tools": "modelbus_register_tools",
     "response_formats": "modelbus_register_response_formats",
     "catalog": "modelbus_register_catalog",

@@ -53,13 +53,15 @@ DEFAULT_MAX_RETRY_AFTER_S = 120.0
 
 @attrs.frozen
 class Clock:
-    """Injected time: ``monotonic()`` in seconds, ``sleep(s)`` and ``asleep(s)``.
+    """Injected time: ``monotonic()`` in seconds, ``sleep(s)`` and ``asleep(s)``, and
+    ``wall()``, seconds since the epoch (UTC), for calendar windows such as a daily budget.
 
     Tests pass a fake (``modelbus.testing.FakeClock``) so nothing sleeps for real."""
 
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    wall: Callable[[], float] = time.time
 
 
 def is_retryable(error: BaseException) -> bool:

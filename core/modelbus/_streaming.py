@@ -6,8 +6,11 @@ filter-only one) are held back, so a failure right after them is retried; after 
 a retry would repeat text the caller has already seen, so a mid-stream failure is raised
 as is. The attempt timeout and the deadline bound the wait for the first content; the
 stream idle timeout each later silence (``_timeouts``; enforced here for async
-providers, by the provider for sync ones). A complete stream is stored in the cache and
-a cached response is replayed as chunks without delays.
+providers, by the provider for sync ones). A budget reservation is made before the first
+chunk and settled when the stream ends: to its cost when finished, to the cost of the
+usage seen when it failed or was closed early, and kept at the worst case when abandoned
+before any usage arrived (the provider may bill it). A complete stream is stored in the
+cache and a cached response is replayed as chunks without delays.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ._types import ChatChunk, ChatRequest, ChatResponse
 from .errors import CacheMiss
 
 if TYPE_CHECKING:
+    from ._budgeting import Hold
     from ._client import Client
 
 __all__ = ["AsyncChatStream", "ChatStream"]
@@ -56,6 +60,7 @@ class _StreamBase:
         self._attempts = 0
         self._cached: ChatResponse | None = None
         self._key: str | None = None
+        self._hold: Hold | None = None
 
     @property
     def response(self) -> ChatResponse:
@@ -83,6 +88,19 @@ class _StreamBase:
         self._response = resp
         return resp
 
+    def _spent(self) -> float | None:
+        """What the stream cost, for its budget reservation: the response's cost, else
+        that of the usage seen so far, else ``None`` (keep the worst case: the provider
+        may bill a stream abandoned before its usage arrived)."""
+        if self._response is not None and self._response.cost_usd is not None:
+            return self._response.cost_usd
+        usage = self._acc.usage
+        if usage is None:
+            return None
+        resp = self._acc.response(self._route.provider)
+        model = resp.model or self._req.model
+        return self._c.catalog.cost(model, usage, billed_tier(self._req, resp))
+
     def _ttl(self) -> float | None:
         o = self._o
         return o.cache_ttl_s if o.cache_ttl_s is not None else self._c.config.modelbus.cache_ttl_s
@@ -107,6 +125,8 @@ class ChatStream(_StreamBase):
         close = getattr(self._it, "close", None)
         if close is not None:
             close()
+        if self._hold is not None:
+            self._hold.settle(self._spent())
 
     def __iter__(self) -> Iterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
@@ -130,7 +150,7 @@ class ChatStream(_StreamBase):
             return it, head_chunks(it)
 
         try:
-            req = c._prepare(route, req, o.truncate)
+            req, self._hold = c._prepare(route, req, o.truncate)
             (it, head), self._attempts = retry_call(
                 first,
                 c.retry_policy,
@@ -139,7 +159,11 @@ class ChatStream(_StreamBase):
                 budget=c._retry_budget(route.provider),
                 limits=call_limits(c, route, o),
             )
-        except Exception as exc:
+        except BaseException as exc:
+            if self._hold is not None:
+                self._hold.release(exc)
+            if not isinstance(exc, Exception):
+                raise
             # Nothing was yielded yet, so a fallback model can still take the whole stream.
             nxt = next_route(c, route, self._req, exc)
             if nxt is None:
@@ -151,14 +175,18 @@ class ChatStream(_StreamBase):
             self._response = inner.response
             return
         self._it = it
-        for chunk in head:
-            self._acc.add(chunk)
-            yield chunk
-        if head:
-            for chunk in it:
+        try:
+            for chunk in head:
                 self._acc.add(chunk)
                 yield chunk
-        resp = self._complete()
+            if head:
+                for chunk in it:
+                    self._acc.add(chunk)
+                    yield chunk
+            resp = self._complete()
+        finally:  # finished, failed or abandoned: settle to what is known (_spent)
+            if self._hold is not None:
+                self._hold.settle(self._spent())
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
             data = dumps_response(resp)
             key = self._key
@@ -182,6 +210,8 @@ class AsyncChatStream(_StreamBase):
         aclose = getattr(self._it, "aclose", None)
         if aclose is not None:
             await aclose()
+        if self._hold is not None:
+            await self._hold.asettle(self._spent())
 
     async def __aiter__(self) -> AsyncIterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
@@ -208,7 +238,7 @@ class AsyncChatStream(_StreamBase):
 
         limits = call_limits(c, route, o)
         try:
-            req = await c._aprepare(route, req, o.truncate)
+            req, self._hold = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
                 first,
                 c.retry_policy,
@@ -217,7 +247,11 @@ class AsyncChatStream(_StreamBase):
                 budget=c._retry_budget(route.provider),
                 limits=limits,
             )
-        except Exception as exc:
+        except BaseException as exc:
+            if self._hold is not None:
+                await self._hold.arelease(exc)
+            if not isinstance(exc, Exception):
+                raise
             nxt = next_route(c, route, self._req, exc)
             if nxt is None:
                 raise
@@ -229,14 +263,18 @@ class AsyncChatStream(_StreamBase):
             self._response = inner.response
             return
         self._it = it
-        for chunk in head:
-            self._acc.add(chunk)
-            yield chunk
-        if head:
-            async for chunk in idle_bounded(it, limits):
+        try:
+            for chunk in head:
                 self._acc.add(chunk)
                 yield chunk
-        resp = self._complete()
+            if head:
+                async for chunk in idle_bounded(it, limits):
+                    self._acc.add(chunk)
+                    yield chunk
+            resp = self._complete()
+        finally:
+            if self._hold is not None:
+                await self._hold.asettle(self._spent())
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
             await c._aguard(
                 _acache(cache, "set", self._key, dumps_response(resp), self._ttl(), o.cache_tags),

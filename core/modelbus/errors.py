@@ -18,7 +18,7 @@
     │   └── APIConnectionError         connection refused / reset / DNS
     ├── RetryError             every attempt failed; ``attempts`` lists them
     ├── CacheMiss              ``cache="only"`` and the key was not cached
-    ├── BudgetExceededError    a request would cross ``max_cost_usd``
+    ├── BudgetExceededError    a request would cross a cost budget (``max_cost_usd``...)
     ├── ToolError              a tool could not be called / the tool loop hit its limit
     ├── TemplateError          a prompt template is missing, malformed or lacks a variable
     └── ResponseFormatError    a reply did not match the requested response format
@@ -311,7 +311,37 @@ class CacheMiss(ModelbusError, KeyError):
 
 
 class BudgetExceededError(ModelbusError):
-    """A request's worst-case cost would cross ``max_cost_usd`` (US dollars)."""
+    """A request's worst-case cost would cross a budget (``max_cost_usd``,
+    ``[budgets.NAME]``), its model has no price under ``budget_strict``, or a shared budget
+    cannot be checked (its store is unreachable): raised before sending.
+
+    ``budget`` names the budget (``"max_cost_usd"``, ``"budgets.daily"``), ``limit_usd``,
+    ``spent_usd`` and ``reserved_usd`` (held by calls in flight) are US dollars in its
+    current ``window`` period and ``scope``; ``worst_case_usd`` is this request's
+    reservation. Fields not known for a refusal are ``None``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        budget: str | None = None,
+        limit_usd: float | None = None,
+        window: str | None = None,
+        scope: str | None = None,
+        spent_usd: float | None = None,
+        reserved_usd: float | None = None,
+        worst_case_usd: float | None = None,
+        model: str | None = None,
+    ) -> None:
+        self.budget = budget
+        self.limit_usd = limit_usd
+        self.window = window
+        self.scope = scope
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        self.worst_case_usd = worst_case_usd
+        self.model = model
+        super().__init__(message)
 
 
 class TokenizerUnavailableError(ModelbusError, RuntimeError):

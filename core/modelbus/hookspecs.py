@@ -78,6 +78,14 @@ def modelbus_register_rate_limiters(register: Register) -> None:
 
 
 @hookspec
+def modelbus_register_budget_stores(register: Register) -> None:
+    """Register budget stores, where cost budgets of ``namespace`` and ``model`` scope
+    are kept (``[modelbus] budget_store``); the factory returns a
+    :class:`modelbus.protocols.BudgetStore`. The core registers ``memory`` (this process);
+    modelbus-redis-cache registers ``redis`` (shared by processes and machines)."""
+
+
+@hookspec
 def modelbus_register_tools(register: Register) -> None:
     """Register tools (functions the model may call).
 

@@ -19,6 +19,9 @@ What is here (each name's own docstring gives shapes, units and errors):
 - **Protocols and registration**: ``hookimpl``, ``Capabilities``, ``SyncProvider``,
   ``AsyncProvider``, ``Cache``, ``LockingCache``, ``CacheStats``, ``RetryPolicy``,
   ``RateLimiter``, ``TokenCounter``, ``ResponseFormatHandler``, ``Clock``.
+- **Budget stores** (``[modelbus] budget_store``): ``BudgetStore`` (the protocol),
+  ``Charge`` (one budget a call charges, amounts in integer nano-dollars) and
+  ``Refusal`` (why a reservation did not fit).
 - **Errors**: ``ProviderError`` and its subclasses by HTTP status:
   ``BadRequestError`` (400/422; ``ContextLengthExceededError``, ``ContentFilterError``),
   ``AuthenticationError`` (401), ``PermissionDeniedError`` (403), ``NotFoundError``
@@ -119,6 +122,9 @@ _LAZY: dict[str, str] = {
     "retry_after_seconds": "modelbus._retry_after",
     "should_retry_header": "modelbus._retry_after",
     "Clock": "modelbus._retry",
+    "BudgetStore": "modelbus.protocols",
+    "Charge": "modelbus._budget",
+    "Refusal": "modelbus._budget",
     "SSEDecoder": "modelbus._sse",
     "ServerSentEvent": "modelbus._sse",
     "aiter_sse": "modelbus._sse",
@@ -161,6 +167,8 @@ __getattr__, __dir__ = _lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from ._adapt import adapt_provider as adapt_provider
+    from ._budget import Charge as Charge
+    from ._budget import Refusal as Refusal
     from ._config import RateLimit as RateLimit
     from ._converter import embedding_body as embedding_body
     from ._converter import message_from_openai as message_from_openai
@@ -238,6 +246,7 @@ if TYPE_CHECKING:
     from .errors import error_for_status as error_for_status
     from .hookspecs import hookimpl as hookimpl
     from .protocols import AsyncProvider as AsyncProvider
+    from .protocols import BudgetStore as BudgetStore
     from .protocols import Cache as Cache
     from .protocols import CacheStats as CacheStats
     from .protocols import Capabilities as Capabilities

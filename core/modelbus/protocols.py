@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
+    from ._budget import Charge, Refusal
     from ._config import RateLimit
     from ._retry import Clock
     from ._types import (
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AsyncProvider",
+    "BudgetStore",
     "Cache",
     "CacheStats",
     "Capabilities",
@@ -269,6 +271,31 @@ class RateLimiter(Protocol):
     def acquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float: ...
 
     async def aacquire(self, key: str, tokens: int, limit: RateLimit, clock: Clock) -> float: ...
+
+
+@runtime_checkable
+class BudgetStore(Protocol):
+    """Where cost budgets are kept (``[modelbus] budget_store``): spent and reserved
+    amounts per key, in integer nano-dollars (1e-9 USD), see ``modelbus._budget``.
+
+    ``reserve`` adds ``amount`` to the reserved sum of every charge if each one has room
+    (``spent + reserved + amount <= charge.limit``), else changes nothing and returns the
+    :class:`modelbus._budget.Refusal` of the first charge without room: atomically, as
+    seen by every client sharing the store. ``settle`` releases ``reserved`` from every
+    charge (never below zero) and adds ``cost`` to what it spent (``cost = 0``: a
+    refund). A store that cannot answer raises; the client then refuses the call with
+    :class:`~modelbus.errors.BudgetExceededError` (it never sends unchecked). A
+    ``charge.expires_at`` (epoch seconds) says when a key may be dropped.
+    ``areserve``/``asettle`` are the async twins and must not block the event loop.
+    """
+
+    def reserve(self, charges: Sequence[Charge], amount: int) -> Refusal | None: ...
+
+    async def areserve(self, charges: Sequence[Charge], amount: int) -> Refusal | None: ...
+
+    def settle(self, charges: Sequence[Charge], reserved: int, cost: int) -> None: ...
+
+    async def asettle(self, charges: Sequence[Charge], reserved: int, cost: int) -> None: ...
 
 
 @runtime_checkable

@@ -18,13 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PINNED = [
     "APIConnectionError", "APITimeoutError", "ApproximateCounter", "AsyncProvider",
-    "AuthenticationError", "BadRequestError", "Cache", "CacheStats", "Capabilities",
-    "ChatChunk", "ChatRequest", "ChatResponse", "Clock", "ConfigError", "ContentFilterError",
+    "AuthenticationError", "BadRequestError", "BudgetStore", "Cache", "CacheStats",
+    "Capabilities", "Charge", "ChatChunk", "ChatRequest", "ChatResponse", "Clock", "ConfigError", "ContentFilterError",
     "ContextLengthExceededError", "EmbeddingRequest", "EmbeddingResponse", "FunctionCall",
     "FunctionSpec", "HttpErrorInfo", "ImagePart", "ImageURL", "LockingCache", "Message",
     "ModelbusError", "NotFoundError", "PermissionDeniedError", "PluginError",
     "ProviderError", "REQUEST_ID_HEADERS", "RateLimit", "RateLimitError", "RateLimiter",
-    "RecordField", "RefusalError", "ResponseFormatError", "ResponseFormatHandler", "RetryPolicy",
+    "RecordField", "Refusal", "RefusalError", "ResponseFormatError", "ResponseFormatHandler",
+    "RetryPolicy",
     "SSEDecoder", "Secret", "ServerError", "ServerSentEvent", "StreamAccumulator",
     "StructureError", "SyncProvider", "TextPart", "TokenCounter", "ToolCall",
     "ToolCallDelta", "ToolSpec", "Usage", "adapt_provider", "aiter_sse", "check_entry", "class_doc",

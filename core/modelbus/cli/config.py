@@ -21,6 +21,7 @@ _SELECTORS = {
     "cache": "caches",
     "retry_policy": "retry_policies",
     "rate_limiter": "rate_limiters",
+    "budget_store": "budget_stores",
     "token_counter": "token_counters",
     "provider": "providers",
 }
@@ -143,8 +144,8 @@ def _check_templates_dir(cfg: Config) -> None:
 
 def effective_config(cfg: Config, registry: Registry) -> dict[str, Any]:
     """The config as a client would use it: ``[modelbus]`` and each selected plugin's
-    settings object (so defaults show), aliases, catalog overrides and rate limits, with
-    secrets shown as ``'**********'``."""
+    settings object (so defaults show), aliases, catalog overrides, rate limits and cost
+    budgets, with secrets shown as ``'**********'``."""
     from .._settings import settings_to_dict
 
     out: dict[str, Any] = {"source": cfg.source, "modelbus": settings_to_dict(cfg.modelbus)}
@@ -156,6 +157,7 @@ def effective_config(cfg: Config, registry: Registry) -> dict[str, Any]:
     out["models"] = {name: settings_to_dict(a) for name, a in cfg.models.items()}
     out["catalog"] = cfg.catalog
     out["rate_limits"] = {name: settings_to_dict(r) for name, r in cfg.rate_limits.items()}
+    out["budgets"] = {name: settings_to_dict(b) for name, b in cfg.budgets.items()}
     return out
 
 

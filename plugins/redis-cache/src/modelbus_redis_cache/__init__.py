@@ -1,7 +1,8 @@
-"""modelbus-redis-cache: the ``redis`` cache and the ``redis`` rate limiter.
+"""modelbus-redis-cache: the ``redis`` cache, rate limiter and budget store.
 
-Configure with ``[modelbus] cache = "redis"`` / ``rate_limiter = "redis"`` and
-``[caches.redis]`` / ``[rate_limiters.redis]`` (see :class:`RedisCacheSettings`). Names
+Configure with ``[modelbus] cache = "redis"`` / ``rate_limiter = "redis"`` /
+``budget_store = "redis"`` and ``[caches.redis]`` / ``[rate_limiters.redis]`` /
+``[budget_stores.redis]`` (see :class:`RedisCacheSettings`). Names
 are imported on first use, so importing this package does not import redis-py.
 """
 
@@ -11,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {
+    "RedisBudgetStore": "._budget",
+    "RedisBudgetStoreSettings": "._settings",
     "RedisCache": "._cache",
     "RedisRateLimiter": "._ratelimit",
     "CircuitBreaker": "._breaker",
@@ -37,8 +40,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from ._breaker import CircuitBreaker as CircuitBreaker
+    from ._budget import RedisBudgetStore as RedisBudgetStore
     from ._cache import RedisCache as RedisCache
     from ._ratelimit import RedisRateLimiter as RedisRateLimiter
+    from ._settings import RedisBudgetStoreSettings as RedisBudgetStoreSettings
     from ._settings import RedisCacheSettings as RedisCacheSettings
     from ._settings import RedisRateLimiterSettings as RedisRateLimiterSettings
     from ._settings import redact_url as redact_url

@@ -9,7 +9,9 @@ Key layout of a namespace ``NS`` (prefix ``P = "modelbus:{NS}:"``, see ``key_pre
 - ``P t:TAG`` — the set of KEYs tagged TAG;
 - ``P stats`` — the shared counters (hash: hits, misses, sets, errors);
 - ``P lock:KEY`` — a single-flight lock (token, with a TTL); pub/sub channel ``P done:KEY``;
-- ``P rl:NAME`` — a rate limiter's buckets (hash: r, t, at).
+- ``P rl:NAME`` — a rate limiter's buckets (hash: r, t, at);
+- ``P b:KEY`` — a cost budget's ledger entry (hash: s spent, r reserved; integer
+  nano-dollars), see ``modelbus._budget``.
 
 Expiry: a value is live while ``e > now``, ``now`` being the caller's clock, checked on
 every read (so all processes agree to the second, and tests move a fake clock). The Redis
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 __all__ = [
     "ACQUIRE",
+    "BUDGET_RESERVE",
+    "BUDGET_SETTLE",
     "CLEAR_BATCH",
     "DELETE",
     "GC_SLACK_S",
@@ -210,4 +214,42 @@ redis.call('HSET', KEYS[1], 'r', string.format('%.17g', r), 't', string.format('
 -- An idle bucket is full again after a minute plus its debt: then it can go.
 redis.call('PEXPIRE', KEYS[1], math.ceil((per_us + wait) / 1000) + 1000)
 return math.ceil(wait)
+"""
+
+# Cost budgets (``modelbus._budget``): all-or-nothing reservation over several keys.
+# KEYS: b:KEY... ARGV: amount, then per key its limit and its period's end in epoch
+# seconds ('' : none). Amounts are integer nano-dollars (exact in Lua's doubles up to
+# 2**53); '%d' keeps large ones out of exponent notation, which HINCRBY would refuse.
+# Returns {0} when reserved, else {i, spent, reserved} of the first key without room.
+# A key whose period ended expires a day later (GC only), if that is still ahead of
+# Redis's clock; a key of another type makes the script fail (the call is refused).
+BUDGET_RESERVE = """
+local amount = tonumber(ARGV[1])
+local now = tonumber(redis.call('TIME')[1])
+for i, k in ipairs(KEYS) do
+  local r = redis.call('HMGET', k, 's', 'r')
+  local spent, held = tonumber(r[1]) or 0, tonumber(r[2]) or 0
+  if spent + held + amount > tonumber(ARGV[2 * i]) then return {i, spent, held} end
+end
+for i, k in ipairs(KEYS) do
+  redis.call('HINCRBY', k, 'r', string.format('%d', amount))
+  local ends = ARGV[2 * i + 1]
+  if ends ~= '' and tonumber(ends) + 86400 > now then
+    redis.call('EXPIREAT', k, string.format('%d', math.ceil(tonumber(ends) + 86400)))
+  end
+end
+return {0}
+"""
+
+# KEYS: b:KEY... ARGV: reserved, cost. Releases the reservation (never below zero) and
+# adds the cost to what was spent.
+BUDGET_SETTLE = """
+local reserved, cost = tonumber(ARGV[1]), tonumber(ARGV[2])
+for _, k in ipairs(KEYS) do
+  local held = tonumber(redis.call('HGET', k, 'r')) or 0
+  local take = math.min(held, reserved)
+  if take > 0 then redis.call('HINCRBY', k, 'r', string.format('%d', -take)) end
+  if cost > 0 then redis.call('HINCRBY', k, 's', string.format('%d', cost)) end
+end
+return 0
 """

@@ -13,6 +13,7 @@ from modelbus import Secret
 
 __all__ = [
     "DEFAULT_URL",
+    "RedisBudgetStoreSettings",
     "RedisCacheSettings",
     "RedisRateLimiterSettings",
     "key_prefix",
@@ -154,6 +155,44 @@ class RedisRateLimiterSettings:
       in-process token bucket (the core ``local`` limiter's) that starts *empty*, so an
       outage never opens a burst: N processes send at most N times the limit together
       until Redis answers again.
+    """
+
+    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
+    password: Secret | None = None
+    namespace: str = field(default="modelbus", validator=_check_namespace)
+    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
+    max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
+    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
+
+    @property
+    def redacted_url(self) -> str:
+        """``url`` with its password masked."""
+        return redact_url(self.url)
+
+
+@frozen(kw_only=True)
+class RedisBudgetStoreSettings:
+    """``[budget_stores.redis]`` in ``modelbus.toml`` (used with ``[modelbus] budget_store
+    = "redis"``): cost budgets of ``namespace`` and ``model`` scope shared by every
+    process and machine using this Redis and ``namespace``. Reserving and settling are
+    one Lua script each, atomic on the server.
+
+    - ``url`` / ``password`` / ``namespace`` / ``socket_timeout_s`` / ``probe_interval_s``:
+      as in :class:`RedisCacheSettings`. The budgets themselves are the core's
+      ``[budgets.NAME]``; a client's own ``namespace`` separates them further.
+    - ``max_connections``: size of each connection pool (default 64);
+      ``pool_timeout_s``: seconds a call waits for a free connection when all are in
+      use (default 5.0), then waits again: a busy pool never refuses a call.
+    - While Redis is unreachable (connection refused or reset, a timeout, a failed
+      AUTH) or a script fails, calls under a shared budget are **refused** with
+      BudgetExceededError (the budget cannot be checked, so it is treated as spent);
+      the circuit breaker re-probes every ``probe_interval_s``. A settlement that could
+      not reach Redis is kept in the process and sent once Redis answers (logged as
+      ``redis_budget_settle_deferred``); until then, or for good if the process ends
+      first, the reservation stays counted at its worst case. Spending never goes
+      unchecked. Budgets live in Redis's memory: use its persistence (AOF or RDB) for
+      ``total`` and ``month`` budgets that must survive a Redis restart.
     """
 
     url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)

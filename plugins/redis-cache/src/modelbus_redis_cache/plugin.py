@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 from modelbus.hookspecs import hookimpl
 
-from ._settings import RedisCacheSettings, RedisRateLimiterSettings
+from ._settings import RedisBudgetStoreSettings, RedisCacheSettings, RedisRateLimiterSettings
 
 if TYPE_CHECKING:
+    from ._budget import RedisBudgetStore
     from ._cache import RedisCache
     from ._ratelimit import RedisRateLimiter
 
 __all__ = [
+    "make_budget_store",
     "make_cache",
     "make_rate_limiter",
+    "modelbus_register_budget_stores",
     "modelbus_register_caches",
     "modelbus_register_doctor_checks",
     "modelbus_register_rate_limiters",
@@ -36,6 +39,25 @@ def make_rate_limiter(settings: RedisRateLimiterSettings) -> RedisRateLimiter:
     from ._ratelimit import RedisRateLimiter
 
     return RedisRateLimiter(settings)
+
+
+def make_budget_store(settings: RedisBudgetStoreSettings) -> RedisBudgetStore:
+    """The ``redis`` budget store for ``settings`` (imports redis-py)."""
+    from ._budget import RedisBudgetStore
+
+    return RedisBudgetStore(settings)
+
+
+@hookimpl
+def modelbus_register_budget_stores(register: Any) -> None:
+    register(
+        "redis",
+        make_budget_store,
+        settings=RedisBudgetStoreSettings,
+        description="cost budgets shared across processes and machines through Redis "
+        "(atomic Lua reserve/settle; calls under a shared budget are refused while "
+        "Redis is down)",
+    )
 
 
 @hookimpl
