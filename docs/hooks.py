@@ -101,7 +101,14 @@ def hookspecs_markdown() -> str:
     )
 
 
-_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
+_SECTIONS = (
+    "providers",
+    "caches",
+    "retry_policies",
+    "token_counters",
+    "rate_limiters",
+    "observers",
+)
 
 _SETTINGS_INTRO = """\
 # Settings reference

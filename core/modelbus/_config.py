@@ -91,6 +91,8 @@ class CoreSettings:
       (``info`` shows one ``modelbus.call`` event per call). Both ``None``: modelbus leaves
       structlog as the application configured it.
     - ``templates_dir``: a folder of prompt templates (``*.toml``).
+    - ``observers``: registered observer names (``["otel"]``) that receive every call's
+      events (:mod:`modelbus.events`), in this order; ``[observers.NAME]`` configures one.
     """
 
     provider: str | None = None
@@ -106,6 +108,7 @@ class CoreSettings:
     log_format: Literal["console", "json"] | None = None
     log_level: str | None = None
     templates_dir: str | None = None
+    observers: list[str] = field(factory=list)
     plugins: PluginsSettings = field(factory=PluginsSettings)
     retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
 
@@ -133,7 +136,14 @@ class RateLimit:
     tpm: float | None = None
 
 
-PLUGIN_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
+PLUGIN_SECTIONS = (
+    "providers",
+    "caches",
+    "retry_policies",
+    "token_counters",
+    "rate_limiters",
+    "observers",
+)
 TOP_LEVEL = ("modelbus", *PLUGIN_SECTIONS, "models", "catalog", "rate_limits", "logging")
 
 

@@ -16,6 +16,7 @@ import attrs
 
 from ._converter import dumps_response
 from ._fallback import next_route
+from ._observe import aobserve_stream, observe_stream
 from ._pipeline import (
     CallOptions,
     _acache,
@@ -23,7 +24,9 @@ from ._pipeline import (
     _decode,
     _key,
     _no_cache_only,
+    _ok,
     _on_retry,
+    _set,
     billed_tier,
 )
 from ._retry import aretry_call, retry_call
@@ -34,6 +37,7 @@ from .errors import CacheMiss
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._observe import Scope
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
@@ -50,6 +54,7 @@ class _StreamBase:
         self._attempts = 0
         self._cached: ChatResponse | None = None
         self._key: str | None = None
+        self._scope: Scope | None = None  # set when the client has observers (_observe)
 
     @property
     def response(self) -> ChatResponse:
@@ -75,7 +80,17 @@ class _StreamBase:
             status = "bypass" if self._key is None else "miss"
         resp = self._c._done(route, resp, self._t0, status)
         self._response = resp
+        if self._scope is not None:
+            self._scope.cache_status = status
         return resp
+
+    def _first(self) -> None:
+        if self._scope is not None:
+            self._scope.first_chunk()
+
+    def _stored(self, key: str, ttl: float | None) -> None:
+        if self._scope is not None:
+            self._scope.stored(key, ttl)
 
     def _ttl(self) -> float | None:
         o = self._o
@@ -103,6 +118,11 @@ class ChatStream(_StreamBase):
             close()
 
     def __iter__(self) -> Iterator[ChatChunk]:
+        if self._c._observers is None or self._scope is not None:
+            return self._run()
+        return observe_stream(self, self._run())
+
+    def _run(self) -> Iterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
         provider = c.provider(route.provider)
         cache = None if o.cache == "bypass" else c.cache
@@ -112,7 +132,10 @@ class ChatStream(_StreamBase):
             self._key = _key(c, route, provider, req, o.truncate)
             if o.cache != "refresh":
                 self._cached = _cache_get(c, cache, self._key)
+                if self._scope is not None:
+                    self._scope.cache(self._cached is not None, self._key)
                 if self._cached is not None:
+                    self._first()
                     yield from replay_chunks(self._cached)
                     self._complete()
                     return
@@ -129,22 +152,23 @@ class ChatStream(_StreamBase):
                 first,
                 c.retry_policy,
                 clock=c.clock,
-                on_retry=_on_retry(c, route),
+                on_retry=_on_retry(c, route, self._scope),
                 budget=c._retry_budget(route.provider),
             )
         except Exception as exc:
             # Nothing was yielded yet, so a fallback model can still take the whole stream.
-            nxt = next_route(c, route, self._req, exc)
+            nxt = next_route(c, route, self._req, exc, self._scope)
             if nxt is None:
                 raise
             inner = ChatStream(c, nxt[0], nxt[1], o)
-            inner._t0 = self._t0
+            inner._t0, inner._scope = self._t0, self._scope
             self._it = inner_it = iter(inner)
             yield from inner_it
             self._response = inner.response
             return
         self._it = it
         if head is not None:
+            self._first()
             self._acc.add(head)
             yield head
             for chunk in it:
@@ -152,9 +176,9 @@ class ChatStream(_StreamBase):
                 yield chunk
         resp = self._complete()
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
-            data = dumps_response(resp)
-            key = self._key
-            c._guard(lambda: cache.set(key, data, self._ttl(), o.cache_tags), "cache_set_failed")
+            data, key, ttl = dumps_response(resp), self._key, self._ttl()
+            if c._guard(lambda: _set(cache, key, data, ttl, o.cache_tags), "cache_set_failed"):
+                self._stored(key, ttl)
 
 
 class AsyncChatStream(_StreamBase):
@@ -175,7 +199,12 @@ class AsyncChatStream(_StreamBase):
         if aclose is not None:
             await aclose()
 
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        if self._c._observers is None or self._scope is not None:
+            return self._run()
+        return aobserve_stream(self, self._run())
+
+    async def _run(self) -> AsyncIterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
         provider = c.provider(route.provider)
         cache = None if o.cache == "bypass" else c.cache
@@ -186,7 +215,10 @@ class AsyncChatStream(_StreamBase):
             if o.cache != "refresh":
                 data = await c._aguard(_acache(cache, "get", self._key), "cache_get_failed")
                 self._cached = _decode(c, cache, self._key, data)
+                if self._scope is not None:
+                    self._scope.cache(self._cached is not None, self._key)
                 if self._cached is not None:
+                    self._first()
                     for chunk in replay_chunks(self._cached):
                         yield chunk
                     self._complete()
@@ -207,15 +239,15 @@ class AsyncChatStream(_StreamBase):
                 first,
                 c.retry_policy,
                 clock=c.clock,
-                on_retry=_on_retry(c, route),
+                on_retry=_on_retry(c, route, self._scope),
                 budget=c._retry_budget(route.provider),
             )
         except Exception as exc:
-            nxt = next_route(c, route, self._req, exc)
+            nxt = next_route(c, route, self._req, exc, self._scope)
             if nxt is None:
                 raise
             inner = AsyncChatStream(c, nxt[0], nxt[1], o)
-            inner._t0 = self._t0
+            inner._t0, inner._scope = self._t0, self._scope
             self._it = inner_it = aiter(inner)
             async for chunk in inner_it:
                 yield chunk
@@ -223,6 +255,7 @@ class AsyncChatStream(_StreamBase):
             return
         self._it = it
         if head is not None:
+            self._first()
             self._acc.add(head)
             yield head
             async for chunk in it:
@@ -230,7 +263,7 @@ class AsyncChatStream(_StreamBase):
                 yield chunk
         resp = self._complete()
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
-            await c._aguard(
-                _acache(cache, "set", self._key, dumps_response(resp), self._ttl(), o.cache_tags),
-                "cache_set_failed",
-            )
+            key, ttl = self._key, self._ttl()
+            aw = _acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags)
+            if await c._aguard(_ok(aw), "cache_set_failed"):
+                self._stored(key, ttl)
