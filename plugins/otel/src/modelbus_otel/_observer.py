@@ -18,7 +18,8 @@ Follows the OpenTelemetry semantic conventions v1.41.0, ``docs/gen-ai/gen-ai-spa
 - retries, fallbacks and the cache are span events on the call's span:
   ``modelbus.retry`` (``modelbus.retry.attempt``, ``modelbus.retry.delay_s``,
   ``error.type``), ``modelbus.fallback`` (``modelbus.fallback.to_model``...),
-  ``modelbus.cache.hit`` / ``modelbus.cache.miss`` / ``modelbus.cache.stored``; the span's
+  ``modelbus.cache.hit`` / ``modelbus.cache.miss`` / ``modelbus.cache.stored`` (the
+  last two with ``modelbus.cache.key``); the span's
   ``modelbus.cache`` attribute says where the answer came from (``hit``, ``miss``,
   ``bypass``, ``shared``) and ``modelbus.attempts`` / ``modelbus.cost_usd`` what it took;
 - histograms ``gen_ai.client.operation.duration`` (s), ``gen_ai.client.token.usage``
@@ -93,8 +94,24 @@ def provider_name(provider: str) -> str:
     return _PROVIDERS.get(provider, provider)
 
 
+_SERVERS: dict[str, dict[str, Any]] = {}
+
+
 def _server(endpoint: str | None) -> dict[str, Any]:
-    if not endpoint or "://" not in endpoint:
+    """``server.address`` / ``server.port`` of a provider's endpoint (memoized: a client
+    has a handful of endpoints and this runs on every call)."""
+    if not endpoint:
+        return {}
+    known = _SERVERS.get(endpoint)
+    if known is None:
+        known = _parse_server(endpoint)
+        if len(_SERVERS) < 256:
+            _SERVERS[endpoint] = known
+    return known
+
+
+def _parse_server(endpoint: str) -> dict[str, Any]:
+    if "://" not in endpoint:
         return {}
     try:
         u = urlsplit(endpoint.split()[0])
@@ -132,12 +149,13 @@ def _request_attributes(req: ChatRequest) -> dict[str, Any]:
 
 
 class _Call:
-    __slots__ = ("metric_attrs", "span", "stream")
+    __slots__ = ("metric_attrs", "recording", "span")
 
-    def __init__(self, span: Span, metric_attrs: dict[str, Any], stream: bool) -> None:
+    def __init__(self, span: Span, metric_attrs: dict[str, Any]) -> None:
         self.span = span
         self.metric_attrs = metric_attrs
-        self.stream = stream
+        # A span the sampler dropped records nothing: skip building what it would drop.
+        self.recording = span.is_recording()
 
 
 class OtelObserver:
@@ -222,11 +240,11 @@ class OtelObserver:
             name, kind = f"{op} {e.model}", SpanKind.CLIENT
         span = self._tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
         with self._lock:
-            self._calls[e.call_id] = _Call(span, metric_attrs, e.stream)
+            self._calls[e.call_id] = _Call(span, metric_attrs)
 
     def _retry(self, e: RetryScheduled) -> None:
         call = self._calls.get(e.call_id)
-        if call is not None:
+        if call is not None and call.recording:
             call.span.add_event(
                 "modelbus.retry",
                 {
@@ -238,14 +256,19 @@ class OtelObserver:
 
     def _cache(self, e: CacheHit | CacheMissed | CacheStored) -> None:
         call = self._calls.get(e.call_id)
-        if call is None:
+        if call is None or not call.recording:
             return
-        what = {CacheHit: "hit", CacheMissed: "miss", CacheStored: "stored"}[type(e)]
+        if type(e) is CacheHit:
+            # The hot path: the hit's key is the one its miss stored; no attributes to
+            # validate keeps a hit's span cheap.
+            call.span.add_event("modelbus.cache.hit")
+            return
+        what = "miss" if type(e) is CacheMissed else "stored"
         call.span.add_event(f"modelbus.cache.{what}", {"modelbus.cache.key": e.key})
 
     def _fallback(self, e: FallbackTaken) -> None:
         call = self._calls.get(e.call_id)
-        if call is not None:
+        if call is not None and call.recording:
             call.span.add_event(
                 "modelbus.fallback",
                 {
@@ -301,6 +324,22 @@ class OtelObserver:
             return
         resp = e.response
         span, attrs = call.span, call.metric_attrs
+        if call.recording:
+            self._end(span, e)
+        else:
+            span.end()
+        if not self._metrics:
+            return
+        attrs = {**attrs, "gen_ai.response.model": resp.model} if resp.model else attrs
+        self._duration.record(e.latency_s, attrs)
+        if e.billed:
+            self._tokens.record(e.usage.prompt_tokens, {**attrs, "gen_ai.token.type": "input"})
+            if e.operation != "embeddings":
+                out = {**attrs, "gen_ai.token.type": "output"}
+                self._tokens.record(e.usage.completion_tokens, out)
+
+    def _end(self, span: Span, e: CallFinished) -> None:
+        resp = e.response
         values: dict[str, Any] = {
             "gen_ai.response.model": resp.model,
             "gen_ai.usage.input_tokens": e.usage.prompt_tokens,
@@ -320,15 +359,6 @@ class OtelObserver:
                 values["gen_ai.output.messages"] = output_messages(resp)
         span.set_attributes(values)
         span.end()
-        if not self._metrics:
-            return
-        attrs = {**attrs, "gen_ai.response.model": resp.model} if resp.model else attrs
-        self._duration.record(e.latency_s, attrs)
-        if e.billed:
-            self._tokens.record(e.usage.prompt_tokens, {**attrs, "gen_ai.token.type": "input"})
-            if e.operation != "embeddings":
-                out = {**attrs, "gen_ai.token.type": "output"}
-                self._tokens.record(e.usage.completion_tokens, out)
 
     def _failed(self, e: CallFailed) -> None:
         with self._lock:
