@@ -18,6 +18,7 @@ from ._adapt import AdaptedProvider, adapt_provider
 from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
+from ._observe import note_cache
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
 from ._registry import Registry
@@ -316,8 +317,6 @@ class Client:
                     unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
                 )
         if self._observers is not None:
-            from ._observe import note_cache
-
             note_cache(cache)
         if not self._log_calls:
             return resp

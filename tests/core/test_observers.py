@@ -319,3 +319,18 @@ def test_observer_names_and_settings_are_checked(recorder: Any) -> None:
     with make_client(FakeProvider(), good) as client:
         assert client._observers is not None
         assert client._observers._items[0][2].settings.tag == "x"
+
+
+def test_config_check_names_an_unknown_observer(recorder: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from modelbus.cli import cli
+
+    bad, good = tmp_path / "bad.toml", tmp_path / "good.toml"
+    bad.write_text('[modelbus]\nobservers = ["recorder", "nope"]\n')
+    good.write_text('[modelbus]\nobservers = ["recorder"]\n[observers.recorder]\ntag = "x"\n')
+    result = CliRunner().invoke(cli, ["config", "check", str(bad)])
+    assert result.exit_code == 2
+    assert "no observers plugin named 'nope'" in result.output
+    assert "modelbus.observers" in result.output and "recorder" in result.output
+    assert CliRunner().invoke(cli, ["config", "check", str(good)]).exit_code == 0
