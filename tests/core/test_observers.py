@@ -334,3 +334,31 @@ def test_config_check_names_an_unknown_observer(recorder: Any, tmp_path: Path) -
     assert "no observers plugin named 'nope'" in result.output
     assert "modelbus.observers" in result.output and "recorder" in result.output
     assert CliRunner().invoke(cli, ["config", "check", str(good)]).exit_code == 0
+
+
+def test_concurrent_identical_calls_are_counted_once_by_the_guide_example(
+    recorder: Any,
+) -> None:
+    """8 threads ask the same question: single-flight makes one provider call, the other
+    7 are answered with it (``cache == "shared"``, not billed), and the example observer,
+    called from all 8 threads, counts its tokens once."""
+    import threading
+
+    from tests.core.test_singleflight import KEY, PROMPT, GatedProvider, _wait_until
+
+    provider = GatedProvider()
+    with make_client(provider, {"modelbus": {"observers": ["tokens", "recorder"]}}) as client:
+        threads = [threading.Thread(target=client.chat, args=(PROMPT,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        _wait_until(lambda: client._flight.waiters(KEY) == 7, "7 threads joining the flight")
+        provider.gate.set()
+        for t in threads:
+            t.join(30)
+        assert client._observers is not None
+        counter = client._observers._items[0][2]
+        totals = client.usage_totals
+    finished = [e for e in recorder.EVENTS if isinstance(e, CallFinished)]
+    assert sorted(e.cache for e in finished) == ["miss"] + ["shared"] * 7
+    assert provider.calls == 1 and totals.shared == 7
+    assert counter.tokens == {"fake-model": 15} == {"fake-model": totals.usage.total_tokens}
