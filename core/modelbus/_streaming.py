@@ -55,6 +55,7 @@ class _StreamBase:
         self._cached: ChatResponse | None = None
         self._key: str | None = None
         self._scope: Scope | None = None  # set when the client has observers (_observe)
+        self._outer: Any = None  # the observing wrapper, closed by close()/aclose()
 
     @property
     def response(self) -> ChatResponse:
@@ -116,11 +117,14 @@ class ChatStream(_StreamBase):
         close = getattr(self._it, "close", None)
         if close is not None:
             close()
+        if self._outer is not None:
+            self._outer.close()
 
     def __iter__(self) -> Iterator[ChatChunk]:
         if self._c._observers is None or self._scope is not None:
             return self._run()
-        return observe_stream(self, self._run())
+        self._outer = observe_stream(self, self._run())
+        return self._outer  # type: ignore[no-any-return]
 
     def _run(self) -> Iterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
@@ -198,11 +202,14 @@ class AsyncChatStream(_StreamBase):
         aclose = getattr(self._it, "aclose", None)
         if aclose is not None:
             await aclose()
+        if self._outer is not None:
+            await self._outer.aclose()
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         if self._c._observers is None or self._scope is not None:
             return self._run()
-        return aobserve_stream(self, self._run())
+        self._outer = aobserve_stream(self, self._run())
+        return self._outer  # type: ignore[no-any-return]
 
     async def _run(self) -> AsyncIterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o

@@ -20,9 +20,10 @@ in the order above: an observer must return quickly (queue slow work). An observ
 raises is reported once, as a ``modelbus.observer_failed`` warning naming it and the
 event, and the call goes on unchanged.
 
-Events hold no secret: requests and responses never hold credentials (those live in the
-provider's settings), and errors are given as :class:`ErrorInfo`, whose message has
-secrets masked (:func:`modelbus._logging.redact`: API-key-shaped strings and every
+Events hold no secret: requests and responses hold what the caller sent and the model
+answered, never credentials (those live in the provider's settings), and errors are
+given as :class:`ErrorInfo`, whose message has secrets masked
+(:func:`modelbus._logging.redact`: API-key-shaped strings and every
 :class:`modelbus.Secret` value).
 """
 
@@ -216,8 +217,10 @@ class CallFinished(CallEvent):
 
 @frozen
 class CallFailed(CallEvent):
-    """The call raised ``error`` after ``latency_s`` seconds. A stream closed before its
-    end fails with ``error.type`` ``"GeneratorExit"`` (sync) or ``"CancelledError"``."""
+    """The call raised ``error`` after ``latency_s`` seconds. A stream left before its end
+    fails too: with ``error.type`` ``"GeneratorExit"`` when it is closed (``close()`` /
+    ``aclose()``, leaving its ``with`` block, or its iterator collected after a
+    ``break``), ``"CancelledError"`` when its task or event loop is cancelled."""
 
     error: ErrorInfo
     latency_s: float = 0.0

@@ -206,13 +206,24 @@ def test_a_failed_call_emits_call_failed_and_raises_as_before(recorder: Any, mod
     assert "sk-abcdefghijklmnop" not in failed.error.message
 
 
-def test_a_stream_closed_early_fails_its_call(recorder: Any) -> None:
+@pytest.mark.parametrize("is_async", [False, True])
+def test_a_stream_closed_early_fails_its_call_at_once(recorder: Any, is_async: bool) -> None:
     provider = FakeProvider(default_text="one two three")
     with make_client(provider, {"modelbus": {"observers": ["recorder"]}}) as client:
-        it = iter(client.stream("hi"))
-        next(it)
-        it.close()  # type: ignore[attr-defined]
-    assert kinds(recorder.EVENTS)[-1] == "CallFailed"
+        if is_async:
+
+            async def go() -> None:
+                async with client.astream("hi") as s:
+                    async for _ in s:
+                        break
+                assert kinds(recorder.EVENTS)[-1] == "CallFailed"  # before the loop ends
+
+            asyncio.run(go())
+        else:
+            with client.stream("hi") as s:
+                for _ in s:
+                    break
+    assert kinds(recorder.EVENTS) == ["CallStarted", "CacheMissed", "FirstChunk", "CallFailed"]
     assert recorder.EVENTS[-1].error.type == "GeneratorExit"
 
 
