@@ -34,7 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import rows_async, rows_cache, rows_calls, rows_startup, rows_tokens  # noqa: E402
+from benchmarks import (  # noqa: E402
+    rows_async,
+    rows_cache,
+    rows_calls,
+    rows_observers,
+    rows_startup,
+    rows_tokens,
+)
 from benchmarks._context import Context, clean_environ, freeze_heap  # noqa: E402
 from benchmarks._harness import REGISTRY, Row, RowSpec  # noqa: E402
 from benchmarks._machine import load_average, machine  # noqa: E402
@@ -44,13 +51,14 @@ __all__ = ["main", "run"]
 
 # The modules register their rows on import. Run order: this order, heavy rows last
 # (rows registered elsewhere after these).
-_ROW_MODULES = (rows_startup, rows_tokens, rows_cache, rows_calls, rows_async)
+_ROW_MODULES = (rows_startup, rows_tokens, rows_cache, rows_observers, rows_calls, rows_async)
 ORDER = (
     "import",
     "first-call",
     "rss",
     "tokens",
     "memory-cache",
+    "observers",
     "sqlite-cache",
     "redis-cache",
     "sync-chat",

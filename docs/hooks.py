@@ -19,6 +19,7 @@ EXCLUDED_DISTRIBUTIONS = ("modelbus-echo", "modelbus-messages")
 HOOKSPECS_PAGE = "reference/hookspecs.md"
 SETTINGS_PAGE = "reference/settings.md"
 CLI_PAGE = "reference/cli.md"
+EVENTS_PAGE = "reference/events.md"
 
 _HOOKSPECS_INTRO = """\
 # Hook specifications
@@ -101,7 +102,14 @@ def hookspecs_markdown() -> str:
     )
 
 
-_SECTIONS = ("providers", "caches", "retry_policies", "token_counters", "rate_limiters")
+_SECTIONS = (
+    "providers",
+    "caches",
+    "retry_policies",
+    "token_counters",
+    "rate_limiters",
+    "observers",
+)
 
 _SETTINGS_INTRO = """\
 # Settings reference
@@ -132,6 +140,46 @@ runtime error, 2 usage, config or plugin error.
 """
 
 
+_EVENTS_INTRO = """\
+# Call events
+
+What an observer plugin (`modelbus_register_observers`, see the
+[hook specifications](hookspecs.md)) receives for every call, made from the event classes
+of `modelbus.events`. The [observability guide](../how-to/observability.md) shows an
+observer and the OpenTelemetry plugin built on them.
+
+| event | fields | when |
+|---|---|---|
+"""
+
+
+def events_markdown() -> str:
+    """The call events reference: a table of every event class and its fields, then
+    each class rendered by mkdocstrings."""
+    import attrs
+
+    from modelbus import events
+    from modelbus._settings_docs import one_line, rst_to_markdown
+
+    classes = [getattr(events, n) for n in events.__all__ if attrs.has(getattr(events, n))]
+    classes.sort(key=lambda c: inspect.getsourcelines(c)[1])  # the order calls emit them
+    rows, members = [], []
+    for cls in classes:
+        name = cls.__name__
+        fields = ", ".join(f"`{f.name}`" for f in attrs.fields(cls))
+        doc = one_line(rst_to_markdown((inspect.getdoc(cls) or "").split("\n\n")[0]))
+        rows.append(f"| [`{name}`](#modelbus.events.{name}) | {fields} | {doc} |")
+        members.append(f"        - {name}")
+    return (
+        _EVENTS_INTRO
+        + "\n".join(rows)
+        + "\n\n::: modelbus.events\n    options:\n      show_root_heading: false\n"
+        + "      heading_level: 2\n      members:\n"
+        + "\n".join(members)
+        + "\n"
+    )
+
+
 def reference_pages() -> dict[str, str]:
     """Path under ``docs/`` → Markdown of each generated reference page."""
     from modelbus import load_plugins
@@ -157,6 +205,7 @@ def reference_pages() -> dict[str, str]:
         HOOKSPECS_PAGE: hookspecs_markdown(),
         SETTINGS_PAGE: _SETTINGS_INTRO + settings_markdown(docs),
         CLI_PAGE: _CLI_INTRO + cli_markdown(commands),
+        EVENTS_PAGE: events_markdown(),
     }
 
 

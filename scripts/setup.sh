@@ -27,10 +27,11 @@ args=(-e ".[dev]")
 # docs/examples/modelbus-{echo,messages}: the plugin tutorial's examples, installed so
 # their tests run.
 for dir in plugins/openai plugins/azure plugins/local plugins/redis-cache plugins/structured-output \
-           docs/examples/modelbus-echo docs/examples/modelbus-messages; do
+           plugins/otel docs/examples/modelbus-echo docs/examples/modelbus-messages; do
   [ -f "$dir/pyproject.toml" ] || continue
   case "$dir" in
     plugins/local) args+=(-e "$dir[embedded,test]") ;;
+    plugins/otel) args+=(-e "$dir[test]") ;;
     *) args+=(-e "$dir") ;;
   esac
 done

@@ -20,6 +20,7 @@ from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
 from ._logging import calls_logged
+from ._observe import note_cache
 from ._pipeline import check_cache_tags
 from ._plugins import load_plugins
 from ._registry import Registry, start, start_each
@@ -165,6 +166,10 @@ class Client:
         except ValueError as exc:
             raise ConfigError(str(exc), key="catalog", source=cfg.source) from exc
         self._default_provider: tuple[str, str] | None = None
+        from ._observe import build_observers
+
+        # None without observers: the call path then tests this one attribute, no more.
+        self._observers = build_observers(self, core.observers)
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Client:
@@ -302,6 +307,8 @@ class Client:
                     cost_usd=t.cost_usd + (resp.cost_usd or 0.0),
                     unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
                 )
+        if self._observers is not None:
+            note_cache(cache)
         # Asked per call: the application may configure structlog after this client is
         # built; an event nobody would see is not built.
         if not calls_logged():
@@ -638,13 +645,22 @@ class Client:
         t0 = time.perf_counter()
         route, req = self._embed_request(input, model, params)
         p = self.provider(route.provider)
-        resp, n = retry_call(
-            lambda: p.embed(req),
-            self.retry_policy,
-            clock=self.clock,
-            budget=self._retry_budget(route.provider),
-        )
-        return self._embedded(route, req, resp, n, t0)
+
+        def run(scope: Any = None) -> EmbeddingResponse:
+            resp, n = retry_call(
+                lambda: p.embed(req),
+                self.retry_policy,
+                clock=self.clock,
+                on_retry=scope and scope.retry,
+                budget=self._retry_budget(route.provider),
+            )
+            return self._embedded(route, req, resp, n, t0)
+
+        if self._observers is not None:
+            from ._observe import observed
+
+            return observed(self, route, req, run, "embeddings")
+        return run()
 
     async def aembed(
         self, input: str | Iterable[str], *, model: str | None = None, **params: Any
@@ -655,13 +671,22 @@ class Client:
         t0 = time.perf_counter()
         route, req = self._embed_request(input, model, params)
         p = self.provider(route.provider)
-        resp, n = await aretry_call(
-            lambda: p.aembed(req),
-            self.retry_policy,
-            clock=self.clock,
-            budget=self._retry_budget(route.provider),
-        )
-        return self._embedded(route, req, resp, n, t0)
+
+        async def run(scope: Any = None) -> EmbeddingResponse:
+            resp, n = await aretry_call(
+                lambda: p.aembed(req),
+                self.retry_policy,
+                clock=self.clock,
+                on_retry=scope and scope.retry,
+                budget=self._retry_budget(route.provider),
+            )
+            return self._embedded(route, req, resp, n, t0)
+
+        if self._observers is not None:
+            from ._observe import aobserved
+
+            return await aobserved(self, route, req, run, "embeddings")
+        return await run()
 
     def _embedded(
         self, route: Route, req: EmbeddingRequest, resp: EmbeddingResponse, n: int, t0: float

@@ -158,6 +158,8 @@ class CoreSettings:
       (default 60: the read timeout of nginx and AWS load balancers, see
       ``modelbus._timeouts``); a stall raises APITimeoutError, retried only before the
       first chunk. ``None``: no limit.
+    - ``observers``: registered observer names (``["otel"]``) that receive every call's
+      events (:mod:`modelbus.events`), in this order; ``[observers.NAME]`` configures one.
     """
 
     provider: str | None = None
@@ -178,6 +180,7 @@ class CoreSettings:
     stream_idle_timeout_s: float | None = field(
         default=DEFAULT_STREAM_IDLE_TIMEOUT_S, validator=_seconds
     )
+    observers: list[str] = field(factory=list)
     plugins: PluginsSettings = field(factory=PluginsSettings)
     retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
 
@@ -218,6 +221,7 @@ PLUGIN_SECTIONS = (
     "token_counters",
     "rate_limiters",
     "budget_stores",
+    "observers",
 )
 TOP_LEVEL = (
     "modelbus",

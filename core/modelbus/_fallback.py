@@ -35,6 +35,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._observe import Scope
 
 __all__ = ["is_availability_error", "next_route"]
 
@@ -61,12 +62,14 @@ def is_availability_error(error: BaseException) -> bool:
 
 
 def next_route(
-    c: Client, route: Route, req: ChatRequest, error: BaseException
+    c: Client, route: Route, req: ChatRequest, error: BaseException, scope: Scope | None = None
 ) -> tuple[Route, ChatRequest] | None:
     """The route and request to try after ``error`` on ``route``, or ``None`` (re-raise).
 
-    Logs a ``modelbus.fallback`` warning naming both models and the error. Raises
-    :class:`ConfigError` when a fallback name does not resolve."""
+    Logs a ``modelbus.fallback`` warning naming both models and the error, and emits
+    :class:`~modelbus.events.FallbackTaken` to the call's ``scope`` (a stream's) or the
+    current chat call's. Raises :class:`ConfigError` when a fallback name does not
+    resolve."""
     if isinstance(error, ContextLengthExceededError) and route.context_window_fallback:
         target = c.route(route.context_window_fallback)
         nxt = attrs.evolve(target, fallbacks=(), context_window_fallback=None)
@@ -88,6 +91,12 @@ def next_route(
         error_type=type(error).__name__,
         error=str(error),
     )
+    if c._observers is not None:
+        from ._observe import current
+
+        s = scope or current()
+        if s is not None:
+            s.fallback(route, nxt, reason, error)
     return nxt, _request_for(req, route, nxt)
 
 

@@ -13,7 +13,7 @@ count, and that keeps a memory-cache hit in the tens of microseconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -24,6 +24,7 @@ from ._cache_lock import arun_locked, run_locked
 from ._context import TruncateOption, check_truncate
 from ._converter import dumps_response, loads_response
 from ._fallback import next_route
+from ._observe import aobserved, current, observed
 from ._prepare import resolve_truncate
 from ._retry import aretry_call, retry_call
 from ._routing import Route
@@ -34,6 +35,7 @@ from .errors import Attempt, CacheMiss
 if TYPE_CHECKING:
     from ._adapt import AdaptedProvider
     from ._client import Client
+    from ._observe import Scope
     from .protocols import Cache
 
 CacheMode = Literal["use", "refresh", "bypass", "only"]
@@ -190,7 +192,22 @@ def _cache_set(c: Client, cache: Cache, key: str, resp: ChatResponse, o: CallOpt
         return  # an incomplete answer is not worth replaying
     ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
     data = dumps_response(resp)
-    c._guard(lambda: cache.set(key, data, ttl, o.cache_tags), "cache_set_failed")
+    stored = c._guard(lambda: _set(cache, key, data, ttl, o.cache_tags), "cache_set_failed")
+    if stored and c._observers is not None:
+        _observe_cache(None, key, ttl, stored=True)
+
+
+def _set(cache: Cache, key: str, data: bytes, ttl: float | None, tags: tuple[str, ...]) -> bool:
+    cache.set(key, data, ttl, tags)
+    return True  # what tells a stored value from a failed store under _guard
+
+
+def _observe_cache(
+    hit: ChatResponse | None, key: str, ttl: float | None = None, *, stored: bool = False
+) -> None:
+    scope = current()
+    if scope is not None:
+        scope.stored(key, ttl) if stored else scope.cache(hit is not None, key)
 
 
 def _hit(resp: ChatResponse, t0: float) -> ChatResponse:
@@ -208,8 +225,14 @@ def _hit_decoder(
     return decode
 
 
-def _on_retry(c: Client, route: Route) -> Callable[[Attempt, int], None]:
+def _on_retry(
+    c: Client, route: Route, scope: Scope | None = None
+) -> Callable[[Attempt, int], None]:
     def on_retry(a: Attempt, n: int) -> None:
+        if c._observers is not None:
+            s = scope or current()
+            if s is not None:
+                s.retry(a, n)
         c._log_warning(
             "modelbus.retry",
             provider=route.provider,
@@ -246,13 +269,19 @@ def _finish_provider_response(
 
 def chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
     """Run a chat request through the pipeline (sync), then its fallbacks (``_fallback``)."""
+    if c._observers is not None:
+        return observed(c, route, req, lambda _: _chain(c, route, req, o, t0))
+    return _chain(c, route, req, o, t0)
+
+
+def _chain(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
     try:
         return _chat(c, route, req, o, t0)
     except Exception as exc:
         nxt = next_route(c, route, req, exc)
         if nxt is None:
             raise
-        return chat(c, nxt[0], nxt[1], o, t0)
+        return _chain(c, nxt[0], nxt[1], o, t0)
 
 
 def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) -> ChatResponse:
@@ -264,6 +293,8 @@ def _chat(c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float) 
     key = _key(c, route, provider, req, o.truncate)
     if o.cache != "refresh":
         hit = _cache_get(c, cache, key)
+        if c._observers is not None:
+            _observe_cache(hit, key)
         if hit is not None:
             return c._done(route, _hit(hit, t0), t0, "hit")
         if o.cache == "only":
@@ -312,13 +343,21 @@ async def achat(
     c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float
 ) -> ChatResponse:
     """Run a chat request through the pipeline (async), then its fallbacks."""
+    if c._observers is not None:
+        return await aobserved(c, route, req, lambda _: _achain(c, route, req, o, t0))
+    return await _achain(c, route, req, o, t0)
+
+
+async def _achain(
+    c: Client, route: Route, req: ChatRequest, o: CallOptions, t0: float
+) -> ChatResponse:
     try:
         return await _achat(c, route, req, o, t0)
     except Exception as exc:
         nxt = next_route(c, route, req, exc)
         if nxt is None:
             raise
-        return await achat(c, nxt[0], nxt[1], o, t0)
+        return await _achain(c, nxt[0], nxt[1], o, t0)
 
 
 async def _achat(
@@ -333,6 +372,8 @@ async def _achat(
     if o.cache != "refresh":
         data = await c._aguard(_acache(cache, "get", key), "cache_get_failed")
         hit = _decode(c, cache, key, data)
+        if c._observers is not None:
+            _observe_cache(hit, key)
         if hit is not None:
             return c._done(route, _hit(hit, t0), t0, "hit")
         if o.cache == "only":
@@ -342,10 +383,11 @@ async def _achat(
         resp = await _acall(c, route, provider, req, o)
         if resp.finish_reason not in (None, "error"):
             ttl = o.cache_ttl_s if o.cache_ttl_s is not None else c.config.modelbus.cache_ttl_s
-            await c._aguard(
-                _acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags),
-                "cache_set_failed",
-            )
+            aw = _acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags)
+            if c._observers is None:
+                await c._aguard(aw, "cache_set_failed")
+            elif await c._aguard(_ok(aw), "cache_set_failed"):
+                _observe_cache(None, key, ttl, stored=True)
         return resp
 
     async def locked() -> ChatResponse:
@@ -380,6 +422,12 @@ async def _acall(
     if hold is not None:
         await hold.asettle(resp.cost_usd)
     return resp
+
+
+async def _ok(aw: Awaitable[Any]) -> bool:
+    """``True`` once ``aw`` is done (what tells a stored value from a failed store)."""
+    await aw
+    return True
 
 
 async def _acache(cache: Any, method: str, *args: Any) -> Any:

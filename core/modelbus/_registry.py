@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "catalog": "modelbus_register_catalog",
     "doctor_checks": "modelbus_register_doctor_checks",
     "templates": "modelbus_register_templates",
+    "observers": "modelbus_register_observers",
 }
 
 

@@ -23,6 +23,7 @@ import attrs
 
 from ._converter import dumps_response
 from ._fallback import next_route
+from ._observe import aobserve_stream, observe_stream
 from ._pipeline import (
     CallOptions,
     _acache,
@@ -30,7 +31,9 @@ from ._pipeline import (
     _decode,
     _key,
     _no_cache_only,
+    _ok,
     _on_retry,
+    _set,
     billed_tier,
     call_limits,
 )
@@ -44,6 +47,7 @@ from .errors import CacheMiss
 if TYPE_CHECKING:
     from ._budgeting import Hold
     from ._client import Client
+    from ._observe import Scope
 
 __all__ = ["AsyncChatStream", "ChatStream"]
 
@@ -61,6 +65,8 @@ class _StreamBase:
         self._cached: ChatResponse | None = None
         self._key: str | None = None
         self._hold: Hold | None = None
+        self._scope: Scope | None = None  # set when the client has observers (_observe)
+        self._outer: Any = None  # the observing wrapper, closed by close()/aclose()
 
     @property
     def response(self) -> ChatResponse:
@@ -86,6 +92,8 @@ class _StreamBase:
             status = "bypass" if self._key is None else "miss"
         resp = self._c._done(route, resp, self._t0, status)
         self._response = resp
+        if self._scope is not None:
+            self._scope.cache_status = status
         return resp
 
     def _spent(self) -> float | None:
@@ -100,6 +108,14 @@ class _StreamBase:
         resp = self._acc.response(self._route.provider)
         model = resp.model or self._req.model
         return self._c.catalog.cost(model, usage, billed_tier(self._req, resp))
+
+    def _first(self) -> None:
+        if self._scope is not None:
+            self._scope.first_chunk()
+
+    def _stored(self, key: str, ttl: float | None) -> None:
+        if self._scope is not None:
+            self._scope.stored(key, ttl)
 
     def _ttl(self) -> float | None:
         o = self._o
@@ -127,8 +143,16 @@ class ChatStream(_StreamBase):
             close()
         if self._hold is not None:
             self._hold.settle(self._spent())
+        if self._outer is not None:
+            self._outer.close()
 
     def __iter__(self) -> Iterator[ChatChunk]:
+        if self._c._observers is None or self._scope is not None:
+            return self._run()
+        self._outer = observe_stream(self, self._run())
+        return self._outer  # type: ignore[no-any-return]
+
+    def _run(self) -> Iterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
         provider = c.provider(route.provider)
         cache = None if o.cache == "bypass" else c.cache
@@ -138,7 +162,10 @@ class ChatStream(_StreamBase):
             self._key = _key(c, route, provider, req, o.truncate)
             if o.cache != "refresh":
                 self._cached = _cache_get(c, cache, self._key)
+                if self._scope is not None:
+                    self._scope.cache(self._cached is not None, self._key)
                 if self._cached is not None:
+                    self._first()
                     yield from replay_chunks(self._cached)
                     self._complete()
                     return
@@ -155,7 +182,7 @@ class ChatStream(_StreamBase):
                 first,
                 c.retry_policy,
                 clock=c.clock,
-                on_retry=_on_retry(c, route),
+                on_retry=_on_retry(c, route, self._scope),
                 budget=c._retry_budget(route.provider),
                 limits=call_limits(c, route, o),
             )
@@ -165,17 +192,19 @@ class ChatStream(_StreamBase):
             if not isinstance(exc, Exception):
                 raise
             # Nothing was yielded yet, so a fallback model can still take the whole stream.
-            nxt = next_route(c, route, self._req, exc)
+            nxt = next_route(c, route, self._req, exc, self._scope)
             if nxt is None:
                 raise
             inner = ChatStream(c, nxt[0], nxt[1], o)
-            inner._t0 = self._t0
+            inner._t0, inner._scope = self._t0, self._scope
             self._it = inner_it = iter(inner)
             yield from inner_it
             self._response = inner.response
             return
         self._it = it
         try:
+            if head:
+                self._first()
             for chunk in head:
                 self._acc.add(chunk)
                 yield chunk
@@ -188,9 +217,9 @@ class ChatStream(_StreamBase):
             if self._hold is not None:
                 self._hold.settle(self._spent())
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
-            data = dumps_response(resp)
-            key = self._key
-            c._guard(lambda: cache.set(key, data, self._ttl(), o.cache_tags), "cache_set_failed")
+            data, key, ttl = dumps_response(resp), self._key, self._ttl()
+            if c._guard(lambda: _set(cache, key, data, ttl, o.cache_tags), "cache_set_failed"):
+                self._stored(key, ttl)
 
 
 class AsyncChatStream(_StreamBase):
@@ -212,8 +241,16 @@ class AsyncChatStream(_StreamBase):
             await aclose()
         if self._hold is not None:
             await self._hold.asettle(self._spent())
+        if self._outer is not None:
+            await self._outer.aclose()
 
-    async def __aiter__(self) -> AsyncIterator[ChatChunk]:
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        if self._c._observers is None or self._scope is not None:
+            return self._run()
+        self._outer = aobserve_stream(self, self._run())
+        return self._outer  # type: ignore[no-any-return]
+
+    async def _run(self) -> AsyncIterator[ChatChunk]:
         c, route, req, o = self._c, self._route, self._req, self._o
         provider = c.provider(route.provider)
         cache = None if o.cache == "bypass" else c.cache
@@ -224,7 +261,10 @@ class AsyncChatStream(_StreamBase):
             if o.cache != "refresh":
                 data = await c._aguard(_acache(cache, "get", self._key), "cache_get_failed")
                 self._cached = _decode(c, cache, self._key, data)
+                if self._scope is not None:
+                    self._scope.cache(self._cached is not None, self._key)
                 if self._cached is not None:
+                    self._first()
                     for chunk in replay_chunks(self._cached):
                         yield chunk
                     self._complete()
@@ -243,7 +283,7 @@ class AsyncChatStream(_StreamBase):
                 first,
                 c.retry_policy,
                 clock=c.clock,
-                on_retry=_on_retry(c, route),
+                on_retry=_on_retry(c, route, self._scope),
                 budget=c._retry_budget(route.provider),
                 limits=limits,
             )
@@ -252,11 +292,11 @@ class AsyncChatStream(_StreamBase):
                 await self._hold.arelease(exc)
             if not isinstance(exc, Exception):
                 raise
-            nxt = next_route(c, route, self._req, exc)
+            nxt = next_route(c, route, self._req, exc, self._scope)
             if nxt is None:
                 raise
             inner = AsyncChatStream(c, nxt[0], nxt[1], o)
-            inner._t0 = self._t0
+            inner._t0, inner._scope = self._t0, self._scope
             self._it = inner_it = aiter(inner)
             async for chunk in inner_it:
                 yield chunk
@@ -264,6 +304,8 @@ class AsyncChatStream(_StreamBase):
             return
         self._it = it
         try:
+            if head:
+                self._first()
             for chunk in head:
                 self._acc.add(chunk)
                 yield chunk
@@ -276,7 +318,7 @@ class AsyncChatStream(_StreamBase):
             if self._hold is not None:
                 await self._hold.asettle(self._spent())
         if cache is not None and self._key and resp.finish_reason not in (None, "error"):
-            await c._aguard(
-                _acache(cache, "set", self._key, dumps_response(resp), self._ttl(), o.cache_tags),
-                "cache_set_failed",
-            )
+            key, ttl = self._key, self._ttl()
+            aw = _acache(cache, "set", key, dumps_response(resp), ttl, o.cache_tags)
+            if await c._aguard(_ok(aw), "cache_set_failed"):
+                self._stored(key, ttl)

@@ -35,6 +35,7 @@ from .errors import ToolError
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._observe import Scope
 
 __all__ = ["DEFAULT_MAX_TOOL_ROUNDS", "arun", "resolve_tools", "run", "wants_loop"]
 
@@ -133,6 +134,15 @@ class _Totals:
         )
 
 
+def _observed(scope: Scope | None, registry: ToolRegistry) -> ToolRegistry:
+    """The registry, or a view of it that emits tool events to ``scope``."""
+    if scope is None:
+        return registry
+    from ._observe import ObservedTools
+
+    return ObservedTools(registry, scope)  # type: ignore[return-value]
+
+
 def _over_limit(n: int, history: list[Message]) -> ToolError:
     names = ", ".join(tc.function.name for tc in history[-1].tool_calls or ())
     return ToolError(
@@ -154,6 +164,25 @@ def run(
 ) -> ChatResponse:
     """Run the tool loop (sync). ``chat_kwargs`` are the cache options passed to every
     round's ``client.chat``; ``params`` the OpenAI parameters (``tool_choice``...)."""
+    args = (client, messages, tools, model, system, max_tool_rounds, chat_kwargs, params)
+    if client._observers is not None:
+        from ._observe import observed
+
+        return observed(client, client.route(model), None, lambda s: _run(s, *args), "tool_loop")
+    return _run(None, *args)
+
+
+def _run(
+    scope: Scope | None,
+    client: Client,
+    messages: Any,
+    tools: Any,
+    model: str | None,
+    system: str | None,
+    max_tool_rounds: int | None,
+    chat_kwargs: Mapping[str, Any] | None,
+    params: dict[str, Any],
+) -> ChatResponse:
     t0 = time.perf_counter()
     limit = _check_rounds(max_tool_rounds, tools)
     registry = resolve_tools(client, tools)
@@ -177,7 +206,7 @@ def run(
             return totals.final(resp, history, t0)
         if rounds == limit:
             raise _over_limit(limit, history)
-        history.extend(registry.execute_all(resp.tool_calls))
+        history.extend(_observed(scope, registry).execute_all(resp.tool_calls))
         rounds += 1
         choice = _next_choice(choice)
 
@@ -194,6 +223,26 @@ async def arun(
     **params: Any,
 ) -> ChatResponse:
     """The async twin of :func:`run`; a round's calls run concurrently (``asyncio.gather``)."""
+    args = (client, messages, tools, model, system, max_tool_rounds, chat_kwargs, params)
+    if client._observers is not None:
+        from ._observe import aobserved
+
+        route = client.route(model)
+        return await aobserved(client, route, None, lambda s: _arun(s, *args), "tool_loop")
+    return await _arun(None, *args)
+
+
+async def _arun(
+    scope: Scope | None,
+    client: Client,
+    messages: Any,
+    tools: Any,
+    model: str | None,
+    system: str | None,
+    max_tool_rounds: int | None,
+    chat_kwargs: Mapping[str, Any] | None,
+    params: dict[str, Any],
+) -> ChatResponse:
     t0 = time.perf_counter()
     limit = _check_rounds(max_tool_rounds, tools)
     registry = resolve_tools(client, tools)
@@ -217,6 +266,6 @@ async def arun(
             return totals.final(resp, history, t0)
         if rounds == limit:
             raise _over_limit(limit, history)
-        history.extend(await registry.aexecute_all(resp.tool_calls))
+        history.extend(await _observed(scope, registry).aexecute_all(resp.tool_calls))
         rounds += 1
         choice = _next_choice(choice)

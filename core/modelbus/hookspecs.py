@@ -127,3 +127,15 @@ def modelbus_register_doctor_checks(register: Register) -> None:
 @hookspec
 def modelbus_register_templates(register: Register) -> None:
     """Register prompt templates: ``register(name, path_to_template_toml)``."""
+
+
+@hookspec
+def modelbus_register_observers(register: Register) -> None:
+    """Register call observers; the factory returns a :class:`modelbus.protocols.Observer`.
+
+    A client builds the observers its config names (``[modelbus] observers = ["otel"]``,
+    settings from ``[observers.NAME]``) and hands each one every call event of
+    :mod:`modelbus.events`, synchronously and in order. An observer that raises is
+    reported once (a ``modelbus.observer_failed`` warning naming it and the event) and
+    never changes a call's result.
+    """

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Message,
         ToolSpec,
     )
+    from .events import CallEvent
 
 __all__ = [
     "AsyncProvider",
@@ -37,6 +38,7 @@ __all__ = [
     "CacheStats",
     "Capabilities",
     "LockingCache",
+    "Observer",
     "RateLimiter",
     "ResponseFormatHandler",
     "RetryPolicy",
@@ -345,3 +347,15 @@ class ResponseFormatHandler(Protocol):
         open_stream: Callable[[ChatRequest], Any],
         capabilities: Capabilities,
     ) -> Any: ...
+
+
+@runtime_checkable
+class Observer(Protocol):
+    """Receives every call event (:mod:`modelbus.events`) of the clients configured with
+    it (``[modelbus] observers``).
+
+    ``on_event`` is called on the caller's thread or task, in the order the call makes
+    them, so it must return quickly (hand slow work to a queue or thread). What it
+    raises is reported once and ignored: the call goes on unchanged."""
+
+    def on_event(self, event: CallEvent) -> None: ...

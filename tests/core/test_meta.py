@@ -96,6 +96,16 @@ def test_every_hookspec_is_called_through_a_plugin_in_some_test(name: str) -> No
     )
 
 
+def test_every_call_event_is_in_the_events_reference(pages: dict[str, str]) -> None:
+    from modelbus import events
+
+    page = pages[hooks.EVENTS_PAGE]
+    assert "::: modelbus.events" in page
+    for name in events.__all__:
+        if attrs.has(getattr(events, name)):
+            assert f"        - {name}\n" in page and f"[`{name}`]" in page, name
+
+
 # --- settings ----------------------------------------------------------------------
 def _cells(text: str) -> list[str]:
     """Table cells split at ``|`` outside code spans and not escaped."""
@@ -239,7 +249,7 @@ def _doc_pages() -> list[Path]:
 
 def test_every_page_is_in_the_nav_and_every_nav_entry_exists() -> None:
     nav = _mkdocs_nav()
-    generated = {hooks.HOOKSPECS_PAGE, hooks.SETTINGS_PAGE, hooks.CLI_PAGE}
+    generated = {hooks.HOOKSPECS_PAGE, hooks.SETTINGS_PAGE, hooks.CLI_PAGE, hooks.EVENTS_PAGE}
     for entry in nav:
         assert entry in generated or (DOCS / entry).is_file(), entry
     written = {str(p.relative_to(DOCS)) for p in _doc_pages()} - {"benchmarks.md"}

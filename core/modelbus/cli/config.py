@@ -47,6 +47,8 @@ def selected_components(cfg: Config, registry: Registry) -> dict[str, list[str]]
             add(kind, value)
     for alias in cfg.models.values():
         add("providers", alias.provider)
+    for name in core.observers:
+        add("observers", name)
     if core.provider is None:
         # Nothing to pick from is no error here; `modelbus chat` says so when it needs one.
         with contextlib.suppress(ConfigError):
@@ -76,6 +78,14 @@ def check_config(cfg: Config, registry: Registry) -> None:
                 key=f"modelbus.{key}",
                 source=cfg.source,
                 accepted=registry.names(kind),
+            )
+    for name in core.observers:
+        if ("observers", name) not in registry:
+            raise ConfigError(
+                f"no observers plugin named {name!r} is installed",
+                key="modelbus.observers",
+                source=cfg.source,
+                accepted=registry.names("observers"),
             )
     for name, alias in cfg.models.items():
         if alias.provider is not None and ("providers", alias.provider) not in registry:
