@@ -288,13 +288,18 @@ class FakeProvider:
         assert reply.response is not None
         return reply.response
 
-    def _next(self, request: ChatRequest) -> FakeReply | ChatResponse:
+    def _next(self, request: ChatRequest) -> ChatResponse:
+        """The scripted answer to ``request`` after its latency (a scripted error is
+        raised): what ``chat`` returns, for subclasses that shape it further."""
+        return self._whole(self._timed(request))
+
+    def _timed(self, request: ChatRequest) -> FakeReply | ChatResponse:
         got = self._take(request)
         if isinstance(got, FakeReply) and got.latency_s and self.clock is not None:
             self.clock.sleep(got.latency_s)
         return got
 
-    async def _anext(self, request: ChatRequest) -> FakeReply | ChatResponse:
+    async def _atimed(self, request: ChatRequest) -> FakeReply | ChatResponse:
         got = self._take(request)
         if isinstance(got, FakeReply) and got.latency_s and self.clock is not None:
             await self.clock.asleep(got.latency_s)
@@ -319,19 +324,19 @@ class FakeProvider:
             raise self._cut(got.cut_after)
 
     def chat(self, request: ChatRequest) -> ChatResponse:
-        return self._whole(self._next(request))
+        return self._whole(self._timed(request))
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
-        return self._whole(await self._anext(request))
+        return self._whole(await self._atimed(request))
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        got = self._next(request)
+        got = self._timed(request)
         if isinstance(got, FakeReply) and got.cut_after is None:
             return replay_chunks(self._settle(got))  # a scripted error raises here, at once
         return self._chunks(got)
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        for chunk in self._chunks(await self._anext(request)):
+        for chunk in self._chunks(await self._atimed(request)):
             yield chunk
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
