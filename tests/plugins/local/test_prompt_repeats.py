@@ -96,6 +96,16 @@ def test_a_repeated_call_is_asked_again_without_tools(srv: WireServer):
     assert schema["required"] == ["content"] and list(schema["properties"]) == ["content"]
 
 
+def test_an_answer_cut_by_max_tokens_is_unwrapped_not_passed_on_as_json(srv: WireServer):
+    cut = completion('{"content": "It is sunny and 21 deg')  # max_tokens ended the string
+    cut["choices"][0]["finish_reason"] = "length"
+    srv.enqueue(Reply.json(completion(AGAIN)), Reply.json(cut))
+    with provider(srv, tool_calling="prompt") as p:
+        r = p.chat(ask())
+    assert r.content == "It is sunny and 21 deg" and r.finish_reason == "length"
+    assert not r.tool_calls
+
+
 def test_a_new_call_is_passed_on(srv: WireServer):
     srv.enqueue(Reply.json(completion(ROME)))
     with provider(srv, tool_calling="prompt") as p:

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import jiter
 
 from modelbus.plugin import (
     ChatChunk,
@@ -103,9 +104,25 @@ def answer_request(request: ChatRequest) -> ChatRequest:
 def answer_of(first: ChatResponse, again: ChatResponse) -> ChatResponse:
     """The answer to :func:`answer_request` unwrapped from its JSON, with the usage of
     both generations (``first``, the reply that repeated a call, and ``again``)."""
-    content = parse_tool_reply(again.message.text, ()).content
+    content = _answer_text(again.message.text)
     msg = attrs.evolve(again.message, content=content, tool_calls=None)
     return attrs.evolve(again, message=msg, usage=first.usage + again.usage)
+
+
+def _answer_text(text: str | None) -> str | None:
+    """The text of a ``{"content": "..."}`` reply, also when ``max_tokens`` cut it inside
+    the string (``finish_reason`` stays ``"length"``): the JSON wrapper is never passed
+    on as the answer."""
+    content = parse_tool_reply(text, ()).content
+    if content != text or not text:
+        return content
+    try:
+        value = jiter.from_json(text.encode(), partial_mode="trailing-strings")
+    except ValueError:
+        return text
+    if isinstance(value, dict) and isinstance(value.get("content"), str):
+        return str(value["content"])
+    return text
 
 
 def needs_counting(resp: ChatResponse) -> bool:
