@@ -50,16 +50,7 @@ class RedisBudgetStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         s = self.settings = settings or RedisBudgetStoreSettings()
-        self._link = RedisLink(
-            s.url,
-            component="budget_store",
-            password=s.password,
-            socket_timeout_s=s.socket_timeout_s,
-            max_connections=s.max_connections,
-            pool_timeout_s=s.pool_timeout_s,
-            probe_interval_s=s.probe_interval_s,
-            clock=clock,
-        )
+        self._link = RedisLink.of(s, component="budget_store", clock=clock)
         self.breaker = self._link.breaker
         self.prefix = key_prefix(s.namespace) + "b:"
         # Settlements that could not be sent: (keys, reserved, cost), sent later.

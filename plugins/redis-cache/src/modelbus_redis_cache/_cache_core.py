@@ -50,16 +50,7 @@ class _CacheCore:
         breaker_clock: Callable[[], float],
     ) -> None:
         s = self.settings = settings or RedisCacheSettings()
-        self._link = RedisLink(
-            s.url,
-            component="cache",
-            password=s.password,
-            socket_timeout_s=s.socket_timeout_s,
-            max_connections=s.max_connections,
-            pool_timeout_s=s.pool_timeout_s,
-            probe_interval_s=s.probe_interval_s,
-            clock=breaker_clock,
-        )
+        self._link = RedisLink.of(s, component="cache", clock=breaker_clock)
         self.breaker = self._link.breaker
         self.prefix = key_prefix(s.namespace)
         self._v = self.prefix + "v:"

@@ -173,6 +173,25 @@ class RedisLink:
         )
 
     # --- sync ----------------------------------------------------------------------------
+
+    @classmethod
+    def of(
+        cls, settings: Any, *, component: str, clock: Callable[[], float] = time.monotonic
+    ) -> RedisLink:
+        """The link of a component's settings (any of the plugin's settings classes: each
+        has ``url``, ``password``, ``socket_timeout_s``, ``max_connections``,
+        ``pool_timeout_s`` and ``probe_interval_s``)."""
+        return cls(
+            settings.url,
+            component=component,
+            password=settings.password,
+            socket_timeout_s=settings.socket_timeout_s,
+            max_connections=settings.max_connections,
+            pool_timeout_s=settings.pool_timeout_s,
+            probe_interval_s=settings.probe_interval_s,
+            clock=clock,
+        )
+
     def _pinned_connection(self) -> Any:
         local = self._local
         conn = getattr(local, "conn", None)

@@ -64,16 +64,7 @@ class RedisRateLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         s = self.settings = settings or RedisRateLimiterSettings()
-        self._link = RedisLink(
-            s.url,
-            component="rate_limiter",
-            password=s.password,
-            socket_timeout_s=s.socket_timeout_s,
-            max_connections=s.max_connections,
-            pool_timeout_s=s.pool_timeout_s,
-            probe_interval_s=s.probe_interval_s,
-            clock=clock,
-        )
+        self._link = RedisLink.of(s, component="rate_limiter", clock=clock)
         self.breaker = self._link.breaker
         self.prefix = key_prefix(s.namespace) + "rl:"
         self.fallback = LocalRateLimiter(start_full=False)
