@@ -50,8 +50,8 @@ _LAZY: dict[str, str] = {
     "adapt_cache": "._cache_adapt",
     "Capabilities": ".protocols",
     "CacheStats": ".protocols",
-    "ChatStream": "._streaming",
-    "AsyncChatStream": "._streaming",
+    "ChatStream": "._engine",
+    "AsyncChatStream": "._engine",
     "StreamAccumulator": "._stream",
     "Catalog": "._catalog",
     "CatalogEntry": "._catalog",
@@ -93,6 +93,8 @@ if TYPE_CHECKING:
     from ._config import RetryBudgetSettings as RetryBudgetSettings
     from ._conversation import Conversation as Conversation
     from ._converter import converter as converter
+    from ._engine import AsyncChatStream as AsyncChatStream
+    from ._engine import ChatStream as ChatStream
     from ._plugins import load_plugins as load_plugins
     from ._plugins import reset_plugins as reset_plugins
     from ._retry import Clock as Clock
@@ -101,8 +103,6 @@ if TYPE_CHECKING:
     from ._secrets import Secret as Secret
     from ._secrets import env_secret as env_secret
     from ._stream import StreamAccumulator as StreamAccumulator
-    from ._streaming import AsyncChatStream as AsyncChatStream
-    from ._streaming import ChatStream as ChatStream
     from ._templates import PromptTemplate as PromptTemplate
     from ._templates import render_template as render_template
     from ._timeouts import AttemptLimits as AttemptLimits

@@ -28,7 +28,7 @@ from .errors import APITimeoutError, BudgetExceededError, RetryError
 
 if TYPE_CHECKING:
     from ._catalog import CatalogEntry
-    from ._client import Client
+    from ._engine import Engine
     from ._prepare import Estimate
     from ._routing import Route
     from .protocols import BudgetStore
@@ -63,7 +63,7 @@ class _Spec:
 class _State:
     """A client's budgets: their specs, its own ledger and (built on first use) the store."""
 
-    def __init__(self, c: Client, specs: tuple[_Spec, ...]) -> None:
+    def __init__(self, c: Engine, specs: tuple[_Spec, ...]) -> None:
         self.specs = specs
         self.ledger = BudgetLedger()
         self.shared = any(s.scope != "client" for s in specs)
@@ -71,19 +71,19 @@ class _State:
         self._lock = threading.Lock()
         self.warned: set[str] = set()
 
-    def store(self, c: Client) -> BudgetStore:
+    def store(self, c: Engine) -> BudgetStore:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    self._store = c._build("budget_stores", c.config.modelbus.budget_store)
+                    self._store = c.build("budget_stores", c.config.modelbus.budget_store)
         return self._store
 
 
-_states: weakref.WeakKeyDictionary[Client, _State | None] = weakref.WeakKeyDictionary()
+_states: weakref.WeakKeyDictionary[Engine, _State | None] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
 
 
-def _state(c: Client) -> _State | None:
+def _state(c: Engine) -> _State | None:
     try:
         return _states[c]
     except KeyError:
@@ -107,7 +107,7 @@ def _state(c: Client) -> _State | None:
         return _states.setdefault(c, st)
 
 
-def _charges(c: Client, st: _State, model: str) -> tuple[list[Charge], list[Charge]]:
+def _charges(c: Engine, st: _State, model: str) -> tuple[list[Charge], list[Charge]]:
     # A clock object from before ``Clock.wall`` existed (duck-typed) reads the real time.
     now = getattr(c.clock, "wall", time.time)()
     local: list[Charge] = []
@@ -138,7 +138,7 @@ class _Plan:
     model: str
 
 
-def _plan(c: Client, route: Route, est: Estimate) -> _Plan | None:
+def _plan(c: Engine, route: Route, est: Estimate) -> _Plan | None:
     """What the call must reserve, or ``None`` when no budget applies (or its model is
     unpriced and not strict). Raises :class:`BudgetExceededError` for an unpriced model
     under ``budget_strict`` and for a cost it cannot bound."""
@@ -167,7 +167,7 @@ def _plan(c: Client, route: Route, est: Estimate) -> _Plan | None:
             )
         if model not in st.warned:
             st.warned.add(model)
-            c._log_warning(
+            c.log_warning(
                 "budget_unpriced_model",
                 model=model,
                 provider=route.provider,
@@ -215,7 +215,7 @@ def _refused(plan: _Plan, r: Refusal) -> BudgetExceededError:
     )
 
 
-def _unavailable(c: Client, plan: _Plan, exc: BaseException) -> BudgetExceededError:
+def _unavailable(c: Engine, plan: _Plan, exc: BaseException) -> BudgetExceededError:
     ch = plan.shared[0]
     return BudgetExceededError(
         f"{plan.model} request refused: the budget store "
@@ -231,7 +231,7 @@ def _unavailable(c: Client, plan: _Plan, exc: BaseException) -> BudgetExceededEr
     )
 
 
-def reserve(c: Client, route: Route, est: Estimate) -> Hold | None:
+def reserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
     """Reserve the call's worst case on every budget it charges (module doc); ``None``
     when none applies. Raises :class:`BudgetExceededError` when one has no room, when
     the store cannot be reached, or as :func:`_plan` says."""
@@ -253,7 +253,7 @@ def reserve(c: Client, route: Route, est: Estimate) -> Hold | None:
     return Hold(c, plan)
 
 
-async def areserve(c: Client, route: Route, est: Estimate) -> Hold | None:
+async def areserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
     """The async twin of :func:`reserve` (awaits the store's ``areserve``)."""
     plan = _plan(c, route, est)
     if plan is None:
@@ -296,7 +296,7 @@ class Hold:
 
     __slots__ = ("_c", "_done", "_plan")
 
-    def __init__(self, c: Client, plan: _Plan) -> None:
+    def __init__(self, c: Engine, plan: _Plan) -> None:
         self._c = c
         self._plan = plan
         self._done = False
@@ -317,7 +317,7 @@ class Hold:
 
     def _failed(self, exc: BaseException) -> None:
         p = self._plan
-        self._c._log_warning(
+        self._c.log_warning(
             "budget_settle_failed",
             budget=p.shared[0].name,
             store=self._c.config.modelbus.budget_store,
@@ -360,7 +360,7 @@ class Hold:
         await self.asettle(None if may_be_billed(exc) else 0.0)
 
 
-def close_store(c: Client) -> Any:
+def close_store(c: Engine) -> Any:
     """The client's budget store if one was built (for ``Client.close``), else ``None``."""
     st = _states.get(c)
     return None if st is None else st._store

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-__all__ = ["ASYNC_METHODS", "SYNC_METHODS", "AdaptedCache", "acache_call", "adapt_cache"]
+__all__ = ["ASYNC_METHODS", "SYNC_METHODS", "AdaptedCache", "adapt_cache"]
 
 SYNC_METHODS = ("get", "set", "delete", "invalidate_tags", "clear", "stats")
 ASYNC_METHODS = tuple("a" + m for m in SYNC_METHODS)
@@ -94,15 +94,3 @@ def adapt_cache(cache: Any) -> Any:
     ):
         return cache
     return AdaptedCache(cache)
-
-
-async def acache_call(cache: Any, method: str, *args: Any) -> Any:
-    """``await cache.a<method>(*args)`` when the cache has it, else the sync ``method``
-    in a worker thread (inline for ``blocking = False``): what the async pipeline uses."""
-    afn = getattr(cache, "a" + method, None)
-    if afn is not None:
-        return await afn(*args)
-    fn = getattr(cache, method)
-    if _is_blocking(cache):
-        return await asyncio.to_thread(fn, *args)
-    return fn(*args)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._engine import Engine
     from ._types import ChatResponse
 
 __all__ = ["arun_locked", "run_locked"]
@@ -29,7 +29,7 @@ Decode = Callable[[Any], "ChatResponse | None"]
 
 
 def run_locked(
-    c: Client, cache: Any, key: str, decode: Decode, call: Callable[[], ChatResponse]
+    c: Engine, cache: Any, key: str, decode: Decode, call: Callable[[], ChatResponse]
 ) -> ChatResponse:
     """``call()`` under ``cache.lock(key)`` when the cache offers one (module doc);
     ``decode`` turns cached bytes (or ``None``) into a hit response (or ``None``)."""
@@ -40,19 +40,19 @@ def run_locked(
         cm = lock(key)
         acquired = bool(cm.__enter__())
     except Exception as exc:
-        c._log_warning("cache_lock_failed", error=f"{type(exc).__name__}: {exc}")
+        c.log_warning("cache_lock_failed", error=f"{type(exc).__name__}: {exc}")
         return call()
     try:
         if acquired:
             return call()
-        hit = decode(c._guard(lambda: cache.wait_for(key), "cache_wait_failed"))
+        hit = decode(c.guard(lambda: cache.wait_for(key), "cache_wait_failed"))
         return hit if hit is not None else call()
     finally:
-        c._guard(lambda: cm.__exit__(None, None, None), "cache_unlock_failed")
+        c.guard(lambda: cm.__exit__(None, None, None), "cache_unlock_failed")
 
 
 async def arun_locked(
-    c: Client, cache: Any, key: str, decode: Decode, call: Callable[[], Awaitable[ChatResponse]]
+    c: Engine, cache: Any, key: str, decode: Decode, call: Callable[[], Awaitable[ChatResponse]]
 ) -> ChatResponse:
     """The async twin of :func:`run_locked`, with ``cache.alock``/``cache.await_for``
     (a cache with only the sync ``lock`` is not locked on the async path: blocking the
@@ -64,12 +64,12 @@ async def arun_locked(
         cm = lock(key)
         acquired = bool(await cm.__aenter__())
     except Exception as exc:
-        c._log_warning("cache_lock_failed", error=f"{type(exc).__name__}: {exc}")
+        c.log_warning("cache_lock_failed", error=f"{type(exc).__name__}: {exc}")
         return await call()
     try:
         if acquired:
             return await call()
-        hit = decode(await c._aguard(cache.await_for(key), "cache_wait_failed"))
+        hit = decode(await c.aguard(cache.await_for(key), "cache_wait_failed"))
         return hit if hit is not None else await call()
     finally:
-        await c._aguard(cm.__aexit__(None, None, None), "cache_unlock_failed")
+        await c.aguard(cm.__aexit__(None, None, None), "cache_unlock_failed")

@@ -34,7 +34,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._engine import Engine
     from ._observe import Scope
 
 __all__ = ["is_availability_error", "next_route"]
@@ -62,7 +62,7 @@ def is_availability_error(error: BaseException) -> bool:
 
 
 def next_route(
-    c: Client, route: Route, req: ChatRequest, error: BaseException, scope: Scope | None = None
+    c: Engine, route: Route, req: ChatRequest, error: BaseException, scope: Scope | None = None
 ) -> tuple[Route, ChatRequest] | None:
     """The route and request to try after ``error`` on ``route``, or ``None`` (re-raise).
 
@@ -81,7 +81,7 @@ def next_route(
     else:
         return None
     assert nxt.model is not None
-    c._log_warning(
+    c.log_warning(
         "modelbus.fallback",
         from_provider=route.provider,
         from_model=route.model,
@@ -91,7 +91,7 @@ def next_route(
         error_type=type(error).__name__,
         error=str(error),
     )
-    if c._observers is not None:
+    if c.observers is not None:
         from ._observe import current
 
         s = scope or current()

@@ -1,7 +1,7 @@
 """Delivering call events (:mod:`modelbus.events`) to the configured observers.
 
 The call path pays for observation only when ``[modelbus] observers`` names one:
-``Client._observers`` is then an :class:`Observers`, else ``None``, and each emitting
+``Engine.observers`` is then an :class:`Observers`, else ``None``, and each emitting
 site tests that one attribute. The event constructors live here, one small function per
 event, so that the call path holds one line per site and can move as a whole.
 
@@ -38,7 +38,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._engine import Engine
     from ._routing import Route
     from ._tools import ToolRegistry
     from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Message
@@ -87,7 +87,7 @@ class Observers:
         )
 
 
-def build_observers(c: Client, names: Sequence[str]) -> Observers | None:
+def build_observers(c: Engine, names: Sequence[str]) -> Observers | None:
     """The observers ``[modelbus] observers`` names, built once per client; ``None``
     when there are none (the call path then skips every event)."""
     if not names:
@@ -95,8 +95,8 @@ def build_observers(c: Client, names: Sequence[str]) -> Observers | None:
     items = []
     for name in names:
         reg = c.registry.get("observers", name)
-        items.append((name, reg.origin, c._build("observers", name)))
-    return Observers(items, c._log)
+        items.append((name, reg.origin, c.build("observers", name)))
+    return Observers(items, c.log)
 
 
 class Scope:
@@ -109,7 +109,7 @@ class Scope:
         self.call_id = next(_ids)
         self.t0 = t0
         self.operation: Operation = operation
-        # Set by Client._done (the pipeline's own word: hit, miss, bypass, shared).
+        # Set by Engine.done (the pipeline's own word: hit, miss, bypass, shared).
         self.cache_status = "" if operation == "tool_loop" else "bypass"
 
     # One function per event: what the call path calls.
@@ -160,7 +160,7 @@ class Scope:
 
 
 def start(
-    c: Client,
+    c: Engine,
     route: Route,
     request: ChatRequest | EmbeddingRequest | None,
     operation: Operation = "chat",
@@ -168,7 +168,7 @@ def start(
     t0: float | None = None,
 ) -> Scope:
     """Emit :class:`CallStarted` for a call on ``route``; the scope of its other events."""
-    obs = c._observers
+    obs = c.observers
     assert obs is not None
     scope = Scope(obs, time.perf_counter() if t0 is None else t0, operation)
     parent = _CURRENT.get()
@@ -196,7 +196,7 @@ def current() -> Scope | None:
 
 
 def note_cache(cache: str) -> None:
-    """Record where the current chat call's answer came from (``Client._done``)."""
+    """Record where the current chat call's answer came from (``Engine.done``)."""
     scope = _CURRENT.get()
     # A loop's rounds are calls of their own; a stream run by a tool inside a loop
     # reaches here with the loop current, and must not mark the loop.
@@ -205,7 +205,7 @@ def note_cache(cache: str) -> None:
 
 
 def observed(
-    c: Client, route: Route, req: Any, run: Callable[[Scope], T], operation: Operation = "chat"
+    c: Engine, route: Route, req: Any, run: Callable[[Scope], T], operation: Operation = "chat"
 ) -> T:
     """Run ``run(scope)`` as the observed call ``req`` on ``route`` (sync): CallStarted,
     then CallFinished with its result or CallFailed with its error."""
@@ -223,7 +223,7 @@ def observed(
 
 
 async def aobserved(
-    c: Client,
+    c: Engine,
     route: Route,
     req: Any,
     run: Callable[[Scope], Awaitable[T]],

@@ -37,7 +37,7 @@ from .protocols import TokenCounter
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._client import Client
+    from ._engine import Engine
 
 __all__ = [
     "Estimate",
@@ -55,7 +55,7 @@ class Estimate:
     """The request being prepared, its catalog entry and its prompt tokens (counted on
     first use with the client's counter for the model, then kept)."""
 
-    client: Client
+    client: Engine
     route: Route
     request: ChatRequest
     entry: CatalogEntry | None = None
@@ -63,7 +63,7 @@ class Estimate:
     _prompt_tokens: int | None = None
 
     @classmethod
-    def of(cls, c: Client, route: Route, req: ChatRequest) -> Estimate:
+    def of(cls, c: Engine, route: Route, req: ChatRequest) -> Estimate:
         return cls(c, route, req, c.catalog.get(req.model))
 
     @property
@@ -135,7 +135,7 @@ def prompt_upper_bound(req: ChatRequest) -> int | None:
     return n
 
 
-def resolve_truncate(c: Client, truncate: TruncateOption) -> TruncateMode | None:
+def resolve_truncate(c: Engine, truncate: TruncateOption) -> TruncateMode | None:
     """The strategy in force: the call's ``truncate``, else the config's. Raises
     ``ValueError`` naming the accepted values for anything else."""
     check_truncate(truncate)
@@ -144,7 +144,7 @@ def resolve_truncate(c: Client, truncate: TruncateOption) -> TruncateMode | None
     return truncate or None
 
 
-def fit_context(c: Client, route: Route, est: Estimate, truncate: TruncateMode | None) -> None:
+def fit_context(c: Engine, route: Route, est: Estimate, truncate: TruncateMode | None) -> None:
     """Make the prompt fit the model's limits from the catalog, or raise.
 
     Limits: ``context_window - max_tokens`` and ``max_input_tokens``, where known; a
@@ -194,10 +194,10 @@ def fit_context(c: Client, route: Route, est: Estimate, truncate: TruncateMode |
     )
 
 
-_noted_params: weakref.WeakKeyDictionary[Client, set[str]] = weakref.WeakKeyDictionary()
+_noted_params: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 
 
-def fit_params(c: Client, route: Route, est: Estimate) -> None:
+def fit_params(c: Engine, route: Route, est: Estimate) -> None:
     """Adapt the request to its model's capability flags (``_adapt_params``), logging
     each kind of change once per client (``params_adapted``); raises
     :class:`BadRequestError` for what cannot be adapted or under
@@ -212,11 +212,11 @@ def fit_params(c: Client, route: Route, est: Estimate) -> None:
     for note in notes:
         if note not in noted:
             noted.add(note)
-            c._log_warning("params_adapted", model=req.model, detail=note)
+            c.log_warning("params_adapted", model=req.model, detail=note)
 
 
 def prepare(
-    c: Client, route: Route, req: ChatRequest, truncate: TruncateOption = None
+    c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption = None
 ) -> tuple[ChatRequest, Hold | None]:
     """The request to send after every pre-send step (module doc), and its budget
     reservation (``None``: no budget applies), which the caller settles, refunds or
@@ -235,7 +235,7 @@ def prepare(
 
 
 async def aprepare(
-    c: Client, route: Route, req: ChatRequest, truncate: TruncateOption = None
+    c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption = None
 ) -> tuple[ChatRequest, Hold | None]:
     """The async twin of :func:`prepare` (rate limits awaited with ``clock.asleep``)."""
     est = _checked(c, route, req, truncate)
@@ -249,7 +249,7 @@ async def aprepare(
     return est.request, hold
 
 
-def _checked(c: Client, route: Route, req: ChatRequest, truncate: TruncateOption) -> Estimate:
+def _checked(c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption) -> Estimate:
     est = Estimate.of(c, route, req)
     fit_params(c, route, est)
     fit_context(c, route, est, resolve_truncate(c, truncate))

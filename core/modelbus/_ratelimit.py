@@ -20,12 +20,12 @@ from ._routing import Route
 from ._types import ChatRequest
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._engine import Engine
 
 __all__ = ["arate_limit", "rate_limit", "request_tokens"]
 
 
-def _limits(c: Client, route: Route, req: ChatRequest) -> list[tuple[str, RateLimit]]:
+def _limits(c: Engine, route: Route, req: ChatRequest) -> list[tuple[str, RateLimit]]:
     limits = c.config.rate_limits
     if not limits:
         return []
@@ -37,7 +37,7 @@ def _limits(c: Client, route: Route, req: ChatRequest) -> list[tuple[str, RateLi
     return found
 
 
-def request_tokens(c: Client, route: Route, req: ChatRequest) -> int:
+def request_tokens(c: Engine, route: Route, req: ChatRequest) -> int:
     """Tokens a request counts against ``tpm``: estimated prompt tokens (the model's token
     counter) plus the ``max_completion_tokens`` / ``max_tokens`` reserve."""
     counter = c.token_counter(req.model, route.provider)
@@ -46,7 +46,7 @@ def request_tokens(c: Client, route: Route, req: ChatRequest) -> int:
 
 
 def _tokens(
-    c: Client,
+    c: Engine,
     route: Route,
     req: ChatRequest,
     limits: list[tuple[str, RateLimit]],
@@ -58,13 +58,13 @@ def _tokens(
     return count() if count is not None else request_tokens(c, route, req)
 
 
-def _log(c: Client, key: str, waited: float, tokens: int) -> None:
+def _log(c: Engine, key: str, waited: float, tokens: int) -> None:
     if waited > 0 and calls_logged():
-        c._log.info("modelbus.rate_limited", key=key, waited_s=round(waited, 3), tokens=tokens)
+        c.log.info("modelbus.rate_limited", key=key, waited_s=round(waited, 3), tokens=tokens)
 
 
 def rate_limit(
-    c: Client, route: Route, req: ChatRequest, count: Callable[[], int] | None = None
+    c: Engine, route: Route, req: ChatRequest, count: Callable[[], int] | None = None
 ) -> None:
     """Wait (``clock.sleep``) until the request fits every limit that applies to it.
     ``count()`` returns the request's tokens when the caller has already estimated them
@@ -78,7 +78,7 @@ def rate_limit(
 
 
 async def arate_limit(
-    c: Client, route: Route, req: ChatRequest, count: Callable[[], int] | None = None
+    c: Engine, route: Route, req: ChatRequest, count: Callable[[], int] | None = None
 ) -> None:
     """The async twin of :func:`rate_limit` (awaits ``clock.asleep``)."""
     limits = _limits(c, route, req)

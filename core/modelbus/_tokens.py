@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._images import image_tokens
-from ._registry import start_each
 from ._types import ImagePart, Message, ToolSpec
 from .errors import ConfigError
 from .protocols import TokenCounter
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._engine import Engine
 
 __all__ = ["ApproximateCounter", "count_input", "pick_counter"]
 
@@ -56,7 +56,7 @@ class ApproximateCounter:
 _APPROX = ApproximateCounter()
 
 
-def pick_counter(c: Client, model: str, provider: str | None = None) -> TokenCounter:
+def pick_counter(c: Engine, model: str, provider: str | None = None) -> TokenCounter:
     """The provider's own counter when it has one that serves ``model``, else the
     registered counters (exact first, in registration order), else the approximation."""
     if provider is not None:
@@ -66,16 +66,11 @@ def pick_counter(c: Client, model: str, provider: str | None = None) -> TokenCou
             own = None  # counting needs no provider (e.g. no API key): a counter will do
         if own is not None and own.serves(model):
             return own  # type: ignore[no-any-return]
-    counters = c._counters
-    if counters is None:
-        with c._lock:
-            counters = c._counters
-            if counters is None:
-                counters = c._counters = dict(start_each(c.registry, "token_counters", c.config))
+    counters = c.start_counters()
     chosen = c.config.modelbus.token_counter
     if chosen is not None:
         # A counter that failed to start is left out above: asked for by name, it raises.
-        return counters[chosen] if chosen in counters else c._build("token_counters", chosen)
+        return counters[chosen] if chosen in counters else c.build("token_counters", chosen)
     serving = [t for t in counters.values() if t.serves(model)]
     for t in serving:
         if t.exact:
@@ -112,5 +107,29 @@ def count_input(c: Client, text: str, model: str | None = None) -> int:
             return c.count_tokens(data, model=model)
         except TypeError as exc:
             raise ValueError(f"JSON input: {exc}") from exc
-    model_name, provider = c._counting_route(model)
+    model_name, provider = counting_route(c, model)
     return c.token_counter(model_name, provider).count_text(text, model_name)
+
+
+def counting_route(c: Client, model: str | None) -> tuple[str, str | None]:
+    """``(model, provider)`` to count tokens for ``model``: its route, or the name alone
+    (provider ``None``) when it routes nowhere; ``ConfigError`` when no model is given
+    and the default route does not resolve."""
+    try:
+        route = c.route(model)
+    except ConfigError:
+        if model is None:
+            raise
+        return model, None  # counting needs no provider, only a counter for the model
+    assert route.model is not None
+    return route.model, route.provider
+
+
+def count_prompt(c: Client, messages: Any, model: str | None, tools: Any = None) -> int:
+    """``Client.count_tokens``: prompt tokens of ``messages`` (and ``tools``) on ``model``."""
+    from ._routing import build_messages, build_request
+
+    model_name, provider = counting_route(c, model)
+    msgs = build_messages(messages)
+    specs = build_request(msgs, model_name, {"tools": tools}).tools if tools else None
+    return c.token_counter(model_name, provider).count_messages(msgs, model_name, specs)

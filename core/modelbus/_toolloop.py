@@ -165,10 +165,12 @@ def run(
     """Run the tool loop (sync). ``chat_kwargs`` are the cache options passed to every
     round's ``client.chat``; ``params`` the OpenAI parameters (``tool_choice``...)."""
     args = (client, messages, tools, model, system, max_tool_rounds, chat_kwargs, params)
-    if client._observers is not None:
+    if client.engine.observers is not None:
         from ._observe import observed
 
-        return observed(client, client.route(model), None, lambda s: _run(s, *args), "tool_loop")
+        return observed(
+            client.engine, client.route(model), None, lambda s: _run(s, *args), "tool_loop"
+        )
     return _run(None, *args)
 
 
@@ -224,11 +226,11 @@ async def arun(
 ) -> ChatResponse:
     """The async twin of :func:`run`; a round's calls run concurrently (``asyncio.gather``)."""
     args = (client, messages, tools, model, system, max_tool_rounds, chat_kwargs, params)
-    if client._observers is not None:
+    if client.engine.observers is not None:
         from ._observe import aobserved
 
         route = client.route(model)
-        return await aobserved(client, route, None, lambda s: _arun(s, *args), "tool_loop")
+        return await aobserved(client.engine, route, None, lambda s: _arun(s, *args), "tool_loop")
     return await _arun(None, *args)
 
 

@@ -370,7 +370,7 @@ def test_any_interleaving_of_tasks_stays_under_the_limit(
     assert all(isinstance(o, (ChatResponse, BudgetExceededError, ServerError)) for o in outcomes)
     from modelbus._budgeting import _states
 
-    state = _states[c]
+    state = _states[c.engine]
     assert state is not None
     held, reserved = state.ledger.usage("max_cost_usd\x1ftotal")
     assert reserved == 0  # every reservation was settled or refunded

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from modelbus import _client, _singleflight
+from modelbus import _singleflight
+from modelbus._engine import Engine
 from modelbus.builtins import retry
 from modelbus.testing.machines import ClientMachine
 
@@ -44,12 +45,12 @@ def _ignores_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _counts_shared_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     # The usage_totals defect of issue 15: a shared call counted once per caller.
-    real = _client.Client._done
+    real = Engine.done
 
-    def done(self: Any, route: Any, resp: Any, t0: float, cache: str) -> Any:
-        return real(self, route, resp, t0, "miss" if cache == "shared" else cache)
+    def done(self: Any, call: Any, resp: Any, outcome: str, *, counted: bool = False) -> Any:
+        return real(self, call, resp, "miss" if outcome == "shared" else outcome)
 
-    monkeypatch.setattr(_client.Client, "_done", done)
+    monkeypatch.setattr(Engine, "done", done)
 
 
 BROKEN = {

@@ -110,7 +110,7 @@ def kinds(events: list[Any]) -> list[str]:
 
 def test_no_observer_configured_means_no_observers_object() -> None:
     with make_client(FakeProvider()) as client:
-        assert client._observers is None
+        assert client.engine.observers is None
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -313,8 +313,8 @@ def test_the_guide_example_counts_each_provider_calls_tokens_once(recorder: Any)
         provider.enqueue_tool_call("echo", '{"text": "x"}')
         client.chat("c", tools=[echo])
         client.chat("d", model="other-model")
-        assert client._observers is not None
-        counter = client._observers._items[0][2]
+        assert client.engine.observers is not None
+        counter = client.engine.observers._items[0][2]
         totals = client.usage_totals
     assert sum(counter.tokens.values()) == totals.usage.total_tokens
     assert counter.tokens == {"fake-model": 15 * 4, "other-model": 15}
@@ -328,8 +328,8 @@ def test_observer_names_and_settings_are_checked(recorder: Any) -> None:
         make_client(FakeProvider(), bad)
     good = {"modelbus": {"observers": ["recorder"]}, "observers": {"recorder": {"tag": "x"}}}
     with make_client(FakeProvider(), good) as client:
-        assert client._observers is not None
-        assert client._observers._items[0][2].settings.tag == "x"
+        assert client.engine.observers is not None
+        assert client.engine.observers._items[0][2].settings.tag == "x"
 
 
 def test_config_check_names_an_unknown_observer(recorder: Any, tmp_path: Path) -> None:
@@ -362,12 +362,12 @@ def test_concurrent_identical_calls_are_counted_once_by_the_guide_example(
         threads = [threading.Thread(target=client.chat, args=(PROMPT,)) for _ in range(8)]
         for t in threads:
             t.start()
-        _wait_until(lambda: client._flight.waiters(KEY) == 7, "7 threads joining the flight")
+        _wait_until(lambda: client.engine.flight.waiters(KEY) == 7, "7 threads joining the flight")
         provider.gate.set()
         for t in threads:
             t.join(30)
-        assert client._observers is not None
-        counter = client._observers._items[0][2]
+        assert client.engine.observers is not None
+        counter = client.engine.observers._items[0][2]
         totals = client.usage_totals
     finished = [e for e in recorder.EVENTS if isinstance(e, CallFinished)]
     assert sorted(e.cache for e in finished) == ["miss"] + ["shared"] * 7

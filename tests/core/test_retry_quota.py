@@ -105,7 +105,7 @@ async def test_ten_percent_faults_async_x200_fail_only_where_every_attempt_faile
                     in_flight -= 1
 
         outcomes = dict(await asyncio.gather(*(one(i) for i in range(N))))
-        quota = c._budgets["fake"]
+        quota = c.engine._quotas["fake"]
     assert peak == 200
     _check_outcomes(FAULTS, outcomes)
     assert fp.calls == sum(
@@ -187,7 +187,7 @@ def test_a_long_lived_low_volume_client_keeps_retrying() -> None:
         for _ in range(1000):
             fp.enqueue_error(503).enqueue_text("ok")
             assert c.chat("again").attempts == 2
-        assert c._budgets["fake"].available == 500
+        assert c.engine._quotas["fake"].available == 500
 
 
 def test_successes_refill_the_quota_after_an_outage() -> None:
@@ -241,11 +241,11 @@ def test_an_error_not_retried_says_why_in_its_hint() -> None:
 def test_the_quota_is_per_provider_and_can_be_disabled() -> None:
     fp = FakeProvider()
     with _client(fp, capacity=5) as c:
-        t1, t2 = c._retry_budget("fake"), c._retry_budget("other")
+        t1, t2 = c.engine.retry_ticket("fake"), c.engine.retry_ticket("other")
         assert t1 is not None and t2 is not None and t1.quota is not t2.quota
         assert t1.acquire(ServerError("x")) and not t1.acquire(ServerError("x"))
         assert t2.acquire(ServerError("x"))
-        assert c._retry_budget("fake").quota is t1.quota  # type: ignore[union-attr]
+        assert c.engine.retry_ticket("fake").quota is t1.quota  # type: ignore[union-attr]
     fp = FakeProvider(faults=RandomFaults(1.0))
     with _client(fp, enabled=False) as c:
         for i in range(50):
@@ -282,7 +282,7 @@ def test_costs_and_refunds_follow_aws_standard_mode() -> None:
 def test_the_throttling_cost_and_the_2026_variant_are_settings() -> None:
     fp = FakeProvider()
     with _client(fp, retry_cost=14, throttling_retry_cost=5) as c:
-        quota = c._retry_budget("fake").quota  # type: ignore[union-attr]
+        quota = c.engine.retry_ticket("fake").quota  # type: ignore[union-attr]
     assert quota.cost(RateLimitError("x")) == 5 and quota.cost(ServerError("x")) == 14
 
 
@@ -352,7 +352,7 @@ def test_the_runner_keeps_the_books_of_the_reference_model(
 def test_streams_pay_and_refund_the_quota_like_calls() -> None:
     fp = FakeProvider()
     with _client(fp, capacity=5) as c:
-        quota = c._retry_budget("fake").quota  # type: ignore[union-attr]
+        quota = c.engine.retry_ticket("fake").quota  # type: ignore[union-attr]
         fp.enqueue_error(500).enqueue_text("streamed")
         stream = c.stream("s")
         assert "".join(ch.content or "" for ch in stream) == "streamed"
@@ -365,7 +365,7 @@ def test_streams_pay_and_refund_the_quota_like_calls() -> None:
 async def test_async_streams_pay_and_refund_the_quota_like_calls() -> None:
     fp = FakeProvider()
     async with _client(fp, capacity=5) as c:
-        quota = c._retry_budget("fake").quota  # type: ignore[union-attr]
+        quota = c.engine.retry_ticket("fake").quota  # type: ignore[union-attr]
         fp.enqueue_error(429).enqueue_text("streamed")
         chunks = [ch.content or "" async for ch in c.astream("s")]
         assert "".join(chunks) == "streamed" and quota.available == 5

@@ -83,7 +83,7 @@ async def test_100_concurrent_tasks_make_one_call(cache: str, tmp_path: Path) ->
     provider.enqueue_text("the one answer")
     async with make_client(provider, _config(cache, tmp_path)) as client:
         tasks = [asyncio.create_task(client.achat(PROMPT)) for _ in range(100)]
-        flight = client._aflight()
+        flight = client.engine.aflights()[0]
         await _await_until(lambda: flight.waiters(KEY) == 99, "99 tasks joining the flight")
         assert provider.entries == 1
         assert provider.agate is not None
@@ -108,7 +108,9 @@ def test_16_concurrent_threads_make_one_call() -> None:
         threads = [threading.Thread(target=call) for _ in range(16)]
         for t in threads:
             t.start()
-        _wait_until(lambda: client._flight.waiters(KEY) == 15, "15 threads joining the flight")
+        _wait_until(
+            lambda: client.engine.flight.waiters(KEY) == 15, "15 threads joining the flight"
+        )
         assert provider.entries == 1
         provider.gate.set()
         for t in threads:
@@ -123,7 +125,7 @@ async def test_waiting_tasks_get_the_leaders_error() -> None:
     provider.enqueue_error(400, "prompt rejected")
     async with make_client(provider) as client:
         tasks = [asyncio.create_task(client.achat(PROMPT)) for _ in range(20)]
-        flight = client._aflight()
+        flight = client.engine.aflights()[0]
         await _await_until(lambda: flight.waiters(KEY) == 19, "19 tasks joining the flight")
         assert provider.agate is not None
         provider.agate.set()
@@ -148,7 +150,7 @@ def test_waiting_threads_get_the_leaders_error() -> None:
         threads = [threading.Thread(target=call) for _ in range(8)]
         for t in threads:
             t.start()
-        _wait_until(lambda: client._flight.waiters(KEY) == 7, "7 threads joining the flight")
+        _wait_until(lambda: client.engine.flight.waiters(KEY) == 7, "7 threads joining the flight")
         provider.gate.set()
         for t in threads:
             t.join(30)
@@ -162,7 +164,7 @@ async def test_a_cancelled_leader_hands_over_to_a_waiter() -> None:
         leader = asyncio.create_task(client.achat(PROMPT))
         await _await_until(provider.entered.is_set, "the leader calling the provider")
         waiters = [asyncio.create_task(client.achat(PROMPT)) for _ in range(5)]
-        flight = client._aflight()
+        flight = client.engine.aflights()[0]
         await _await_until(lambda: flight.waiters(KEY) == 5, "5 tasks joining the flight")
         leader.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -138,7 +138,7 @@ async def test_tasks_through_the_client_get_distinct_errors() -> None:
     config = {"modelbus": {"retry_policy": "none"}}
     async with make_client(provider, config) as client:
         tasks = [asyncio.create_task(client.achat(PROMPT)) for _ in range(20)]
-        flight = client._aflight()
+        flight = client.engine.aflights()[0]
         await _await_until(lambda: flight.waiters(KEY) == 19, "19 tasks joining the flight")
         assert provider.agate is not None
         provider.agate.set()
@@ -177,7 +177,7 @@ def test_ten_threads_sharing_one_call_count_it_once() -> None:
         threads = [threading.Thread(target=client.chat, args=(PROMPT,)) for _ in range(10)]
         for t in threads:
             t.start()
-        _wait_until(lambda: client._flight.waiters(KEY) == 9, "9 threads joining the flight")
+        _wait_until(lambda: client.engine.flight.waiters(KEY) == 9, "9 threads joining the flight")
         provider.gate.set()
         for t in threads:
             t.join(30)
@@ -199,8 +199,8 @@ async def test_ten_tasks_sharing_one_call_count_it_once(model: str) -> None:
         tasks = [asyncio.create_task(client.achat(PROMPT, model=model)) for _ in range(10)]
         await _await_until(
             lambda: (
-                (key := next(iter(client._aflight()._calls), None)) is not None
-                and client._aflight().waiters(key) == 9
+                (key := next(iter(client.engine.aflights()[0]._calls), None)) is not None
+                and client.engine.aflights()[0].waiters(key) == 9
             ),
             "9 tasks joining the flight",
         )

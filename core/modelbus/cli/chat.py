@@ -11,7 +11,7 @@ from ._common import config_option, echo_json, make_client, parse_key_values
 
 if TYPE_CHECKING:
     from .._client import Client
-    from .._pipeline import CacheMode
+    from .._engine import CacheMode
     from .._types import ChatResponse
 
 __all__ = ["chat", "response_json", "status_line"]
@@ -161,23 +161,20 @@ def chat(
     if stream is None:
         stream = not as_json
     cache: CacheMode = "bypass" if no_cache else "use"
+    try:
+        build_request(build_messages(text or "-"), model or "-", params)  # names checked up front
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="-o/--option") from exc
+    # The template (if any) is the client's to apply, in either mode.
+    if template is None:
+        text = text or ""
+    call = dict(model=model, system=system, cache=cache, template=template, **params)
+    if template is not None:
+        call["variables"] = values
     with make_client(config_path, provider=provider) as client:
-        if template is not None:
-            from .._templates import apply_template
-
-            text_or_msgs, model, system, params = apply_template(
-                client, template, values, text, model, system, params
-            )
-            messages = build_messages(text_or_msgs, system)
-        else:
-            messages = build_messages(text or "", system)
-        try:
-            build_request(messages, model or "-", params)  # checks parameter names up front
-        except (TypeError, ValueError) as exc:
-            raise click.BadParameter(str(exc), param_hint="-o/--option") from exc
         _say_default_provider(client, model)
         if stream:
-            s = client.stream(messages, model=model, cache=cache, **params)
+            s = client.stream(text, **call)
             with s:
                 for chunk in s:
                     if chunk.content and not as_json:
@@ -186,7 +183,7 @@ def chat(
             if not as_json:
                 click.echo()
         else:
-            resp = client.chat(messages, model=model, cache=cache, **params)
+            resp = client.chat(text, **call)
             if not as_json:
                 click.echo(resp.content or "")
         if as_json:

@@ -182,13 +182,12 @@ class ClientMachine(RuleBasedStateMachine):
     never above the limit); :meth:`concurrent_achat` already makes calls overlap in fake
     time, which is what a race between two reservations needs.
 
-    ``check_stream_single_flight`` (default ``False``) turns on a rule that streams one
-    prompt from several tasks at once and expects one provider call, as for ``achat``.
-    modelbus does not de-duplicate streams today, so the rule fails: it is there to
-    show the gap, and to become the default when streams share a call.
+    ``check_stream_single_flight`` (default ``True``) runs a rule that streams one prompt
+    from several tasks at once and expects one provider call, every task receiving the
+    whole reply, as for ``achat``; turn it off for a client whose streams do not share.
     """
 
-    check_stream_single_flight = False
+    check_stream_single_flight = True
     # Real seconds the concurrent thread rule waits for every thread to join the call in
     # flight (they join in microseconds; a client that does not share never gets there).
     join_timeout_s = 10.0
@@ -270,7 +269,7 @@ class ClientMachine(RuleBasedStateMachine):
 
     def _wait_for_followers(self, followers: int) -> None:
         deadline = time.monotonic() + self.join_timeout_s
-        while sum(self.client._flight.in_flight().values()) < followers:
+        while sum(self.client.engine.flight.in_flight().values()) < followers:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{followers} threads never joined the call in flight")
             time.sleep(0.001)
@@ -325,10 +324,13 @@ class ClientMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.check_stream_single_flight)
     @rule(prompt=st.sampled_from(PROMPTS), n=st.integers(2, 4))
     def concurrent_astream(self, prompt: str, n: int) -> None:
-        """Known gap (off by default): identical streams in flight together should make
-        one provider call, as ``achat`` does."""
+        """Identical streams in flight together make one provider call, as ``achat``
+        does, and every task gets the whole reply."""
+        cached = ("primary", prompt) in self.model.cache
         before = self.primary.calls
-        self.primary.enqueue(*[_text(f"shared {prompt}", LATENCY_S)] * n)
+        if not cached:
+            self.primary.enqueue(_text(f"shared {prompt}", LATENCY_S))
+            self.model.sleeps.append(LATENCY_S)
 
         async def one() -> str:
             parts = [c.content or "" async for c in self.client.astream(prompt)]
@@ -338,10 +340,9 @@ class ClientMachine(RuleBasedStateMachine):
             return list(await asyncio.gather(*(one() for _ in range(n))))
 
         got = self.clock.run(main())
-        self.primary._script.clear()
-        assert self.primary.calls - before == 1, "identical streams were not shared"
-        self._expect_shared(prompt, ("primary", prompt) in self.model.cache, n, n - 1)
-        assert got == [f"shared {prompt}"] * n
+        assert self.primary.calls - before == (0 if cached else 1), "streams not shared"
+        text = self._expect_shared(prompt, cached, n, 0 if cached else n - 1)
+        assert got == [text] * n
 
     @rule()
     def clear_cache(self) -> None:

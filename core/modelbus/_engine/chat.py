@@ -1,0 +1,186 @@
+"""The chat drivers, sync and async: one call through the engine's decisions.
+
+cache plan (``plan``) → lookup → [miss] single-flight (in process, then across processes
+through the cache's lock, ``_cache_lock``) → prepare (adapt parameters, context window,
+budget reservation, rate limit; ``_prepare``) → retry policy around the provider call
+(``_retry``) → usage and cost (the reservation settled to it, or released on an error) →
+store → ``Engine.done``. On an availability or context-length error the same runs for
+the next fallback model (``_fallback``).
+
+Token estimation happens after the lookup: a hit sends nothing, so it needs no count,
+and that keeps a memory-cache hit in the microseconds. The two drivers mirror each other
+line for line; every decision they take is a call into ``plan`` or the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._cache_lock import arun_locked, run_locked
+from .._prepare import aprepare, prepare
+from .._retry import aretry_call, retry_call
+from .plan import miss_error, outcome, priced, storable
+
+if TYPE_CHECKING:
+    from .._adapt import AdaptedProvider
+    from .._types import ChatResponse
+    from .engine import Engine
+    from .options import Call
+
+__all__ = ["achat", "chat"]
+
+
+def chat(e: Engine, call: Call) -> ChatResponse:
+    """Run ``call`` (sync); observed as one call when the client has observers."""
+    if e.observers is not None:
+        from .._observe import observed
+
+        return observed(e, call.route, call.request, lambda _: _chain(e, call))
+    return _chain(e, call)
+
+
+def _chain(e: Engine, call: Call) -> ChatResponse:
+    try:
+        return _once(e, call)
+    except Exception as exc:
+        nxt = e.fallback(call, exc)
+        if nxt is None:
+            raise
+        return _chain(e, nxt)
+
+
+def _once(e: Engine, call: Call) -> ChatResponse:
+    provider = e.provider(call.route.provider)
+    plan = e.plan(call.options)
+    if not plan.cached:
+        return e.done(call, _send(e, call, provider), "bypass")
+    key = e.key(call, provider)
+    if plan.lookup:
+        hit = e.lookup(key)
+        if e.observers is not None:
+            _observe_lookup(hit, key)
+        if hit is not None:
+            return e.done(call, hit, "hit")
+        if plan.only:
+            raise miss_error(key)
+
+    def miss() -> ChatResponse:
+        resp = _send(e, call, provider)
+        if plan.store and storable(resp) and e.store(plan, key, resp):
+            _observe_stored(e, key, plan.ttl_s)
+        return resp
+
+    def shared() -> ChatResponse:  # across processes, through the cache's lock
+        return run_locked(e, e.cache, key, lambda d: e.decode(key, d), miss)
+
+    resp, was_shared = e.flight.do(key, shared if plan.share else miss)
+    return e.done(call, resp, outcome(plan, was_shared, resp))
+
+
+def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
+    route = call.route
+    req, hold = prepare(e, route, call.request, call.options.truncate)
+    try:
+        resp, attempts = retry_call(
+            lambda: provider.chat(req),
+            e.retry_policy,
+            clock=e.clock,
+            on_retry=e.on_retry(route),
+            budget=e.retry_ticket(route.provider),
+            limits=e.limits(call),
+        )
+    except BaseException as exc:
+        if hold is not None:
+            hold.release(exc)
+        raise
+    resp = priced(e.catalog, route, req, resp, attempts)
+    if hold is not None:
+        hold.settle(resp.cost_usd)
+    return resp
+
+
+async def achat(e: Engine, call: Call) -> ChatResponse:
+    """The async twin of :func:`chat`."""
+    if e.observers is not None:
+        from .._observe import aobserved
+
+        return await aobserved(e, call.route, call.request, lambda _: _achain(e, call))
+    return await _achain(e, call)
+
+
+async def _achain(e: Engine, call: Call) -> ChatResponse:
+    try:
+        return await _aonce(e, call)
+    except Exception as exc:
+        nxt = e.fallback(call, exc)
+        if nxt is None:
+            raise
+        return await _achain(e, nxt)
+
+
+async def _aonce(e: Engine, call: Call) -> ChatResponse:
+    provider = e.provider(call.route.provider)
+    plan = e.plan(call.options)
+    if not plan.cached:
+        return e.done(call, await _asend(e, call, provider), "bypass")
+    key = e.key(call, provider)
+    if plan.lookup:
+        hit = await e.alookup(key)
+        if e.observers is not None:
+            _observe_lookup(hit, key)
+        if hit is not None:
+            return e.done(call, hit, "hit")
+        if plan.only:
+            raise miss_error(key)
+
+    async def miss() -> ChatResponse:
+        resp = await _asend(e, call, provider)
+        if plan.store and storable(resp) and await e.astore(plan, key, resp):
+            _observe_stored(e, key, plan.ttl_s)
+        return resp
+
+    async def shared() -> ChatResponse:
+        return await arun_locked(e, e.cache, key, lambda d: e.decode(key, d), miss)
+
+    flight, _ = e.aflights()
+    resp, was_shared = await flight.do(key, shared if plan.share else miss)
+    return e.done(call, resp, outcome(plan, was_shared, resp))
+
+
+async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
+    route = call.route
+    req, hold = await aprepare(e, route, call.request, call.options.truncate)
+    try:
+        resp, attempts = await aretry_call(
+            lambda: provider.achat(req),
+            e.retry_policy,
+            clock=e.clock,
+            on_retry=e.on_retry(route),
+            budget=e.retry_ticket(route.provider),
+            limits=e.limits(call),
+        )
+    except BaseException as exc:
+        if hold is not None:
+            await hold.arelease(exc)
+        raise
+    resp = priced(e.catalog, route, req, resp, attempts)
+    if hold is not None:
+        await hold.asettle(resp.cost_usd)
+    return resp
+
+
+def _observe_lookup(hit: ChatResponse | None, key: str) -> None:
+    from .._observe import current
+
+    scope = current()
+    if scope is not None:
+        scope.cache(hit is not None, key)
+
+
+def _observe_stored(e: Engine, key: str, ttl_s: float | None) -> None:
+    if e.observers is not None:
+        from .._observe import current
+
+        scope = current()
+        if scope is not None:
+            scope.stored(key, ttl_s)

@@ -1,0 +1,74 @@
+"""The embeddings drivers, sync and async: retry policy around the provider call, then
+who answered, attempts, cost and latency."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._retry import aretry_call, retry_call
+
+if TYPE_CHECKING:
+    from .._routing import Route
+    from .._types import EmbeddingRequest, EmbeddingResponse
+    from .engine import Engine
+
+__all__ = ["aembed", "embed"]
+
+
+def _finished(
+    e: Engine, route: Route, req: EmbeddingRequest, resp: EmbeddingResponse, n: int, t0: float
+) -> EmbeddingResponse:
+    model = resp.model or req.model
+    return attrs.evolve(
+        resp,
+        provider=route.provider,
+        model=model,
+        attempts=n,
+        cost_usd=e.catalog.cost(model, resp.usage),
+        latency_s=time.perf_counter() - t0,
+    )
+
+
+def embed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> EmbeddingResponse:
+    """Embed ``req`` on ``route`` (sync); observed when the client has observers."""
+    p = e.provider(route.provider)
+
+    def run(scope: Any = None) -> EmbeddingResponse:
+        resp, n = retry_call(
+            lambda: p.embed(req),
+            e.retry_policy,
+            clock=e.clock,
+            on_retry=scope and scope.retry,
+            budget=e.retry_ticket(route.provider),
+        )
+        return _finished(e, route, req, resp, n, t0)
+
+    if e.observers is not None:
+        from .._observe import observed
+
+        return observed(e, route, req, run, "embeddings")
+    return run()
+
+
+async def aembed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> EmbeddingResponse:
+    """The async twin of :func:`embed`."""
+    p = e.provider(route.provider)
+
+    async def run(scope: Any = None) -> EmbeddingResponse:
+        resp, n = await aretry_call(
+            lambda: p.aembed(req),
+            e.retry_policy,
+            clock=e.clock,
+            on_retry=scope and scope.retry,
+            budget=e.retry_ticket(route.provider),
+        )
+        return _finished(e, route, req, resp, n, t0)
+
+    if e.observers is not None:
+        from .._observe import aobserved
+
+        return await aobserved(e, route, req, run, "embeddings")
+    return await run()

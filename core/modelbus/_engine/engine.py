@@ -1,0 +1,399 @@
+"""The :class:`Engine`: what every call runs through, and what it keeps between calls.
+
+``Client`` composes the parts (from config and plugins) and routes a call; the engine
+holds those parts and runs the call: cache, single-flight, retry policy and retry
+quotas, budgets, rate limiter, catalog, token counters, observers, logging and usage
+totals. The pipeline steps (``_prepare``, ``_budgeting``, ``_ratelimit``, ``_fallback``,
+``_cache_lock``, ``_observe``) take the engine, never the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._converter import dumps_response, loads_response
+from .._logging import calls_logged, redact
+from .._retry import Clock, RetryQuota, RetryTicket
+from .._singleflight import AsyncSingleFlight, SingleFlight
+from .._types import ChatResponse
+from .fanout import AsyncFlights, Flights
+from .plan import CachePlan, Outcome, plan_cache
+from .totals import Totals, UsageTotals, with_latency
+
+if TYPE_CHECKING:
+    from .._adapt import AdaptedProvider
+    from .._catalog import Catalog
+    from .._config import Config
+    from .._observe import Observers
+    from .._registry import Registry
+    from .._routing import Route
+    from ..protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
+    from .options import Call, CallOptions
+
+T = TypeVar("T")
+
+__all__ = ["Engine", "UsageTotals"]
+
+
+# Decoded cache values by their bytes: building the objects of a response is a third of
+# a memory-cache hit, and a hot key returns the very same bytes again. Keyed by content,
+# so a changed value is a new entry; only responses whose every part is immutable are
+# kept (``extra`` of str/number/bool/None values only, as OpenAI's ``system_fingerprint``
+# and ``service_tier``; no ``logprobs``): they are never handed out as they are, since
+# ``Engine.done`` copies each (with its latency and a fresh ``extra`` dict). Bounded: at
+# most 256 values of at most 16 KiB.
+_DECODED: dict[bytes, ChatResponse] = {}
+_DECODED_MAX = 256
+_DECODED_MAX_BYTES = 16 * 1024
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class Engine:
+    """The call engine of one client (see the module doc). Thread-safe.
+
+    ``provider(name)`` and ``route(name)`` are the client's composition and routing
+    (providers are built on first use; fallbacks route by name)."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        registry: Registry,
+        cache: Cache | None,
+        retry_policy: RetryPolicy,
+        rate_limiter: RateLimiter,
+        catalog: Catalog,
+        clock: Clock,
+        namespace: str,
+        log: Any,
+        provider: Callable[[str], AdaptedProvider],
+        route: Callable[[str | None], Route],
+        build: Callable[[str, str], Any],
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self._cache = cache
+        self._acache: Any = None  # the cache's async side, adapted on first async use
+        self.retry_policy = retry_policy
+        self.rate_limiter = rate_limiter
+        self.catalog = catalog
+        self.clock = clock
+        self.namespace = namespace
+        self.log = log
+        self.provider = provider
+        self.route = route
+        self.build = build
+        self.observers: Observers | None = None  # set by the client once built
+        self.flight = SingleFlight()
+        self.stream_flights = Flights()
+        self._aflights: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[AsyncSingleFlight, AsyncFlights]
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.RLock()
+        self._quotas: dict[str, RetryQuota] = {}
+        self.counters: dict[str, TokenCounter] | None = None  # started on first count
+        self.totals = Totals()
+        self._ttl = config.modelbus.cache_ttl_s
+
+    @property
+    def cache(self) -> Cache | None:
+        """The cache (``None``: none configured)."""
+        return self._cache
+
+    @cache.setter
+    def cache(self, value: Cache | None) -> None:
+        self._cache, self._acache = value, None
+
+    def _async_cache(self) -> Any:
+        # The async side the cache contract suite tests (``adapt_cache``): the cache's own
+        # async methods, else its sync ones in a worker thread (inline if non-blocking).
+        ac = self._acache
+        if ac is None:
+            from .._cache_adapt import adapt_cache
+
+            ac = self._acache = adapt_cache(self._cache)
+        return ac
+
+    # --- decisions ---------------------------------------------------------------------
+    def plan(self, o: CallOptions) -> CachePlan:
+        """The cache plan of a call with options ``o`` (:func:`plan.plan_cache`)."""
+        return plan_cache(o, self.cache is not None, self._ttl)
+
+    def aflights(self) -> tuple[AsyncSingleFlight, AsyncFlights]:
+        """This event loop's single-flights (futures cannot cross loops)."""
+        loop = asyncio.get_running_loop()
+        f = self._aflights.get(loop)
+        if f is None:
+            f = self._aflights[loop] = (AsyncSingleFlight(), AsyncFlights())
+        return f
+
+    def retry_ticket(self, provider: str) -> RetryTicket | None:
+        """A new request's ticket on ``provider``'s retry quota (AWS standard mode, see
+        ``RetryQuota``), which the retry runner pays each retry with and refunds on
+        success; ``None`` when ``[modelbus.retry_budget] enabled = false``. Called once per
+        request, never per retry."""
+        settings = self.config.modelbus.retry_budget
+        if not settings.enabled:
+            return None
+        quota = self._quotas.get(provider)
+        if quota is None:
+            with self._lock:
+                quota = self._quotas.get(provider)
+                if quota is None:
+                    quota = self._quotas[provider] = RetryQuota(
+                        settings.capacity,
+                        retry_cost=settings.retry_cost,
+                        timeout_retry_cost=settings.timeout_retry_cost,
+                        throttling_retry_cost=settings.throttling_retry_cost,
+                        no_retry_increment=settings.no_retry_increment,
+                    )
+        return quota.ticket()
+
+    # --- cache I/O that never fails a call ---------------------------------------------
+    def guard(self, fn: Callable[[], T], event: str) -> T | None:
+        """Run a cache operation; a failure is logged as ``event``, never raised."""
+        try:
+            return fn()
+        except Exception as exc:
+            self.log_warning(event, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    async def aguard(self, aw: Awaitable[T], event: str) -> T | None:
+        """The async twin of :meth:`guard`."""
+        try:
+            return await aw
+        except Exception as exc:
+            self.log_warning(event, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def log_warning(self, event: str, **kw: Any) -> None:
+        """A warning with every value passed through the secret redaction."""
+        self.log.warning(event, **{k: redact(v, k) for k, v in kw.items()})
+
+    def decode(self, key: str, data: bytes | None) -> ChatResponse | None:
+        """A cached value as a hit (``cached=True``, ``attempts=0``), or ``None``; a value
+        that cannot be read is logged, deleted and treated as a miss."""
+        if data is None:
+            return None
+        if type(data) is bytes:
+            known = _DECODED.get(data)
+            if known is not None:
+                return known
+        try:
+            resp = loads_response(data, cached=True)
+        except Exception as exc:
+            self.log_warning("cache_value_undecodable", key=key, error=str(exc))
+            cache = self.cache
+            if cache is not None:
+                self.guard(lambda: cache.delete(key), "cache_delete_failed")
+            return None
+        if (
+            resp.logprobs is None
+            and len(data) <= _DECODED_MAX_BYTES
+            and all(type(v) in _SCALARS for v in resp.extra.values())
+        ):
+            if len(_DECODED) >= _DECODED_MAX:
+                _DECODED.clear()  # atomic, unlike evicting one by one across threads
+            _DECODED[data] = resp
+        return resp
+
+    def lookup(self, key: str) -> ChatResponse | None:
+        """The cached answer for ``key``, or ``None`` (a failing cache is a miss)."""
+        cache = self.cache
+        assert cache is not None
+        return self.decode(key, self.guard(lambda: cache.get(key), "cache_get_failed"))
+
+    async def alookup(self, key: str) -> ChatResponse | None:
+        """The async twin of :meth:`lookup`."""
+
+        async def get() -> Any:
+            return await self._async_cache().aget(key)
+
+        return self.decode(key, await self.aguard(get(), "cache_get_failed"))
+
+    def store(self, plan: CachePlan, key: str, resp: ChatResponse) -> bool:
+        """Write ``resp`` under ``key``; ``True`` when stored (a failure is a warning)."""
+        cache = self.cache
+        assert cache is not None
+        data = dumps_response(resp)
+
+        def put() -> bool:
+            cache.set(key, data, plan.ttl_s, plan.tags)
+            return True
+
+        return bool(self.guard(put, "cache_set_failed"))
+
+    async def astore(self, plan: CachePlan, key: str, resp: ChatResponse) -> bool:
+        """The async twin of :meth:`store`."""
+
+        async def put() -> bool:
+            data = dumps_response(resp)
+            await self._async_cache().aset(key, data, plan.ttl_s, plan.tags)
+            return True
+
+        return bool(await self.aguard(put(), "cache_set_failed"))
+
+    # --- accounting ----------------------------------------------------------------------
+    def account(self, resp: ChatResponse) -> None:
+        """Add one provider call's usage and cost to the totals."""
+        self.totals.add(resp)
+
+    def done(
+        self, call: Call, resp: ChatResponse, outcome: Outcome, *, counted: bool = False
+    ) -> ChatResponse:
+        """``resp`` handed to the caller: its latency set, the totals updated (a
+        ``miss`` or ``bypass`` is counted here unless ``counted``: a stream's producer
+        counts its provider call itself), the observers told where it came from, and one
+        ``modelbus.call`` event logged when anyone listens."""
+        latency = time.perf_counter() - call.t0
+        resp = with_latency(resp, latency)
+        self.totals.answered(resp, outcome, counted)
+        if self.observers is not None:
+            from .._observe import note_cache
+
+            note_cache(outcome)
+        # Asked per call: the application may configure structlog after this client was
+        # built; an event nobody would see is not built.
+        if calls_logged():
+            self.log.info(
+                "modelbus.call",
+                provider=resp.provider or call.route.provider,
+                model=resp.model,
+                latency_ms=round(latency * 1000, 3),
+                prompt_tokens=resp.usage.prompt_tokens,
+                completion_tokens=resp.usage.completion_tokens,
+                cost_usd=resp.cost_usd,
+                cache=outcome,
+                attempts=resp.attempts,
+                finish_reason=resp.finish_reason,
+            )
+        return resp
+
+    @property
+    def usage_totals(self) -> UsageTotals:
+        """Tokens and US dollars spent so far."""
+        return self.totals.snapshot()
+
+    def token_counter(self, model: str, provider: str | None = None) -> TokenCounter:
+        """The counter for ``model`` (``modelbus._tokens.pick_counter``)."""
+        from .._tokens import pick_counter
+
+        return pick_counter(self, model, provider)
+
+    def start_counters(self) -> dict[str, TokenCounter]:
+        """The registered token counters, started once."""
+        counters = self.counters
+        if counters is None:
+            from .._registry import start_each
+
+            with self._lock:
+                counters = self.counters
+                if counters is None:
+                    counters = self.counters = dict(
+                        start_each(self.registry, "token_counters", self.config)
+                    )
+        return counters
+
+    # --- per-call helpers shared by the drivers ----------------------------------------
+    def key(self, call: Call, provider: AdaptedProvider) -> str:
+        """The cache key of ``call`` (``modelbus._cache_key``).
+
+        Taken before context fitting. With a truncation strategy in force an over-long
+        request is answered from shortened messages, so the strategy is part of the key:
+        a call that would have raised ContextLengthExceededError (no strategy) must not
+        be served that answer. Without one the key is unchanged."""
+        from .._cache_key import cache_key
+        from .._prepare import resolve_truncate
+
+        ns = self.namespace
+        mode = resolve_truncate(self, call.options.truncate)
+        if mode:
+            ns = f"{ns}\x1ftruncate={mode}"
+        return cache_key(
+            call.request,
+            provider=call.route.provider,
+            endpoint=provider.cache_identity,
+            namespace=ns,
+        )
+
+    def on_retry(self, route: Route, scope: Any = None) -> Callable[[Any, int], None]:
+        """The retry runner's callback: a ``RetryScheduled`` event to the call's
+        observers (``scope``, else the current chat call's) and a ``modelbus.retry``
+        warning."""
+
+        def on_retry(a: Any, n: int) -> None:
+            if self.observers is not None:
+                from .._observe import current
+
+                s = scope or current()
+                if s is not None:
+                    s.retry(a, n)
+            self.log_warning(
+                "modelbus.retry",
+                provider=route.provider,
+                model=route.model,
+                attempt=n,
+                error_type=a.error_type,
+                status=a.status_code,
+                delay_s=round(a.delay_s, 3),
+                error=str(a.error),
+            )
+
+        return on_retry
+
+    def limits(self, call: Call) -> Any:
+        """The time limits of ``call`` (``modelbus._timeouts.CallLimits``): the call's
+        timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
+        timeout of ``[modelbus]``."""
+        from .._timeouts import CallLimits
+
+        deadline = getattr(self.retry_policy, "deadline_s", None)
+        o, route = call.options, call.route
+        return CallLimits(
+            o.timeout_s if o.timeout_s is not None else route.timeout_s,
+            None if deadline is None else float(deadline),
+            self.config.modelbus.stream_idle_timeout_s,
+            route.provider,
+        )
+
+    def fallback(self, call: Call, error: BaseException, scope: Any = None) -> Call | None:
+        """The call to make after ``error``, on the next fallback model, or ``None``
+        (re-raise); see ``modelbus._fallback``."""
+        from .._fallback import next_route
+
+        nxt = next_route(self, call.route, call.request, error, scope)
+        return None if nxt is None else call.to(*nxt)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def _parts(self) -> tuple[Any, ...]:
+        from .._budgeting import close_store
+
+        return (self.cache, self.rate_limiter, close_store(self))
+
+    def close(self, providers: list[AdaptedProvider]) -> None:
+        """Close ``providers``, the cache, the rate limiter and the budget store (each
+        that has a ``close``)."""
+        for p in providers:
+            p.close()
+        for part in self._parts():
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
+
+    async def aclose(self, providers: list[AdaptedProvider]) -> None:
+        """The async twin of :meth:`close` (``aclose`` preferred where a part has one)."""
+        for p in providers:
+            await p.aclose()
+        for part in self._parts():
+            aclose = getattr(part, "aclose", None)
+            if aclose is not None:
+                await aclose()
+                continue
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
