@@ -16,12 +16,17 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._cache_key import cache_key
 from .._converter import dumps_response, loads_response
+from .._fallback import next_route
 from .._logging import calls_logged, redact
+from .._prepare import resolve_truncate
 from .._retry import Clock, RetryQuota, RetryTicket
 from .._singleflight import AsyncSingleFlight, SingleFlight
+from .._timeouts import CallLimits
 from .._types import ChatResponse
 from .fanout import AsyncFlights, Flights
+from .options import DEFAULT_OPTIONS
 from .plan import CachePlan, Outcome, plan_cache
 from .totals import Totals, UsageTotals, with_latency
 
@@ -99,6 +104,7 @@ class Engine:
         self.counters: dict[str, TokenCounter] | None = None  # started on first count
         self.totals = Totals()
         self._ttl = config.modelbus.cache_ttl_s
+        self._default_plans: list[CachePlan | None] = [None, None]  # without, with a cache
 
     @property
     def cache(self) -> Cache | None:
@@ -122,7 +128,13 @@ class Engine:
     # --- decisions ---------------------------------------------------------------------
     def plan(self, o: CallOptions) -> CachePlan:
         """The cache plan of a call with options ``o`` (:func:`plan.plan_cache`)."""
-        return plan_cache(o, self.cache is not None, self._ttl)
+        if o is DEFAULT_OPTIONS:  # most calls: no hashing of the options on the hot path
+            has_cache = self._cache is not None
+            known = self._default_plans[has_cache]
+            if known is None:
+                known = self._default_plans[has_cache] = plan_cache(o, has_cache, self._ttl)
+            return known
+        return plan_cache(o, self._cache is not None, self._ttl)
 
     def aflights(self) -> tuple[AsyncSingleFlight, AsyncFlights]:
         """This event loop's single-flights (futures cannot cross loops)."""
@@ -307,9 +319,6 @@ class Engine:
         request is answered from shortened messages, so the strategy is part of the key:
         a call that would have raised ContextLengthExceededError (no strategy) must not
         be served that answer. Without one the key is unchanged."""
-        from .._cache_key import cache_key
-        from .._prepare import resolve_truncate
-
         ns = self.namespace
         mode = resolve_truncate(self, call.options.truncate)
         if mode:
@@ -350,8 +359,6 @@ class Engine:
         """The time limits of ``call`` (``modelbus._timeouts.CallLimits``): the call's
         timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
         timeout of ``[modelbus]``."""
-        from .._timeouts import CallLimits
-
         deadline = getattr(self.retry_policy, "deadline_s", None)
         o, route = call.options, call.route
         return CallLimits(
@@ -364,8 +371,6 @@ class Engine:
     def fallback(self, call: Call, error: BaseException, scope: Any = None) -> Call | None:
         """The call to make after ``error``, on the next fallback model, or ``None``
         (re-raise); see ``modelbus._fallback``."""
-        from .._fallback import next_route
-
         nxt = next_route(self, call.route, call.request, error, scope)
         return None if nxt is None else call.to(*nxt)
 

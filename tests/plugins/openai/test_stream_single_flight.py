@@ -1,0 +1,57 @@
+"""Single-flight for streams through the real openai plugin over HTTP: identical streams
+started together make one request, and every caller reads the whole reply."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from modelbus.testing.server import Reply, WireServer
+from tests.plugins.openai.conftest import MakeClient
+
+
+def test_threads_streaming_one_prompt_share_one_request(
+    srv: WireServer, make_client: MakeClient
+) -> None:
+    # The reply waits 0.5 s: the other threads join the stream in flight meanwhile.
+    srv.enqueue(Reply.default(latency=0.5))
+    client = make_client(core={"cache": "memory"})
+    texts: list[str] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(8)
+
+    def one() -> None:
+        ready.wait()
+        stream = client.stream("tell me", model="gpt-4o-mini")
+        text = "".join(c.content or "" for c in stream)
+        with lock:
+            texts.append(text)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(srv.requests) == 1
+    assert len(texts) == 8 and texts[0] and set(texts) == {texts[0]}
+    assert client.usage_totals.requests == 1
+    assert client.usage_totals.shared + client.usage_totals.cache_hits == 7
+
+
+async def test_tasks_streaming_one_prompt_share_one_request(
+    srv: WireServer, make_client: MakeClient
+) -> None:
+    srv.enqueue(Reply.default(latency=0.3))
+    client = make_client(core={"cache": "memory"})
+
+    async def one() -> str:
+        stream = client.astream("tell me", model="gpt-4o-mini")
+        return "".join([c.content or "" async for c in stream])
+
+    try:
+        texts = await asyncio.gather(*(one() for _ in range(50)))
+    finally:
+        await client.aclose()
+    assert len(srv.requests) == 1
+    assert texts[0] and set(texts) == {texts[0]}
+    assert client.usage_totals.requests == 1 and client.usage_totals.shared == 49
