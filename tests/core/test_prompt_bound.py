@@ -66,10 +66,10 @@ class _CountingCounter(ApproximateCounter):
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> type[_CountingCounter]:
     _CountingCounter.calls = 0
-    from modelbus import _client
+    from modelbus._engine import Engine
 
     monkeypatch.setattr(
-        _client.Client, "token_counter", lambda self, model, provider=None: _CountingCounter()
+        Engine, "token_counter", lambda self, model, provider=None: _CountingCounter()
     )
     return _CountingCounter
 
