@@ -53,7 +53,7 @@ def dispatch(
     if max_tool_rounds is not None or params.get("tools") is not None:
         from ._toolloop import wants_loop
 
-        if max_tool_rounds is not None or wants_loop(params["tools"]):
+        if max_tool_rounds is not None or wants_loop(params.get("tools")):
             return _tool_loop(c, mode, messages, model, system, opts, max_tool_rounds, params)
     if needs_handler(params):
         return _formatted(c, formats, mode, messages, model, system, opts, params, t0)
@@ -80,7 +80,7 @@ def _tool_loop(
         truncate=opts.truncate,
         timeout=opts.timeout_s,
     )
-    tools = params.pop("tools")
+    tools = params.pop("tools", None)
     if mode == "chat" or mode == "achat":
         from ._toolloop import arun, run
 
