@@ -132,6 +132,14 @@ def _say_default_provider(client: Client, model: str | None) -> None:
     default=None,
     help="Print the reply as it arrives (default: on; off with --json).",
 )
+@click.option(
+    "--continue",
+    "carry_on",
+    is_flag=True,
+    help="Carry on the last logged conversation: its turns are sent before PROMPT.",
+)
+@click.option("--cid", metavar="ID", help="Carry on (or start) logged conversation ID.")
+@click.option("--no-log", is_flag=True, help="Do not record this call in the call log.")
 def chat(
     prompt: str | None,
     model: str | None,
@@ -144,12 +152,18 @@ def chat(
     no_cache: bool,
     as_json: bool,
     stream: bool | None,
+    carry_on: bool,
+    cid: str | None,
+    no_log: bool,
 ) -> None:
     """Send PROMPT (or stdin with '-'), or a prompt template, and print the reply.
 
     The reply goes to stdout; a status line (provider/model, tokens, cost, cache) goes to
     stderr. Exit status 1 for provider errors, 2 for usage, config, plugin and template
     errors.
+
+    The call is recorded in the call log (read it with 'modelbus logs') unless --no-log
+    or [log] enabled = false; --json shows its conversation_id, for --cid.
     """
     from .._routing import build_messages, build_request
 
@@ -161,7 +175,12 @@ def chat(
     if stream is None:
         stream = not as_json
     cache: CacheMode = "bypass" if no_cache else "use"
-    with make_client(config_path, provider=provider) as client:
+    from ._calllog import ChatLog
+
+    with (
+        make_client(config_path, provider=provider, log=not no_log) as client,
+        ChatLog(client.config, carry_on, cid) as chat_log,
+    ):
         if template is not None:
             from .._templates import apply_template
 
@@ -171,6 +190,7 @@ def chat(
             messages = build_messages(text_or_msgs, system)
         else:
             messages = build_messages(text or "", system)
+        messages = chat_log.with_earlier(messages)
         try:
             build_request(messages, model or "-", params)  # checks parameter names up front
         except (TypeError, ValueError) as exc:
@@ -190,7 +210,7 @@ def chat(
             if not as_json:
                 click.echo(resp.content or "")
         if as_json:
-            echo_json(response_json(resp))
+            echo_json({**response_json(resp), "conversation_id": chat_log.cid})
             return
         for tc in resp.tool_calls:
             click.echo(f"[tool call] {tc.function.name}({tc.function.arguments})")
