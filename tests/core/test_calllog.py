@@ -300,7 +300,8 @@ def test_a_full_queue_drops_calls_with_one_warning_and_never_blocks(tmp_path: Pa
         locker.execute("ROLLBACK")
         flush_all(30.0, path)
     w = writer_for(path, CallLog().settings)
-    assert w.dropped >= 17 and w.written + w.dropped == 20
+    # the queue holds 2, the blocked writer a first batch of a few: most are dropped
+    assert w.dropped >= 10 and w.written + w.dropped == 20
     warnings = [e for e in logs if e["event"] == "modelbus.log_write_failed"]
     assert len(warnings) == 1 and "queue is full" in warnings[0]["error"]
     assert len(rows(path)) == w.written
@@ -389,3 +390,25 @@ def test_an_empty_file_reads_as_an_empty_log_and_another_schema_is_refused(
     c.close()
     with pytest.raises(sqlite3.DatabaseError, match="schema version 7"):
         connect(other, create=False)
+
+
+def _child_calls(client: modelbus.Client, path: Path) -> None:
+    client.chat("from the child", cache="bypass")
+    flush_all(10.0, path)  # a fork child leaves through os._exit: no atexit
+
+
+def test_a_forked_child_writes_its_own_calls(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "calls.db"
+    with make_client(FakeProvider(), config(path)) as client:
+        client.chat("from the parent", cache="bypass")  # the parent's writer is running
+        child = multiprocessing.get_context("fork").Process(
+            target=_child_calls, args=(client, path)
+        )
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        client.chat("parent again", cache="bypass")
+    got = sorted(r["messages"][0]["content"] for r in rows(path))
+    assert got == ["from the child", "from the parent", "parent again"]

@@ -111,6 +111,11 @@ def test_continue_sends_the_earlier_turns_and_cid_picks_a_conversation(site, pro
         "third question",
     ]
     assert len(logs_json(["--cid", cid], site, project, env)) == 3
+    # an id not in the log starts a conversation under that name
+    named = mb(["chat", "--json", "--cid", "my-topic", "fresh start"], site, project, env)
+    assert json.loads(named.stdout)["conversation_id"] == "my-topic"
+    (row,) = logs_json(["--cid", "my-topic"], site, project, env)
+    assert row["messages"] == [{"role": "user", "content": "fresh start"}]
 
 
 def test_continue_with_an_empty_log_is_a_usage_error(site, project, env):

@@ -154,13 +154,22 @@ class Writer:
     def __init__(self, path: Path, settings: LogSettings) -> None:
         self.path = path
         self.busy_timeout_s = settings.busy_timeout_s
-        self._q: queue.Queue[Any] = queue.Queue(maxsize=settings.queue_size)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._size = settings.queue_size
         self._failing = False  # a warning was given and no write succeeded since
         self._dropped_full = False
         self.written = 0
         self.dropped = 0
+        # Held while a batch is written, and by fork() (see _before_fork): a child must
+        # not inherit SQLite's view of a transaction its parent's thread is inside.
+        self.io_lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        """An empty queue and no thread: at start, and in a child after ``fork`` (the
+        parent's thread is not there; its queued rows are the parent's to write)."""
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=self._size)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def submit(self, item: tuple[Any, ...]) -> None:
         """Queue one finished call; never blocks (a full queue drops it, one warning)."""
@@ -186,6 +195,12 @@ class Writer:
         return done.wait(timeout)
 
     def _start(self) -> None:
+        # Imported here, on the caller's thread: a fork() while the writer thread is
+        # importing would leave the child a half-initialised module.
+        import sqlite3  # noqa: F401
+
+        from . import _calllog_rows, _calllog_store  # noqa: F401
+
         with self._lock:
             if self._thread is None:
                 t = threading.Thread(target=self._run, name="modelbus-log", daemon=True)
@@ -206,7 +221,9 @@ class Writer:
             marks = [b for b in batch if isinstance(b, threading.Event)]
             items = [b for b in batch if not isinstance(b, threading.Event)]
             if items:
-                conn = self._write(conn, [r for r in map(rows.row, items) if r is not None])
+                batch_rows = [r for r in map(rows.row, items) if r is not None]
+                with self.io_lock:
+                    conn = self._write(conn, batch_rows)
             for m in marks:
                 m.set()
 
@@ -269,14 +286,35 @@ def flush_all(timeout: float | None = None, path: Path | None = None) -> None:
             w.flush(left)
 
 
-def _after_fork() -> None:
-    # The child has none of the parent's threads: its rows need writers of its own.
+def _before_fork() -> None:
+    _WRITERS_LOCK.acquire()
+    for w in _WRITERS.values():
+        w.io_lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for w in _WRITERS.values():
+        w.io_lock.release()
+    _WRITERS_LOCK.release()
+
+
+def _after_fork_in_child() -> None:
+    # The child has none of the parent's threads: clients it inherited keep their
+    # writers, which start a thread (and a connection) of their own at its first row.
+    # The parent's connection is left unclosed: closing it would drop the parent's
+    # POSIX locks on the file (SQLite docs, "How To Corrupt", section 2.6).
     global _WRITERS_LOCK
     _WRITERS_LOCK = threading.Lock()
-    _WRITERS.clear()
+    for w in _WRITERS.values():
+        w.io_lock = threading.Lock()
+        w._reset()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 atexit.register(flush_all, EXIT_FLUSH_S)
 
 
