@@ -19,6 +19,7 @@ from modelbus.builtins._calllog_store import QueryError, connect, search, turns
 from modelbus.builtins.calllog import CallLog, conversation, flush_all, writer_for
 from modelbus.errors import AuthenticationError, ConfigError
 from modelbus.testing import FakeProvider, make_client
+from tests.core.test_observers import MODES, call
 
 PRICE = {"fake-model": {"input_per_1m": 1.0, "output_per_1m": 2.0}}
 
@@ -43,27 +44,6 @@ def rows(path: Path, **kw: Any) -> list[dict[str, Any]]:
 def file_bytes(path: Path) -> bytes:
     """The database and its WAL: a row may still be in the WAL after a commit."""
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
-MODES = ("chat", "achat", "stream", "astream")
-
-
-def call(client: modelbus.Client, mode: str, prompt: str, **kw: Any) -> Any:
-    if mode == "chat":
-        return client.chat(prompt, **kw)
-    if mode == "achat":
-        return asyncio.run(client.achat(prompt, **kw))
-    if mode == "stream":
-        s = client.stream(prompt, **kw)
-        list(s)
-        return s.response
-
-    async def astream() -> Any:
-        s = client.astream(prompt, **kw)
-        _ = [c async for c in s]
-        return s.response
-
-    return asyncio.run(astream())
 
 
 @pytest.mark.parametrize("mode", MODES)
