@@ -173,3 +173,28 @@ def test_no_log_file_yet_is_an_empty_list(fresh_plugins, tmp_path: Path):
     assert res.exit_code == 0 and json.loads(res.output) == []
     res = CliRunner().invoke(cli, ["logs"])
     assert res.exit_code == 0 and "no calls logged in" in res.output
+
+
+def test_batch_records_every_call_unless_no_log(fresh_plugins, tmp_path: Path):
+    cfg = tmp_path / "m.toml"
+    db = tmp_path / "calls.db"
+    cfg.write_text(f'[modelbus]\nprovider = "echo"\ncache = "none"\n\n[log]\npath = "{db}"\n')
+    src = tmp_path / "in.jsonl"
+    lines = [
+        {"custom_id": f"r{i}", "messages": [{"role": "user", "content": f"batch item {i}"}]}
+        for i in range(30)
+    ]
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    runner = CliRunner()
+    args = ["batch", str(src), "-c", "8", "--no-progress", "--config", str(cfg)]
+    res = runner.invoke(cli, [*args, "-o", str(tmp_path / "out1.jsonl")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["logs", "--json", "-n", "1000", "--config", str(cfg)])
+    got = json.loads(res.output)
+    assert sorted(r["messages"][0]["content"] for r in got) == sorted(
+        f"batch item {i}" for i in range(30)
+    )
+    res = runner.invoke(cli, [*args, "--no-log", "-o", str(tmp_path / "out2.jsonl")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["logs", "--json", "-n", "1000", "--config", str(cfg)])
+    assert len(json.loads(res.output)) == 30
