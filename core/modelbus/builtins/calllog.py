@@ -157,6 +157,7 @@ class Writer:
         self._size = settings.queue_size
         self._failing = False  # a warning was given and no write succeeded since
         self._dropped_full = False
+        self._row_failed = False  # said once per writer: the same bug fails every call
         self.written = 0
         self.dropped = 0
         # Held while a batch is written, and by fork() (see _before_fork): a child must
@@ -220,8 +221,19 @@ class Writer:
                     break
             marks = [b for b in batch if isinstance(b, threading.Event)]
             items = [b for b in batch if not isinstance(b, threading.Event)]
-            if items:
-                batch_rows = [r for r in map(rows.row, items) if r is not None]
+            batch_rows = []
+            for item in items:
+                try:
+                    r = rows.row(item)
+                except Exception as exc:  # a value the row code did not foresee
+                    self.dropped += 1
+                    if not self._row_failed:
+                        self._row_failed = True
+                        self._warn(f"cannot record a call: {type(exc).__name__}: {exc}", 1)
+                    continue
+                if r is not None:
+                    batch_rows.append(r)
+            if batch_rows:
                 with self.io_lock:
                     conn = self._write(conn, batch_rows)
             for m in marks:
