@@ -173,6 +173,8 @@ def test_no_log_file_yet_is_an_empty_list(fresh_plugins, tmp_path: Path):
     assert res.exit_code == 0 and json.loads(res.output) == []
     res = CliRunner().invoke(cli, ["logs"])
     assert res.exit_code == 0 and "no calls logged in" in res.output
+    res = CliRunner().invoke(cli, ["logs", "-q", "nothing"])
+    assert res.exit_code == 0 and "no logged call matches in" in res.output
 
 
 def test_batch_records_every_call_unless_no_log(fresh_plugins, tmp_path: Path):

@@ -94,7 +94,9 @@ def logs(
         echo_json(rows)
         return
     if not rows:
-        click.echo(f"no calls logged in {log_path_text(cfg)}", err=True)
+        filtered = query is not None or model is not None or cid is not None
+        what = "no logged call matches" if filtered else "no calls logged"
+        click.echo(f"{what} in {log_path_text(cfg)}", err=True)
         return
     table(
         ("id", "when (UTC)", "cid", "model", "tokens", "$", "s", "cache", "prompt", "reply"),
