@@ -4,6 +4,7 @@ with FTS5, written by a background thread that never fails or blocks a call."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,8 +17,9 @@ from structlog.testing import capture_logs
 
 import modelbus
 from modelbus.builtins._calllog_store import QueryError, connect, search, turns
-from modelbus.builtins.calllog import CallLog, conversation, flush_all, writer_for
+from modelbus.builtins.calllog import CallLog, LogSettings, conversation, flush_all, writer_for
 from modelbus.errors import AuthenticationError, ConfigError
+from modelbus.events import CallFailed, CallStarted, ErrorInfo
 from modelbus.testing import FakeProvider, make_client
 from tests.core.test_observers import MODES, call
 
@@ -415,3 +417,16 @@ def test_a_call_the_row_code_cannot_record_is_dropped_and_the_writer_goes_on(
     assert [r["messages"][0]["content"] for r in rows(path)] == ["after", "before"]
     warnings = [e for e in logs if e["event"] == "modelbus.log_write_failed"]
     assert len(warnings) == 1 and "ValueError: unforeseen" in warnings[0]["error"]
+
+
+def test_close_writes_what_is_queued(tmp_path: Path) -> None:
+    path = tmp_path / "calls.db"
+    log = CallLog(LogSettings(path=str(path)))
+    started = CallStarted(1, None, "chat", "fake", "m", None)
+    log.on_event(started)
+    log.on_event(CallFailed(1, ErrorInfo("X", "y"), 0.1))
+    log.close()
+    conn = sqlite3.connect(path)  # not through rows(): that would flush by itself
+    ((operation, error),) = conn.execute("SELECT operation, error FROM calls").fetchall()
+    assert operation == "chat" and json.loads(error)["message"] == "y"
+    conn.close()

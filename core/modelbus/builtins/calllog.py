@@ -146,6 +146,11 @@ class CallLog:
         ``timeout`` seconds passed first."""
         return True if self._writer is None else self._writer.flush(timeout)
 
+    def close(self) -> None:
+        """Write what is queued (up to ``EXIT_FLUSH_S`` seconds). The writer thread stays:
+        other clients of the process share it."""
+        self.flush(EXIT_FLUSH_S)
+
 
 class Writer:
     """The background writer of one file: a bounded queue and a daemon thread started at
