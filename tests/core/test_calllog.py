@@ -430,3 +430,27 @@ def test_close_writes_what_is_queued(tmp_path: Path) -> None:
     ((operation, error),) = conn.execute("SELECT operation, error FROM calls").fetchall()
     assert operation == "chat" and json.loads(error)["message"] == "y"
     conn.close()
+
+
+def test_processes_writing_one_file_at_once_lose_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "calls.db"
+    script = (
+        "import sys\n"
+        "from modelbus.testing import FakeProvider, make_client\n"
+        f"c = make_client(FakeProvider(), {config(path)!r})\n"
+        "for i in range(100):\n"
+        "    c.chat(f'process {sys.argv[1]} call {i}', cache='bypass')\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(n)], stderr=subprocess.PIPE)
+        for n in range(4)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert b"log_write_failed" not in err
+    got = {r["messages"][0]["content"] for r in rows(path)}
+    assert got == {f"process {n} call {i}" for n in range(4) for i in range(100)}
