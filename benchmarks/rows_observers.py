@@ -2,10 +2,13 @@
 call path, where an overhead shows most) with no observer, with one observer that does
 nothing, and with ``modelbus-otel`` on the OpenTelemetry SDK whose exporters discard
 everything (a batch span processor and a metric reader, as an application would run
-them). The three clients take turns call by call."""
+them), and with the built-in call log (``log``: a SQLite file in a temporary folder,
+written by its background thread, whose work on the GIL counts against the caller). The
+clients take turns call by call."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +17,7 @@ from ._harness import Check, Row, interleave, measures, row, single
 from .rows_cache import _hit
 
 TARGET_OTEL_S = 15e-6  # issue 16: otel adds at most 15 µs per call
+TARGET_LOG_S = 100e-6  # issue 16: the call log adds at most 100 µs per call
 
 
 class _NoOp:
@@ -21,12 +25,14 @@ class _NoOp:
         pass
 
 
-def _client(ctx: Context, url: str, observers: list[str]) -> Any:
+def _client(ctx: Context, url: str, observers: list[str], log_dir: str | None = None) -> Any:
     import modelbus
     from modelbus._registry import Registration
 
     cfg = ctx.config(url, cache="memory")
     cfg["modelbus"]["observers"] = observers
+    if log_dir is not None:
+        cfg["log"] = {"path": f"{log_dir}/calls.sqlite3"}
     registry = modelbus.load_plugins().registry.copy()
     registry.add(Registration("observers", "noop", _NoOp, plugin="benchmarks"))
     c = modelbus.Client(cfg, registry=registry)
@@ -81,9 +87,12 @@ def _sdk_floor() -> Callable[[], None]:
 @row("observers", "memory-cache hit with call observers")
 def observers_row(ctx: Context) -> list[Row]:
     url = ctx.server()
+    log_dir = ctx.stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-log-"))
+    calllog = "call log (SQLite, writer thread)"
     cases: dict[str, Callable[[], float]] = {
         "no observer": single(_hit(_client(ctx, url, []))),
         "one no-op observer": single(_hit(_client(ctx, url, ["noop"]))),
+        calllog: single(_hit(_client(ctx, url, ["log"], log_dir))),
     }
     absent: dict[str, str] = {}
     otel = "modelbus-otel (SDK, discarding exporter)"
@@ -98,6 +107,7 @@ def observers_row(ctx: Context) -> list[Row]:
     roles: dict[str, Any] = {
         "no observer": "baseline",
         "one no-op observer": "subject",
+        calllog: "subject",
         otel: "subject",
         floor: "reference",
     }
@@ -112,6 +122,10 @@ def observers_row(ctx: Context) -> list[Row]:
     base = r.get("no observer").median
     noop = r.get("one no-op observer").median - base
     r.notes.append(f"one no-op observer adds {noop * 1e6:.1f} µs per call (3 events a hit)")
+    logged = r.get(calllog).median - base
+    r.checks.append(
+        Check("call log adds ≤ 100 µs per call", f"{logged * 1e6:.1f} µs", logged <= TARGET_LOG_S)
+    )
     if why is None:
         extra = r.get(otel).median - base
         r.checks.append(

@@ -230,6 +230,7 @@ TOP_LEVEL = (
     "catalog",
     "rate_limits",
     "budgets",
+    "log",
 )
 
 
@@ -326,6 +327,7 @@ class Config:
                         f"[{kind}.{name}] must be a table", key=f"{kind}.{name}", source=source
                     )
             sections[kind] = {name: dict(body) for name, body in raw.items()}
+        _log_section(data, sections, source, base_dir)
         models = {
             name: _alias(name, body, source)
             for name, body in _table(data.get("models"), "models", source).items()
@@ -423,6 +425,30 @@ def _tables(data: Mapping[str, Any], section: str, source: str) -> Mapping[str, 
                 f"[{section}.{name}] must be a table", key=f"{section}.{name}", source=source
             )
     return raw
+
+
+def _log_section(
+    data: Mapping[str, Any],
+    sections: dict[str, dict[str, dict[str, Any]]],
+    source: str,
+    base_dir: Path | None,
+) -> None:
+    """``[log]`` is the call log's section (the built-in observer ``log``,
+    ``modelbus.builtins.calllog``): checked here so that an error names ``log.KEY``, then
+    kept as ``[observers.log]``, where the observer's settings are read from."""
+    if "log" not in data:
+        return
+    from .builtins.calllog import LogSettings
+
+    body = dict(_table(data["log"], "log", source))
+    structure_settings(LogSettings, body, dotted="log", source=source, base_dir=base_dir)
+    if "log" in sections["observers"]:
+        raise ConfigError(
+            "the call log is set in [log] and in [observers.log]: keep one",
+            key="observers.log",
+            source=source,
+        )
+    sections["observers"]["log"] = body
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path | None:

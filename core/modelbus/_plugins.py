@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = (
     "modelbus.builtins.ratelimit",
     "modelbus.builtins.budget",
     "modelbus.builtins.tokens",
+    "modelbus.builtins.calllog",
 )
 
 

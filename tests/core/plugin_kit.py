@@ -180,10 +180,14 @@ def parrot_standin(root: Path) -> Path:
 
 def clean_environ(tmp: Path, **extra: str) -> dict[str, str]:
     """``os.environ`` without modelbus/OpenAI/Azure settings, with a private
-    ``XDG_CONFIG_HOME`` (no user config found by accident), plus ``extra``."""
+    ``XDG_CONFIG_HOME`` (no user config found by accident) and data dir (the call log),
+    plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_MACHINE_ENV)}
     env.pop("PYTHONPATH", None)
     env["XDG_CONFIG_HOME"] = str(tmp / "xdg-config")
+    # The CLI's call log goes to the user data dir: never the real one.
+    env["XDG_DATA_HOME"] = str(tmp / "xdg-data")
+    env["MODELBUS_DATA_DIR"] = str(tmp / "data")
     env.update(extra)
     return env
 
@@ -220,6 +224,8 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         if k.startswith(_MACHINE_ENV):
             monkeypatch.delenv(k)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("MODELBUS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     modelbus.reset_plugins()
     yield

@@ -117,9 +117,10 @@ def plugins_for(cfg: Config) -> LoadedPlugins:
     return load_plugins(cfg.modelbus.plugins.allow, cfg.modelbus.plugins.block)
 
 
-def make_client(config_path: str | None, **overrides: Any) -> Client:
+def make_client(config_path: str | None, *, log: bool = False, **overrides: Any) -> Client:
     """A client from ``config_path`` (or the config found by search); logging flags of the
-    top group override the config's ``log_format``/``log_level``."""
+    top group override the config's ``log_format``/``log_level``. ``log``: record the
+    calls in the call log unless ``[log] enabled = false`` (``modelbus.cli._calllog``)."""
     from .._client import Client
 
     st = state()
@@ -127,7 +128,12 @@ def make_client(config_path: str | None, **overrides: Any) -> Client:
         overrides.setdefault("log_format", st.log_format)
     if st.log_level is not None:
         overrides.setdefault("log_level", st.log_level)
-    return Client(load_config(config_path), **{k: v for k, v in overrides.items() if v is not None})
+    cfg = load_config(config_path)
+    if log:
+        from ._calllog import with_log
+
+        cfg = with_log(cfg)
+    return Client(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def exit_code_for(exc: BaseException) -> int:

@@ -32,6 +32,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("modelbus.cli.chat", "chat"),
     "config": ("modelbus.cli.config", "config"),
     "doctor": ("modelbus.cli.doctor", "doctor"),
+    "logs": ("modelbus.cli.logs", "logs"),
     "models": ("modelbus.cli.models", "models"),
     "new-plugin": ("modelbus.cli.new_plugin", "new_plugin"),
     "plugins": ("modelbus.cli.plugins", "plugins"),

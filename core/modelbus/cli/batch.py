@@ -46,6 +46,7 @@ class _BadInput(click.ClickException):
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
+@click.option("--no-log", is_flag=True, help="Do not record the calls in the call log.")
 @config_option
 def batch(
     input_path: str,
@@ -53,6 +54,7 @@ def batch(
     concurrency: int,
     model: str | None,
     progress: bool | None,
+    no_log: bool,
     config_path: str | None,
 ) -> None:
     """Run every chat request of IN.jsonl and write one line per request to OUT.jsonl.
@@ -74,14 +76,15 @@ def batch(
     line, and only the requests in flight when it stopped (at most --concurrency) are
     sent again, none of them when a persistent cache (sqlite, redis) already holds
     their answer. One run at a time may write OUT.jsonl. Exit status 0 when every line
-    is written, failed requests included (they are in OUT.jsonl).
+    is written, failed requests included (they are in OUT.jsonl). The calls are
+    recorded in the call log ('modelbus logs') unless --no-log or [log] enabled = false.
     """
     import asyncio
 
     from .._batch import BatchInputError
     from .._batch_file import abatch_file
 
-    client = make_client(config_path, model=model)
+    client = make_client(config_path, model=model, log=not no_log)
     show = sys.stderr.isatty() if progress is None else progress
 
     async def run() -> object:

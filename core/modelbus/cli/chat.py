@@ -132,6 +132,14 @@ def _say_default_provider(client: Client, model: str | None) -> None:
     default=None,
     help="Print the reply as it arrives (default: on; off with --json).",
 )
+@click.option(
+    "--continue",
+    "carry_on",
+    is_flag=True,
+    help="Carry on the last logged conversation: its turns are sent before PROMPT.",
+)
+@click.option("--cid", metavar="ID", help="Carry on (or start) logged conversation ID.")
+@click.option("--no-log", is_flag=True, help="Do not record this call in the call log.")
 def chat(
     prompt: str | None,
     model: str | None,
@@ -144,12 +152,18 @@ def chat(
     no_cache: bool,
     as_json: bool,
     stream: bool | None,
+    carry_on: bool,
+    cid: str | None,
+    no_log: bool,
 ) -> None:
     """Send PROMPT (or stdin with '-'), or a prompt template, and print the reply.
 
     The reply goes to stdout; a status line (provider/model, tokens, cost, cache) goes to
     stderr. Exit status 1 for provider errors, 2 for usage, config, plugin and template
     errors.
+
+    The call is recorded in the call log (read it with 'modelbus logs') unless --no-log
+    or [log] enabled = false; --json shows its conversation_id, for --cid.
     """
     from .._routing import build_messages, build_request
 
@@ -165,16 +179,25 @@ def chat(
         build_request(build_messages(text or "-"), model or "-", params)  # names checked up front
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="-o/--option") from exc
-    # The template (if any) is the client's to apply, in either mode.
-    if template is None:
-        text = text or ""
-    call = dict(model=model, system=system, cache=cache, template=template, **params)
-    if template is not None:
-        call["variables"] = values
-    with make_client(config_path, provider=provider) as client:
+    from ._calllog import ChatLog
+
+    with (
+        make_client(config_path, provider=provider, log=not no_log) as client,
+        ChatLog(client.config, carry_on, cid) as chat_log,
+    ):
+        # The template (if any) is the client's to apply, in either mode: its messages
+        # first, then the earlier turns of the conversation, then this prompt.
+        messages: Any
+        if template is None:
+            messages = chat_log.with_earlier(build_messages(text or "", system))
+            call: dict[str, Any] = dict(model=model, cache=cache, **params)
+        else:
+            messages = (*chat_log.earlier, *(build_messages(text) if text else ())) or None
+            call = dict(model=model, system=system, cache=cache, template=template, **params)
+            call["variables"] = values
         _say_default_provider(client, model)
         if stream:
-            s = client.stream(text, **call)
+            s = client.stream(messages, **call)
             with s:
                 for chunk in s:
                     if chunk.content and not as_json:
@@ -183,11 +206,11 @@ def chat(
             if not as_json:
                 click.echo()
         else:
-            resp = client.chat(text, **call)
+            resp = client.chat(messages, **call)
             if not as_json:
                 click.echo(resp.content or "")
         if as_json:
-            echo_json(response_json(resp))
+            echo_json({**response_json(resp), "conversation_id": chat_log.cid})
             return
         for tc in resp.tool_calls:
             click.echo(f"[tool call] {tc.function.name}({tc.function.arguments})")
