@@ -56,12 +56,12 @@ def _needs_obeying(name: str, value: Any) -> bool:
 
 def _refusal(name: str, value: Any, provider: str, policy_error: bool) -> BadRequestError:
     if policy_error:
-        what = 'drop it, or set [modelbus] unsupported_params = "adapt" to have it dropped'
+        what = f'remove {name} from the call, or set [modelbus] unsupported_params = "adapt"'
     else:
-        what = "drop it, or route this call to a provider that honours it (e.g. openai)"
+        what = f"remove {name} from the call, or send it to a provider that honours it"
     return BadRequestError(
-        f"{name}={value!r} is not supported by provider {provider!r} (it declares the "
-        "request fields it honours in its capabilities)",
+        f"{name}={value!r} is not supported by provider {provider!r} (not among the "
+        "request fields it declares it honours)",
         provider=provider,
         code="unsupported_parameter",
         hint=what,
