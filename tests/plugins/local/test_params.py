@@ -131,3 +131,9 @@ def test_a_generic_server_gets_every_field(srv: WireServer) -> None:
         assert c.provider("local").capabilities.params is None
     (body,) = (r.json for r in srv.requests if r.path.endswith("/chat/completions"))
     assert body["web_search_options"] == {} and body["service_tier"] == "flex"
+
+
+def test_extra_body_is_the_way_to_send_what_a_preset_drops(srv: WireServer) -> None:
+    with server_client(srv, "llamacpp") as c:
+        c.chat("hi", reasoning_effort="high", extra_body={"reasoning_effort": "low"})
+    assert srv.requests[0].json["reasoning_effort"] == "low"
