@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
 from modelbus import Capabilities
 from modelbus._adapt_params import adapt_request
@@ -146,3 +148,37 @@ async def test_refusals_send_nothing_in_every_call_mode() -> None:
         with pytest.raises(BadRequestError, match="web_search_options"):
             [x async for x in c.astream("d", web_search_options={})]
     assert fake.calls == 0
+
+
+_VALUES = {name: [v] for name, v in DROPPABLE.items()}
+for _name, _value in OBEYED.items():
+    _VALUES.setdefault(_name, []).append(_value)
+_VALUES["extra_body"] = [{"x": 1}]
+
+
+@given(
+    fields=st.fixed_dictionaries(
+        {}, optional={name: st.sampled_from(values) for name, values in _VALUES.items()}
+    ),
+    params=st.sets(st.sampled_from(sorted(REQUEST_PARAMS))).map(frozenset),
+    policy=st.sampled_from(["adapt", "error"]),
+)
+def test_no_unsupported_field_ever_survives(
+    fields: dict[str, Any], params: frozenset[str], policy: str
+) -> None:
+    sent = req(**fields)
+    try:
+        out, notes = fit_to_provider(sent, params, policy, provider="p")
+    except BadRequestError as err:
+        # refused: for a field that is set and not honoured, named in the message
+        named = str(err).split(": ", 1)[1].split("=", 1)[0]
+        assert named in fields and named not in params
+        return
+    for name in REQUEST_PARAMS - params - {"extra_body"}:
+        assert getattr(out, name) is None, name
+    for name in params:  # honoured fields are sent as given (max_tokens may be filled in)
+        if name != "max_tokens" or fields.get("max_tokens") is not None:
+            assert getattr(out, name) == getattr(sent, name), name
+    assert out.extra_body == sent.extra_body
+    if policy == "error":
+        assert (out, notes) == (sent, ())
