@@ -17,7 +17,9 @@ Rather than send a request that is certain to fail, modelbus adapts it before se
 
 With ``[modelbus] unsupported_params = "error"`` each of the adaptations above is a
 :class:`BadRequestError` (``code="unsupported_parameter"``) raised before sending
-instead. Flags left unknown (``None``) adapt nothing. I/O-free: the caller logs the notes.
+instead. Flags left unknown (``None``) adapt nothing. Then the request is fitted to its
+provider's declared fields (``Capabilities.params``, see ``_param_support``). I/O-free:
+the caller logs the notes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Literal
 import attrs
 
 from ._catalog import CatalogEntry
+from ._param_support import fit_to_provider
 from ._types import ChatRequest, ImagePart
 from .errors import BadRequestError
 
@@ -61,14 +64,27 @@ def adapt_request(
     policy: UnsupportedParams = "adapt",
     *,
     provider: str | None = None,
+    params: frozenset[str] | None = None,
 ) -> tuple[ChatRequest, tuple[str, ...]]:
-    """``req`` fitted to ``entry``'s capability flags, and one note per change (empty
-    when nothing changed; then ``req`` itself is returned).
+    """``req`` fitted to ``entry``'s capability flags, then to the request fields its
+    provider honours (``params``, from ``Capabilities.params``; ``None``: all), and one
+    note per change (empty when nothing changed; then ``req`` itself is returned).
 
     Raises:
         BadRequestError: ``tools`` for a model without tools, an image for a model
-            without vision, or any adaptation when ``policy`` is ``"error"``.
+            without vision, a field the provider does not honour that the reply must
+            obey (``_param_support``), or any adaptation when ``policy`` is ``"error"``.
     """
+    req, notes = _fit_model(req, entry, policy, provider)
+    if params is None:
+        return req, notes
+    req, more = fit_to_provider(req, params, policy, provider=provider or "?")
+    return req, notes + more
+
+
+def _fit_model(
+    req: ChatRequest, entry: CatalogEntry | None, policy: UnsupportedParams, provider: str | None
+) -> tuple[ChatRequest, tuple[str, ...]]:
     if entry is None:
         return req, ()
     model = req.model

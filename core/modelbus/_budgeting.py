@@ -39,15 +39,25 @@ __all__ = ["Hold", "areserve", "close_store", "may_be_billed", "reserve", "worst
 def worst_case_cost_usd(
     entry: CatalogEntry, prompt_tokens: int, max_output_tokens: int, service_tier: str | None = None
 ) -> float | None:
-    """US dollars a request can cost at most: ``prompt_tokens`` at the input price plus
-    ``max_output_tokens`` at the output price, at ``service_tier``'s prices when the
-    catalog lists them (cache discounts ignored). ``None`` when a price is unknown or the
-    prompt is in a price tier the catalog does not hold."""
-    if entry.price("input_per_1m", service_tier) is None:
+    """US dollars a request can cost at most: ``prompt_tokens`` at the input price, or
+    at the cache-write price where that is higher (a provider may write the whole prompt
+    to its cache: OpenAI from GPT-5.6 on, at 1.25x input), plus ``max_output_tokens`` at
+    the output price, at ``service_tier``'s prices when the catalog lists them (cache
+    discounts ignored). ``None`` when a price is unknown or the prompt is in a price tier
+    the catalog does not hold."""
+    input_price = entry.price("input_per_1m", service_tier)
+    if input_price is None:
         return None
     if entry.price("output_per_1m", service_tier) is None:
         return None
-    usage = Usage(prompt_tokens, max_output_tokens, prompt_tokens + max_output_tokens)
+    write_price = entry.price("cache_write_per_1m", service_tier)
+    written = prompt_tokens if write_price is not None and write_price > input_price else 0
+    usage = Usage(
+        prompt_tokens,
+        max_output_tokens,
+        prompt_tokens + max_output_tokens,
+        cache_write_tokens=written,
+    )
     return entry.cost(usage, service_tier)
 
 

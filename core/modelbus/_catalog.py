@@ -31,9 +31,8 @@ class CatalogEntry:
       tokens. ``tier_above_prompt_tokens``: prompts longer than this are billed at a
       higher tier the catalog does not hold, so their cost is unknown.
     - ``cache_write_per_1m``: US dollars per 1M prompt tokens written to the provider's
-      prompt cache (Anthropic: 1.25x input; OpenAI from GPT-5.6 on). Listed by
-      ``modelbus models``; :meth:`cost` does not apply it yet, as :class:`Usage` holds no
-      count of cache writes (OpenAI's chat usage reports none).
+      prompt cache (Anthropic: 1.25x input; OpenAI from GPT-5.6 on), applied by
+      :meth:`cost` to :attr:`Usage.cache_write_tokens`.
     - ``service_tiers``: prices of other service tiers, by the request's
       ``service_tier`` (``"flex"``, ``"priority"``) or ``"batch"`` (the Batch API):
       ``{"flex": {"input_per_1m": ..., "cached_input_per_1m": ..., "output_per_1m":
@@ -83,11 +82,14 @@ class CatalogEntry:
         return value
 
     def cost(self, usage: Usage, service_tier: str | None = None) -> float | None:
-        """US dollars for ``usage``: uncached prompt tokens at the input price, cached ones
-        at the cached price (the input price when no cached price is listed), completion
-        tokens (reasoning included) at the output price, all at ``service_tier``'s prices
-        when listed (see :meth:`price`). ``None`` if a needed price is unknown or the
-        prompt falls in a price tier the catalog does not hold."""
+        """US dollars for ``usage``: prompt tokens neither read from nor written to the
+        prompt cache at the input price, cached ones (``cached_tokens``) at the cached
+        price, written ones (``cache_write_tokens``) at the cache-write price (either one
+        the input price when the entry lists none: a model without a cache-write price
+        bills writes as input), completion tokens (reasoning included) at the output
+        price, all at ``service_tier``'s prices when listed (see :meth:`price`). ``None``
+        if a needed price is unknown or the prompt falls in a price tier the catalog does
+        not hold."""
         input_price = self.price("input_per_1m", service_tier)
         output_price = self.price("output_per_1m", service_tier)
         if input_price is None or (usage.completion_tokens and output_price is None):
@@ -98,10 +100,14 @@ class CatalogEntry:
         cached_price = self.price("cached_input_per_1m", service_tier)
         if cached_price is None:
             cached_price = input_price
-        uncached = max(0, usage.prompt_tokens - usage.cached_tokens)
+        write_price = self.price("cache_write_per_1m", service_tier)
+        if write_price is None:
+            write_price = input_price
+        uncached = max(0, usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens)
         total = (
             uncached * input_price
             + usage.cached_tokens * cached_price
+            + usage.cache_write_tokens * write_price
             + usage.completion_tokens * (output_price or 0.0)
         )
         return total / 1_000_000

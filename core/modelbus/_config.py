@@ -147,9 +147,13 @@ class CoreSettings:
     - ``truncate``: context policy (``None`` raises ContextLengthExceededError,
       ``"oldest"``, ``"middle"``).
     - ``unsupported_params``: what to do with a parameter the model's catalog entry says
-      it refuses (``max_tokens`` or ``temperature`` on a reasoning model): ``"adapt"``
-      renames or drops it with a logged ``params_adapted`` note, ``"error"`` raises
-      BadRequestError before sending (see ``modelbus._adapt_params``).
+      it refuses (``max_tokens`` or ``temperature`` on a reasoning model) or that its
+      provider does not honour (``Capabilities.params``: ``service_tier`` on a local
+      model): ``"adapt"`` renames or drops it with a logged ``params_adapted`` note,
+      ``"error"`` raises BadRequestError (``code="unsupported_parameter"``, naming the
+      parameter and the model or provider) before sending. What the reply must obey
+      (``tools``, ``stop``, ``web_search_options``, audio...) is refused in either
+      policy (see ``modelbus._adapt_params`` and ``modelbus._param_support``).
     - ``log_format``: ``"console"`` or ``"json"``; ``log_level``: ``debug``, ``info``
       (one ``modelbus.call`` event per call), ``warning``, ``error`` or ``critical``.
       Both ``None``: modelbus leaves structlog as the application configured it.

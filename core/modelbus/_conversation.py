@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._converter import message_from_openai, message_to_openai, parse_usage
+from ._converter import message_from_openai, message_to_openai, parse_usage, prompt_details
 from ._routing import build_messages
 from ._types import ChatResponse, Message, Usage
 
@@ -65,7 +65,7 @@ class Turn:
                 "prompt_tokens": u.prompt_tokens,
                 "completion_tokens": u.completion_tokens,
                 "total_tokens": u.total_tokens,
-                "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+                "prompt_tokens_details": prompt_details(u),
                 "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
             }
         for key in ("model", "provider", "cost_usd"):

@@ -57,6 +57,7 @@ __all__ = [
     "parse_chat_response",
     "parse_embedding_response",
     "parse_usage",
+    "prompt_details",
     "request_body",
 ]
 
@@ -204,7 +205,9 @@ def embedding_body(req: EmbeddingRequest) -> dict[str, Any]:
 
 
 def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
-    """``usage`` → Usage; details missing (Ollama, llama.cpp) or ``null`` (vLLM) count as 0."""
+    """``usage`` → Usage; details missing (Ollama, llama.cpp) or ``null`` (vLLM) count as 0.
+    Cache reads and writes come from ``prompt_tokens_details.cached_tokens`` and
+    ``.cache_write_tokens`` (OpenAI; both part of ``prompt_tokens``)."""
     if not u:
         return None
     ptd = u.get("prompt_tokens_details") or {}
@@ -217,7 +220,17 @@ def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
         u.get("total_tokens") or (prompt + completion),
         ptd.get("cached_tokens") or 0,
         ctd.get("reasoning_tokens") or 0,
+        cache_write_tokens=ptd.get("cache_write_tokens") or 0,
     )
+
+
+def prompt_details(u: Usage) -> dict[str, int]:
+    """``usage.prompt_tokens_details`` for ``u`` (``cache_write_tokens`` only when some
+    were written, so bodies without writes stay as they were)."""
+    details = {"cached_tokens": u.cached_tokens}
+    if u.cache_write_tokens:
+        details["cache_write_tokens"] = u.cache_write_tokens
+    return details
 
 
 _RESPONSE_KEYS = frozenset(("id", "object", "created", "model", "choices", "usage"))
@@ -295,7 +308,7 @@ def chat_response_to_openai(resp: ChatResponse) -> dict[str, Any]:
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
             "total_tokens": u.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+            "prompt_tokens_details": prompt_details(u),
             "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
         },
     }

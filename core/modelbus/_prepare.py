@@ -28,6 +28,7 @@ from ._adapt_params import adapt_request
 from ._budgeting import Hold, areserve, reserve
 from ._catalog import CatalogEntry
 from ._context import TruncateMode, TruncateOption, check_truncate, fit_messages
+from ._param_support import supported_params
 from ._ratelimit import arate_limit, rate_limit
 from ._routing import Route
 from ._types import ChatRequest, Message, TextPart
@@ -203,7 +204,11 @@ def fit_params(c: Engine, route: Route, est: Estimate) -> None:
     :class:`BadRequestError` for what cannot be adapted or under
     ``unsupported_params = "error"``."""
     req, notes = adapt_request(
-        est.request, est.entry, c.config.modelbus.unsupported_params, provider=route.provider
+        est.request,
+        est.entry,
+        c.config.modelbus.unsupported_params,
+        provider=route.provider,
+        params=supported_params(c.provider(route.provider)),  # Capabilities.params
     )
     if not notes:
         return

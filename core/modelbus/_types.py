@@ -133,9 +133,13 @@ class ToolSpec:
 class Usage:
     """Token usage as billed (``usage`` on the wire), all counts in tokens.
 
-    ``cached_tokens`` comes from ``prompt_tokens_details.cached_tokens`` and is part of
-    ``prompt_tokens``; ``reasoning_tokens`` from ``completion_tokens_details`` and is part
-    of ``completion_tokens``. ``estimated`` is True when modelbus counted the tokens
+    ``cached_tokens`` comes from ``prompt_tokens_details.cached_tokens`` (prompt tokens
+    read from the provider's prompt cache) and ``cache_write_tokens`` from
+    ``prompt_tokens_details.cache_write_tokens`` (prompt tokens written to it, which
+    OpenAI bills from GPT-5.6 on at the cache-write price; the field of the openai SDK's
+    ``PromptTokensDetails`` and of genai-prices' OpenAI usage extractor); both are part
+    of ``prompt_tokens``. ``reasoning_tokens`` comes from ``completion_tokens_details``
+    and is part of ``completion_tokens``. ``estimated`` is True when modelbus counted the tokens
     because the server reported none (llama-cpp-python's streams, a server without a
     ``usage``): the counts are then close to, not always equal to, what was billed. It is
     not a wire field: a body parsed from the wire has ``estimated`` False and
@@ -150,6 +154,7 @@ class Usage:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -159,6 +164,7 @@ class Usage:
             self.cached_tokens + other.cached_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
             self.estimated or other.estimated,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

@@ -18,7 +18,9 @@ What is here (each name's own docstring gives shapes, units and errors):
   ``EmbeddingResponse``.
 - **Protocols and registration**: ``hookimpl``, ``Capabilities``, ``SyncProvider``,
   ``AsyncProvider``, ``Cache``, ``LockingCache``, ``CacheStats``, ``RetryPolicy``,
-  ``RateLimiter``, ``TokenCounter``, ``ResponseFormatHandler``, ``Clock``.
+  ``RateLimiter``, ``TokenCounter``, ``ResponseFormatHandler``, ``Clock``;
+  ``REQUEST_PARAMS`` (a frozenset: the names of the :class:`ChatRequest` fields a
+  caller may set, from which a provider builds its ``Capabilities.params``).
 - **Budget stores** (``[modelbus] budget_store``): ``BudgetStore`` (the protocol),
   ``Charge`` (one budget a call charges, amounts in integer nano-dollars) and
   ``Refusal`` (why a reservation did not fit).
@@ -88,6 +90,7 @@ _LAZY: dict[str, str] = {
     "Cache": "modelbus.protocols",
     "CacheStats": "modelbus.protocols",
     "Capabilities": "modelbus.protocols",
+    "REQUEST_PARAMS": "modelbus._params",
     "LockingCache": "modelbus.protocols",
     "RateLimiter": "modelbus.protocols",
     "ResponseFormatHandler": "modelbus.protocols",
@@ -187,6 +190,7 @@ if TYPE_CHECKING:
     from ._lazy import lazy_exports as lazy_exports
     from ._logging import get_logger as get_logger
     from ._logging import redact_exception as redact_exception
+    from ._params import REQUEST_PARAMS as REQUEST_PARAMS
     from ._records import RecordField as RecordField
     from ._records import is_record as is_record
     from ._records import record_fields as record_fields

@@ -12,7 +12,7 @@ async-only). Built-in providers implement both natively.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -47,13 +47,41 @@ __all__ = [
 ]
 
 
+def _param_set(value: Iterable[str] | None) -> frozenset[str] | None:
+    """``Capabilities.params`` as a frozenset, checked against the request's fields."""
+    if value is None:
+        return None
+    from ._params import REQUEST_PARAMS  # lazily: protocols stays import-light
+
+    names = frozenset(value)
+    unknown = sorted(names - REQUEST_PARAMS)
+    if unknown:
+        raise ValueError(
+            f"Capabilities.params: {unknown} are not ChatRequest fields; "
+            f"accepted: {sorted(REQUEST_PARAMS)}"
+        )
+    return names
+
+
 @attrs.frozen
 class Capabilities:
-    """What a provider supports, used to choose modes (structured output, tool calling).
+    """What a provider supports, used to choose modes (structured output, tool calling)
+    and to fit requests to the provider before sending.
 
     ``json_schema``: native Structured Outputs (``response_format`` ``json_schema``);
     ``json_object``: ``response_format`` ``json_object``; ``grammar``: llama.cpp-style
     ``grammar``/``json_schema`` body parameters; ``tools``: native ``tools``.
+
+    ``params``: the :class:`~modelbus.ChatRequest` fields the provider honours (names
+    from ``modelbus.plugin.REQUEST_PARAMS``; any iterable of them, kept as a frozenset);
+    ``None`` (the default) claims every field. A field set on a request and missing
+    here never reaches the provider: the client drops it with a ``params_adapted`` note,
+    or refuses it by name with :class:`~modelbus.errors.BadRequestError`
+    (``code="unsupported_parameter"``) under ``[modelbus] unsupported_params =
+    "error"`` and, in any policy, for what the reply must obey (``tools``,
+    ``response_format``, ``stop``, ``web_search_options``...; see
+    :func:`modelbus._param_support.fit_to_provider`). ``extra_body`` is always passed
+    on. Raises ``ValueError`` for a name that is not a request field.
     """
 
     chat: bool = True
@@ -64,6 +92,7 @@ class Capabilities:
     json_object: bool = True
     grammar: bool = False
     vision: bool = False
+    params: frozenset[str] | None = attrs.field(default=None, converter=_param_set)
 
 
 @runtime_checkable

@@ -89,6 +89,7 @@ def test_chat_json_shows_usage_and_cost_then_cached_on_the_second_call(site, pro
         "total_tokens": 5,
         "cached_tokens": 0,
         "reasoning_tokens": 0,
+        "cache_write_tokens": 0,
         "estimated": False,  # the provider reported it
     }
     assert r1["cost_usd"] == pytest.approx((2 * 1.5 + 3 * 4.0) / 1e6)

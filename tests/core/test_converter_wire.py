@@ -76,8 +76,9 @@ def test_chat_body_parses_and_round_trips(path: Path) -> None:
     assert resp.usage.prompt_tokens == u["prompt_tokens"]
     assert resp.usage.completion_tokens == u["completion_tokens"]
     assert resp.usage.total_tokens == u["total_tokens"]
-    cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    assert resp.usage.cached_tokens == cached
+    details = u.get("prompt_tokens_details") or {}
+    assert resp.usage.cached_tokens == (details.get("cached_tokens") or 0)
+    assert resp.usage.cache_write_tokens == (details.get("cache_write_tokens") or 0)
     # extra keeps what servers add (timings, system_fingerprint, prompt_filter_results)
     for key in ("timings", "prompt_filter_results", "system_fingerprint"):
         if key in body:
@@ -128,6 +129,8 @@ def test_stream_assembles(path: Path) -> None:
     if usage is not None:
         assert resp.usage.prompt_tokens == usage["prompt_tokens"]
         assert resp.usage.completion_tokens == usage["completion_tokens"]
+        details = usage.get("prompt_tokens_details") or {}
+        assert resp.usage.cache_write_tokens == (details.get("cache_write_tokens") or 0)
     assert resp.id, "the id survives Azure's empty-id first chunk"
     assert resp.finish_reason is not None
 

@@ -29,6 +29,10 @@ other side is supplied by :func:`modelbus.adapt_provider`, as the client does:
 - through a real :class:`~modelbus.Client` (memory cache, fake clock): the response names
   the provider, took one attempt, and the same call again is a cache hit with the same
   message, sync and async; a streamed reply's chunks add up to ``stream.response``;
+- the request fields the provider leaves out of ``capabilities.params``: through the
+  client, each is dropped before sending (on a WireServer, absent from the body sent), or
+  refused by name with nothing sent, under ``unsupported_params = "error"`` and for
+  those the reply must obey (``stop``, ``web_search_options``, ``n`` > 1, audio);
 - with ``embeddings = True``: one vector per input, of one length; with ``False`` (no
   ``embed``/``aembed``), an embeddings call is a :class:`~modelbus.errors.PluginError`
   naming the provider;
@@ -59,16 +63,51 @@ import pytest
 from .._adapt import AdaptedProvider, adapt_provider
 from .._client import Client
 from .._config import Config
+from .._param_support import supported_params
+from .._params import REQUEST_PARAMS
 from .._plugins import load_plugins
 from .._registry import Registration
 from .._stream import StreamAccumulator
 from .._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, Message
-from ..errors import PluginError
+from ..errors import BadRequestError, PluginError
 from ..protocols import AsyncProvider, Capabilities, SyncProvider
 from ._fake import FakeClock
 from ._provider_faults import FaultPaths
 
 __all__ = ["ProviderContract", "client_for"]
+
+# A value for each request field that is dropped when a provider does not honour it...
+DROPPABLE_SAMPLES: dict[str, Any] = {
+    "temperature": 0.5,
+    "top_p": 0.5,
+    "max_tokens": 16,
+    "max_completion_tokens": 16,
+    "seed": 7,
+    "n": 1,
+    "parallel_tool_calls": False,
+    "logit_bias": {"42": 1.0},
+    "presence_penalty": 0.1,
+    "frequency_penalty": 0.1,
+    "logprobs": True,
+    "top_logprobs": 2,
+    "reasoning_effort": "low",
+    "verbosity": "low",
+    "service_tier": "flex",
+    "prompt_cache_key": "contract",
+    "store": True,
+    "metadata": {"app": "contract"},
+    "modalities": ("text",),
+    "prediction": {"type": "content", "content": "hello"},
+    "safety_identifier": "contract",
+    "user": "contract",
+}
+# ...and for each field (value) the reply must obey, refused in any policy.
+OBEYED_SAMPLES: dict[str, Any] = {
+    "stop": ("END",),
+    "web_search_options": {},
+    "n": 2,
+    "modalities": ("text", "audio"),
+}
 
 
 def client_for(
@@ -201,6 +240,38 @@ class ProviderContract(FaultPaths):
         text = "".join(c.content or "" for c in stream)
         assert stream.response.content == text
         _check_reply(stream.response)
+
+    # --- request fields the provider does not honour ---------------------------------
+    def test_unsupported_params_never_reach_the_provider(
+        self, provider: Any, model: str, prompt: str, faults: Any
+    ) -> None:
+        honoured = supported_params(provider)
+        if honoured is None:
+            honoured = REQUEST_PARAMS
+        drop = {k: v for k, v in DROPPABLE_SAMPLES.items() if k not in honoured}
+        obey = {k: v for k, v in OBEYED_SAMPLES.items() if k not in honoured}
+        server = getattr(faults, "server", None)  # a WireFaults: the bodies it received
+
+        def sent() -> int:
+            return len(server.requests) if server is not None else 0
+
+        with client_for(provider, {"modelbus": {"cache": "none"}}) as c:
+            _check_reply(c.chat(prompt, model=model, **drop))
+            if server is not None:
+                body = server.requests[-1].json
+                assert not set(drop) & set(body), sorted(set(drop) & set(body))
+            before = sent()
+            for name, value in obey.items():
+                with pytest.raises(BadRequestError, match=name):
+                    c.chat(prompt, model=model, **{name: value})
+        policy = {"modelbus": {"cache": "none", "unsupported_params": "error"}}
+        with client_for(provider, policy) as c:
+            for name, value in drop.items():
+                with pytest.raises(BadRequestError) as info:
+                    c.chat(prompt, model=model, **{name: value})
+                assert info.value.code == "unsupported_parameter"
+                assert name in str(info.value) and repr(provider.name) in str(info.value)
+        assert sent() == before, "a refused request reached the server"
 
     # --- embeddings ------------------------------------------------------------------
     def test_embeddings(self, adapted: AdaptedProvider, model: str) -> None:

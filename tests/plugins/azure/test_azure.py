@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from modelbus import ChatRequest, Message, Secret
-from modelbus.errors import AuthenticationError, ConfigError, ContentFilterError
+from modelbus.errors import AuthenticationError, BadRequestError, ConfigError, ContentFilterError
 from modelbus.testing.server import Reply, WireServer, find_fixture
 from modelbus_azure import AzureOpenAIProvider, AzureSettings, content_filter
 from tests.plugins.azure.conftest import API_VERSION, AZURE_KEY, MakeAzure
@@ -249,3 +249,19 @@ def test_list_models_under_openai_path(srv: WireServer, make_client: MakeAzure) 
     assert srv.requests[0].method == "GET" and srv.requests[0].path == "/openai/models"
     assert srv.requests[0].query == {"api-version": API_VERSION}
     assert srv.requests[0].headers["api-key"] == AZURE_KEY
+
+
+def test_todays_parameters_are_sent_and_web_search_is_refused_by_name(make_client, srv):
+    client = make_client()
+    client.chat("hi", model="gpt-4o", service_tier="priority", prompt_cache_key="k", store=True)
+    body = srv.requests[-1].json
+    assert (body["service_tier"], body["prompt_cache_key"], body["store"]) == (
+        "priority",
+        "k",
+        True,
+    )
+    sent = len(srv.requests)
+    with pytest.raises(BadRequestError) as info:
+        client.chat("news?", model="gpt-4o", web_search_options={})
+    assert info.value.code == "unsupported_parameter" and "'azure'" in str(info.value)
+    assert len(srv.requests) == sent

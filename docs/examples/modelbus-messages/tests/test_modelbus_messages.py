@@ -12,6 +12,7 @@ from modelbus.plugin import (
     Message,
     Secret,
     ServerError,
+    Usage,
 )
 from modelbus.testing import FakeClock
 from modelbus.testing.contracts_provider import ProviderContract
@@ -67,6 +68,35 @@ def test_a_stream_adds_up_and_counts_tokens(provider):
     assert "".join(c.content or "" for c in chunks) == "Hello from the fake API."
     assert chunks[0].role == "assistant" and chunks[-1].finish_reason == "stop"
     assert chunks[-1].usage.total_tokens == 17
+
+
+CACHED_USAGE = {
+    "input_tokens": 10,  # Anthropic counts the cache's tokens apart from these
+    "cache_creation_input_tokens": 200,
+    "cache_read_input_tokens": 300,
+    "output_tokens": 5,
+}
+
+
+def test_prompt_cache_reads_and_writes_are_counted(provider, messages_server):
+    message = {"id": "m", "role": "assistant", "model": "claude-test", "usage": CACHED_USAGE}
+    messages_server.enqueue(
+        Reply.json({**message, "content": [{"type": "text", "text": "ok"}]}),
+        Reply.sse(
+            [
+                ("message_start", {"type": "message_start", "message": message}),
+                (
+                    "message_delta",
+                    {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 5}},
+                ),
+                ("message_stop", {"type": "message_stop"}),
+            ],
+            done=False,
+        ),
+    )
+    expected = Usage(510, 5, 515, cached_tokens=300, cache_write_tokens=200)
+    assert provider.chat(ask(Message("user", "Hi"))).usage == expected
+    assert list(provider.stream(ask(Message("user", "Hi"))))[-1].usage == expected
 
 
 def test_an_overloaded_529_is_retried_after_its_retry_after(provider, messages_server):

@@ -15,13 +15,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from modelbus.errors import AuthenticationError, ConfigError
-from modelbus.plugin import identity_with_credential, register_secret
+from modelbus.plugin import REQUEST_PARAMS, identity_with_credential, register_secret
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
 
 from ._settings import AzureSettings
 
-__all__ = ["AzureOpenAIProvider", "entra_token_provider"]
+__all__ = ["AZURE_PARAMS", "AzureOpenAIProvider", "entra_token_provider"]
+
+#: The request fields Azure OpenAI's chat completions honour: OpenAI's, but for
+#: ``web_search_options``. Azure serves no search model on Chat Completions (its web
+#: search is a Responses API tool), so the option could only be ignored. Fields a given
+#: ``api_version`` does not know yet are refused by Azure itself, by name (HTTP 400
+#: "Unrecognized request argument supplied").
+AZURE_PARAMS = REQUEST_PARAMS - {"web_search_options"}
 
 TokenProvider = Callable[[], str]
 
@@ -120,7 +127,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
             default_model=s.default_model,
             embedding_batch_size=s.embedding_batch_size,
             cache_identity=identity,
-            capabilities=Capabilities(embeddings=True, vision=True),
+            capabilities=Capabilities(embeddings=True, vision=True, params=AZURE_PARAMS),
         )
         self._options = {}  # auth is the Azure client's: api-key or a bearer token
 

@@ -43,6 +43,7 @@ from ._llama import LoadedModel, ModelKey, check_gguf, load_model, require_llama
 from ._prompt_tools import has_tool_turns, prompt_request
 from ._replies import StreamFixer, answer_of, answer_request, parse_reply, repeats
 from ._requests import (
+    EMBEDDED_PARAMS,
     StepCounter,
     StopScanner,
     call,
@@ -92,6 +93,7 @@ class EmbeddedProvider:
         json_object=True,
         grammar=True,
         vision=False,
+        params=EMBEDDED_PARAMS,
     )
 
     def __init__(self, settings: LocalSettings, *, name: str = "local") -> None:

@@ -21,6 +21,17 @@ and the recorded payloads in ``tests/fixtures/wire``, see PROVENANCE.md there):
   ``--enable-auto-tool-choice --tool-call-parser ...`` (400 otherwise).
 - **lmstudio** (``http://127.0.0.1:1234/v1``): OpenAI-shaped; no tokenizer route.
 
+None of them implements the features of OpenAI's hosted platform
+(:data:`PLATFORM_PARAMS`: service tiers, prompt-cache routing, stored completions,
+predicted outputs, web search, audio output, ``verbosity``, ``safety_identifier``), and
+each ignores such body keys in silence (llama-cpp-python's and vLLM's request models drop
+unknown keys, Ollama's JSON decoder too), so the presets leave them out of the request
+fields they honour (``Preset.params``): the client then drops them with a note or refuses
+them by name. llama-cpp-python's server also reads neither ``max_completion_tokens``
+(sent as ``max_tokens`` instead) nor ``reasoning_effort`` (its
+``CreateChatCompletionRequest``). A ``generic`` server claims every field: it may be a
+proxy to OpenAI itself.
+
 ``detect_kind`` tells the family from a ``GET /v1/models`` answer (its ``owned_by``),
 so a server found on another family's port, or at a custom ``base_url``, is treated as
 what it is.
@@ -33,8 +44,11 @@ from typing import Any, Literal
 
 from attrs import frozen
 
+from modelbus.plugin import REQUEST_PARAMS
+
 __all__ = [
     "GENERIC",
+    "PLATFORM_PARAMS",
     "PRESETS",
     "Flavour",
     "Kind",
@@ -59,19 +73,42 @@ class Preset:
     ``"json_object"`` sends ``response_format = {"type": "json_object", "schema": S}``
     (llama.cpp and llama-cpp-python), ``"json_schema"`` the OpenAI form
     ``{"type": "json_schema", "json_schema": {"name": ..., "schema": S}}``, ``None``
-    leaves the reply unconstrained."""
+    leaves the reply unconstrained. ``params``: the request fields the family honours
+    (``Capabilities.params``; ``None``: every field)."""
 
     name: Kind
     base_url: str
     start_hint: str
     json_schema_via: Literal["json_object", "json_schema"] | None
+    params: frozenset[str] | None = None
+
+
+#: OpenAI-platform request fields no local server implements (module doc).
+PLATFORM_PARAMS = frozenset(
+    (
+        "service_tier",
+        "prompt_cache_key",
+        "store",
+        "metadata",
+        "prediction",
+        "web_search_options",
+        "modalities",
+        "verbosity",
+        "safety_identifier",
+    )
+)
+_SERVER_PARAMS = REQUEST_PARAMS - PLATFORM_PARAMS
 
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset(
-            "ollama", "http://127.0.0.1:11434/v1", "start it with `ollama serve`", "json_schema"
+            "ollama",
+            "http://127.0.0.1:11434/v1",
+            "start it with `ollama serve`",
+            "json_schema",
+            _SERVER_PARAMS,
         ),
         Preset(
             "llamacpp",
@@ -79,15 +116,21 @@ PRESETS: dict[str, Preset] = {
             "start it with `llama-server -m MODEL.gguf` (or `python -m llama_cpp.server "
             "--model MODEL.gguf --port 8080`)",
             "json_object",
+            _SERVER_PARAMS - {"max_completion_tokens", "reasoning_effort"},
         ),
         Preset(
-            "vllm", "http://127.0.0.1:8000/v1", "start it with `vllm serve MODEL`", "json_schema"
+            "vllm",
+            "http://127.0.0.1:8000/v1",
+            "start it with `vllm serve MODEL`",
+            "json_schema",
+            _SERVER_PARAMS,
         ),
         Preset(
             "lmstudio",
             "http://127.0.0.1:1234/v1",
             "start LM Studio's server (`lms server start`)",
             "json_schema",
+            _SERVER_PARAMS,
         ),
     )
 }

@@ -22,6 +22,7 @@ from modelbus.plugin import ChatRequest, Message, TextPart, ToolSpec, Usage, mes
 from ._llama import LoadedModel
 
 __all__ = [
+    "EMBEDDED_PARAMS",
     "StepCounter",
     "StopScanner",
     "call",
@@ -47,6 +48,33 @@ LLAMA_SAMPLING = frozenset(
     )
 )
 _EXTRA_KEYS = sorted((*LLAMA_SAMPLING, "grammar", "json_schema"))
+#: The ChatRequest fields the embedded backend honours: what :func:`chat_kwargs` passes
+#: to ``create_chat_completion`` (``n`` only as 1, ``max_completion_tokens`` as its
+#: ``max_tokens``), and ``parallel_tool_calls``, which shapes the prompt-mode reply
+#: (``_prompt_tools``). The rest has no llama.cpp counterpart: service tiers, prompt-cache
+#: routing, stored completions, predicted outputs, web search, audio, ``verbosity``,
+#: ``reasoning_effort``, ``safety_identifier``, ``user``.
+EMBEDDED_PARAMS = frozenset(
+    (
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "seed",
+        "n",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "logit_bias",
+        "presence_penalty",
+        "frequency_penalty",
+        "logprobs",
+        "top_logprobs",
+        "extra_body",
+    )
+)
 # llama-cpp-python's messages for a prompt over n_ctx (chat) or over n_batch (embeddings)
 _CONTEXT_RE = re.compile(
     r"Requested tokens \((\d+)\) exceed (?:context window|batch size) of (\d+)"

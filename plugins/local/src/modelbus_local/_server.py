@@ -144,6 +144,7 @@ class LocalServerProvider(OpenAICompatibleProvider):
                 json_object=True,
                 grammar=self.kind == "llamacpp",
                 vision=self.kind in ("ollama", "vllm", "lmstudio"),
+                params=self.preset.params,
             ),
         )
         self.root = root_url(self.base_url)

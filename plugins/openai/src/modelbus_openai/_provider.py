@@ -91,7 +91,10 @@ class OpenAICompatibleProvider:
             ``organization`` and ``project``, see
             ``modelbus.plugin.identity_with_credential``); never contains the key. A
             subclass passing its own should add its credential's fingerprint the same way.
-        capabilities: what the endpoint supports.
+        capabilities: what the endpoint supports; by default every request field
+            (``params`` ``None``): the request fields are OpenAI's own Chat Completions
+            parameters. Another server at ``base_url`` may ignore some of them, which
+            only a subclass that knows it can declare (as modelbus-local's presets do).
         embedding_encoding: ``encoding_format`` asked of ``/embeddings``: ``"base64"``
             (float32, about 4x smaller on the wire than JSON floats) or ``None`` for the
             server's default (servers without base64 support).

@@ -61,7 +61,14 @@ class MessagesProvider:
     """Chat and streaming for an Anthropic-Messages-shaped API (no tools, no embeddings)."""
 
     name = "messages"
-    capabilities = Capabilities(tools=False, json_schema=False, json_object=False)
+    # params: the request fields request_body translates; the client drops the others
+    # (service_tier, seed...) with a note, or refuses them by name, before calling.
+    capabilities = Capabilities(
+        tools=False,
+        json_schema=False,
+        json_object=False,
+        params={"temperature", "top_p", "max_tokens", "max_completion_tokens", "stop"},
+    )
 
     def __init__(self, settings: MessagesSettings) -> None:
         self.settings = settings
@@ -126,9 +133,9 @@ class MessagesProvider:
             if r.status_code >= 400:
                 r.read()
                 raise self._error(r)
-            prompt: list[int] = []
+            start: dict[str, Any] = {}
             for event in iter_sse(r.iter_bytes()):
-                item = chunk_from_event(event, r.headers, self.name, prompt)
+                item = chunk_from_event(event, r.headers, self.name, start)
                 if item is END:
                     return
                 if isinstance(item, ChatChunk):
@@ -148,9 +155,9 @@ class MessagesProvider:
                 if r.status_code >= 400:
                     await r.aread()
                     raise self._error(r)
-                prompt: list[int] = []
+                start: dict[str, Any] = {}
                 async for event in aiter_sse(r.aiter_bytes()):
-                    item = chunk_from_event(event, r.headers, self.name, prompt)
+                    item = chunk_from_event(event, r.headers, self.name, start)
                     if item is END:
                         return
                     if isinstance(item, ChatChunk):

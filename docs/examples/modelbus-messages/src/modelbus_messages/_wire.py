@@ -4,9 +4,12 @@ Request: ``system`` messages become the top-level ``system`` string; the others 
 their role and their text as ``content``; ``max_tokens`` is required; ``stop`` becomes
 ``stop_sequences``. Reply: the ``text`` blocks of ``content`` are joined, ``stop_reason``
 maps to OpenAI's ``finish_reason``, ``usage.input_tokens``/``output_tokens`` to
-``prompt_tokens``/``completion_tokens``. Streams: ``message_start`` (id, model, role,
-input tokens), ``content_block_delta`` (``text_delta``), ``message_delta`` (stop reason,
-output tokens), ``message_stop`` (the end), ``ping``, and ``error``.
+``prompt_tokens``/``completion_tokens``, ``cache_read_input_tokens`` and
+``cache_creation_input_tokens`` to ``cached_tokens`` and ``cache_write_tokens`` (which
+the API counts apart from ``input_tokens`` and OpenAI's ``prompt_tokens`` includes, so
+they are added to it). Streams: ``message_start`` (id, model, role, the prompt's
+usage), ``content_block_delta`` (``text_delta``), ``message_delta`` (stop reason, output
+tokens), ``message_stop`` (the end), ``ping``, and ``error``.
 """
 
 from __future__ import annotations
@@ -74,10 +77,21 @@ def request_body(req: ChatRequest, default_max_tokens: int, provider: str) -> di
     return body
 
 
-def _usage(u: Mapping[str, Any], prompt: int | None = None) -> Usage:
-    p = prompt if prompt is not None else int(u.get("input_tokens") or 0)
+def _usage(u: Mapping[str, Any], start: Mapping[str, Any] | None = None) -> Usage:
+    """``u`` as Usage; the prompt's counts from ``start`` (a stream's ``message_start``
+    usage) when given."""
+    prompt = u if start is None else start
+    read = int(prompt.get("cache_read_input_tokens") or 0)
+    written = int(prompt.get("cache_creation_input_tokens") or 0)
+    p = int(prompt.get("input_tokens") or 0) + read + written
     c = int(u.get("output_tokens") or 0)
-    return Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)
+    return Usage(
+        prompt_tokens=p,
+        completion_tokens=c,
+        total_tokens=p + c,
+        cached_tokens=read,
+        cache_write_tokens=written,
+    )
 
 
 def response_from_body(body: Mapping[str, Any]) -> ChatResponse:
@@ -93,11 +107,11 @@ def response_from_body(body: Mapping[str, Any]) -> ChatResponse:
 
 
 def chunk_from_event(
-    event: ServerSentEvent, headers: Mapping[str, str], provider: str, prompt_tokens: list[int]
+    event: ServerSentEvent, headers: Mapping[str, str], provider: str, start: dict[str, Any]
 ) -> ChatChunk | object | None:
     """One stream event → a ChatChunk, :data:`END` or ``None`` (nothing to yield).
 
-    ``prompt_tokens`` carries ``message_start``'s input tokens to ``message_delta``.
+    ``start`` carries ``message_start``'s usage (the prompt's counts) to ``message_delta``.
 
     Raises:
         ProviderError: an ``error`` event (the class from its ``error.type``, the request
@@ -116,14 +130,14 @@ def chunk_from_event(
         raise error_from_http(None, headers, data, provider=provider)
     if kind == "message_start":
         msg = data.get("message") or {}
-        prompt_tokens[:] = [int((msg.get("usage") or {}).get("input_tokens") or 0)]
+        start.update(msg.get("usage") or {})
         return ChatChunk(id=msg.get("id", ""), model=msg.get("model", ""), role="assistant")
     if kind == "content_block_delta":
         delta = data.get("delta") or {}
         return ChatChunk(content=delta["text"]) if delta.get("type") == "text_delta" else None
     if kind == "message_delta":
         reason = (data.get("delta") or {}).get("stop_reason") or ""
-        usage = _usage(data.get("usage") or {}, prompt_tokens[0] if prompt_tokens else 0)
+        usage = _usage(data.get("usage") or {}, start)
         return ChatChunk(finish_reason=FINISH.get(reason, reason or None), usage=usage)
     if kind == "message_stop":
         return END
