@@ -74,6 +74,26 @@ class Observers:
                     self._reported.add(name)
                     self._report(name, origin, event, exc)
 
+    def close(self) -> None:
+        """Close each observer that has a ``close`` (a call log writes what it holds);
+        a failure is reported once by name, as for events."""
+        for name, origin, obs in self._items:
+            close = getattr(obs, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception as exc:
+                from ._logging import redact
+
+                self._log.warning(
+                    "modelbus.observer_failed",
+                    observer=name,
+                    plugin=origin,
+                    error=redact(f"{type(exc).__name__}: {exc}"),
+                    note="while closing; the client closed anyway",
+                )
+
     def _report(self, name: str, origin: str, event: CallEvent, exc: Exception) -> None:
         from ._logging import redact
 

@@ -454,3 +454,19 @@ def test_processes_writing_one_file_at_once_lose_nothing(tmp_path: Path) -> None
         assert b"log_write_failed" not in err
     got = {r["messages"][0]["content"] for r in rows(path)}
     assert got == {f"process {n} call {i}" for n in range(4) for i in range(100)}
+
+
+def test_closing_the_client_writes_the_log(tmp_path: Path) -> None:
+    """``Client.close`` closes the observers: the rows are on disk without waiting for
+    the process to exit."""
+    import sqlite3
+
+    from modelbus.testing import FakeProvider, make_client
+
+    db = tmp_path / "calls.sqlite3"
+    c = make_client(FakeProvider(), {"modelbus": {"observers": ["log"]}, "log": {"path": str(db)}})
+    c.chat("remember the closing words")
+    c.close()
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute("select count(*) from calls").fetchone()
+    assert n == 1

@@ -378,7 +378,7 @@ class Engine:
     def _parts(self) -> tuple[Any, ...]:
         from .._budgeting import close_store
 
-        return (self.cache, self.rate_limiter, close_store(self))
+        return (self.cache, self.rate_limiter, close_store(self), self.observers)
 
     def close(self, providers: list[AdaptedProvider]) -> None:
         """Close ``providers``, the cache, the rate limiter and the budget store (each
