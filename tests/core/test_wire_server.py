@@ -706,7 +706,9 @@ def test_stall_after_pauses_a_stream_mid_way_then_finishes(
         last = now
         received.append(chunk)
     assert len(received) > 3  # the whole default stream arrives in the end
-    assert max(gaps[1:]) >= 0.35 and gaps.index(max(gaps[1:])) == 2  # after 2 events
+    # The pause falls after 2 events (a loaded machine may add gaps elsewhere, never
+    # take this one away).
+    assert gaps[2] >= 0.35
 
 
 def test_stall_after_pauses_a_body_after_its_first_bytes(srv: WireServer) -> None:
