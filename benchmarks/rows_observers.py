@@ -29,8 +29,8 @@ TARGET_OWN_S = 15e-6
 
 NO_OBSERVER = "no observer"
 NOOP = "one no-op observer"
-OTEL = "modelbus-otel (SDK: batch processor, discarding exporter; metric reader)"
-FLOOR = "OTel SDK floor: the same span, event and histogram record, no modelbus"
+OTEL = "modelbus-otel on the OTel SDK"
+FLOOR = "OTel SDK alone: same span and record"
 
 
 class _NoOp:
@@ -110,6 +110,13 @@ class _Sdk:
             s.end()
             hist.record(time.perf_counter() - t0, metric_attrs)
 
+        call()  # the floor must export what the observer exported
+        self.tracer_provider.force_flush()
+        copy = self.exporter.last
+        assert (copy.name, copy.kind, copy.attributes) == (name, kind, span.attributes)
+        assert [(e.name, e.attributes) for e in copy.events] == [
+            (e.name, e.attributes) for e in span.events
+        ]
         return call
 
 
