@@ -123,9 +123,9 @@ def _parse_server(endpoint: str) -> dict[str, Any]:
     return {"server.address": host, "server.port": port} if port else {"server.address": host}
 
 
-def _request_attributes(req: ChatRequest) -> dict[str, Any]:
+def _request_attributes(req: ChatRequest, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with the request's ``gen_ai.request.*`` attributes added."""
     # Unrolled: this runs on every chat call, and most requests set one or two of these.
-    out: dict[str, Any] = {}
     if req.temperature is not None:
         out["gen_ai.request.temperature"] = req.temperature
     if req.top_p is not None:
@@ -255,28 +255,24 @@ class OtelObserver:
             handler(event)
 
     # --- spans --------------------------------------------------------------------------
-    def _route(self, e: CallStarted) -> _Route:
-        key = (e.operation, e.provider, e.model, e.endpoint)
-        route = self._routes.get(key)
-        if route is None:
-            route = _Route(*key)
-            if len(self._routes) < _MEMO_MAX:
-                self._routes[key] = route
+    def _route(self, key: tuple[str, str, str, str | None]) -> _Route:
+        route = _Route(*key)
+        if len(self._routes) < _MEMO_MAX:
+            self._routes[key] = route
         return route
 
     def _started(self, e: CallStarted) -> None:
-        route = self._route(e)
+        key = (e.operation, e.provider, e.model, e.endpoint)
+        route = self._routes.get(key) or self._route(key)
         attrs = route.attrs
         req = e.request
         if isinstance(req, ChatRequest):
-            extra = _request_attributes(req)
+            attrs = _request_attributes(req, dict(attrs))
             if self.capture_content:
-                extra["gen_ai.input.messages"] = input_messages(req.messages)
+                attrs["gen_ai.input.messages"] = input_messages(req.messages)
                 system = system_instructions(req.messages)
                 if system is not None:
-                    extra["gen_ai.system_instructions"] = system
-            if extra:
-                attrs = {**attrs, **extra}
+                    attrs["gen_ai.system_instructions"] = system
         elif req is not None and getattr(req, "dimensions", None) is not None:
             attrs = {**attrs, "gen_ai.embeddings.dimension.count": req.dimensions}
         parent = None
