@@ -85,7 +85,7 @@ def test_quick_run_of_the_observers_row(tmp_path: Path) -> None:
     (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
     assert "error" not in row, row.get("error")
     roles = {m["name"]: m["role"] for m in row["measures"] if "absent" not in m}
-    assert list(roles.values()) == ["baseline", "subject", "subject", "floor"]
+    assert list(roles.values()) == ["baseline", "subject", "subject", "floor", "reference"]
     assert row["per"] == "per call, CPU time of the calling thread"
     targets = [c["target"] for c in row["checks"] if isinstance(c["ok"], bool)]
     assert targets == [
