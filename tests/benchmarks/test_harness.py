@@ -87,10 +87,8 @@ def test_quick_run_of_the_observers_row(tmp_path: Path) -> None:
     roles = {m["name"]: m["role"] for m in row["measures"] if "absent" not in m}
     assert list(roles.values()) == ["baseline", "subject", "subject", "floor", "reference"]
     assert row["per"] == "per call, CPU time of the calling thread"
-    targets = [c["target"] for c in row["checks"] if isinstance(c["ok"], bool)]
-    assert targets == [
-        "otel adds ≤ 15 µs per call",
-        "modelbus's own share of otel (otel - no observer - SDK floor) ≤ 15 µs",
-    ]
+    (check,) = row["checks"]
+    assert check["target"] == "otel adds ≤ 15 µs per call" and isinstance(check["ok"], bool)
     assert any(n.startswith("the SDK alone takes") for n in row["notes"])
+    assert any(n.startswith("modelbus's share (otel - no observer") for n in row["notes"])
     assert any(n.startswith("load average at the row's start") for n in row["notes"])
