@@ -16,6 +16,7 @@ PACKAGES = (
     "modelbus",
     "modelbus-openai",
     "modelbus-redis-cache",
+    "modelbus-otel",
     "openai",
     "httpx",
     "httpx2",
@@ -23,6 +24,7 @@ PACKAGES = (
     "tiktoken",
     "redis",
     "rich",
+    "opentelemetry-sdk",
     "litellm",
 )
 

@@ -57,3 +57,38 @@ def test_quick_run_of_two_rows(tmp_path: Path) -> None:
     # The table names every row and contender.
     for name in ("memory-cache hit through Client.chat", "modelbus Client.chat", "dict lookup"):
         assert name in proc.stdout
+
+
+def test_quick_run_of_the_observers_row(tmp_path: Path) -> None:
+    """The row measures modelbus-otel beside the SDK doing the same span and record alone
+    (the row itself asserts that the floor exports what the observer exported)."""
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELBUS_", "OPENAI_"))}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "observers",
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert "error" not in row, row.get("error")
+    roles = {m["name"]: m["role"] for m in row["measures"] if "absent" not in m}
+    assert list(roles.values()) == ["baseline", "subject", "subject", "floor", "reference"]
+    assert row["per"] == "per call, CPU time of the calling thread"
+    (check,) = row["checks"]
+    assert check["target"] == "otel adds ≤ 15 µs per call" and isinstance(check["ok"], bool)
+    assert any(n.startswith("the SDK alone takes") for n in row["notes"])
+    assert any(n.startswith("modelbus's share (otel - no observer") for n in row["notes"])
+    assert any(n.startswith("load average at the row's start") for n in row["notes"])

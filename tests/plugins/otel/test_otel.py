@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -294,3 +295,85 @@ def test_without_an_sdk_nothing_breaks(otel: Telemetry) -> None:
         client.chat("hi")
     assert otel.span("chat fake-model")
     assert otel.metrics() == {}
+
+
+def _reply(model: str) -> modelbus.ChatResponse:
+    message = modelbus.Message("assistant", "ok")
+    return modelbus.ChatResponse(
+        id=model,
+        model=model,
+        message=message,
+        finish_reason="stop",
+        usage=modelbus.Usage(10, 5, 15),
+    )
+
+
+def test_calls_on_one_route_keep_their_own_request_and_response_attributes(
+    otel: Telemetry,
+) -> None:
+    """A route's span name and attribute sets are built once and shared by its calls: no
+    call's parameters or answering model may show in another call's span or points."""
+    provider = FakeProvider()
+    for model in ("fake-model-v1", "fake-model-v2", "fake-model-v1"):
+        provider.enqueue_response(_reply(model))
+    with make_client(provider, NO_CACHE) as client:
+        client.chat("a", temperature=0.2, stop=["x"])
+        client.chat("b")
+        client.chat("c", seed=3)
+    a, b, c = otel.spans()
+
+    def request_keys(span: Any) -> set[str]:
+        return {k for k in span.attributes if k.startswith("gen_ai.request.")}
+
+    assert request_keys(a) == {
+        "gen_ai.request.model",
+        "gen_ai.request.temperature",
+        "gen_ai.request.stop_sequences",
+    }
+    assert a.attributes["gen_ai.request.stop_sequences"] == ("x",)
+    assert request_keys(b) == {"gen_ai.request.model"}
+    assert request_keys(c) == {"gen_ai.request.model", "gen_ai.request.seed"}
+    assert [s.attributes["gen_ai.response.model"] for s in (a, b, c)] == [
+        "fake-model-v1",
+        "fake-model-v2",
+        "fake-model-v1",
+    ]
+    m = otel.metrics()
+    durations = m["gen_ai.client.operation.duration"]
+    assert {p.attributes["gen_ai.response.model"]: p.count for p in durations} == {
+        "fake-model-v1": 2,
+        "fake-model-v2": 1,
+    }
+    tokens = {
+        (p.attributes["gen_ai.response.model"], p.attributes["gen_ai.token.type"]): int(p.sum)
+        for p in m["gen_ai.client.token.usage"]
+    }
+    assert tokens == {
+        ("fake-model-v1", "input"): 20,
+        ("fake-model-v1", "output"): 10,
+        ("fake-model-v2", "input"): 10,
+        ("fake-model-v2", "output"): 5,
+    }
+
+
+def test_concurrent_calls_on_many_threads_each_get_their_own_whole_span(
+    otel: Telemetry,
+) -> None:
+    models = ["m0", "m1", "m2", "m3"]
+
+    def one(i: int) -> modelbus.ChatResponse:
+        return client.chat(f"q{i}", model=f"fake/{models[i % 4]}", seed=i)
+
+    with make_client(FakeProvider(), NO_CACHE) as client, ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(200)))
+    spans = otel.spans()
+    assert len(spans) == 200
+    for s in spans:
+        model = s.attributes["gen_ai.request.model"]
+        assert s.name == f"chat {model}" and s.attributes["gen_ai.response.model"] == model
+        assert s.attributes["gen_ai.request.seed"] % 4 == models.index(model)
+    assert sorted(s.attributes["gen_ai.request.seed"] for s in spans) == list(range(200))
+    durations = otel.metrics()["gen_ai.client.operation.duration"]
+    assert {p.attributes["gen_ai.request.model"]: p.count for p in durations} == {
+        m: 50 for m in models
+    }

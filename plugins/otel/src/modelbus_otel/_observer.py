@@ -34,7 +34,6 @@ or the first iteration of ``stream`` / ``astream``); a tool-loop round's is the 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,18 +123,19 @@ def _parse_server(endpoint: str) -> dict[str, Any]:
     return {"server.address": host, "server.port": port} if port else {"server.address": host}
 
 
-def _request_attributes(req: ChatRequest) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, key in (
-        ("temperature", "gen_ai.request.temperature"),
-        ("top_p", "gen_ai.request.top_p"),
-        ("seed", "gen_ai.request.seed"),
-        ("frequency_penalty", "gen_ai.request.frequency_penalty"),
-        ("presence_penalty", "gen_ai.request.presence_penalty"),
-    ):
-        v = getattr(req, name)
-        if v is not None:
-            out[key] = v
+def _request_attributes(req: ChatRequest, out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with the request's ``gen_ai.request.*`` attributes added."""
+    # Unrolled: this runs on every chat call, and most requests set one or two of these.
+    if req.temperature is not None:
+        out["gen_ai.request.temperature"] = req.temperature
+    if req.top_p is not None:
+        out["gen_ai.request.top_p"] = req.top_p
+    if req.seed is not None:
+        out["gen_ai.request.seed"] = req.seed
+    if req.frequency_penalty is not None:
+        out["gen_ai.request.frequency_penalty"] = req.frequency_penalty
+    if req.presence_penalty is not None:
+        out["gen_ai.request.presence_penalty"] = req.presence_penalty
     max_tokens = req.max_completion_tokens if req.max_tokens is None else req.max_tokens
     if max_tokens is not None:
         out["gen_ai.request.max_tokens"] = max_tokens
@@ -148,12 +148,55 @@ def _request_attributes(req: ChatRequest) -> dict[str, Any]:
     return out
 
 
-class _Call:
-    __slots__ = ("metric_attrs", "recording", "span")
+_MEMO_MAX = 256  # distinct routes (or response models of one) kept; beyond that, rebuilt
 
-    def __init__(self, span: Span, metric_attrs: dict[str, Any]) -> None:
+
+class _Route:
+    """What every call of one (operation, provider, model, endpoint) shares: the span's
+    name, kind and start attributes, and the metrics' attribute sets, built once rather
+    than per call. The dicts are handed to the SDK, which copies them (spans and
+    measurements both clean their attributes into new dicts); they are never mutated."""
+
+    __slots__ = ("_finished", "attrs", "kind", "name")
+
+    def __init__(self, operation: str, provider: str, model: str, endpoint: str | None) -> None:
+        op = _OPERATION[operation]
+        self.attrs: dict[str, Any] = {
+            "gen_ai.operation.name": op,
+            "gen_ai.provider.name": provider_name(provider),
+            "gen_ai.request.model": model,
+            **_server(endpoint),
+        }
+        if operation == "tool_loop":
+            self.name, self.kind = op, SpanKind.INTERNAL  # no agent name: "invoke_agent" alone
+        else:
+            self.name, self.kind = f"{op} {model}", SpanKind.CLIENT
+        self._finished: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+
+    def finished(self, response_model: str) -> tuple[dict[str, Any], ...]:
+        """The attribute sets of a finished call's duration, input-token and output-token
+        records, for the model that answered (``""``: not reported)."""
+        known = self._finished.get(response_model)
+        if known is None:
+            base = self.attrs
+            if response_model:
+                base = {**base, "gen_ai.response.model": response_model}
+            known = (
+                base,
+                {**base, "gen_ai.token.type": "input"},
+                {**base, "gen_ai.token.type": "output"},
+            )
+            if len(self._finished) < _MEMO_MAX:
+                self._finished[response_model] = known
+        return known
+
+
+class _Call:
+    __slots__ = ("recording", "route", "span")
+
+    def __init__(self, span: Span, route: _Route) -> None:
         self.span = span
-        self.metric_attrs = metric_attrs
+        self.route = route
         # A span the sampler dropped records nothing: skip building what it would drop.
         self.recording = span.is_recording()
 
@@ -187,9 +230,11 @@ class OtelObserver:
             description="Time to receive the first chunk of a streamed response",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
+        self._routes: dict[tuple[str, str, str, str | None], _Route] = {}
+        # Calls and tool executions in flight. Events of concurrent calls arrive on many
+        # threads; each touches these with one store, get or pop, which is atomic.
         self._calls: dict[int, _Call] = {}
         self._tools: dict[tuple[int, str], Span] = {}
-        self._lock = threading.Lock()  # events of concurrent calls arrive on many threads
         self._handlers: dict[type, Any] = {
             CallStarted: self._started,
             RetryScheduled: self._retry,
@@ -210,37 +255,35 @@ class OtelObserver:
             handler(event)
 
     # --- spans --------------------------------------------------------------------------
+    def _route(self, key: tuple[str, str, str, str | None]) -> _Route:
+        route = _Route(*key)
+        if len(self._routes) < _MEMO_MAX:
+            self._routes[key] = route
+        return route
+
     def _started(self, e: CallStarted) -> None:
-        op = _OPERATION[e.operation]
-        attrs: dict[str, Any] = {
-            "gen_ai.operation.name": op,
-            "gen_ai.provider.name": provider_name(e.provider),
-            "gen_ai.request.model": e.model,
-            **_server(e.endpoint),
-        }
-        metric_attrs = dict(attrs)
+        key = (e.operation, e.provider, e.model, e.endpoint)
+        route = self._routes.get(key) or self._route(key)
+        attrs = route.attrs
         req = e.request
         if isinstance(req, ChatRequest):
-            attrs.update(_request_attributes(req))
+            attrs = _request_attributes(req, dict(attrs))
             if self.capture_content:
                 attrs["gen_ai.input.messages"] = input_messages(req.messages)
                 system = system_instructions(req.messages)
                 if system is not None:
                     attrs["gen_ai.system_instructions"] = system
         elif req is not None and getattr(req, "dimensions", None) is not None:
-            attrs["gen_ai.embeddings.dimension.count"] = req.dimensions
+            attrs = {**attrs, "gen_ai.embeddings.dimension.count": req.dimensions}
         parent = None
         if e.parent_id is not None:
             outer = self._calls.get(e.parent_id)
             if outer is not None:
                 parent = trace.set_span_in_context(outer.span)
-        if e.operation == "tool_loop":
-            name, kind = op, SpanKind.INTERNAL  # no agent name: "invoke_agent" alone
-        else:
-            name, kind = f"{op} {e.model}", SpanKind.CLIENT
-        span = self._tracer.start_span(name, context=parent, kind=kind, attributes=attrs)
-        with self._lock:
-            self._calls[e.call_id] = _Call(span, metric_attrs)
+        span = self._tracer.start_span(
+            route.name, context=parent, kind=route.kind, attributes=attrs
+        )
+        self._calls[e.call_id] = _Call(span, route)
 
     def _retry(self, e: RetryScheduled) -> None:
         call = self._calls.get(e.call_id)
@@ -286,7 +329,7 @@ class OtelObserver:
             return
         call.span.set_attribute("gen_ai.response.time_to_first_chunk", e.time_to_first_chunk_s)
         if self._metrics:
-            self._ttfc.record(e.time_to_first_chunk_s, call.metric_attrs)
+            self._ttfc.record(e.time_to_first_chunk_s, call.route.attrs)
 
     def _tool_started(self, e: ToolStarted) -> None:
         call = self._calls.get(e.call_id)
@@ -302,12 +345,10 @@ class OtelObserver:
         span = self._tracer.start_span(
             f"execute_tool {e.name}", context=ctx, kind=SpanKind.INTERNAL, attributes=attrs
         )
-        with self._lock:
-            self._tools[(e.call_id, e.tool_call_id)] = span
+        self._tools[(e.call_id, e.tool_call_id)] = span
 
     def _tool_finished(self, e: ToolFinished) -> None:
-        with self._lock:
-            span = self._tools.pop((e.call_id, e.tool_call_id), None)
+        span = self._tools.pop((e.call_id, e.tool_call_id), None)
         if span is None:
             return
         if self.capture_content:
@@ -318,25 +359,22 @@ class OtelObserver:
         span.end()
 
     def _finished(self, e: CallFinished) -> None:
-        with self._lock:
-            call = self._calls.pop(e.call_id, None)
+        call = self._calls.pop(e.call_id, None)
         if call is None:
             return
-        resp = e.response
-        span, attrs = call.span, call.metric_attrs
+        span = call.span
         if call.recording:
             self._end(span, e)
         else:
             span.end()
         if not self._metrics:
             return
-        attrs = {**attrs, "gen_ai.response.model": resp.model} if resp.model else attrs
-        self._duration.record(e.latency_s, attrs)
+        duration, tokens_in, tokens_out = call.route.finished(e.response.model or "")
+        self._duration.record(e.latency_s, duration)
         if e.billed:
-            self._tokens.record(e.usage.prompt_tokens, {**attrs, "gen_ai.token.type": "input"})
+            self._tokens.record(e.usage.prompt_tokens, tokens_in)
             if e.operation != "embeddings":
-                out = {**attrs, "gen_ai.token.type": "output"}
-                self._tokens.record(e.usage.completion_tokens, out)
+                self._tokens.record(e.usage.completion_tokens, tokens_out)
 
     def _end(self, span: Span, e: CallFinished) -> None:
         resp = e.response
@@ -361,12 +399,12 @@ class OtelObserver:
         span.end()
 
     def _failed(self, e: CallFailed) -> None:
-        with self._lock:
-            call = self._calls.pop(e.call_id, None)
+        call = self._calls.pop(e.call_id, None)
         if call is None:
             return
         call.span.set_attribute("error.type", e.error.type)
         call.span.set_status(Status(StatusCode.ERROR, e.error.message))
         call.span.end()
         if self._metrics:
-            self._duration.record(e.latency_s, {**call.metric_attrs, "error.type": e.error.type})
+            attrs = {**call.route.attrs, "error.type": e.error.type}
+            self._duration.record(e.latency_s, attrs)
