@@ -29,7 +29,7 @@ from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 from ._errors import decode_body, error_from_body
 from ._limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 
-__all__ = ["AioPoster", "AioReply", "poster_for"]
+__all__ = ["AioPoster", "AioReply", "aio_poster", "poster_for", "status_error"]
 
 
 @attrs.frozen
@@ -65,12 +65,7 @@ def poster_for(
     ``timeout`` is the provider's ``httpx2.Timeout``; ``extra_headers`` the per-request
     headers the provider passes (``{"Authorization": omit}`` for servers without a key).
     """
-    import aiohttp
-    import httpx2
     import openai
-    from aiohttp.helpers import get_env_proxy_for_url
-    from openai._constants import DEFAULT_CONNECTION_LIMITS
-    from yarl import URL
 
     if type(sdk) is not openai.AsyncOpenAI:
         return None
@@ -79,17 +74,26 @@ def poster_for(
     if sdk.default_query:
         return None
     headers = _merge_headers(sdk.auth_headers, sdk.default_headers, extra_headers)
-    base = str(sdk.base_url)
-    if not base.endswith("/"):
-        base += "/"
+    return aio_poster(str(sdk.base_url), headers, timeout, provider)
+
+
+def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: str) -> AioPoster:
+    """An :class:`AioPoster` on a new aiohttp session (call it inside the event loop that
+    will use it): the SDK's connection limits (``_direct.CONNECTION_LIMITS``), the CA
+    bundle for https, the proxy from the environment, ``timeout`` (an
+    ``httpx2.Timeout``) as the session's."""
+    import aiohttp
+    import httpx2
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    from ._direct import CONNECTION_LIMITS
+
+    base = base_url if base_url.endswith("/") else base_url + "/"
     # The CA bundle is loaded only for https (tens of ms), as the SDK's transport does.
     ssl: Any = httpx2.create_ssl_context(trust_env=True) if base.startswith("https:") else True
-    limits = DEFAULT_CONNECTION_LIMITS
-    connector = aiohttp.TCPConnector(
-        limit=limits.max_connections or 0,
-        keepalive_timeout=limits.keepalive_expiry,
-        ssl=ssl,
-    )
+    conns, _, expiry = CONNECTION_LIMITS
+    connector = aiohttp.TCPConnector(limit=conns, keepalive_timeout=expiry, ssl=ssl)
     # The proxy from the environment (HTTP(S)_PROXY, NO_PROXY), looked up once as httpx
     # does when the SDK client is made: aiohttp's trust_env would parse the environment
     # on every request (about 0.2 ms each).
@@ -169,16 +173,17 @@ class AioPoster:
             ) from exc
         content = reader.content()
         if not 200 <= status < 300:
-            raise _status_error(self.provider, status, headers, content)
+            raise status_error(self.provider, status, headers, content)
         return AioReply(status, headers, content)
 
     async def close(self) -> None:
         await self.session.close()
 
 
-def _status_error(
+def status_error(
     provider: str, status: int, headers: Mapping[str, str], content: bytes
 ) -> ProviderError:
+    """The error of a non-2xx answer, as the SDK path raises it."""
     # The SDK's message when the body names none: "Error code: 502"
     # (openai._base_client.BaseClient._make_status_error_from_response).
     return error_from_body(
