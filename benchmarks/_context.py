@@ -84,21 +84,36 @@ class Context:
             for s in self._raw.values()
         ]
 
-    def config(self, base_url: str, cache: str = "none", **caches: Any) -> dict[str, Any]:
+    def config(
+        self,
+        base_url: str,
+        cache: str = "none",
+        connect_timeout_s: float | None = None,
+        **caches: Any,
+    ) -> dict[str, Any]:
         """A modelbus config (dict) using the ``openai`` provider on ``base_url``."""
+        provider: dict[str, Any] = {"base_url": base_url}
+        if connect_timeout_s is not None:
+            provider["connect_timeout_s"] = connect_timeout_s
         cfg: dict[str, Any] = {
             "modelbus": {"provider": "openai", "cache": cache},
-            "providers": {"openai": {"base_url": base_url}},
+            "providers": {"openai": provider},
         }
         if caches:
             cfg["caches"] = caches
         return cfg
 
-    def client(self, base_url: str, cache: str = "none", **caches: Any) -> Any:
+    def client(
+        self,
+        base_url: str,
+        cache: str = "none",
+        connect_timeout_s: float | None = None,
+        **caches: Any,
+    ) -> Any:
         """A ``modelbus.Client`` on ``base_url``, closed at the end of the run."""
         import modelbus
 
-        c = modelbus.Client(self.config(base_url, cache, **caches))
+        c = modelbus.Client(self.config(base_url, cache, connect_timeout_s, **caches))
         self.stack.callback(c.close)
         return c
 

@@ -80,7 +80,9 @@ def _async_rows(ctx: Context, concurrency: int, n: int) -> list[Row]:
     url = srv.base_url
     loop = asyncio.new_event_loop()
     body = {"model": MODEL, "messages": MESSAGES, **PARAMS}
-    mb = ctx.client(url, cache="none")
+    # Generous connect timeouts for everyone: at concurrency 1,000 on a busy machine a
+    # connect can take seconds, and a timed-out contender would end the row.
+    mb = ctx.client(url, cache="none", connect_timeout_s=60.0)
 
     async def setup() -> tuple[Any, Any, Any]:
         session = aiohttp.ClientSession(
@@ -88,9 +90,13 @@ def _async_rows(ctx: Context, concurrency: int, n: int) -> list[Row]:
             headers={"Authorization": f"Bearer {API_KEY}"},
         )
         on_aiohttp = openai.AsyncOpenAI(
-            base_url=url, api_key=API_KEY, max_retries=0, http_client=openai.DefaultAioHttpClient()
+            base_url=url,
+            api_key=API_KEY,
+            max_retries=0,
+            timeout=120.0,
+            http_client=openai.DefaultAioHttpClient(timeout=120.0),
         )
-        on_httpx = openai.AsyncOpenAI(base_url=url, api_key=API_KEY, max_retries=0)
+        on_httpx = openai.AsyncOpenAI(base_url=url, api_key=API_KEY, max_retries=0, timeout=120.0)
         return session, on_aiohttp, on_httpx
 
     session, sdk_aio, sdk_httpx = loop.run_until_complete(setup())
