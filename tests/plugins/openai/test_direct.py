@@ -173,6 +173,7 @@ assert c.chat("hi", model="gpt-4o-mini").content
 assert "".join(x.content or "" for x in c.stream("hi", model="gpt-4o-mini"))
 async def go():
     assert (await c.achat("hi", model="gpt-4o-mini")).content
+    assert "".join([x.content or "" async for x in c.astream("hi", model="gpt-4o-mini")])
     await c.aclose()
 asyncio.run(go())
 print(json.dumps([m for m in ("openai", "pydantic") if m in sys.modules]))
@@ -188,4 +189,46 @@ def test_a_process_that_chats_imports_neither_openai_nor_pydantic(srv: WireServe
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
-    assert len(srv.requests) == 3
+    assert len(srv.requests) == 4
+
+
+def _astream(srv: WireServer, transport: str, fail: bool = False) -> Any:
+    srv.reset()
+    if fail:
+        srv.enqueue(Reply.error(429, "Rate limit reached", headers={"Retry-After": "2"}))
+    p = OpenAICompatibleProvider(
+        name="x", base_url=srv.base_url, api_key=Secret("sk-test"), async_transport=transport
+    )
+
+    async def go() -> Any:
+        try:
+            return "".join([c.content or "" async for c in p.astream(REQ)])
+        except RateLimitError as exc:
+            return exc
+        finally:
+            await p.aclose()
+
+    out = asyncio.run(go())
+    [r] = srv.requests
+    return out, r
+
+
+def test_async_streams_send_the_same_request_and_errors(srv: WireServer) -> None:
+    # aiohttp (direct) against httpx (the SDK path): per-transport headers aside.
+    per_transport = {"x-stainless-retry-count", "x-stainless-read-timeout", "accept-encoding"}
+    per_transport |= {"connection", "content-length"}
+    (fast_text, fast), (sdk_text, sdk) = _astream(srv, "aiohttp"), _astream(srv, "httpx")
+    assert fast_text == sdk_text and fast_text
+    assert fast.body == sdk.body
+
+    def headers(r: Any) -> dict[str, str]:
+        return {k.lower(): v for k, v in r.headers.items() if k.lower() not in per_transport}
+
+    assert headers(fast) == headers(sdk)
+    (fast_err, _), (sdk_err, _) = _astream(srv, "aiohttp", True), _astream(srv, "httpx", True)
+    assert isinstance(fast_err, RateLimitError) and isinstance(sdk_err, RateLimitError)
+    assert (fast_err.status_code, fast_err.retry_after_s, fast_err.body) == (
+        sdk_err.status_code,
+        sdk_err.retry_after_s,
+        sdk_err.body,
+    )

@@ -29,7 +29,15 @@ from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 from ._errors import decode_body, error_from_body
 from ._limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 
-__all__ = ["AioPoster", "AioReply", "aio_poster", "poster_for", "status_error"]
+__all__ = [
+    "AioPoster",
+    "AioReply",
+    "aio_poster",
+    "aiohttp_error",
+    "client_timeout",
+    "poster_for",
+    "status_error",
+]
 
 
 @attrs.frozen
@@ -141,43 +149,69 @@ class AioPoster:
         import aiohttp
 
         url = path if "://" in path else self.base_url + path.lstrip("/")
-        # Serialized as the SDK does (openai._utils._json.openapi_dumps).
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        data = _dumps(body)
         kw: dict[str, Any] = {}
         if timeout is not None:
-            kw["timeout"] = aiohttp.ClientTimeout(
-                sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
-            )
+            kw["timeout"] = client_timeout(timeout)
         reader = BodyReader(self.provider, max_bytes, ends_at)
         try:
             async with self.session.post(
-                url, data=data.encode(), headers=self.headers, allow_redirects=False, **kw
+                url, data=data, headers=self.headers, allow_redirects=False, **kw
             ) as r:
                 status, headers = r.status, r.headers
                 reader.start(status, headers)
                 async for piece in r.content.iter_any():
                     reader.add(piece, status, headers)
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(
-                f"no response within the timeout ({type(exc).__name__}: {exc})",
-                provider=self.provider,
-            ) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise APIConnectionError(
-                f"connection failed while reading the response: {type(exc).__name__}: {exc}",
-                provider=self.provider,
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
-                f"connection failed ({type(exc).__name__}: {exc})", provider=self.provider
-            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise aiohttp_error(exc, self.provider) from exc
         content = reader.content()
         if not 200 <= status < 300:
             raise status_error(self.provider, status, headers, content)
         return AioReply(status, headers, content)
 
+    async def open_stream(self, path: str, body: Mapping[str, Any], *, timeout: Any) -> Any:
+        """``POST`` ``body`` to ``path`` and return the streamed answer when it is a 2xx
+        (an :class:`~modelbus_openai._aio_stream.AioStream`, what ``_sse.aiter_chunks``
+        reads); read and raise the error of any other status."""
+        from ._aio_stream import open_stream
+
+        url = path if "://" in path else self.base_url + path.lstrip("/")
+        return await open_stream(self, url, _dumps(body), timeout)
+
     async def close(self) -> None:
         await self.session.close()
+
+
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    # Serialized as the SDK does (openai._utils._json.openapi_dumps).
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def client_timeout(timeout: Any) -> Any:
+    """An ``httpx2.Timeout`` as an ``aiohttp.ClientTimeout`` (connect, read, pool)."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(
+        sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+    )
+
+
+def aiohttp_error(exc: BaseException, provider: str) -> ProviderError:
+    """The error for an exception aiohttp raised while sending or reading: a timeout →
+    :class:`APITimeoutError`, a body cut short or any other client/socket error →
+    :class:`APIConnectionError`."""
+    import aiohttp
+
+    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+        return APITimeoutError(
+            f"no response within the timeout ({type(exc).__name__}: {exc})", provider=provider
+        )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return APIConnectionError(
+            f"connection failed while reading the response: {type(exc).__name__}: {exc}",
+            provider=provider,
+        )
+    return APIConnectionError(f"connection failed ({type(exc).__name__}: {exc})", provider=provider)
 
 
 def status_error(

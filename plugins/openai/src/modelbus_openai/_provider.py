@@ -2,16 +2,16 @@
 OpenAI-compatible servers, parametrised by base URL, key, headers and timeouts.
 
 Chat, streams and embeddings go straight over the HTTP clients: ``httpx2`` for sync calls
-(``_direct``) and aiohttp for async JSON POSTs (``_aio``), sending what the official
+(``_direct``) and aiohttp for async ones (``_aio``, ``_aio_stream``), sending what the official
 ``openai`` SDK would send (its headers, computed by ``_headers`` without importing it;
 its JSON serialization; its limits and timeouts) and mapping errors as for the SDK. The
 body is made by :func:`modelbus.plugin.request_body` and the raw JSON parsed by the core
 converter. So a process that only chats never imports ``openai`` or ``pydantic`` (about
 0.9 s of a first call) and no call pays the SDK's per-request option models (0.3 ms a
 call; 0.3 s at 1,000 messages). The SDK clients stay for what modelbus does not wrap
-(files, fine-tuning, models), for async streams and the httpx async transport, and for
-subclasses that make their own SDK clients (Azure: deployment URLs, Entra ID tokens;
-see :attr:`OpenAICompatibleProvider.direct`).
+(files, fine-tuning, models), for the httpx async transport (``async_transport =
+"httpx"``), and for subclasses that make their own SDK clients (Azure: deployment URLs,
+Entra ID tokens; see :attr:`OpenAICompatibleProvider.direct`).
 
 SDK clients are created once per provider object and reused, so connections are pooled:
 one sync client, and one async client per event loop (an aiohttp or httpx connection
@@ -204,8 +204,9 @@ class OpenAICompatibleProvider:
     @property
     def direct(self) -> bool:
         """Whether chat, streams and embeddings go straight over the HTTP clients
-        (``_direct``, ``_aio``) instead of through the SDK: when the SDK clients are the
-        plain ones this class makes (a subclass making its own keeps the SDK path)."""
+        (``_direct``; ``_aio`` on the aiohttp transport) instead of through the SDK:
+        when the SDK clients are the plain ones this class makes (a subclass making its
+        own keeps the SDK path)."""
         cls = type(self)
         return (
             cls._new_sync_client is OpenAICompatibleProvider._new_sync_client
@@ -513,7 +514,13 @@ class OpenAICompatibleProvider:
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The async twin of :meth:`stream`."""
         body = self.chat_body(request, True)
-        options, first_by = self._request_options(True)
+        poster = self._async_poster() if self.direct else None
+        options, first_by = self._request_options(True, sdk=poster is None)
+        if poster is not None:
+            stream = await poster.open_stream(self.chat_path, body, timeout=options["timeout"])
+            async for chunk in aiter_chunks(stream, self.name, self.max_response_bytes, first_by):
+                yield chunk
+            return
         try:
             raw = await self.async_client().post(
                 self.chat_path,
