@@ -16,24 +16,29 @@ for the token count then costs more than sending them. So:
   :func:`messages_of` handed out only. The token counter's memo
   (``builtins/tokens.py``) then hits by identity too.
 
-Both only serve sequences of at least :data:`MIN_MESSAGES` (a short prompt costs less to
-build than to check) and hold at most :data:`SIZE` conversations, first in first out; an
-entry holds its dicts and Messages (that is what keeps the ids in its keys valid).
+- :func:`prompt_of` does the same for a prompt string; the request built from such a
+  tuple and plain parameters is one derived value (``_routing.build_request``) and its
+  cache key another (``_cache_key.cache_key``, via :func:`shared`), so a cache hit
+  builds nothing.
+
+The memos hold at most :data:`SIZE` conversations (and prompts), first in first out; an
+entry holds its dicts and Messages (that is what keeps the ids in its keys valid). A
+conversation never sent again costs its check and one insertion.
 """
 
 from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from itertools import repeat
 from typing import Any, TypeVar
 
 from ._types import Message
 
-__all__ = ["MIN_MESSAGES", "SIZE", "clear", "derived", "messages_of"]
+__all__ = ["MIN_MESSAGES", "SIZE", "clear", "derived", "messages_of", "prompt_of", "shared"]
 
-MIN_MESSAGES = 16
+MIN_MESSAGES = 1
 SIZE = 64
 
 T = TypeVar("T")
@@ -47,13 +52,16 @@ _conversations: dict[_Key, _Entry] = {}
 # The tuples messages_of handed out (id -> tuple): only they have derived values, so a
 # derived value never comes from (nor keeps alive) a tuple built for one call.
 _handed: dict[int, tuple[Message, ...]] = {}
-_derived: dict[tuple[int, str], tuple[tuple[Message, ...], Any]] = {}
+_derived: dict[tuple[int, Hashable], tuple[Any, Any]] = {}
+# The values derived() handed out (id -> value), for shared(): bounded with _derived.
+_values: dict[int, Any] = {}
+_prompts: dict[str, tuple[Message, ...]] = {}
 
 
-def _put(d: dict[Any, Any], key: Any, value: Any) -> None:
+def _put(d: dict[Any, Any], key: Any, value: Any, size: int = SIZE) -> None:
     with _lock:
         d[key] = value
-        while len(d) > SIZE:
+        while len(d) > size:
             del d[next(iter(d))]
 
 
@@ -98,20 +106,40 @@ def messages_of(
     return messages
 
 
-def derived(messages: tuple[Message, ...], what: str, compute: Callable[[], T]) -> T:
-    """``compute()``, remembered under ``what`` when ``messages`` is a tuple
-    :func:`messages_of` handed out (so: plain messages only); ``compute`` must depend on
-    nothing but ``messages`` (Messages are immutable). A remembered value is shared:
-    the caller copies what it hands on mutable."""
-    if _handed.get(id(messages)) is not messages:
+def prompt_of(text: str) -> tuple[Message, ...]:
+    """``(Message("user", text),)``, the same tuple for the same prompt text (strings
+    are immutable: nothing to check)."""
+    out = _prompts.get(text)
+    if out is None:
+        out = (Message("user", text),)
+        _put(_prompts, text, out)
+        _put(_handed, id(out), out)
+    return out
+
+
+def derived(source: Any, what: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered under ``what`` when ``source`` is a tuple
+    :func:`messages_of` / :func:`prompt_of` handed out (so: plain messages only) or a
+    value this function handed out; ``compute`` must depend on nothing but ``source``
+    and ``what`` (both immutable). A remembered value is shared: the caller copies what
+    it hands on mutable."""
+    sid = id(source)
+    if _handed.get(sid) is not source and _values.get(sid) is not source:
         return compute()
-    key = (id(messages), what)
+    key = (sid, what)
     e = _derived.get(key)
-    if e is not None and e[0] is messages:
+    if e is not None and e[0] is source:
         return e[1]  # type: ignore[no-any-return]
     value = compute()
-    _put(_derived, key, (messages, value))
+    _put(_derived, key, (source, value), 4 * SIZE)
+    _put(_values, id(value), value, 4 * SIZE)
     return value
+
+
+def shared(value: object) -> bool:
+    """Whether ``value`` is one :func:`derived` handed out (and may be handed out
+    again): what is computed from it may be remembered by its identity too."""
+    return _values.get(id(value)) is value
 
 
 def clear() -> None:
@@ -120,3 +148,5 @@ def clear() -> None:
         _conversations.clear()
         _handed.clear()
         _derived.clear()
+        _values.clear()
+        _prompts.clear()

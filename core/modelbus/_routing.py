@@ -13,7 +13,7 @@ from attrs import frozen
 from ._catalog import Catalog, CatalogEntry
 from ._config import Config
 from ._converter import message_from_openai
-from ._message_memo import messages_of
+from ._message_memo import derived, messages_of, prompt_of
 from ._params import REQUEST_PARAMS
 from ._registry import Registry
 from ._types import ChatRequest, FunctionSpec, Message, ToolSpec
@@ -208,7 +208,7 @@ def build_messages(
     A long list of plain message dicts sent again unchanged gives the same Messages
     (``_message_memo``)."""
     if isinstance(messages, str):
-        out: tuple[Message, ...] = (Message("user", messages),)
+        out: tuple[Message, ...] = prompt_of(messages)
     elif isinstance(messages, Message):
         out = (messages,)
     elif isinstance(messages, Mapping):
@@ -255,7 +255,20 @@ def build_request(
     """A ChatRequest from messages and OpenAI-named parameters.
 
     Raises ``TypeError`` naming an unknown parameter and the accepted ones (pass
-    provider-specific ones in ``extra_body``)."""
+    provider-specific ones in ``extra_body``). Messages sent again (``_message_memo``)
+    with the same scalar parameters give the same (immutable) request."""
+    try:
+        # Types in the key: 1, 1.0 and True are equal keys but different JSON.
+        what = ("request", model, stream, *((k, type(v), v) for k, v in params.items()))
+        hash(what)
+    except TypeError:  # a dict or list parameter: built every time
+        return _request(messages, model, params, stream)
+    return derived(messages, what, lambda: _request(messages, model, params, stream))
+
+
+def _request(
+    messages: tuple[Message, ...], model: str, params: Mapping[str, Any], stream: bool
+) -> ChatRequest:
     kwargs: dict[str, Any] = {}
     for k, v in params.items():
         if k not in _REQUEST_PARAMS:

@@ -21,7 +21,7 @@ ROLES = ("system", "user", "assistant", "developer")
 PARAMS = {"temperature": 0.2, "max_tokens": 100}
 
 plain = st.fixed_dictionaries({"role": st.sampled_from(ROLES), "content": st.text(max_size=40)})
-conversations = st.lists(plain, min_size=memo.MIN_MESSAGES, max_size=60)
+conversations = st.lists(plain, min_size=1, max_size=40)
 
 
 def slow_body(msgs: list[dict[str, Any]], system: str | None = None) -> bytes:
@@ -103,7 +103,7 @@ def _conversation(n: int) -> list[dict[str, Any]]:
 
 
 def test_a_hit_is_the_same_tuple_and_each_body_is_its_own() -> None:
-    msgs = _conversation(memo.MIN_MESSAGES)
+    msgs = _conversation(memo.MIN_MESSAGES + 20)
     a, b = build_messages(msgs), build_messages(list(msgs))  # another list, the same dicts
     assert a is b
     body = request_body(build_request(a, "m", {}))
@@ -111,10 +111,8 @@ def test_a_hit_is_the_same_tuple_and_each_body_is_its_own() -> None:
     assert request_body(build_request(a, "m", {}))["messages"][0]["content"] == "m0"
 
 
-def test_short_prompts_and_non_plain_messages_are_built_every_time() -> None:
-    short = _conversation(memo.MIN_MESSAGES - 1)
-    assert build_messages(short) is not build_messages(short)
-    tools = _conversation(memo.MIN_MESSAGES)
+def test_non_plain_messages_are_built_every_time() -> None:
+    tools = _conversation(memo.MIN_MESSAGES + 5)
     tools[3] = {
         "role": "assistant",
         "content": None,
@@ -136,8 +134,35 @@ def test_short_prompts_and_non_plain_messages_are_built_every_time() -> None:
     )
 
 
+def test_a_request_sent_again_is_the_same_object_with_the_same_key() -> None:
+    from modelbus._cache_key import _key, cache_key
+
+    for prompt in ("hi", [{"role": "user", "content": "hi"}]):
+        a = build_request(build_messages(prompt), "m", {"temperature": 0.2, "max_tokens": 5})
+        b = build_request(build_messages(prompt), "m", {"temperature": 0.2, "max_tokens": 5})
+        assert a is b
+        k = cache_key(a, provider="p", endpoint="e", namespace="n")
+        assert (
+            k == cache_key(b, provider="p", endpoint="e", namespace="n") == _key(a, "p", "e", "n")
+        )
+        assert cache_key(a, provider="q") == _key(a, "q", "", "") != k
+    # Numbers of another type are another request: the JSON differs (1 vs 1.0 vs true).
+    m = build_messages("hi")
+    one, one_f = (
+        build_request(m, "m", {"temperature": 1}),
+        build_request(m, "m", {"temperature": 1.0}),
+    )
+    assert one is not one_f and one.temperature == 1 and type(one_f.temperature) is float
+    assert request_body(one)["temperature"] == 1 and type(request_body(one)["temperature"]) is int
+    # Unhashable parameters are built every time, and still right.
+    s1 = build_request(m, "m", {"stop": ["x"]})
+    assert s1 is not build_request(m, "m", {"stop": ["x"]}) and s1.stop == ("x",)
+    with pytest.raises(TypeError, match="unknown chat parameter"):
+        build_request(m, "m", {"temprature": 1})
+
+
 def test_bad_messages_still_raise() -> None:
-    msgs = _conversation(memo.MIN_MESSAGES)
+    msgs = _conversation(memo.MIN_MESSAGES + 10)
     build_messages(msgs)
     msgs[5] = {"content": "no role"}
     with pytest.raises(TypeError, match="needs a 'role'"):
@@ -149,10 +174,14 @@ def test_bad_messages_still_raise() -> None:
 
 
 def test_the_memo_is_bounded() -> None:
-    convs = [_conversation(memo.MIN_MESSAGES) for _ in range(memo.SIZE + 10)]
+    convs = [_conversation(memo.MIN_MESSAGES + 3) for _ in range(memo.SIZE + 10)]
     for c in convs:
         build_messages(c)
     assert len(memo._conversations) <= memo.SIZE
     assert len(memo._handed) <= memo.SIZE
+    for i in range(memo.SIZE * 5):
+        build_request(build_messages(f"prompt {i}"), "m", {"n": 1})
+    assert len(memo._prompts) <= memo.SIZE
+    assert len(memo._derived) <= 4 * memo.SIZE and len(memo._values) <= 4 * memo.SIZE
     # The newest are still served from the memo.
     assert build_messages(convs[-1]) is build_messages(convs[-1])
