@@ -11,9 +11,11 @@ from typing import Any
 
 import attrs
 
+from ._harness import Check
+from ._rawserver import RawServerProcess
 from ._servers import WireServerProcess
 
-__all__ = ["API_KEY", "Context", "clean_environ", "freeze_heap"]
+__all__ = ["API_KEY", "Context", "clean_environ", "freeze_heap", "request_count_check"]
 
 # A placeholder key: the servers are local, and a real key in the environment is never sent.
 API_KEY = "sk-bench-local"
@@ -45,6 +47,7 @@ class Context:
     use_litellm: bool = True
     stack: contextlib.ExitStack = attrs.field(factory=contextlib.ExitStack)
     _servers: dict[tuple[float, int | None], WireServerProcess] = attrs.field(factory=dict)
+    _raw: dict[float, RawServerProcess] = attrs.field(factory=dict)
     _litellm: ModuleType | None = None
     _litellm_absent: str | None = None
 
@@ -62,27 +65,55 @@ class Context:
             self._servers[key] = srv
         return srv.base_url
 
+    def raw_server(self, latency_ms: float = 0.0) -> RawServerProcess:
+        """The raw asyncio server process (``_rawserver``) with this latency, started once:
+        the floor's server, which counts the requests it answered."""
+        srv = self._raw.get(latency_ms)
+        if srv is None:
+            srv = RawServerProcess(latency_ms=latency_ms)
+            self.stack.enter_context(srv)
+            self._raw[latency_ms] = srv
+        return srv
+
     def servers(self) -> list[dict[str, Any]]:
         return [
             {"base_url": s.base_url, "latency_ms": s.latency_ms, "stream_chunks": s.stream_chunks}
             for s in self._servers.values()
+        ] + [
+            {"base_url": s.base_url, "latency_ms": s.latency_ms, "kind": "raw asyncio"}
+            for s in self._raw.values()
         ]
 
-    def config(self, base_url: str, cache: str = "none", **caches: Any) -> dict[str, Any]:
+    def config(
+        self,
+        base_url: str,
+        cache: str = "none",
+        connect_timeout_s: float | None = None,
+        **caches: Any,
+    ) -> dict[str, Any]:
         """A modelbus config (dict) using the ``openai`` provider on ``base_url``."""
+        provider: dict[str, Any] = {"base_url": base_url}
+        if connect_timeout_s is not None:
+            provider["connect_timeout_s"] = connect_timeout_s
         cfg: dict[str, Any] = {
             "modelbus": {"provider": "openai", "cache": cache},
-            "providers": {"openai": {"base_url": base_url}},
+            "providers": {"openai": provider},
         }
         if caches:
             cfg["caches"] = caches
         return cfg
 
-    def client(self, base_url: str, cache: str = "none", **caches: Any) -> Any:
+    def client(
+        self,
+        base_url: str,
+        cache: str = "none",
+        connect_timeout_s: float | None = None,
+        **caches: Any,
+    ) -> Any:
         """A ``modelbus.Client`` on ``base_url``, closed at the end of the run."""
         import modelbus
 
-        c = modelbus.Client(self.config(base_url, cache, **caches))
+        c = modelbus.Client(self.config(base_url, cache, connect_timeout_s, **caches))
         self.stack.callback(c.close)
         return c
 
@@ -111,3 +142,11 @@ class Context:
     def close(self) -> None:
         self.stack.close()
         self._servers.clear()
+        self._raw.clear()
+
+
+def request_count_check(srv: RawServerProcess, before: int, expected: int) -> Check:
+    """The server answered exactly ``expected`` POSTs since it counted ``before``: no
+    contender was served from anywhere else (a cache, a retry, a dropped call)."""
+    got = srv.count() - before
+    return Check(f"server saw {expected:,} requests", f"{got:,}", got == expected)

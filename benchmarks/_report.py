@@ -41,6 +41,15 @@ def _row_scale(r: dict[str, Any]) -> tuple[float, str]:
 _ROLE = {"baseline": "baseline", "floor": "floor", "reference": "ref", "subject": ""}
 
 
+def _load(r: dict[str, Any]) -> str:
+    """`` load 1.2→1.5`` (1-minute load average when the row started and ended), or ``""``."""
+    la = r.get("load_average") or {}
+    start, end = la.get("start"), la.get("end")
+    if not start or not end:
+        return ""
+    return f"  load {start[0]:.2f}→{end[0]:.2f}"
+
+
 def text_table(results: dict[str, Any]) -> str:
     """The table as plain text: per row its contenders' median, p95, min, max (in the row's
     unit), sample count and ratio to the row's baseline, then each target's verdict."""
@@ -51,7 +60,7 @@ def text_table(results: dict[str, Any]) -> str:
             lines.append(f"{r['title']}\n  !! row failed: {r['error']}")
             continue
         factor, unit = _row_scale(r)
-        lines.append(f"{r['title']}  [{unit} {r['per']}]")
+        lines.append(f"{r['title']}  [{unit} {r['per']}]{_load(r)}")
         for m in r["measures"]:
             label = m["name"] + (f" ({_ROLE[m['role']]})" if _ROLE[m["role"]] else "")
             if "absent" in m:
@@ -88,7 +97,7 @@ def markdown(results: dict[str, Any]) -> str:
         for i, m in enumerate(r["measures"]):
             role = f" ({m['role']})" if m["role"] != "subject" else ""
             name = f"{m['name']}{role}" if m["role"] != "subject" else f"**{m['name']}**"
-            title = r["title"] if i == 0 else ""
+            title = r["title"] + _load(r) if i == 0 else ""
             if "absent" in m:
                 out.append(f"| {title} | {name} | absent: {m['absent']} | | | | | |")
                 continue

@@ -114,6 +114,7 @@ def run(
                 f"[{time.perf_counter() - t0:6.1f}s] {spec.key}: {spec.title}", file=log, flush=True
             )
             freeze_heap()
+            load = load_average()
             try:
                 produced: list[Row] = spec.fn(ctx)
             except Exception as exc:
@@ -132,7 +133,10 @@ def run(
                     }
                 )
                 continue
-            rows.extend(r.to_json() for r in produced)
+            # The load while the row ran, beside its figures: other work on the cores
+            # shows up as slow medians (a CPU ratio holds better than a time).
+            for r in produced:
+                rows.append({**r.to_json(), "load_average": {"start": load, "end": load_average()}})
         servers = ctx.servers()
     finally:
         ctx.close()

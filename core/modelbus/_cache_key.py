@@ -55,6 +55,7 @@ from typing import Any
 import attrs
 
 from ._converter import _tool_spec_to_openai, message_to_openai, request_body
+from ._message_memo import derived
 from ._types import ChatRequest, Message
 
 __all__ = ["KEY_VERSION", "cache_key", "canonical_json", "key_document"]
@@ -169,8 +170,17 @@ def cache_key(
 ) -> str:
     """The 64-hex-char cache key of ``request`` sent to ``provider`` at ``endpoint``
     (``cache_identity``) for clients of ``namespace``; see the module doc for the recipe.
+    A request sent again (``_message_memo``) has its key remembered.
 
     Raises ``ValueError`` for a NaN or infinite parameter."""
+    return derived(
+        request,
+        ("cache-key", provider, endpoint, namespace),
+        lambda: _key(request, provider, endpoint, namespace),
+    )
+
+
+def _key(request: ChatRequest, provider: str, endpoint: str, namespace: str) -> str:
     names: list[str] = []
     parts: list[str] = []
     for (name, prefix), v in zip(_PREFIXED, _get_fields(request)):  # noqa: B905 (same length)

@@ -27,6 +27,7 @@ import attrs
 import cattrs
 import jiter
 
+from ._message_memo import derived
 from ._types import (
     ChatChunk,
     ChatRequest,
@@ -167,13 +168,17 @@ _SCALAR_PARAMS = tuple(
 )
 
 
+def _wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    # A long conversation sent again is turned into wire dicts once (_message_memo);
+    # every body gets its own copies (plain messages only there: no nested values).
+    wire = derived(messages, "wire", lambda: [message_to_openai(m) for m in messages])
+    return list(map(dict.copy, wire))
+
+
 def request_body(req: ChatRequest) -> dict[str, Any]:
     """The JSON body for ``POST /chat/completions`` (``None`` parameters omitted;
     ``extra_body`` merged last; ``stream_options.include_usage`` set for streams)."""
-    body: dict[str, Any] = {
-        "model": req.model,
-        "messages": [message_to_openai(m) for m in req.messages],
-    }
+    body: dict[str, Any] = {"model": req.model, "messages": _wire_messages(req.messages)}
     for name in _SCALAR_PARAMS:
         v = getattr(req, name)
         if v is not None:

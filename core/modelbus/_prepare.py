@@ -28,6 +28,7 @@ from ._adapt_params import adapt_request
 from ._budgeting import Hold, areserve, reserve
 from ._catalog import CatalogEntry
 from ._context import TruncateMode, TruncateOption, check_truncate, fit_messages
+from ._message_memo import derived
 from ._param_support import supported_params
 from ._ratelimit import arate_limit, rate_limit
 from ._routing import Route
@@ -116,8 +117,13 @@ def prompt_upper_bound(req: ChatRequest) -> int | None:
     requests far below the window."""
     if req.tools:
         return None
+    msgs = req.messages
+    return derived(msgs, "byte-bound", lambda: _messages_bound(msgs))
+
+
+def _messages_bound(messages: Sequence[Message]) -> int | None:
     n = _TEMPLATE_TOKENS
-    for m in req.messages:
+    for m in messages:
         n += _TEMPLATE_TOKENS
         c = m.content
         if isinstance(c, str):

@@ -13,6 +13,7 @@ from attrs import frozen
 from ._catalog import Catalog, CatalogEntry
 from ._config import Config
 from ._converter import message_from_openai
+from ._message_memo import derived, messages_of, prompt_of
 from ._params import REQUEST_PARAMS
 from ._registry import Registry
 from ._types import ChatRequest, FunctionSpec, Message, ToolSpec
@@ -203,26 +204,35 @@ def build_messages(
 ) -> tuple[Message, ...]:
     """A prompt string, a Message, an OpenAI message dict, or a list of those → messages.
 
-    ``system`` is prepended as a system message. Raises ``TypeError`` for other shapes."""
+    ``system`` is prepended as a system message. Raises ``TypeError`` for other shapes.
+    A long list of plain message dicts sent again unchanged gives the same Messages
+    (``_message_memo``)."""
     if isinstance(messages, str):
-        out: list[Message] = [Message("user", messages)]
+        out: tuple[Message, ...] = prompt_of(messages)
     elif isinstance(messages, Message):
-        out = [messages]
+        out = (messages,)
     elif isinstance(messages, Mapping):
-        out = [message_from_openai(messages)]
+        out = (message_from_openai(messages),)
+    elif isinstance(messages, (list, tuple)):
+        out = messages_of(messages, _build_each)
     else:
-        out = []
-        for m in messages:
-            if isinstance(m, Message):
-                out.append(m)
-            elif isinstance(m, Mapping):
-                if "role" not in m:
-                    raise TypeError(f"a message dict needs a 'role': {dict(m)!r}")
-                out.append(message_from_openai(m))
-            else:
-                raise TypeError(f"a message is a dict or a Message, got {type(m).__name__}")
+        out = _build_each(list(messages))
     if system is not None:
-        out.insert(0, Message("system", system))
+        out = (Message("system", system), *out)
+    return out
+
+
+def _build_each(messages: Iterable[Any]) -> tuple[Message, ...]:
+    out: list[Message] = []
+    for m in messages:
+        if isinstance(m, Message):
+            out.append(m)
+        elif isinstance(m, Mapping):
+            if "role" not in m:
+                raise TypeError(f"a message dict needs a 'role': {dict(m)!r}")
+            out.append(message_from_openai(m))
+        else:
+            raise TypeError(f"a message is a dict or a Message, got {type(m).__name__}")
     return tuple(out)
 
 
@@ -245,7 +255,20 @@ def build_request(
     """A ChatRequest from messages and OpenAI-named parameters.
 
     Raises ``TypeError`` naming an unknown parameter and the accepted ones (pass
-    provider-specific ones in ``extra_body``)."""
+    provider-specific ones in ``extra_body``). Messages sent again (``_message_memo``)
+    with the same scalar parameters give the same (immutable) request."""
+    try:
+        # Types in the key: 1, 1.0 and True are equal keys but different JSON.
+        what = ("request", model, stream, *((k, type(v), v) for k, v in params.items()))
+        hash(what)
+    except TypeError:  # a dict or list parameter: built every time
+        return _request(messages, model, params, stream)
+    return derived(messages, what, lambda: _request(messages, model, params, stream))
+
+
+def _request(
+    messages: tuple[Message, ...], model: str, params: Mapping[str, Any], stream: bool
+) -> ChatRequest:
     kwargs: dict[str, Any] = {}
     for k, v in params.items():
         if k not in _REQUEST_PARAMS:

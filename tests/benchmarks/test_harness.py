@@ -39,23 +39,29 @@ def test_quick_run_of_two_rows(tmp_path: Path) -> None:
     machine = results["machine"]
     assert machine["cores"] >= 1 and machine["python"] == ".".join(map(str, sys.version_info[:3]))
     assert machine["packages"]["openai"] and machine["packages"]["modelbus"]
-    assert [s["latency_ms"] for s in results["servers"]] == [0.0]  # started, and stopped
+    # The raw asyncio server process, started and stopped.
+    assert [(s["latency_ms"], s["kind"]) for s in results["servers"]] == [(0.0, "raw asyncio")]
     rows = {r["key"]: r for r in results["rows"]}
-    assert list(rows) == ["memory-cache", "sync-chat"]
+    assert list(rows) == ["memory-cache", "sync-chat", "sync-chat-1000"]
     chat = rows["sync-chat"]
-    assert chat["baseline"] == "raw openai SDK"
+    assert chat["baseline"] == "raw httpx POST"
     measured = {m["name"]: m for m in chat["measures"] if "absent" not in m}
     assert {"raw httpx POST", "raw openai SDK", "modelbus Client.chat"} <= set(measured)
     for m in measured.values():
         assert 0 < m["min"] <= m["median"] <= m["p95"] <= m["max"]
         assert m["n"] > 0 and m["ratio"] > 0
-    assert measured["raw openai SDK"]["ratio"] == 1.0
+    assert measured["raw httpx POST"]["ratio"] == 1.0
+    assert rows["memory-cache"]["baseline"] == "sha256 + dict"
     litellm = next(m for m in chat["measures"] if m["name"] == "LiteLLM completion")
     assert "skipped" in litellm["absent"]  # --quick leaves LiteLLM out
     for r in rows.values():
         assert r["checks"] and all(isinstance(c["ok"], bool) for c in r["checks"])
+        # Every row checks the requests the server answered, and notes the load.
+        count = next(c for c in r["checks"] if c["target"].startswith("server saw"))
+        assert count["ok"], count
+        assert len(r["load_average"]["start"]) == 3
     # The table names every row and contender.
-    for name in ("memory-cache hit through Client.chat", "modelbus Client.chat", "dict lookup"):
+    for name in ("memory-cache hit through Client.chat", "modelbus Client.chat", "sha256 + dict"):
         assert name in proc.stdout
 
 

@@ -29,7 +29,15 @@ from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 from ._errors import decode_body, error_from_body
 from ._limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 
-__all__ = ["AioPoster", "AioReply", "poster_for"]
+__all__ = [
+    "AioPoster",
+    "AioReply",
+    "aio_poster",
+    "aiohttp_error",
+    "client_timeout",
+    "poster_for",
+    "status_error",
+]
 
 
 @attrs.frozen
@@ -65,12 +73,7 @@ def poster_for(
     ``timeout`` is the provider's ``httpx2.Timeout``; ``extra_headers`` the per-request
     headers the provider passes (``{"Authorization": omit}`` for servers without a key).
     """
-    import aiohttp
-    import httpx2
     import openai
-    from aiohttp.helpers import get_env_proxy_for_url
-    from openai._constants import DEFAULT_CONNECTION_LIMITS
-    from yarl import URL
 
     if type(sdk) is not openai.AsyncOpenAI:
         return None
@@ -79,17 +82,26 @@ def poster_for(
     if sdk.default_query:
         return None
     headers = _merge_headers(sdk.auth_headers, sdk.default_headers, extra_headers)
-    base = str(sdk.base_url)
-    if not base.endswith("/"):
-        base += "/"
+    return aio_poster(str(sdk.base_url), headers, timeout, provider)
+
+
+def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: str) -> AioPoster:
+    """An :class:`AioPoster` on a new aiohttp session (call it inside the event loop that
+    will use it): the SDK's connection limits (``_direct.CONNECTION_LIMITS``), the CA
+    bundle for https, the proxy from the environment, ``timeout`` (an
+    ``httpx2.Timeout``) as the session's."""
+    import aiohttp
+    import httpx2
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    from ._direct import CONNECTION_LIMITS
+
+    base = base_url if base_url.endswith("/") else base_url + "/"
     # The CA bundle is loaded only for https (tens of ms), as the SDK's transport does.
     ssl: Any = httpx2.create_ssl_context(trust_env=True) if base.startswith("https:") else True
-    limits = DEFAULT_CONNECTION_LIMITS
-    connector = aiohttp.TCPConnector(
-        limit=limits.max_connections or 0,
-        keepalive_timeout=limits.keepalive_expiry,
-        ssl=ssl,
-    )
+    conns, _, expiry = CONNECTION_LIMITS
+    connector = aiohttp.TCPConnector(limit=conns, keepalive_timeout=expiry, ssl=ssl)
     # The proxy from the environment (HTTP(S)_PROXY, NO_PROXY), looked up once as httpx
     # does when the SDK client is made: aiohttp's trust_env would parse the environment
     # on every request (about 0.2 ms each).
@@ -137,48 +149,75 @@ class AioPoster:
         import aiohttp
 
         url = path if "://" in path else self.base_url + path.lstrip("/")
-        # Serialized as the SDK does (openai._utils._json.openapi_dumps).
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        data = _dumps(body)
         kw: dict[str, Any] = {}
         if timeout is not None:
-            kw["timeout"] = aiohttp.ClientTimeout(
-                sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
-            )
+            kw["timeout"] = client_timeout(timeout)
         reader = BodyReader(self.provider, max_bytes, ends_at)
         try:
             async with self.session.post(
-                url, data=data.encode(), headers=self.headers, allow_redirects=False, **kw
+                url, data=data, headers=self.headers, allow_redirects=False, **kw
             ) as r:
                 status, headers = r.status, r.headers
                 reader.start(status, headers)
                 async for piece in r.content.iter_any():
                     reader.add(piece, status, headers)
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise APITimeoutError(
-                f"no response within the timeout ({type(exc).__name__}: {exc})",
-                provider=self.provider,
-            ) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise APIConnectionError(
-                f"connection failed while reading the response: {type(exc).__name__}: {exc}",
-                provider=self.provider,
-            ) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
-                f"connection failed ({type(exc).__name__}: {exc})", provider=self.provider
-            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise aiohttp_error(exc, self.provider) from exc
         content = reader.content()
         if not 200 <= status < 300:
-            raise _status_error(self.provider, status, headers, content)
+            raise status_error(self.provider, status, headers, content)
         return AioReply(status, headers, content)
+
+    async def open_stream(self, path: str, body: Mapping[str, Any], *, timeout: Any) -> Any:
+        """``POST`` ``body`` to ``path`` and return the streamed answer when it is a 2xx
+        (an :class:`~modelbus_openai._aio_stream.AioStream`, what ``_sse.aiter_chunks``
+        reads); read and raise the error of any other status."""
+        from ._aio_stream import open_stream
+
+        url = path if "://" in path else self.base_url + path.lstrip("/")
+        return await open_stream(self, url, _dumps(body), timeout)
 
     async def close(self) -> None:
         await self.session.close()
 
 
-def _status_error(
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    # Serialized as the SDK does (openai._utils._json.openapi_dumps).
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def client_timeout(timeout: Any) -> Any:
+    """An ``httpx2.Timeout`` as an ``aiohttp.ClientTimeout`` (connect, read, pool)."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(
+        sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+    )
+
+
+def aiohttp_error(exc: BaseException, provider: str) -> ProviderError:
+    """The error for an exception aiohttp raised while sending or reading: a timeout →
+    :class:`APITimeoutError`, a body cut short or any other client/socket error →
+    :class:`APIConnectionError`."""
+    import aiohttp
+
+    if isinstance(exc, (TimeoutError, aiohttp.ServerTimeoutError)):
+        return APITimeoutError(
+            f"no response within the timeout ({type(exc).__name__}: {exc})", provider=provider
+        )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return APIConnectionError(
+            f"connection failed while reading the response: {type(exc).__name__}: {exc}",
+            provider=provider,
+        )
+    return APIConnectionError(f"connection failed ({type(exc).__name__}: {exc})", provider=provider)
+
+
+def status_error(
     provider: str, status: int, headers: Mapping[str, str], content: bytes
 ) -> ProviderError:
+    """The error of a non-2xx answer, as the SDK path raises it."""
     # The SDK's message when the body names none: "Error code: 502"
     # (openai._base_client.BaseClient._make_status_error_from_response).
     return error_from_body(

@@ -33,6 +33,7 @@ The vendor-neutral reading (status, headers, the ``error`` object) is the core's
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -202,12 +203,15 @@ def invalid_body_error(
 
 
 def sdk_error_types() -> tuple[type[BaseException], ...]:
-    """The exception types :func:`map_openai_error` maps: ``openai.OpenAIError`` and the
-    ``httpx2`` transport errors that escape while a streamed body is read."""
+    """The exception types :func:`map_openai_error` maps: the ``httpx2`` transport errors
+    that escape while a streamed body is read, and ``openai.OpenAIError`` once the SDK is
+    loaded (an SDK that was never imported raised nothing: the direct path does not
+    import it, see ``_direct``)."""
     import httpx2
-    import openai
 
-    return (openai.OpenAIError, httpx2.TimeoutException, httpx2.RequestError)
+    openai = sys.modules.get("openai")
+    transport: tuple[type[BaseException], ...] = (httpx2.TimeoutException, httpx2.RequestError)
+    return transport if openai is None else (openai.OpenAIError, *transport)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -257,11 +261,12 @@ def map_openai_error(exc: BaseException, provider: str) -> ProviderError:
     echoes the key would otherwise show it in the traceback).
     """
     import httpx2
-    import openai
 
     redact_exception(exc)
-
-    if isinstance(exc, openai.APIStatusError):
+    # Not imported here: an exception of an SDK that was never loaded cannot be one of
+    # its classes, and the direct path (``_direct``) never loads it.
+    openai: Any = sys.modules.get("openai")
+    if openai is not None and isinstance(exc, openai.APIStatusError):
         resp = exc.response
         try:
             content = resp.content
@@ -276,16 +281,21 @@ def map_openai_error(exc: BaseException, provider: str) -> ProviderError:
             body=body,
             message=exc.message,
         )
-    if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)) and _is_timeout(exc):
+    timeouts = (
+        (httpx2.TimeoutException,)
+        if openai is None
+        else (openai.APITimeoutError, httpx2.TimeoutException)
+    )
+    if isinstance(exc, timeouts) and _is_timeout(exc):
         return APITimeoutError(f"no response within the timeout{_cause(exc)}", provider=provider)
-    if isinstance(exc, openai.APIConnectionError):
+    if openai is not None and isinstance(exc, openai.APIConnectionError):
         return APIConnectionError(f"connection failed{_cause(exc)}", provider=provider)
     if isinstance(exc, httpx2.RequestError):
         return APIConnectionError(
             f"connection failed while reading the response: {type(exc).__name__}: {exc}",
             provider=provider,
         )
-    if isinstance(exc, openai.APIError):
+    if openai is not None and isinstance(exc, openai.APIError):
         body = exc.body if exc.body is not None else {}
         wrapped = {"error": body} if isinstance(body, Mapping) else body
         return error_from_body(

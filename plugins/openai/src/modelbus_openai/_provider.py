@@ -1,14 +1,17 @@
 """The OpenAI-compatible provider: one implementation for OpenAI, Azure OpenAI and local
 OpenAI-compatible servers, parametrised by base URL, key, headers and timeouts.
 
-Calls go through the official ``openai`` SDK clients (its URL building, auth headers,
-timeouts and error classes) but skip its pydantic models: the body is made by
-:func:`modelbus.plugin.request_body`, sent with ``client.post(path, body=...,
-cast_to=httpx2.Response)`` and the raw JSON is parsed by the core converter. Against the
-WireServer this takes about 0.6x the time of ``chat.completions.create`` per call and 0.4x
-per streamed answer (medians of 500 interleaved calls).
-Async JSON POSTs on the aiohttp transport go one step further and skip the SDK's
-per-call request building (same headers, URL, timeouts and errors; see ``_aio``).
+Chat, streams and embeddings go straight over the HTTP clients: ``httpx2`` for sync calls
+(``_direct``) and aiohttp for async ones (``_aio``, ``_aio_stream``), sending what the official
+``openai`` SDK would send (its headers, computed by ``_headers`` without importing it;
+its JSON serialization; its limits and timeouts) and mapping errors as for the SDK. The
+body is made by :func:`modelbus.plugin.request_body` and the raw JSON parsed by the core
+converter. So a process that only chats never imports ``openai`` or ``pydantic`` (about
+0.9 s of a first call) and no call pays the SDK's per-request option models (0.3 ms a
+call; 0.3 s at 1,000 messages). The SDK clients stay for what modelbus does not wrap
+(files, fine-tuning, models), for the httpx async transport (``async_transport =
+"httpx"``), and for subclasses that make their own SDK clients (Azure: deployment URLs,
+Entra ID tokens; see :attr:`OpenAICompatibleProvider.direct`).
 
 SDK clients are created once per provider object and reused, so connections are pooled:
 one sync client, and one async client per event loop (an aiohttp or httpx connection
@@ -42,9 +45,11 @@ from modelbus.plugin import (
 )
 from modelbus.protocols import Capabilities
 
-from ._aio import AioPoster, AioReply, poster_for
+from ._aio import AioPoster, AioReply, aio_poster, poster_for
+from ._direct import DirectPoster
 from ._embeddings import embedding_batches, join_embeddings
 from ._errors import invalid_body_error, map_openai_error, sdk_error_types
+from ._headers import sdk_headers
 from ._limits import (
     DEFAULT_MAX_RESPONSE_BYTES,
     EMBEDDING_BYTES_PER_INPUT,
@@ -129,7 +134,6 @@ class OpenAICompatibleProvider:
         embedding_encoding: str | None = "base64",
     ) -> None:
         import httpx2
-        import openai
 
         if async_transport not in ("aiohttp", "httpx"):
             raise ConfigError(
@@ -163,17 +167,15 @@ class OpenAICompatibleProvider:
         self._organization = organization
         self._project = project
         self._default_headers = dict(default_headers or {})
-        self._openai = openai
         self._response_cls = httpx2.Response
         self._timeout = httpx2.Timeout(timeout_s, connect=connect_timeout_s)
-        self._errors = sdk_error_types()
-        # Without a key, every request omits Authorization explicitly (the SDK insists on
-        # either a key or an explicit omission, per request).
-        self._options: RequestOptions = (
-            {} if api_key else {"headers": {"Authorization": openai.omit}}
-        )
+        # The SDK's per-request options, made on first use of the SDK path (subclasses
+        # may set their own before): see _sdk_options.
+        self._options: RequestOptions | None = None
         self._lock = threading.Lock()
         self._sync: openai.OpenAI | None = None
+        # The sync fast path (``_direct``), made on first use when ``direct``.
+        self._direct: DirectPoster | None = None
         # A plain dict: an async client references its loop, so weak keys would never
         # go; clients of closed loops are dropped when a new loop needs one.
         self._async: dict[asyncio.AbstractEventLoop, Any] = {}
@@ -181,6 +183,61 @@ class OpenAICompatibleProvider:
         self._aio: dict[asyncio.AbstractEventLoop, AioPoster | None] = {}
 
     # --- SDK clients -----------------------------------------------------------------
+    @property
+    def _openai(self) -> Any:
+        # Imported on first use of the SDK path only (admin APIs, custom clients): the
+        # chat path of a plain client never loads it (``_direct``).
+        import openai
+
+        return openai
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        return sdk_error_types()
+
+    def _sdk_options(self) -> RequestOptions:
+        """The SDK options of every request: without a key, Authorization is omitted
+        explicitly (the SDK insists on either a key or an explicit omission)."""
+        if self._options is None:
+            self._options = (
+                {} if self._api_key else {"headers": {"Authorization": self._openai.omit}}
+            )
+        return self._options
+
+    @property
+    def direct(self) -> bool:
+        """Whether chat, streams and embeddings go straight over the HTTP clients
+        (``_direct``; ``_aio`` on the aiohttp transport) instead of through the SDK:
+        when the SDK clients are the plain ones this class makes (a subclass making its
+        own keeps the SDK path)."""
+        cls = type(self)
+        return (
+            cls._new_sync_client is OpenAICompatibleProvider._new_sync_client
+            and cls._new_async_client is OpenAICompatibleProvider._new_async_client
+        )
+
+    def _headers(self, is_async: bool) -> dict[str, str]:
+        """The headers the SDK client would send (``_headers.sdk_headers``)."""
+        key = self._api_key.get_secret_value() if self._api_key else None
+        return sdk_headers(
+            api_key=key,
+            organization=self._organization,
+            project=self._project,
+            default_headers=self._default_headers,
+            is_async=is_async,
+        )
+
+    def _direct_poster(self) -> DirectPoster:
+        p = self._direct
+        if p is None:
+            with self._lock:
+                p = self._direct
+                if p is None:
+                    p = self._direct = DirectPoster.make(
+                        self.base_url, self._headers(False), self._timeout, self.name
+                    )
+        return p
+
     def _client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments shared by the sync and async SDK client constructors."""
         omit = self._openai.omit
@@ -256,13 +313,17 @@ class OpenAICompatibleProvider:
             return self._aio[loop]
         except KeyError:
             pass
-        sdk = self.async_client()
-        poster = poster_for(
-            sdk,
-            provider=self.name,
-            timeout=self._timeout,
-            extra_headers=self._options.get("headers") or {},
-        )
+        if self.direct:
+            poster: AioPoster | None = aio_poster(
+                self.base_url, self._headers(True), self._timeout, self.name
+            )
+        else:
+            poster = poster_for(
+                self.async_client(),
+                provider=self.name,
+                timeout=self._timeout,
+                extra_headers=self._sdk_options().get("headers") or {},
+            )
         with self._lock:
             for old in [lp for lp in self._aio if lp.is_closed()]:
                 del self._aio[old]
@@ -302,7 +363,9 @@ class OpenAICompatibleProvider:
             raise invalid_body_error(self.name, raw.status_code, raw.headers, what, raw.content)
         return data
 
-    def _request_options(self, stream: bool) -> tuple[RequestOptions, float | None]:
+    def _request_options(
+        self, stream: bool, sdk: bool = True
+    ) -> tuple[RequestOptions, float | None]:
         """The SDK options of one request — this provider's, the attempt's timeouts
         (``_limits.request_timeout``), redirects not followed — and when its time is up.
 
@@ -311,7 +374,9 @@ class OpenAICompatibleProvider:
         move the request (and with some clients the key) elsewhere. The 3xx is raised
         with its ``Location`` in the hint: fix ``base_url`` instead."""
         timeout, ends_at = request_timeout(self._timeout, stream)
-        return {**self._options, "timeout": timeout, "follow_redirects": False}, ends_at
+        if not sdk:  # the direct paths: only the timeout (the SDK may never load)
+            return {"timeout": timeout}, ends_at
+        return {**self._sdk_options(), "timeout": timeout, "follow_redirects": False}, ends_at
 
     def _read(self, raw: Any, ends_at: float | None, cap: int | None = None) -> AioReply:
         reader = BodyReader(self.name, cap or self.max_response_bytes, ends_at)
@@ -343,7 +408,17 @@ class OpenAICompatibleProvider:
         """``POST`` ``body`` as JSON to ``path`` (relative to the base URL) and return the
         decoded JSON object, read up to ``max_bytes`` (default ``max_response_bytes``);
         errors are mapped as for every call."""
-        options, ends_at = self._request_options(False)
+        options, ends_at = self._request_options(False, sdk=not self.direct)
+        if self.direct:
+            reply = self._direct_poster().request(
+                "POST",
+                path,
+                body,
+                timeout=options["timeout"],
+                ends_at=ends_at,
+                max_bytes=max_bytes or self.max_response_bytes,
+            )
+            return self._decode(reply, what)
         try:
             raw = self.sync_client.post(
                 path, cast_to=self._response_cls, body=body, options=options, stream=True
@@ -361,8 +436,8 @@ class OpenAICompatibleProvider:
         max_bytes: int | None = None,
     ) -> dict[str, Any]:
         """The async twin of :meth:`post_json`."""
-        options, ends_at = self._request_options(False)
         poster = self._async_poster()
+        options, ends_at = self._request_options(False, sdk=poster is None)
         if poster is not None:
             reply = await poster.post(
                 path,
@@ -422,7 +497,11 @@ class OpenAICompatibleProvider:
         """Stream ``POST /chat/completions`` (``stream_options.include_usage`` on, so the
         last chunk carries usage). The request is sent on the first ``next()``."""
         body = self.chat_body(request, True)
-        options, first_by = self._request_options(True)
+        options, first_by = self._request_options(True, sdk=not self.direct)
+        if self.direct:
+            raw = self._direct_poster().open("POST", self.chat_path, body, options["timeout"])
+            yield from iter_chunks(raw, self.name, self.max_response_bytes, first_by)
+            return
         try:
             raw = self.sync_client.post(
                 self.chat_path,
@@ -438,7 +517,13 @@ class OpenAICompatibleProvider:
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """The async twin of :meth:`stream`."""
         body = self.chat_body(request, True)
-        options, first_by = self._request_options(True)
+        poster = self._async_poster() if self.direct else None
+        options, first_by = self._request_options(True, sdk=poster is None)
+        if poster is not None:
+            stream = await poster.open_stream(self.chat_path, body, timeout=options["timeout"])
+            async for chunk in aiter_chunks(stream, self.name, self.max_response_bytes, first_by):
+                yield chunk
+            return
         try:
             raw = await self.async_client().post(
                 self.chat_path,
@@ -509,12 +594,15 @@ class OpenAICompatibleProvider:
         coroutine from here; the others are dropped."""
         with self._lock:
             sync, self._sync = self._sync, None
+            direct, self._direct = self._direct, None
             clients = list(self._async.items())
             self._async.clear()
             clients += [(lp, p) for lp, p in self._aio.items() if p is not None]
             self._aio.clear()
         if sync is not None:
             sync.close()
+        if direct is not None:
+            direct.close()
         for loop, client in clients:
             _close_on_loop(loop, client)
 

@@ -113,9 +113,8 @@ async def aiter_chunks(
     max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     first_by: float | None = None,
 ) -> AsyncIterator[ChatChunk]:
-    """The async twin of :func:`iter_chunks`."""
-    from openai._streaming_cleanup import drain_response_async
-
+    """The async twin of :func:`iter_chunks`. ``response`` is an ``httpx2.Response`` (the
+    SDK path) or a ``_aio_stream.AioStream`` (the direct path, which drains itself)."""
     from ._errors import sdk_error_types
 
     transport_errors = sdk_error_types()
@@ -132,8 +131,15 @@ async def aiter_chunks(
                 raise _cut(provider, headers)
             item = _event(sse.event, sse.data, headers, provider)
             if item is _DONE:
-                # The SDK's own cleanup: read the terminator (at most 0.1 s) for reuse.
-                await drain_response_async(response)
+                # Read the terminator (at most 0.1 s) so the connection can be reused:
+                # the direct stream's own drain, or the SDK's cleanup.
+                drain = getattr(response, "drain", None)
+                if drain is not None:
+                    await drain()
+                else:
+                    from openai._streaming_cleanup import drain_response_async
+
+                    await drain_response_async(response)
                 return
             if item is not _SKIP:
                 guard.delivered()
