@@ -113,7 +113,7 @@ class Client:
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}
         self._routes = RouteTable(cfg, self.registry, lambda: self.catalog, self.provider)
-        self._formats = ResponseFormats(self.registry, cfg)
+        self._formats = ResponseFormats(lambda: self.registry, cfg)
         self.engine = compose_engine(self, cfg, namespace, self._build)
         """The call engine (``modelbus._engine``): cache, single-flight, retry, budgets,
         rate limits, observers and usage totals of this client."""

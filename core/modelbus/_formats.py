@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._registry import start_each
@@ -26,8 +26,8 @@ def needs_handler(params: Mapping[str, Any]) -> bool:
 class ResponseFormats:
     """The ``response_formats`` plugins of a registry, started on first use."""
 
-    def __init__(self, registry: Registry, config: Config) -> None:
-        self._registry = registry
+    def __init__(self, registry: Callable[[], Registry], config: Config) -> None:
+        self._registry = registry  # read when first needed: the client's, as it is then
         self._config = config
         self._handlers: list[tuple[str, ResponseFormatHandler]] | None = None
         self._lock = threading.Lock()
@@ -39,7 +39,7 @@ class ResponseFormats:
         if handlers is None:
             with self._lock:
                 if self._handlers is None:
-                    self._handlers = start_each(self._registry, "response_formats", self._config)
+                    self._handlers = start_each(self._registry(), "response_formats", self._config)
                 handlers = self._handlers
         for _name, h in handlers:
             if h.matches(response_format):
