@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -21,7 +21,7 @@ from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
 from ._engine import AsyncChatStream, CacheMode, Call, ChatStream, UsageTotals
-from ._engine.compose import compose_engine
+from ._engine.compose import EnginePart, compose_engine
 from ._engine.embed import aembed, embed
 from ._engine.options import call_options
 from ._formats import ResponseFormats, needs_handler
@@ -43,22 +43,6 @@ __all__ = ["Client", "UsageTotals"]
 T = TypeVar("T")
 Mode = Literal["chat", "achat", "stream", "astream"]
 _STREAMS = ("stream", "astream")
-
-
-class _EnginePart(Generic[T]):
-    """A client attribute that reads and writes the engine's part of the same name."""
-
-    def __init__(self, doc: str) -> None:
-        self.__doc__ = doc
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    def __get__(self, obj: Client | None, owner: type | None = None) -> T:
-        return getattr(obj.engine, self._name)  # type: ignore[union-attr,no-any-return]
-
-    def __set__(self, obj: Client, value: T) -> None:
-        setattr(obj.engine, self._name, value)
 
 
 class Client:
@@ -124,11 +108,11 @@ class Client:
         return cls(Config.load(path), **overrides)
 
     # --- the parts: the engine holds them; replaceable, e.g. by tests ------------------
-    namespace = _EnginePart[str]("What separates this client's cache keys and budgets.")
-    cache = _EnginePart[Cache | None]('The cache (``None`` with ``cache = "none"``).')
-    retry_policy = _EnginePart[RetryPolicy]("The retry policy (``[modelbus] retry_policy``).")
-    rate_limiter = _EnginePart[RateLimiter]("The rate limiter (``[modelbus] rate_limiter``).")
-    catalog = _EnginePart[Catalog]("Model prices, limits and flags (``modelbus._catalog``).")
+    namespace = EnginePart[str]("What separates this client's cache keys and budgets.")
+    cache = EnginePart[Cache | None]('The cache (``None`` with ``cache = "none"``).')
+    retry_policy = EnginePart[RetryPolicy]("The retry policy (``[modelbus] retry_policy``).")
+    rate_limiter = EnginePart[RateLimiter]("The rate limiter (``[modelbus] rate_limiter``).")
+    catalog = EnginePart[Catalog]("Model prices, limits and flags (``modelbus._catalog``).")
 
     @property
     def usage_totals(self) -> UsageTotals:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._catalog import Catalog
 from ..errors import ConfigError
@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from .._client import Client
     from .._config import Config
 
-__all__ = ["compose_engine"]
+__all__ = ["EnginePart", "compose_engine"]
+
+T = TypeVar("T")
 
 
 def compose_engine(
@@ -53,3 +55,19 @@ def compose_engine(
     # None without observers: the call path then tests this one attribute, no more.
     engine.observers = build_observers(engine, core.observers)
     return engine
+
+
+class EnginePart(Generic[T]):
+    """A client attribute that reads and writes the engine's part of the same name."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: Client | None, owner: type | None = None) -> T:
+        return getattr(obj.engine, self._name)  # type: ignore[union-attr,no-any-return]
+
+    def __set__(self, obj: Client, value: T) -> None:
+        setattr(obj.engine, self._name, value)
