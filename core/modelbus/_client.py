@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "UsageTotals"]
 
-T = TypeVar("T")
 Mode = Literal["chat", "achat", "stream", "astream"]
 _STREAMS = ("stream", "astream")
 
