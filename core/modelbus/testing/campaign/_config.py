@@ -37,9 +37,9 @@ class Scale:
     @classmethod
     def of(cls, name: str) -> Scale:
         if name == "full":
-            return cls("full", 2000, 0.10, 0.1, 2.0, 200, 16, 500, 600, 200, 2000, 2000)
+            return cls("full", 2000, 0.10, 0.05, 5.0, 200, 16, 500, 600, 200, 2000, 2000)
         if name == "small":
-            return cls("small", 200, 0.20, 0.02, 2.0, 200, 16, 200, 380, 200, 200, 600)
+            return cls("small", 200, 0.20, 0.02, 5.0, 200, 16, 200, 380, 200, 200, 600)
         raise ValueError(f"--scale is 'small' or 'full', got {name!r}")
 
 
