@@ -49,7 +49,13 @@ def run_workers(jobs: Sequence[dict[str, Any]], timeout_s: float = 600) -> tuple
             line = next((x for x in out.splitlines() if x.startswith(RESULT)), None)
             if line is None:
                 raise RuntimeError(f"a campaign worker printed no result: {err[-2000:]}")
-            results.append(json.loads(line[len(RESULT) :]))
+            result = json.loads(line[len(RESULT) :])
+            # The workers' warnings (log_level "warning"): a Redis outage or slowness
+            # changes what the limiter and the budget store promise.
+            result["redis_events"] = [
+                x for x in err.splitlines() if "redis_unavailable" in x or "redis_pool" in x
+            ]
+            results.append(result)
         return results, released
     finally:
         for p in procs:

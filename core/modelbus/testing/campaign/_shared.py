@@ -33,9 +33,13 @@ def run_shared_rate(srv: FaultServer, scale: Scale, report: Report) -> None:
     so the k-th request (1-based) cannot arrive before ``(k - rpm) * 60 / rpm`` s."""
     srv.setup()
     with RedisProcess() as redis:
-        limiter = {"url": redis.url, "namespace": _namespace()}
+        # 200 calls per process at the release open up to max_connections (64) at once:
+        # on a loaded machine a connect can take over the default 1 s, which the
+        # limiter takes for an outage (then each process has its own bucket: 2 x rpm).
+        # That is documented; this scenario measures the shared bucket itself.
+        limiter = {"url": redis.url, "namespace": _namespace(), "socket_timeout_s": 5.0}
         extra = {
-            "modelbus": {"rate_limiter": "redis"},
+            "modelbus": {"rate_limiter": "redis", "log_level": "warning"},
             "rate_limiters": {"redis": limiter},
             "rate_limits": {"openai": {"rpm": scale.rpm}},
         }
@@ -65,6 +69,7 @@ def run_shared_rate(srv: FaultServer, scale: Scale, report: Report) -> None:
         if t - released < (k - scale.rpm) * gap
     ]
     failed = sum(len(r["errors"]) for r in results)
+    events = [e for r in results for e in r["redis_events"]]
     report.add(
         Row(
             "shared-rpm",
@@ -75,9 +80,13 @@ def run_shared_rate(srv: FaultServer, scale: Scale, report: Report) -> None:
             0,
             len(arrivals) - n,
             elapsed,
-            f"rpm={scale.rpm} required>={required:.2f}s server span={span:.2f}s",
+            f"rpm={scale.rpm} required>={required:.2f}s server span={span:.2f}s "
+            f"redis warnings={len(events)}",
         )
     )
+    # An outage (or Redis slower than socket_timeout_s) switches each process to its
+    # own bucket: the documented bound is then N x rpm, not this one.
+    report.check(not events, f"shared-rpm: Redis was unavailable to a worker: {events[:2]}")
     report.check(failed == 0, f"shared-rpm: {failed} calls failed: {results[0]['texts'][:2]}")
     report.check(len(arrivals) == n, f"shared-rpm: the server got {len(arrivals)} of {n}")
     report.check(
