@@ -173,9 +173,10 @@ def _timeout_retried(srv: FaultServer, scale: Scale, report: Report) -> None:
         for i in range(1000)
         if plan.draw(f"budget-to-{i}", 0) == "stall" and plan.draw(f"budget-to-{i}", 1) is None
     )
-    srv.setup(plan, stall_s=scale.attempt_timeout_s + 0.3)
+    srv.setup(plan, stall_s=1.3)
     limit = 0.0006 * 1.5
-    config = client_config(srv.base_url, scale, {"modelbus": {"max_cost_usd": limit}})
+    extra = {"modelbus": {"max_cost_usd": limit}, "providers": {"openai": {"timeout_s": 1.0}}}
+    config = client_config(srv.base_url, scale, extra)
     t0 = time.perf_counter()
     spent = 0.0
     with modelbus.Client(config) as client:

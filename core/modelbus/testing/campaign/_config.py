@@ -24,7 +24,7 @@ class Scale:
     name: str
     requests: int  # per mode of the fault scenario
     fault_rate: float  # probability that an attempt draws a fault
-    stall_weight: float  # share of the faults that are stalls
+    stall_weight: float  # share of the faults that are stalls (each costs a mode 5 s)
     attempt_timeout_s: float  # the provider's timeout_s (a stall costs one)
     tasks: int  # concurrent tasks of achat / astream / abatch
     threads: int  # threads of chat / batch / the CLI's -c
@@ -39,7 +39,7 @@ class Scale:
         if name == "full":
             return cls("full", 2000, 0.10, 0.05, 5.0, 200, 16, 500, 600, 200, 2000, 2000)
         if name == "small":
-            return cls("small", 200, 0.20, 0.02, 5.0, 200, 16, 200, 380, 200, 200, 600)
+            return cls("small", 200, 0.20, 0.0, 5.0, 200, 16, 200, 380, 200, 200, 600)
         raise ValueError(f"--scale is 'small' or 'full', got {name!r}")
 
 
