@@ -275,3 +275,24 @@ async def collect(client: modelbus.Client, mode: str, into: list[Any], **kw: Any
         return
     async for chunk in client.astream("hi", model="gpt-4o-mini", **kw):
         into.append(chunk)
+
+
+def test_a_first_event_read_late_is_kept_and_keep_alives_are_not() -> None:
+    """A busy loop or thread may read the first event after the attempt's time is up
+    although the server sent it in time: failing it would re-send an answered request
+    (the campaign saw 200 concurrent astreams re-sent this way). Keep-alive comments
+    past the time still end the wait, also with a ``data`` split between reads."""
+    from modelbus_openai._limits import SseGuard
+
+    past = time.monotonic() - 1.0
+    with pytest.raises(errors.APITimeoutError, match="only keep-alives"):
+        SseGuard("openai", 1 << 20, {}, first_by=past).check(b": keep-alive\n\n")
+    split = SseGuard("openai", 1 << 20, {}, first_by=time.monotonic() + 60)
+    split.check(b": ping\n\nda")
+    split.first_by = past
+    split.check(b'ta: {"choices": []}\n\n')  # "data:" across two reads: content
+    split.check(b": ping\n\n")  # the first event came: only the idle timeout applies now
+    for piece in (b'data: {"id": "c"}\n\n', b"\r\ndata: {}\r\n\r\n"):
+        SseGuard("openai", 1 << 20, {}, first_by=past).check(piece)
+    with pytest.raises(errors.APITimeoutError):
+        SseGuard("openai", 1 << 20, {}, first_by=past).check(b"event: x\n: metadata\n\n")

@@ -22,6 +22,7 @@ not retryable: the same request gets the same answer); nothing is read whole fir
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
@@ -130,13 +131,17 @@ class BodyReader:
 # An SSE event ends at a blank line; its line ends are CR, LF or CRLF (WHATWG HTML
 # "Server-sent events" §9.2.6), so a blank line is one of these pairs.
 _EVENT_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")
+# A ``data`` field at the start of a line: an event with content, not a keep-alive
+# comment (``: ping``) — WHATWG HTML "Server-sent events" §9.2.6.
+_DATA_FIELD = re.compile(rb"(?:^|[\r\n])data[:\r\n]")
 
 
 class SseGuard:
     """Watches the bytes of an event stream: raises once one event grows over ``cap``
     bytes (before the SSE decoder would buffer it), and, until :meth:`delivered` is
-    called, once ``first_by`` (``time.monotonic()``) has passed — a server sending
-    only keep-alive comments cannot stretch the wait for the first chunk."""
+    called or an event with a ``data`` field arrives, once ``first_by``
+    (``time.monotonic()``) has passed — a server sending only keep-alive comments
+    cannot stretch the wait for the first chunk."""
 
     def __init__(
         self,
@@ -151,6 +156,7 @@ class SseGuard:
         self.first_by = first_by
         self.pending = 0  # bytes since the last event end
         self.tail = b""
+        self.data_tail = b""  # the last bytes read, for a "data:" split between pieces
 
     def delivered(self) -> None:
         """The first chunk went out: from now on only the idle timeout applies."""
@@ -167,7 +173,17 @@ class SseGuard:
         self.tail = data[-2:]
         if self.pending > self.cap:
             raise too_large(self.provider, "a stream event", self.cap, 200, self.headers)
-        if self.first_by is not None and time.monotonic() > self.first_by:
+        if self.first_by is None:
+            return
+        look = self.data_tail + piece
+        self.data_tail = look[-6:]
+        if _DATA_FIELD.search(look):
+            # The first event with content is arriving: what is left is the decoder's
+            # and the idle timeout's. Bytes read past first_by may have been sent in
+            # time (a busy loop or thread read them late): failing them would re-send a
+            # request already answered.
+            self.first_by = None
+        elif time.monotonic() > self.first_by:
             raise APITimeoutError(
                 "no chunk within the attempt's timeout (only keep-alives arrived)",
                 provider=self.provider,
