@@ -18,7 +18,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -33,7 +34,18 @@ if TYPE_CHECKING:
     from ._routing import Route
     from .protocols import BudgetStore
 
-__all__ = ["Hold", "areserve", "close_store", "may_be_billed", "reserve", "worst_case_cost_usd"]
+T = TypeVar("T")
+
+__all__ = [
+    "Hold",
+    "abilled_attempts",
+    "areserve",
+    "billed_attempts",
+    "close_store",
+    "may_be_billed",
+    "reserve",
+    "worst_case_cost_usd",
+]
 
 
 def worst_case_cost_usd(
@@ -241,13 +253,10 @@ def _unavailable(c: Engine, plan: _Plan, exc: BaseException) -> BudgetExceededEr
     )
 
 
-def reserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
-    """Reserve the call's worst case on every budget it charges (module doc); ``None``
-    when none applies. Raises :class:`BudgetExceededError` when one has no room, when
-    the store cannot be reached, or as :func:`_plan` says."""
-    plan = _plan(c, route, est)
-    if plan is None:
-        return None
+def _take(c: Engine, plan: _Plan) -> None:
+    """Reserve ``plan.amount`` on the client's ledger, then on the store (one atomic step
+    each); raises :class:`BudgetExceededError`, giving the first back when the second
+    refuses or cannot be reached."""
     refusal = plan.state.ledger.reserve(plan.local, plan.amount)
     if refusal is not None:
         raise _refused(plan, refusal)
@@ -260,14 +269,10 @@ def reserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
         if refusal is not None:
             plan.state.ledger.settle(plan.local, plan.amount, 0)
             raise _refused(plan, refusal)
-    return Hold(c, plan)
 
 
-async def areserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
-    """The async twin of :func:`reserve` (awaits the store's ``areserve``)."""
-    plan = _plan(c, route, est)
-    if plan is None:
-        return None
+async def _atake(c: Engine, plan: _Plan) -> None:
+    """The async twin of :func:`_take` (awaits the store's ``areserve``)."""
     refusal = plan.state.ledger.reserve(plan.local, plan.amount)
     if refusal is not None:
         raise _refused(plan, refusal)
@@ -280,6 +285,25 @@ async def areserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
         if refusal is not None:
             plan.state.ledger.settle(plan.local, plan.amount, 0)
             raise _refused(plan, refusal)
+
+
+def reserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
+    """Reserve the call's worst case on every budget it charges (module doc); ``None``
+    when none applies. Raises :class:`BudgetExceededError` when one has no room, when
+    the store cannot be reached, or as :func:`_plan` says."""
+    plan = _plan(c, route, est)
+    if plan is None:
+        return None
+    _take(c, plan)
+    return Hold(c, plan)
+
+
+async def areserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
+    """The async twin of :func:`reserve` (awaits the store's ``areserve``)."""
+    plan = _plan(c, route, est)
+    if plan is None:
+        return None
+    await _atake(c, plan)
     return Hold(c, plan)
 
 
@@ -302,14 +326,46 @@ class Hold:
     """A call's reservation: :meth:`settle` it to the real cost, :meth:`refund` it, or
     :meth:`release` it after an error. Only the first of these counts; the rest do
     nothing. A failed settlement on the store is logged (``budget_settle_failed``) and
-    leaves the reservation counted there: never less than was spent."""
+    leaves the reservation counted there: never less than was spent.
 
-    __slots__ = ("_c", "_done", "_plan")
+    A call is retried under its one reservation, except after an attempt that may have
+    been billed (a client-side timeout: the provider may have generated the reply): that
+    attempt's worst case is counted as spent (:meth:`attempt_failed`) and the next attempt
+    reserves again (:meth:`renew`, which raises :class:`BudgetExceededError` when the
+    budget has no room left), so retries can never spend past a limit."""
+
+    __slots__ = ("_c", "_done", "_plan", "_renew")
 
     def __init__(self, c: Engine, plan: _Plan) -> None:
         self._c = c
         self._plan = plan
         self._done = False
+        self._renew = False
+
+    def attempt_failed(self, exc: BaseException) -> None:
+        """An attempt failed with ``exc``: when it may have been billed, count its worst
+        case now; the next attempt then needs :meth:`renew`."""
+        if not self._done and may_be_billed(exc):
+            self.settle(None)
+            self._renew = True
+
+    async def aattempt_failed(self, exc: BaseException) -> None:
+        """The async twin of :meth:`attempt_failed`."""
+        if not self._done and may_be_billed(exc):
+            await self.asettle(None)
+            self._renew = True
+
+    def renew(self) -> None:
+        """Before an attempt: reserve again if the previous one was counted as spent."""
+        if self._renew:
+            _take(self._c, self._plan)
+            self._renew, self._done = False, False
+
+    async def arenew(self) -> None:
+        """The async twin of :meth:`renew`."""
+        if self._renew:
+            await _atake(self._c, self._plan)
+            self._renew, self._done = False, False
 
     @property
     def amount_usd(self) -> float:
@@ -374,3 +430,38 @@ def close_store(c: Engine) -> Any:
     """The client's budget store if one was built (for ``Client.close``), else ``None``."""
     st = _states.get(c)
     return None if st is None else st._store
+
+
+def billed_attempts(hold: Hold | None, attempt: Callable[[], T]) -> Callable[[], T]:
+    """``attempt`` (one provider attempt, for the retry runner) with the budget kept per
+    billable attempt (see :class:`Hold`); ``attempt`` itself when no budget applies."""
+    if hold is None:
+        return attempt
+
+    def run() -> T:
+        hold.renew()
+        try:
+            return attempt()
+        except BaseException as exc:
+            hold.attempt_failed(exc)
+            raise
+
+    return run
+
+
+def abilled_attempts(
+    hold: Hold | None, attempt: Callable[[], Awaitable[T]]
+) -> Callable[[], Awaitable[T]]:
+    """The async twin of :func:`billed_attempts`."""
+    if hold is None:
+        return attempt
+
+    async def run() -> T:
+        await hold.arenew()
+        try:
+            return await attempt()
+        except BaseException as exc:
+            await hold.aattempt_failed(exc)
+            raise
+
+    return run

@@ -375,3 +375,31 @@ def test_any_interleaving_of_tasks_stays_under_the_limit(
     held, reserved = state.ledger.usage("max_cost_usd\x1ftotal")
     assert reserved == 0  # every reservation was settled or refunded
     assert held == pytest.approx(spent * 1e9, abs=len(paid))
+
+
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+def test_a_retried_timeout_counts_each_attempt_that_may_be_billed(mode: str) -> None:
+    """A timed-out attempt may have been generated and billed: its worst case stays
+    spent, and its retry must find room for a new worst case (found by the campaign:
+    a provider billed 1.3x a limit through retried timeouts)."""
+    from modelbus.errors import APITimeoutError
+    from modelbus.testing import FakeReply
+
+    from tests.core.test_parity import run
+
+    fake = FakeProvider(model="bm")
+    c = _client(fake, 1.5 * WORST)
+    fake.enqueue(FakeReply(error=APITimeoutError("no answer in time", provider="fake")))
+    fake.enqueue_text("late", usage=Usage(0, 1000, 1000))
+    with pytest.raises(BudgetExceededError):
+        run(c, mode, "q", max_tokens=1000)
+    assert fake.calls == 1  # the retry was refused before sending
+    # Room for two worst cases: the timeout counts one, the retry answers with the other.
+    fake2 = FakeProvider(model="bm")
+    c2 = _client(fake2, 2 * WORST)
+    fake2.enqueue(FakeReply(error=APITimeoutError("no answer in time", provider="fake")))
+    fake2.enqueue_text("late", usage=Usage(0, 400, 400))
+    resp, _ = run(c2, mode, "q", max_tokens=1000)
+    assert resp.content == "late" and resp.attempts == 2
+    with pytest.raises(BudgetExceededError, match=r"\$0.001400 spent"):
+        run(c2, mode, "q", max_tokens=1000)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._budgeting import abilled_attempts, billed_attempts
 from .._cache_lock import arun_locked, run_locked
 from .._prepare import aprepare, prepare
 from .._retry import aretry_call, retry_call
@@ -82,7 +83,7 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
     req, hold = prepare(e, route, call.request, call.options.truncate)
     try:
         resp, attempts = retry_call(
-            lambda: provider.chat(req),
+            billed_attempts(hold, lambda: provider.chat(req)),
             e.retry_policy,
             clock=e.clock,
             on_retry=e.on_retry(route),
@@ -152,7 +153,7 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
     req, hold = await aprepare(e, route, call.request, call.options.truncate)
     try:
         resp, attempts = await aretry_call(
-            lambda: provider.achat(req),
+            abilled_attempts(hold, lambda: provider.achat(req)),
             e.retry_policy,
             clock=e.clock,
             on_retry=e.on_retry(route),

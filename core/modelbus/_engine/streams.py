@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .._budgeting import abilled_attempts, billed_attempts
 from .._prepare import aprepare, prepare
 from .._retry import aretry_call, retry_call
 from .._stream import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
@@ -89,7 +90,7 @@ def _produce(
 
     try:
         (it, head), attempts = retry_call(
-            first,
+            billed_attempts(hold, first),
             e.retry_policy,
             clock=e.clock,
             on_retry=e.on_retry(route, scope),
@@ -172,7 +173,7 @@ async def _aproduce(
 
     try:
         (it, head), attempts = await aretry_call(
-            first,
+            abilled_attempts(hold, first),
             e.retry_policy,
             clock=e.clock,
             on_retry=e.on_retry(route, scope),
