@@ -384,7 +384,6 @@ def test_a_retried_timeout_counts_each_attempt_that_may_be_billed(mode: str) -> 
     a provider billed 1.3x a limit through retried timeouts)."""
     from modelbus.errors import APITimeoutError
     from modelbus.testing import FakeReply
-
     from tests.core.test_parity import run
 
     fake = FakeProvider(model="bm")
