@@ -19,6 +19,7 @@ from ._budgeting import close_store
 from ._catalog import Catalog
 from ._config import Config
 from ._context import TruncateOption
+from ._instances import with_instances
 from ._logging import calls_logged
 from ._observe import note_cache
 from ._pipeline import check_cache_tags
@@ -141,6 +142,7 @@ class Client:
         loaded = load_plugins(core.plugins.allow, core.plugins.block)
         self.plugins = loaded
         self.registry = registry if registry is not None else loaded.registry
+        self.registry = with_instances(cfg, self.registry, self)  # named instances, pools
         cfg.check_sections(self.registry)
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}

@@ -25,6 +25,7 @@ from ._context import TruncateOption, check_truncate
 from ._converter import dumps_response, loads_response
 from ._fallback import next_route
 from ._observe import aobserved, current, observed
+from ._policies import policy_for
 from ._prepare import resolve_truncate
 from ._retry import aretry_call, retry_call
 from ._routing import Route
@@ -108,7 +109,7 @@ def call_limits(c: Client, route: Route, o: CallOptions) -> CallLimits:
     """The time limits of a call to ``route`` (see ``modelbus._timeouts``): the call's
     timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
     timeout of ``[modelbus]``."""
-    deadline = getattr(c.retry_policy, "deadline_s", None)
+    deadline = getattr(policy_for(c, route), "deadline_s", None)
     return CallLimits(
         o.timeout_s if o.timeout_s is not None else route.timeout_s,
         None if deadline is None else float(deadline),
@@ -323,7 +324,7 @@ def _call(
     try:
         resp, attempts = retry_call(
             lambda: provider.chat(req),
-            c.retry_policy,
+            policy_for(c, route),
             clock=c.clock,
             on_retry=_on_retry(c, route),
             budget=c._retry_budget(route.provider),
@@ -408,7 +409,7 @@ async def _acall(
     try:
         resp, attempts = await aretry_call(
             lambda: provider.achat(req),
-            c.retry_policy,
+            policy_for(c, route),
             clock=c.clock,
             on_retry=_on_retry(c, route),
             budget=c._retry_budget(route.provider),

@@ -37,6 +37,7 @@ from ._pipeline import (
     billed_tier,
     call_limits,
 )
+from ._policies import policy_for
 from ._retry import aretry_call, retry_call
 from ._routing import Route
 from ._stream import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
@@ -180,7 +181,7 @@ class ChatStream(_StreamBase):
             req, self._hold = c._prepare(route, req, o.truncate)
             (it, head), self._attempts = retry_call(
                 first,
-                c.retry_policy,
+                policy_for(c, route),
                 clock=c.clock,
                 on_retry=_on_retry(c, route, self._scope),
                 budget=c._retry_budget(route.provider),
@@ -281,7 +282,7 @@ class AsyncChatStream(_StreamBase):
             req, self._hold = await c._aprepare(route, req, o.truncate)
             (it, head), self._attempts = await aretry_call(
                 first,
-                c.retry_policy,
+                policy_for(c, route),
                 clock=c.clock,
                 on_retry=_on_retry(c, route, self._scope),
                 budget=c._retry_budget(route.provider),
