@@ -428,3 +428,71 @@ def test_every_deployment_cooling_leaves_the_retry_to_the_policy():
     with pytest.raises(RetryError) as info:
         c.chat("y", model="m")
     assert all(isinstance(a.error, RateLimitError) for a in info.value.attempts)
+
+
+@pytest.mark.parametrize(
+    ("status", "cools"),
+    [
+        (429, True),
+        (408, True),
+        (409, True),
+        (500, True),
+        (503, True),
+        (400, False),
+        (401, False),
+        (404, False),
+    ],
+)
+def test_which_answers_cool_a_deployment(status, cools):
+    from modelbus._pool import cools_down
+    from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
+
+    assert cools_down(ProviderError("x", status_code=status)) is cools
+    assert cools_down(APITimeoutError("slow")) and cools_down(APIConnectionError("refused"))
+    assert cools_down(TimeoutError()) and not cools_down(ValueError())
+
+
+def test_the_logical_model_of_a_pool():
+    cfg = Config.from_dict(
+        {
+            "models": {
+                "same": {"deployments": ["a/gpt-4o", "b/gpt-4o"]},
+                "mixed": {"deployments": ["a/gpt-4o", "b/gpt-4o-2024-08-06"]},
+                "named": {"deployments": ["a/x", "b/y"], "model": "gpt-4o"},
+            }
+        }
+    )
+    from modelbus._routing import logical_model
+
+    assert [logical_model(n, a) for n, a in cfg.models.items()] == ["gpt-4o", "mixed", "gpt-4o"]
+
+
+def test_a_deployments_rate_limit_is_waited_on_inside_its_attempt():
+    clock = FakeClock()
+    c, fakes = client_for(
+        {"m": {"deployments": ["east/m", "west/m"]}},
+        clock,
+        "east",
+        "west",
+        rate_limits={"east/m": {"rpm": 60}, "pool:m": {"rpm": 1000}},
+    )
+    c.provider("pool:m").inner.random = lambda: 0.0  # always east
+    for i in range(62):
+        c.chat(f"q{i}", model="m")
+    assert fakes["east"].calls == 62 and fakes["west"].calls == 0
+    assert abs(sum(clock.sleeps) - 2.0) < 1e-6  # 60 rpm: the 61st and 62nd waited 1 s each
+
+
+def test_a_models_retry_policy_brings_its_deadline():
+    from modelbus._pipeline import call_limits, call_options
+
+    models = {
+        "m": {
+            "provider": "east",
+            "model": "m",
+            "retry_policy": {"use": "exponential", "deadline_s": 7},
+        }
+    }
+    c, _ = client_for(models, FakeClock(), "east")
+    assert call_limits(c, c.route("m"), call_options("use", None, (), None)).deadline_s == 7
+    assert call_limits(c, c.route("east/m"), call_options("use", None, (), None)).deadline_s is None

@@ -39,6 +39,8 @@ def test_cooldowns_never_shorten_and_counts_are_shared(redis_server: RedisServer
     x, y = b.read("p", ["x/m", "y/m"], 0.0)
     assert 4.5 < x.cooldown_s <= 5.0 and y.cooldown_s == 0
     assert (y.in_flight, y.requests) == (2, 2)
+    # a dead process's calls in flight are dropped once the pool has been idle 10 min
+    assert 590 < a._link.sync.ttl(a._busy("p")) <= 600
     a.end("p", "y/m", 30, 0.0)
     b.end("p", "y/m", 12, 0.0)
     b.end("p", "y/m", 0, 0.0)  # one end too many: never below zero
