@@ -21,8 +21,7 @@ import attrs
 from attrs import define, field, frozen
 from attrs.validators import optional
 
-from ._params import ParamError, check_params
-from ._settings import settings_fields, structure_settings
+from ._settings import structure_settings
 from ._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, check_timeout
 from .errors import ConfigError
 
@@ -297,97 +296,6 @@ def _table(value: Any, key: str, source: str) -> Mapping[str, Any]:
     return value
 
 
-def _alias(name: str, body: Any, source: str) -> ModelAlias:
-    raw = dict(_table(body, f"models.{name}", source))
-    dotted = f"models.{name}"
-    # Both are tables of their own (or a name): structured apart, with their own keys.
-    policy = raw.pop("retry_policy", None)
-    limit = raw.pop("rate_limit", None)
-    alias = structure_settings(ModelAlias, raw, dotted=dotted, source=source)
-    if policy is not None:
-        alias = attrs.evolve(
-            alias, retry_policy=_policy_ref(policy, f"{dotted}.retry_policy", source)
-        )
-    if limit is not None:
-        rl = structure_settings(RateLimit, limit, dotted=f"{dotted}.rate_limit", source=source)
-        alias = attrs.evolve(alias, rate_limit=rl)
-    if alias.model is None and not alias.deployments:
-        raise ConfigError(
-            "missing required key 'model' (str): an alias names a model, or deployments",
-            key=f"{dotted}.model",
-            source=source,
-            accepted=sorted(settings_fields(ModelAlias)),
-        )
-    if alias.deployments and alias.provider is not None:
-        raise ConfigError(
-            "an alias with deployments takes no provider: each deployment names its own "
-            '("instance/model")',
-            key=f"{dotted}.provider",
-            source=source,
-        )
-    for i, dep in enumerate(alias.deployments):
-        head, slash, tail = dep.partition("/")
-        if not (slash and head and tail):
-            raise ConfigError(
-                f'deployment {dep!r} must be "instance/model" (a provider or a named '
-                "instance, a slash, then the model or deployment name)",
-                key=f"{dotted}.deployments[{i}]",
-                source=source,
-            )
-    if len(set(alias.deployments)) != len(alias.deployments):
-        raise ConfigError(
-            "a deployment is listed twice", key=f"{dotted}.deployments", source=source
-        )
-    for dep in alias.weights:
-        if dep not in alias.deployments:
-            raise ConfigError(
-                f"weight for {dep!r}, which is not one of the deployments",
-                key=f"{dotted}.weights",
-                source=source,
-                accepted=alias.deployments,
-            )
-    try:
-        check_params(alias.params)
-    except ParamError as exc:
-        raise ConfigError(
-            str(exc), key=f"{dotted}.params.{exc.name}", source=source, accepted=exc.accepted
-        ) from None
-    return alias
-
-
-def _policy_ref(value: Any, key: str, source: str) -> str | dict[str, Any]:
-    """A retry policy named (``"exponential"``) or given as a table with ``use``."""
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, Mapping) and isinstance(value.get("use"), str) and value["use"]:
-        return dict(value)
-    raise ConfigError(
-        "retry_policy is a registered retry policy name, or a table naming one with "
-        f'use = "NAME" and its settings, got {value!r}',
-        key=key,
-        source=source,
-    )
-
-
-def _instances(raw: Mapping[str, Any], source: str) -> dict[str, str]:
-    """``[providers.NAME] use = "PLUGIN"`` → {NAME: PLUGIN} (``use`` taken out of the
-    section, which holds the plugin's own settings)."""
-    out: dict[str, str] = {}
-    for name, body in raw.items():
-        if "use" not in body:
-            continue
-        plugin = body.pop("use")
-        if not isinstance(plugin, str) or not plugin or plugin == name:
-            raise ConfigError(
-                "use names the provider plugin this instance runs, a string other than "
-                f"the instance's own name, got {plugin!r}",
-                key=f"providers.{name}.use",
-                source=source,
-            )
-        out[name] = plugin
-    return out
-
-
 @define
 class Config:
     """The parsed configuration. ``source`` is the file path, ``"<dict>"`` or ``"<defaults>"``."""
@@ -458,9 +366,11 @@ class Config:
                         f"[{kind}.{name}] must be a table", key=f"{kind}.{name}", source=source
                     )
             sections[kind] = {name: dict(body) for name, body in raw.items()}
-        instances = _instances(sections["providers"], source)
+        from ._aliases import read_alias, read_instances
+
+        instances = read_instances(sections["providers"], source)
         models = {
-            name: _alias(name, body, source)
+            name: read_alias(name, _table(body, f"models.{name}", source), source)
             for name, body in _table(data.get("models"), "models", source).items()
         }
         limits = {

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ._client import Client
     from ._config import Config
 
-__all__ = ["POOL_PREFIX", "pool_name", "with_instances"]
+__all__ = ["POOL_PREFIX", "check_deployments", "instance_plugin", "pool_name", "with_instances"]
 
 POOL_PREFIX = "pool:"
 
@@ -82,16 +82,8 @@ def with_instances(config: Config, registry: Registry, client: Client | None = N
             out.add(attrs.evolve(registry.get("doctor_checks", plugin), name=name))
     if client is not None:
         ref = weakref.ref(client)
+        check_deployments(config, out)
         for alias in pools:
-            for i, dep in enumerate(config.models[alias].deployments):
-                head = dep.partition("/")[0]
-                if ("providers", head) not in out:
-                    raise ConfigError(
-                        f"deployment {dep!r}: no provider or instance named {head!r}",
-                        key=f"models.{alias}.deployments[{i}]",
-                        source=config.source,
-                        accepted=out.names("providers"),
-                    )
             out.add(
                 Registration(
                     "providers",
@@ -102,6 +94,21 @@ def with_instances(config: Config, registry: Registry, client: Client | None = N
                 )
             )
     return out
+
+
+def check_deployments(config: Config, registry: Registry) -> None:
+    """Raise :class:`ConfigError` (key ``models.X.deployments[i]``) for a deployment
+    whose instance is no provider of ``registry`` (instances added)."""
+    for alias, a in config.models.items():
+        for i, dep in enumerate(a.deployments):
+            head = dep.partition("/")[0]
+            if ("providers", head) not in registry:
+                raise ConfigError(
+                    f"deployment {dep!r}: no provider or instance named {head!r}",
+                    key=f"models.{alias}.deployments[{i}]",
+                    source=config.source,
+                    accepted=registry.names("providers"),
+                )
 
 
 def _pool_factory(ref: weakref.ref[Client], alias: str) -> Any:

@@ -251,15 +251,16 @@ class PoolProvider:
         d = self.deployments[i]
         return Route(d.provider, d.model)
 
+    def _answered(self, i: int, resp: ChatResponse) -> ChatResponse:
+        return attrs.evolve(resp, extra={**resp.extra, "deployment": self._names[i]})
+
     # --- sync ----------------------------------------------------------------------------
-    def _start(self) -> tuple[int, list[DeploymentView], float]:
-        now = self._now()
+    def _start(self) -> tuple[int, list[DeploymentView]]:
         try:
-            states = self.state.read(self.pool, self._names, now)
+            states = self.state.read(self.pool, self._names, self._now())
         except Exception as exc:
             raise self._read_failed(exc) from exc
-        i, views = self._pick(states)
-        return i, views, now
+        return self._pick(states)
 
     def _send(self, i: int, req: ChatRequest | None) -> float:
         if req is not None and self._limit is not None:
@@ -279,34 +280,38 @@ class PoolProvider:
             self._after_failure(i, exc, views)
         self._logged("end", lambda: self.state.end(self.pool, name, 0, self._now()))
 
-    def _done(self, i: int, t0: float, tokens: int) -> None:
-        now = self._now()
-        self._succeeded(i, now - t0)
-        self._logged("end", lambda: self.state.end(self.pool, self._names[i], tokens, now))
+    def _end(self, i: int, tokens: int) -> None:
+        name = self._names[i]
+        self._logged("end", lambda: self.state.end(self.pool, name, tokens, self._now()))
 
-    def _answered(self, i: int, resp: ChatResponse) -> ChatResponse:
-        return attrs.evolve(resp, extra={**resp.extra, "deployment": self._names[i]})
-
-    def chat(self, request: ChatRequest) -> ChatResponse:
-        i, views, _ = self._start()
+    def _one(self, method: str, request: Any, limited: bool) -> tuple[int, Any]:
+        """One attempt of a whole call (chat, embed): pick, send, record."""
+        i, views = self._start()
         sub = self._sub(i, request)
-        t0 = self._send(i, sub)
+        t0 = self._send(i, sub if limited else None)
         try:
-            resp = self._providers(self.deployments[i].provider).chat(sub)
+            resp = getattr(self._providers(self.deployments[i].provider), method)(sub)
         except Exception as exc:
             self._fail(i, exc, views)
             raise
-        self._done(i, t0, resp.usage.total_tokens)
-        return self._answered(i, resp)
+        self._succeeded(i, self._now() - t0)
+        self._end(i, resp.usage.total_tokens)
+        return i, resp
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        return self._answered(*self._one("chat", request, True))
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return self._one("embed", request, False)[1]  # type: ignore[no-any-return]
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        i, views, _ = self._start()
+        i, views = self._start()
         sub = self._sub(i, request)
         t0 = self._send(i, sub)
         tokens, first, ended = 0, True, False
         try:
             for chunk in self._providers(self.deployments[i].provider).stream(sub):
-                if first:
+                if first:  # a stream's latency: to its first chunk
                     self._succeeded(i, self._now() - t0)
                     first = False
                 if chunk.usage is not None:
@@ -317,21 +322,8 @@ class PoolProvider:
             self._fail(i, exc, views)
             raise
         finally:
-            if not ended:
-                name = self._names[i]
-                self._logged("end", lambda: self.state.end(self.pool, name, tokens, self._now()))
-
-    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        i, views, _ = self._start()
-        sub = self._sub(i, request)
-        t0 = self._send(i, None)
-        try:
-            resp = self._providers(self.deployments[i].provider).embed(sub)
-        except Exception as exc:
-            self._fail(i, exc, views)
-            raise
-        self._done(i, t0, resp.usage.total_tokens)
-        return resp
+            if not ended:  # finished, or closed early by the caller
+                self._end(i, tokens)
 
     # --- async ---------------------------------------------------------------------------
     async def _astart(self) -> tuple[int, list[DeploymentView]]:
@@ -352,10 +344,9 @@ class PoolProvider:
         return now
 
     async def _afail(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
-        name = self._names[i]
         if cools_down(exc):
             try:
-                await self.state.acool(self.pool, name, self._cooldown(exc), self._now())
+                await self.state.acool(self.pool, self._names[i], self._cooldown(exc), self._now())
             except Exception as failed:
                 self._state_failed("cool", failed)
             self._after_failure(i, exc, views)
@@ -367,18 +358,24 @@ class PoolProvider:
         except Exception as failed:
             self._state_failed("end", failed)
 
-    async def achat(self, request: ChatRequest) -> ChatResponse:
+    async def _aone(self, method: str, request: Any, limited: bool) -> tuple[int, Any]:
         i, views = await self._astart()
         sub = self._sub(i, request)
-        t0 = await self._asend(i, sub)
+        t0 = await self._asend(i, sub if limited else None)
         try:
-            resp = await self._providers(self.deployments[i].provider).achat(sub)
+            resp = await getattr(self._providers(self.deployments[i].provider), method)(sub)
         except Exception as exc:
             await self._afail(i, exc, views)
             raise
         self._succeeded(i, self._now() - t0)
         await self._aend(i, resp.usage.total_tokens)
-        return self._answered(i, resp)
+        return i, resp
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        return self._answered(*await self._aone("achat", request, True))
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return (await self._aone("aembed", request, False))[1]  # type: ignore[no-any-return]
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         i, views = await self._astart()
@@ -400,19 +397,6 @@ class PoolProvider:
         finally:
             if not ended:
                 await self._aend(i, tokens)
-
-    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
-        i, views = await self._astart()
-        sub = self._sub(i, request)
-        t0 = await self._asend(i, None)
-        try:
-            resp = await self._providers(self.deployments[i].provider).aembed(sub)
-        except Exception as exc:
-            await self._afail(i, exc, views)
-            raise
-        self._succeeded(i, self._now() - t0)
-        await self._aend(i, resp.usage.total_tokens)
-        return resp
 
     def close(self) -> None:
         """Close the client's pool state store (the client closes the deployments'

@@ -130,17 +130,7 @@ def resolve_route(
             entry = catalog.get(inner) if catalog is not None else None
             if entry is not None and entry.provider and ("providers", entry.provider) in registry:
                 provider = entry.provider
-        return Route(
-            provider or default_provider(),
-            inner,
-            dict(a.params),
-            tuple(a.fallbacks),
-            a.context_window_fallback,
-            name,
-            a.timeout_s,
-            a.retry_policy,
-            a.rate_limit,
-        )
+        return _alias_route(name, a, provider or default_provider(), inner)
     if name is None:
         return Route(default_provider(), None)
     head, slash, tail = name.partition("/")
@@ -174,6 +164,10 @@ def _pool_route(name: str, a: ModelAlias) -> Route:
         provider, _, model = a.deployments[0].partition("/")
     else:
         provider, model = pool_name(name), logical_model(name, a)
+    return _alias_route(name, a, provider, model)
+
+
+def _alias_route(name: str, a: ModelAlias, provider: str, model: str) -> Route:
     return Route(
         provider,
         model,

@@ -496,3 +496,17 @@ def test_a_models_retry_policy_brings_its_deadline():
     c, _ = client_for(models, FakeClock(), "east")
     assert call_limits(c, c.route("m"), call_options("use", None, (), None)).deadline_s == 7
     assert call_limits(c, c.route("east/m"), call_options("use", None, (), None)).deadline_s is None
+
+
+def test_budgets_charge_a_pools_calls_at_its_logical_models_price():
+    clock = FakeClock()
+    catalog = {"m": {"input_per_1m": 1000.0, "output_per_1m": 1000.0, "context_window": 1000}}
+    models = {"m": {"deployments": DEPS, "params": {"max_tokens": 10}, "max_cost_usd": 0.1}}
+    c, fakes = client_for(
+        models, clock, catalog=catalog, budgets={"all": {"max_cost_usd": 1.0, "models": ["m"]}}
+    )
+    with pytest.raises(BudgetExceededError, match=r"models\.m\.max_cost_usd"):
+        for i in range(50):
+            c.chat(f"q{i}", model="m")
+    sent = sum(calls(fakes))
+    assert 0 < sent < 50 and c.usage_totals.cost_usd <= 0.1

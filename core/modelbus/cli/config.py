@@ -67,7 +67,7 @@ def check_config(cfg: Config, registry: Registry) -> None:
     the config is read (:meth:`Config.from_dict`).
 
     Raises :class:`ConfigError` naming the key, the file and the accepted names."""
-    from .._instances import with_instances
+    from .._instances import check_deployments, with_instances
     from .._policies import check_policies
     from ..errors import ConfigError
 
@@ -102,7 +102,7 @@ def check_config(cfg: Config, registry: Registry) -> None:
                 accepted=registry.names("providers"),
             )
     _check_targets(cfg, registry)
-    _check_deployments(cfg, registry)
+    check_deployments(cfg, registry)
     check_policies(cfg, registry)
     _check_templates_dir(cfg)
     for kind, names in selected_components(cfg, registry).items():
@@ -139,22 +139,6 @@ def _check_targets(cfg: Config, registry: Registry) -> None:
             raise ConfigError(
                 f"fallback target {target!r}: {why}", key=key, source=cfg.source, accepted=accepted
             )
-
-
-def _check_deployments(cfg: Config, registry: Registry) -> None:
-    """Each deployment of a pool names an installed provider or a named instance."""
-    from ..errors import ConfigError
-
-    for name, alias in cfg.models.items():
-        for i, dep in enumerate(alias.deployments):
-            head = dep.partition("/")[0]
-            if ("providers", head) not in registry:
-                raise ConfigError(
-                    f"deployment {dep!r}: no provider or instance named {head!r}",
-                    key=f"models.{name}.deployments[{i}]",
-                    source=cfg.source,
-                    accepted=registry.names("providers"),
-                )
 
 
 def _check_templates_dir(cfg: Config) -> None:
