@@ -254,6 +254,10 @@ class PoolProvider:
     def _answered(self, i: int, resp: ChatResponse) -> ChatResponse:
         return attrs.evolve(resp, extra={**resp.extra, "deployment": self._names[i]})
 
+    def _tagged(self, i: int, chunk: ChatChunk) -> ChatChunk:
+        # on a stream's first chunk: the aggregated response's extra gets it from there
+        return attrs.evolve(chunk, extra={**chunk.extra, "deployment": self._names[i]})
+
     # --- sync ----------------------------------------------------------------------------
     def _start(self) -> tuple[int, list[DeploymentView]]:
         try:
@@ -314,6 +318,7 @@ class PoolProvider:
                 if first:  # a stream's latency: to its first chunk
                     self._succeeded(i, self._now() - t0)
                     first = False
+                    chunk = self._tagged(i, chunk)
                 if chunk.usage is not None:
                     tokens = chunk.usage.total_tokens
                 yield chunk
@@ -387,6 +392,7 @@ class PoolProvider:
                 if first:
                     self._succeeded(i, self._now() - t0)
                     first = False
+                    chunk = self._tagged(i, chunk)
                 if chunk.usage is not None:
                     tokens = chunk.usage.total_tokens
                 yield chunk

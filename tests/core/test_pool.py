@@ -177,8 +177,9 @@ def test_async_and_streams_route_and_cool_the_same_way():
     fakes["east"].enqueue_error(503, "busy")
     r = asyncio.run(c.achat("a", model="m"))
     assert r.attempts == 2 and r.extra["deployment"] != "east/m"
-    chunks = list(c.stream("s", model="m"))
-    assert "".join(ch.content or "" for ch in chunks) == "echo: s"
+    with c.stream("s", model="m") as s:
+        assert "".join(ch.content or "" for ch in s) == "echo: s"
+    assert s.response.extra["deployment"] in DEPS[1:]
 
     async def astream() -> str:
         return "".join([ch.content or "" async for ch in c.astream("t", model="m")])

@@ -206,3 +206,24 @@ def test_config_check_names_a_bad_instance(servers, tmp_path):
     res = CliRunner().invoke(cli, ["config", "check", str(path)])
     assert res.exit_code == 2
     assert "providers.azure-east.use" in res.output and "azure" in res.output
+
+
+def test_streams_and_async_calls_step_around_a_throttled_deployment(servers):
+    import asyncio
+
+    clock = FakeClock(1000.0)
+    east = servers["azure-east/gpt-4o"]
+    with client(servers, clock) as c:
+        c.provider("pool:gpt-4o").inner.random = lambda: 0.0  # east first while healthy
+        east.enqueue(Reply.error(429, "Requests exceeded", headers={"Retry-After": "5"}))
+        with c.stream("streamed", model="gpt-4o") as s:
+            text = "".join(ch.content or "" for ch in s)
+        assert text and s.response.attempts == 2
+        assert s.response.extra["deployment"] == "azure-west/gpt-4o"
+
+        async def run() -> list[str]:
+            replies = await asyncio.gather(*(c.achat(f"a{i}", model="gpt-4o") for i in range(6)))
+            return [r.extra["deployment"] for r in replies]
+
+        assert "azure-east/gpt-4o" not in asyncio.run(run())  # still cooling
+        assert len(east.requests) == 1
