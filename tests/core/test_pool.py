@@ -511,3 +511,34 @@ def test_budgets_charge_a_pools_calls_at_its_logical_models_price():
             c.chat(f"q{i}", model="m")
     sent = sum(calls(fakes))
     assert 0 < sent < 50 and c.usage_totals.cost_usd <= 0.1
+
+
+def test_an_instance_name_works_wherever_a_provider_is_named():
+    clock = FakeClock()
+    models = {"main": {"provider": "east", "model": "m", "fallbacks": ["east2/backup"]}}
+    c, fakes = client_for(
+        models,
+        clock,
+        "east",
+        providers={"east2": {"use": "east"}},
+        rate_limits={"east2": {"rpm": 60}},
+    )
+    assert c.route("east2/m").provider == "east2"
+    assert c.chat("direct", model="east2/m").provider == "east2"
+    for _ in range(3):
+        fakes["east"].enqueue_error(500, "down")
+    r = c.chat("fall", model="main")
+    assert (r.provider, r.model) == ("east2", "backup")  # through the fallback
+    before = len(clock.sleeps)
+    for i in range(60):
+        c.chat(f"q{i}", model="east2/m")
+    # its own [rate_limits."east2"]: 60 rpm and 62 calls on it, the last two wait (the
+    # first less than 1 s: the retries' sleeps above refilled part of a request)
+    waits = clock.sleeps[before:]
+    assert len(waits) == 2 and 0 < waits[0] < 1 and waits[1] == 1.0
+
+
+def test_a_client_refuses_a_pool_with_an_unknown_deployment():
+    with pytest.raises(ConfigError) as info:
+        client_for({"m": {"deployments": ["east/m", "nowhere/m"]}}, FakeClock(), "east")
+    assert info.value.key == "models.m.deployments[1]" and "east" in info.value.accepted
