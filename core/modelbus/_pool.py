@@ -245,7 +245,8 @@ class PoolProvider:
             )
 
     def _sub(self, i: int, req: Any) -> Any:
-        return attrs.evolve(req, model=self.deployments[i].model)
+        model = self.deployments[i].model
+        return req if req.model == model else attrs.evolve(req, model=model)
 
     def _route(self, i: int) -> Route:
         d = self.deployments[i]
