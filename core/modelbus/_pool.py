@@ -127,6 +127,7 @@ class PoolProvider:
         warn: Callable[..., None] | None = None,
         limits: Mapping[str, RateLimit] | None = None,
         on_close: Callable[[], None] | None = None,
+        state_name: str = "memory",
     ) -> None:
         self.name = pool_name(alias)
         self.default_model = model
@@ -145,6 +146,7 @@ class PoolProvider:
         self._warn = warn
         self._limits = limits or {}
         self._on_close = on_close
+        self._state_name = state_name
         self._latency: list[float | None] = [None] * len(self.deployments)
 
     @classmethod
@@ -172,6 +174,7 @@ class PoolProvider:
             warn=c._log_warning,
             limits=c.config.rate_limits,
             on_close=lambda: _close_state(c),
+            state_name=c.config.modelbus.pool_state,
         )
 
     @property
@@ -202,9 +205,9 @@ class PoolProvider:
 
     def _read_failed(self, exc: Exception) -> PluginError:
         return PluginError(
-            f"pool {self.name!r}: the pool state store cannot be read "
+            f"pool {self.name!r}: the pool state store {self._state_name!r} cannot be read "
             f"({type(exc).__name__}: {exc}); nothing was sent (a pool never routes on "
-            "state it could not read)",
+            "state it could not read; see [modelbus] pool_state)",
             plugin="pool_states",
         )
 

@@ -380,7 +380,7 @@ def test_a_plugins_pool_state_store_is_used_and_its_failures_are_visible(capsys)
     store = c.provider("pool:m").inner.state
     assert isinstance(store, CountingState) and store.reads == 1
     store.broken = True
-    with pytest.raises(PluginError, match="cannot be read.*nothing was sent"):
+    with pytest.raises(PluginError, match="store 'counting' cannot be read.*nothing was sent"):
         c.chat("b", model="m")
     assert sum(calls(fakes)) == 1
     # a record that fails after the answer is logged, never raised

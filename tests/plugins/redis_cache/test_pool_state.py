@@ -89,7 +89,7 @@ def test_a_pool_whose_redis_is_down_fails_visibly_and_sends_nothing(
         with modelbus.Client(cfg) as c:
             assert c.chat("up", model="m").content
             own_redis.kill()
-            with pytest.raises(PluginError, match="pool state store cannot be read"):
+            with pytest.raises(PluginError, match="pool state store 'redis' cannot be read"):
                 c.chat("down", model="m")
         assert len(a.requests) + len(b.requests) == 1
 
@@ -164,15 +164,16 @@ def workers(redis_server: RedisServer, servers: list[WireServer]) -> Iterator[An
 def test_a_cooldown_one_process_sees_keeps_the_other_away(workers, servers) -> None:
     east = servers[0]
     a, b = workers()
-    east.set_default(Reply.error(429, "Requests exceeded", headers={"Retry-After": "3"}))
+    east.set_default(Reply.error(429, "Requests exceeded", headers={"Retry-After": "5"}))
     t0 = time.monotonic()
     first = a.ask("5")
     t1 = time.monotonic()  # east's cooldown started between t0 and t1
     assert first == ["west/gpt-4o"] * 5  # the first call's retry, then west (healthy)
     second = b.ask("5")
     assert second == ["west/gpt-4o"] * 5  # b never tried east: a's cooldown is shared
-    assert time.monotonic() - t0 < 3 and len(east.requests) == 1
-    time.sleep(max(0.0, t1 + 3.1 - time.monotonic()))
+    # (5 s: room for a loaded machine; the processes' calls took well under it)
+    assert time.monotonic() - t0 < 5 and len(east.requests) == 1
+    time.sleep(max(0.0, t1 + 5.1 - time.monotonic()))
     east.clear_defaults()
     assert b.ask("1") == ["east/gpt-4o"]  # after the cooldown, east again
     assert len(east.requests) == 2
