@@ -251,6 +251,11 @@ class PoolProvider:
         model = self.deployments[i].model
         return req if req.model == model else attrs.evolve(req, model=model)
 
+    def _provider(self, i: int) -> AdaptedProvider:
+        # Built on first use (a deployment never drawn never starts); before the latency
+        # clock starts, so a first call's SDK import is not counted as the deployment's.
+        return self._providers(self.deployments[i].provider)
+
     def _route(self, i: int) -> Route:
         d = self.deployments[i]
         return Route(d.provider, d.model)
@@ -296,9 +301,10 @@ class PoolProvider:
         """One attempt of a whole call (chat, embed): pick, send, record."""
         i, views = self._start()
         sub = self._sub(i, request)
+        send = getattr(self._provider(i), method)  # built before the clock starts
         t0 = self._send(i, sub if limited else None)
         try:
-            resp = getattr(self._providers(self.deployments[i].provider), method)(sub)
+            resp = send(sub)
         except Exception as exc:
             self._fail(i, exc, views)
             raise
@@ -315,10 +321,11 @@ class PoolProvider:
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         i, views = self._start()
         sub = self._sub(i, request)
+        provider = self._provider(i)
         t0 = self._send(i, sub)
         tokens, first, ended = 0, True, False
         try:
-            for chunk in self._providers(self.deployments[i].provider).stream(sub):
+            for chunk in provider.stream(sub):
                 if first:  # a stream's latency: to its first chunk
                     self._succeeded(i, self._now() - t0)
                     first = False
@@ -370,9 +377,10 @@ class PoolProvider:
     async def _aone(self, method: str, request: Any, limited: bool) -> tuple[int, Any]:
         i, views = await self._astart()
         sub = self._sub(i, request)
+        send = getattr(self._provider(i), method)
         t0 = await self._asend(i, sub if limited else None)
         try:
-            resp = await getattr(self._providers(self.deployments[i].provider), method)(sub)
+            resp = await send(sub)
         except Exception as exc:
             await self._afail(i, exc, views)
             raise
@@ -389,10 +397,11 @@ class PoolProvider:
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         i, views = await self._astart()
         sub = self._sub(i, request)
+        provider = self._provider(i)
         t0 = await self._asend(i, sub)
         tokens, first, ended = 0, True, False
         try:
-            async for chunk in self._providers(self.deployments[i].provider).astream(sub):
+            async for chunk in provider.astream(sub):
                 if first:
                     self._succeeded(i, self._now() - t0)
                     first = False
