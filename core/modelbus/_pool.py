@@ -30,26 +30,18 @@ attempt); ``[rate_limits."pool:NAME"]`` the pool as a whole.
 from __future__ import annotations
 
 import random as _random
-import threading
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._instances import pool_name
+from ._pool_state import close_state, pool_state
 from ._ratelimit import arate_limit, rate_limit
-from ._router import DeploymentView, choose, retry_hint
+from ._router import DeploymentView, choose, cools_down, retry_hint
 from ._routing import Route, logical_model
 from ._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
-from .errors import (
-    APIConnectionError,
-    APITimeoutError,
-    PluginError,
-    ProviderError,
-    RateLimitError,
-    ServerError,
-)
+from .errors import PluginError, ProviderError
 from .protocols import Capabilities, PoolState
 
 if TYPE_CHECKING:
@@ -58,21 +50,10 @@ if TYPE_CHECKING:
     from ._config import RateLimit
     from ._pool_state import DeploymentState
 
-__all__ = ["Deployment", "PoolProvider", "cools_down"]
+__all__ = ["Deployment", "PoolProvider"]
 
 # Weight of the newest latency sample in the moving average.
 _LATENCY_ALPHA = 0.3
-
-
-def cools_down(error: BaseException) -> bool:
-    """Whether ``error`` says the deployment cannot answer now (429, 408, 409, >= 500,
-    timeout, connection error), so the next attempts should go elsewhere."""
-    if isinstance(error, (RateLimitError, ServerError, APITimeoutError, APIConnectionError)):
-        return True
-    if isinstance(error, ProviderError):
-        s = error.status_code
-        return s is not None and (s >= 500 or s in (408, 409, 429))
-    return isinstance(error, (TimeoutError, ConnectionError))
 
 
 @attrs.frozen
@@ -84,21 +65,6 @@ class Deployment:
     provider: str
     model: str
     weight: float = 1.0
-
-
-_stores: weakref.WeakKeyDictionary[Client, PoolState] = weakref.WeakKeyDictionary()
-_stores_lock = threading.Lock()
-
-
-def pool_state(c: Client) -> PoolState:
-    """The client's pool state store (``[modelbus] pool_state``), built once per client."""
-    store = _stores.get(c)
-    if store is None:
-        with _stores_lock:
-            store = _stores.get(c)
-            if store is None:
-                store = _stores[c] = c._build("pool_states", c.config.modelbus.pool_state)
-    return store
 
 
 class PoolProvider:
@@ -173,7 +139,7 @@ class PoolProvider:
             alimit=lambda route, req: arate_limit(c, route, req),
             warn=c._log_warning,
             limits=c.config.rate_limits,
-            on_close=lambda: _close_state(c),
+            on_close=lambda: close_state(c),
             state_name=c.config.modelbus.pool_state,
         )
 
@@ -426,12 +392,3 @@ class PoolProvider:
     async def aclose(self) -> None:
         """The async twin of :meth:`close`."""
         self.close()
-
-
-def _close_state(c: Client) -> None:
-    """Close ``c``'s pool state store once, whichever of its pools is closed first."""
-    with _stores_lock:
-        store = _stores.pop(c, None)
-    close = getattr(store, "close", None)
-    if close is not None:
-        close()

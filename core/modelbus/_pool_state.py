@@ -10,11 +10,17 @@ shares them between processes.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-__all__ = ["DeploymentState", "MemoryPoolState"]
+if TYPE_CHECKING:
+    from ._client import Client
+    from .protocols import PoolState
+
+__all__ = ["DeploymentState", "MemoryPoolState", "close_state", "pool_state"]
 
 
 @attrs.frozen
@@ -103,3 +109,27 @@ class MemoryPoolState:
 
     async def aend(self, pool: str, deployment: str, tokens: int, now: float) -> None:
         self.end(pool, deployment, tokens, now)
+
+
+_stores: weakref.WeakKeyDictionary[Client, PoolState] = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def pool_state(c: Client) -> PoolState:
+    """The client's pool state store (``[modelbus] pool_state``), built once per client."""
+    store = _stores.get(c)
+    if store is None:
+        with _stores_lock:
+            store = _stores.get(c)
+            if store is None:
+                store = _stores[c] = c._build("pool_states", c.config.modelbus.pool_state)
+    return store
+
+
+def close_state(c: Client) -> None:
+    """Close ``c``'s pool state store once, whichever of its pools is closed first."""
+    with _stores_lock:
+        store = _stores.pop(c, None)
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()

@@ -5,6 +5,7 @@ seconds left of its cooldown, its calls in flight, its recent latency and its rp
 head-room) and one number drawn from ``[0, 1)`` by the caller, and returns the index of
 the deployment to use. It reads no clock and draws no randomness itself, so tests drive
 it with a fake clock and a seeded or fixed sequence (``tests/core/test_router.py``).
+:func:`cools_down` says which failures take a deployment out of the draw for a while.
 
 Rules, the same for every strategy:
 
@@ -25,7 +26,9 @@ from collections.abc import Sequence
 
 import attrs
 
-__all__ = ["DeploymentView", "choose", "retry_hint"]
+from .errors import APIConnectionError, APITimeoutError, ProviderError, RateLimitError, ServerError
+
+__all__ = ["DeploymentView", "choose", "cools_down", "retry_hint"]
 
 
 @attrs.frozen
@@ -90,3 +93,14 @@ def retry_hint(views: Sequence[DeploymentView], failed: int, hint: float | None)
     if any(v.cooldown_s <= 0 for i, v in enumerate(views) if i != failed):
         return None
     return hint
+
+
+def cools_down(error: BaseException) -> bool:
+    """Whether ``error`` says the deployment cannot answer now (429, 408, 409, >= 500,
+    timeout, connection error), so the next attempts should go elsewhere."""
+    if isinstance(error, (RateLimitError, ServerError, APITimeoutError, APIConnectionError)):
+        return True
+    if isinstance(error, ProviderError):
+        s = error.status_code
+        return s is not None and (s >= 500 or s in (408, 409, 429))
+    return isinstance(error, (TimeoutError, ConnectionError))

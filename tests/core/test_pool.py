@@ -447,7 +447,7 @@ def test_every_deployment_cooling_leaves_the_retry_to_the_policy():
     ],
 )
 def test_which_answers_cool_a_deployment(status, cools):
-    from modelbus._pool import cools_down
+    from modelbus._router import cools_down
     from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 
     assert cools_down(ProviderError("x", status_code=status)) is cools
