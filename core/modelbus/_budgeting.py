@@ -1,10 +1,12 @@
 """The budget step of ``prepare``: which budgets a call charges, its worst case, and the
 :class:`Hold` that settles or refunds it afterwards (the ledger itself is ``_budget``).
 
-Budgets come from ``[modelbus] max_cost_usd`` (window ``total``, scope ``client``) and
-``[budgets.NAME]``. ``client``-scoped ones live in the client's own ledger; ``namespace``
-and ``model`` ones in the configured budget store (``[modelbus] budget_store``), where
-every client of the namespace sharing the store sees them. A call reserves on the
+Budgets come from ``[modelbus] max_cost_usd`` (window ``total``, scope ``client``),
+``[models.X] max_cost_usd`` (the same, for the calls routed through alias ``X``: its
+fallbacks are other routes) and ``[budgets.NAME]``. ``client``-scoped ones live in the
+client's own ledger; ``namespace`` and ``model`` ones in the configured budget store
+(``[modelbus] budget_store``), where every client of the namespace sharing the store sees
+them. A call reserves on the
 client's ledger first, then on the store (one atomic step each); a refusal by the store
 gives the first reservation back. Transiently both may hold a call that one of them then
 refuses: that can refuse a concurrent call early, never let one overspend.
@@ -80,6 +82,7 @@ class _Spec:
     window: Window
     scope: Scope
     models: frozenset[str] | None
+    alias: str | None = None  # [models.X] max_cost_usd: only calls routed through X
 
 
 class _State:
@@ -121,6 +124,18 @@ def _state(c: Engine) -> _State | None:
         )
         for name, b in cfg.budgets.items()
     ]
+    specs += [
+        _Spec(
+            f"models.{name}.max_cost_usd",
+            to_nano(a.max_cost_usd, up=False),
+            "total",
+            "client",
+            None,
+            name,
+        )
+        for name, a in cfg.models.items()
+        if a.max_cost_usd is not None
+    ]
     if cfg.modelbus.max_cost_usd is not None:
         limit = to_nano(cfg.modelbus.max_cost_usd, up=False)
         specs.insert(0, _Spec("max_cost_usd", limit, "total", "client", None))
@@ -129,7 +144,9 @@ def _state(c: Engine) -> _State | None:
         return _states.setdefault(c, st)
 
 
-def _charges(c: Engine, st: _State, model: str) -> tuple[list[Charge], list[Charge]]:
+def _charges(
+    c: Engine, st: _State, model: str, alias: str | None = None
+) -> tuple[list[Charge], list[Charge]]:
     # A clock object from before ``Clock.wall`` existed (duck-typed) reads the real time.
     now = getattr(c.clock, "wall", time.time)()
     local: list[Charge] = []
@@ -137,6 +154,8 @@ def _charges(c: Engine, st: _State, model: str) -> tuple[list[Charge], list[Char
     ns = c.namespace
     for s in st.specs:
         if s.models is not None and model not in s.models:
+            continue
+        if s.alias is not None and s.alias != alias:
             continue
         label, end = period(s.window, now)
         if s.scope == "client":
@@ -169,7 +188,7 @@ def _plan(c: Engine, route: Route, est: Estimate) -> _Plan | None:
         return None
     req = est.request
     model = req.model
-    local, shared = _charges(c, st, model)
+    local, shared = _charges(c, st, model, route.alias)
     if not local and not shared:
         return None
     entry, tier = est.entry, req.service_tier

@@ -25,6 +25,7 @@ from ._engine.compose import EnginePart, compose_engine
 from ._engine.embed import aembed, embed
 from ._engine.options import call_options
 from ._formats import ResponseFormats, needs_handler
+from ._instances import with_instances
 from ._plugins import load_plugins
 from ._registry import Registry, start
 from ._retry import Clock
@@ -92,6 +93,7 @@ class Client:
         loaded = load_plugins(core.plugins.allow, core.plugins.block)
         self.plugins = loaded
         self.registry = registry if registry is not None else loaded.registry
+        self.registry = with_instances(cfg, self.registry, self)  # named instances, pools
         cfg.check_sections(self.registry)
         self._lock = threading.RLock()
         self._providers: dict[str, AdaptedProvider] = {}

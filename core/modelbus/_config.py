@@ -21,12 +21,12 @@ import attrs
 from attrs import define, field, frozen
 from attrs.validators import optional
 
-from ._params import ParamError, check_params
 from ._settings import structure_settings
 from ._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, check_timeout
 from .errors import ConfigError
 
 __all__ = [
+    "STRATEGIES",
     "BudgetSettings",
     "Config",
     "CoreSettings",
@@ -164,6 +164,10 @@ class CoreSettings:
       first chunk. ``None``: no limit.
     - ``observers``: registered observer names (``["otel"]``) that receive every call's
       events (:mod:`modelbus.events`), in this order; ``[observers.NAME]`` configures one.
+    - ``pool_state``: where deployment pools keep cooldowns, calls in flight and this
+      minute's usage (``"memory"``, the default: each client its own; ``"redis"`` with
+      modelbus-redis-cache: every process using the same Redis namespace, see
+      ``[pool_states.redis]``).
     """
 
     provider: str | None = None
@@ -185,25 +189,9 @@ class CoreSettings:
         default=DEFAULT_STREAM_IDLE_TIMEOUT_S, validator=_seconds
     )
     observers: list[str] = field(factory=list)
+    pool_state: str = "memory"
     plugins: PluginsSettings = field(factory=PluginsSettings)
     retry_budget: RetryBudgetSettings = field(factory=RetryBudgetSettings)
-
-
-@frozen
-class ModelAlias:
-    """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``
-    (OpenAI chat parameters: ``temperature``, ``max_tokens``...; checked when the config is
-    read, see ``modelbus._params``); ``fallbacks`` (``"provider/model"`` or alias names)
-    are tried in order when the primary is unavailable; ``context_window_fallback`` on
-    ContextLengthExceededError; ``timeout_s``: seconds each attempt may take (replaces the
-    provider's ``timeout_s``; a call's ``timeout=`` replaces it in turn)."""
-
-    model: str
-    provider: str | None = None
-    params: dict[str, Any] = field(factory=dict)
-    fallbacks: list[str] = field(factory=list)
-    context_window_fallback: str | None = None
-    timeout_s: float | None = field(default=None, validator=_seconds)
 
 
 @frozen
@@ -218,6 +206,69 @@ class RateLimit:
     tpm: float | None = field(default=None, validator=_at_least_one)
 
 
+STRATEGIES = ("weighted", "least-busy", "latency", "usage")
+
+
+def _weights(_inst: Any, attr: attrs.Attribute[Any], value: dict[str, float]) -> None:
+    for name, w in value.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w <= 0:
+            raise ValueError(f"weight of {name!r} must be a finite number > 0, got {w!r}")
+
+
+@frozen
+class ModelAlias:
+    """``[models.NAME]``: an alias routing to ``provider``/``model`` with default ``params``
+    (OpenAI chat parameters: ``temperature``, ``max_tokens``...; checked when the config is
+    read, see ``modelbus._params``); ``fallbacks`` (``"provider/model"`` or alias names)
+    are tried in order when the primary is unavailable; ``context_window_fallback`` on
+    ContextLengthExceededError; ``timeout_s``: seconds each attempt may take (replaces the
+    provider's ``timeout_s``; a call's ``timeout=`` replaces it in turn).
+
+    A deployment pool (see ``modelbus._pool``; guide: "Deployment pools"):
+
+    - ``deployments``: ``"instance/model"`` entries (a provider plugin or a named
+      instance, ``[providers.NAME] use = "PLUGIN"``) serving this model; each attempt
+      of a call goes to one of them. With ``deployments``, ``model`` is the logical
+      model name (for the catalog's prices and context window; default: the
+      deployments' model when they all name the same one, else the alias name).
+    - ``strategy``: ``"weighted"`` (default: random in proportion to ``weights``),
+      ``"least-busy"`` (fewest calls in flight), ``"latency"`` (lowest recent
+      latency) or ``"usage"`` (most rpm/tpm head-room left this minute under
+      ``[rate_limits."instance"]`` / ``[rate_limits."instance/model"]``).
+    - ``weights``: deployment → weight > 0 (default 1 each).
+    - ``cooldown_s``: seconds a deployment is skipped after a 429, a 5xx, a timeout
+      or a connection error without ``Retry-After`` (default 5; its ``Retry-After``
+      when it sends one).
+
+    Per-model policies (a call's own arguments still win):
+
+    - ``retry_policy``: a registered retry policy name (``"exponential"``), or a table
+      ``{ use = "exponential", max_attempts = 5 }`` with that policy's settings;
+      replaces ``[modelbus] retry_policy`` for this model.
+    - ``rate_limit``: ``{ rpm = 60, tpm = 100000 }`` for this model's calls (key
+      ``"models/NAME"``), on top of ``[rate_limits]``.
+    - ``max_cost_usd``: a budget in US dollars for this model's calls over the
+      client's lifetime (as ``[budgets.NAME]`` with ``scope = "client"``, ``window =
+      "total"``, named ``models.NAME.max_cost_usd``).
+    """
+
+    model: str | None = None
+    provider: str | None = None
+    params: dict[str, Any] = field(factory=dict)
+    fallbacks: list[str] = field(factory=list)
+    context_window_fallback: str | None = None
+    timeout_s: float | None = field(default=None, validator=_seconds)
+    deployments: list[str] = field(factory=list)
+    strategy: Literal["weighted", "least-busy", "latency", "usage"] = field(
+        default="weighted", validator=attrs.validators.in_(STRATEGIES)
+    )
+    weights: dict[str, float] = field(factory=dict, validator=_weights)
+    cooldown_s: float = field(default=5.0, validator=attrs.validators.gt(0))
+    retry_policy: str | dict[str, Any] | None = None
+    rate_limit: RateLimit | None = None
+    max_cost_usd: float | None = field(default=None, validator=optional(_usd))
+
+
 PLUGIN_SECTIONS = (
     "providers",
     "caches",
@@ -226,6 +277,7 @@ PLUGIN_SECTIONS = (
     "rate_limiters",
     "budget_stores",
     "observers",
+    "pool_states",
 )
 TOP_LEVEL = (
     "modelbus",
@@ -249,19 +301,6 @@ def _table(value: Any, key: str, source: str) -> Mapping[str, Any]:
     return value
 
 
-def _alias(name: str, body: Any, source: str) -> ModelAlias:
-    alias = structure_settings(
-        ModelAlias, _table(body, f"models.{name}", source), dotted=f"models.{name}", source=source
-    )
-    try:
-        check_params(alias.params)
-    except ParamError as exc:
-        raise ConfigError(
-            str(exc), key=f"models.{name}.params.{exc.name}", source=source, accepted=exc.accepted
-        ) from None
-    return alias
-
-
 @define
 class Config:
     """The parsed configuration. ``source`` is the file path, ``"<dict>"`` or ``"<defaults>"``."""
@@ -274,6 +313,7 @@ class Config:
     source: str = "<defaults>"
     base_dir: Path | None = None
     budgets: dict[str, BudgetSettings] = field(factory=dict)
+    instances: dict[str, str] = field(factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Config:
@@ -332,8 +372,11 @@ class Config:
                     )
             sections[kind] = {name: dict(body) for name, body in raw.items()}
         _log_section(data, sections, source, base_dir)
+        from ._aliases import read_alias, read_instances
+
+        instances = read_instances(sections["providers"], source)
         models = {
-            name: _alias(name, body, source)
+            name: read_alias(name, _table(body, f"models.{name}", source), source)
             for name, body in _table(data.get("models"), "models", source).items()
         }
         limits = {
@@ -350,7 +393,9 @@ class Config:
             name: structure_settings(BudgetSettings, body, dotted=f"budgets.{name}", source=source)
             for name, body in _tables(data, "budgets", source).items()
         }
-        return cls(settings, sections, models, catalog, limits, source, base_dir, budgets)
+        return cls(
+            settings, sections, models, catalog, limits, source, base_dir, budgets, instances
+        )
 
     def section(self, kind: str, name: str, settings_cls: type | None) -> Any:
         """The structured settings of ``[kind.name]`` (``None`` when the plugin takes no

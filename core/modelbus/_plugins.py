@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "modelbus.builtins.retry",
     "modelbus.builtins.ratelimit",
     "modelbus.builtins.budget",
+    "modelbus.builtins.pool_state",
     "modelbus.builtins.tokens",
     "modelbus.builtins.calllog",
 )

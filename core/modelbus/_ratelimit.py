@@ -1,7 +1,8 @@
 """The client-side rate-limit step of ``prepare``: which limits apply, and waiting on them.
 
 ``[rate_limits."openai"]`` limits every call to a provider; ``[rate_limits."openai/gpt-4o"]``
-one model of it; both apply when both are set. A call costs one request and, against
+one model of it; both apply when both are set, and so does ``[models.X] rate_limit``
+(key ``"models/X"``). A call costs one request and, against
 ``tpm``, its estimated prompt tokens plus its ``max_tokens`` (or
 ``max_completion_tokens``) reserve, the same sum OpenAI counts against a token limit
 when it admits a request. The waiting is done by the configured limiter
@@ -27,9 +28,12 @@ __all__ = ["arate_limit", "rate_limit", "request_tokens"]
 
 def _limits(c: Engine, route: Route, req: ChatRequest) -> list[tuple[str, RateLimit]]:
     limits = c.config.rate_limits
-    if not limits:
+    own = route.rate_limit
+    if not limits and own is None:
         return []
     found = []
+    if own is not None and (own.rpm or own.tpm):
+        found.append((f"models/{route.alias}", own))
     for key in (route.provider, f"{route.provider}/{req.model}"):
         limit = limits.get(key)
         if limit is not None and (limit.rpm or limit.tpm):

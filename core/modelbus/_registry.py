@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "doctor_checks": "modelbus_register_doctor_checks",
     "templates": "modelbus_register_templates",
     "observers": "modelbus_register_observers",
+    "pool_states": "modelbus_register_pool_states",
 }
 
 
@@ -64,7 +65,11 @@ class Registration:
 
 
 # "retry_policies"[:-1] would read "retry_policie" in an error message.
-_SINGULAR = {"retry_policies": "retry policy", "token_counters": "token counter"}
+_SINGULAR = {
+    "retry_policies": "retry policy",
+    "token_counters": "token counter",
+    "pool_states": "pool state store",
+}
 
 
 @attrs.define

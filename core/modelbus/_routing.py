@@ -11,7 +11,7 @@ import attrs
 from attrs import frozen
 
 from ._catalog import Catalog, CatalogEntry
-from ._config import Config
+from ._config import Config, ModelAlias, RateLimit
 from ._converter import message_from_openai
 from ._message_memo import derived, messages_of, prompt_of
 from ._params import REQUEST_PARAMS
@@ -24,6 +24,7 @@ __all__ = [
     "build_messages",
     "build_request",
     "configured_provider",
+    "logical_model",
     "pick_default_provider",
     "resolve_route",
 ]
@@ -35,7 +36,10 @@ _REQUEST_PARAMS = REQUEST_PARAMS
 class Route:
     """Where a call goes: the registered ``provider`` name, the provider's ``model`` name,
     the alias's default ``params``, its ``fallbacks`` (each ``"provider/model"`` or an
-    alias) and ``context_window_fallback``. ``alias`` is the name the caller used."""
+    alias) and ``context_window_fallback``. ``alias`` is the name the caller used.
+    ``timeout_s``, ``retry_policy`` (a name, or a table with ``use``) and
+    ``rate_limit`` are the alias's own policies (``None``: the client's), see
+    ``modelbus._policies``."""
 
     provider: str
     model: str | None
@@ -44,6 +48,8 @@ class Route:
     context_window_fallback: str | None = None
     alias: str | None = None
     timeout_s: float | None = None
+    retry_policy: str | Mapping[str, Any] | None = None
+    rate_limit: RateLimit | None = None
 
 
 def configured_provider(config: Config, registry: Registry) -> tuple[str, str] | None:
@@ -112,8 +118,10 @@ def resolve_route(
     name = model or config.modelbus.model
     if name is not None and name in config.models:
         a = config.models[name]
+        if a.deployments:
+            return _pool_route(name, a)
         provider = a.provider or ""
-        inner = a.model
+        inner = a.model or ""
         if a.provider is None and "/" in inner:
             head, _, tail = inner.partition("/")
             if ("providers", head) in registry:
@@ -123,15 +131,7 @@ def resolve_route(
             entry = catalog.get(inner) if catalog is not None else None
             if entry is not None and entry.provider and ("providers", entry.provider) in registry:
                 provider = entry.provider
-        return Route(
-            provider or default_provider(),
-            inner,
-            dict(a.params),
-            tuple(a.fallbacks),
-            a.context_window_fallback,
-            name,
-            a.timeout_s,
-        )
+        return _alias_route(name, a, provider or default_provider(), inner)
     if name is None:
         return Route(default_provider(), None)
     head, slash, tail = name.partition("/")
@@ -153,6 +153,43 @@ def resolve_route(
     if slash:
         raise _unknown_provider(name, head, tail, None, providers, config)
     raise _unserved_model(name, entry, providers, config, catalog)
+
+
+def _pool_route(name: str, a: ModelAlias) -> Route:
+    """The route of an alias with ``deployments``: the pool provider ``pool:NAME`` and
+    the logical model (see ``modelbus._pool``); a pool of one is its deployment itself,
+    so it behaves exactly as ``provider/model`` does."""
+    from ._instances import pool_name
+
+    if len(a.deployments) == 1:
+        provider, _, model = a.deployments[0].partition("/")
+    else:
+        provider, model = pool_name(name), logical_model(name, a)
+    return _alias_route(name, a, provider, model)
+
+
+def _alias_route(name: str, a: ModelAlias, provider: str, model: str) -> Route:
+    return Route(
+        provider,
+        model,
+        dict(a.params),
+        tuple(a.fallbacks),
+        a.context_window_fallback,
+        name,
+        a.timeout_s,
+        a.retry_policy,
+        a.rate_limit,
+    )
+
+
+def logical_model(name: str, a: ModelAlias) -> str:
+    """The model name a pool's calls carry until a deployment is picked (prices, context
+    window, budgets, cache key): ``model`` when set, else the deployments' model when
+    they all name the same one, else the alias name."""
+    if a.model:
+        return a.model
+    models = {d.partition("/")[2] for d in a.deployments}
+    return models.pop() if len(models) == 1 else name
 
 
 def _known(providers: list[str]) -> str:

@@ -86,6 +86,15 @@ def modelbus_register_budget_stores(register: Register) -> None:
 
 
 @hookspec
+def modelbus_register_pool_states(register: Register) -> None:
+    """Register pool state stores, where deployment pools (``[models.X] deployments``)
+    keep each deployment's cooldown, calls in flight and usage this minute (``[modelbus]
+    pool_state``); the factory returns a :class:`modelbus.protocols.PoolState`. The core
+    registers ``memory`` (each client its own); modelbus-redis-cache registers ``redis``
+    (shared by processes and machines)."""
+
+
+@hookspec
 def modelbus_register_tools(register: Register) -> None:
     """Register tools (functions the model may call).
 

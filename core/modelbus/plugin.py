@@ -24,6 +24,8 @@ What is here (each name's own docstring gives shapes, units and errors):
 - **Budget stores** (``[modelbus] budget_store``): ``BudgetStore`` (the protocol),
   ``Charge`` (one budget a call charges, amounts in integer nano-dollars) and
   ``Refusal`` (why a reservation did not fit).
+- **Pool state stores** (``[modelbus] pool_state``): ``PoolState`` (the protocol) and
+  ``DeploymentState`` (one deployment's cooldown, calls in flight and usage).
 - **Errors**: ``ProviderError`` and its subclasses by HTTP status:
   ``BadRequestError`` (400/422; ``ContextLengthExceededError``, ``ContentFilterError``),
   ``AuthenticationError`` (401), ``PermissionDeniedError`` (403), ``NotFoundError``
@@ -126,6 +128,8 @@ _LAZY: dict[str, str] = {
     "should_retry_header": "modelbus._retry_after",
     "Clock": "modelbus._retry",
     "BudgetStore": "modelbus.protocols",
+    "PoolState": "modelbus.protocols",
+    "DeploymentState": "modelbus._pool_state",
     "Charge": "modelbus._budget",
     "Refusal": "modelbus._budget",
     "SSEDecoder": "modelbus._sse",
@@ -191,6 +195,7 @@ if TYPE_CHECKING:
     from ._logging import get_logger as get_logger
     from ._logging import redact_exception as redact_exception
     from ._params import REQUEST_PARAMS as REQUEST_PARAMS
+    from ._pool_state import DeploymentState as DeploymentState
     from ._records import RecordField as RecordField
     from ._records import is_record as is_record
     from ._records import record_fields as record_fields
@@ -255,6 +260,7 @@ if TYPE_CHECKING:
     from .protocols import CacheStats as CacheStats
     from .protocols import Capabilities as Capabilities
     from .protocols import LockingCache as LockingCache
+    from .protocols import PoolState as PoolState
     from .protocols import RateLimiter as RateLimiter
     from .protocols import ResponseFormatHandler as ResponseFormatHandler
     from .protocols import RetryPolicy as RetryPolicy

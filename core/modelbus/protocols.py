@@ -21,6 +21,7 @@ import attrs
 if TYPE_CHECKING:
     from ._budget import Charge, Refusal
     from ._config import RateLimit
+    from ._pool_state import DeploymentState
     from ._retry import Clock
     from ._types import (
         ChatChunk,
@@ -39,6 +40,7 @@ __all__ = [
     "Capabilities",
     "LockingCache",
     "Observer",
+    "PoolState",
     "RateLimiter",
     "ResponseFormatHandler",
     "RetryPolicy",
@@ -327,6 +329,48 @@ class BudgetStore(Protocol):
     def settle(self, charges: Sequence[Charge], reserved: int, cost: int) -> None: ...
 
     async def asettle(self, charges: Sequence[Charge], reserved: int, cost: int) -> None: ...
+
+
+@runtime_checkable
+class PoolState(Protocol):
+    """Where deployment pools keep what their router reads (``[modelbus] pool_state``):
+    per ``pool`` (a name unique to the pool and the client's namespace) and
+    ``deployment`` (``"instance/model"``), the seconds left of its cooldown, its calls
+    in flight, and the requests and tokens it served in the current minute.
+
+    - ``read`` returns a :class:`modelbus._pool_state.DeploymentState` per deployment,
+      in order;
+    - ``cool`` starts a cooldown of ``seconds``, never shortening a longer one already
+      running (atomically, as every sharer sees it);
+    - ``begin`` counts a call sent (in flight +1, requests +1); ``end`` its answer or
+      failure (in flight -1, ``tokens`` added).
+
+    ``now`` is the client's ``clock.monotonic()`` in seconds: a store local to the
+    process measures time with it (so tests run on a fake clock); a shared store keeps
+    its own time (the server's), since monotonic clocks differ between processes.
+    A store that cannot answer raises: ``read`` and ``begin`` fail the attempt
+    (visibly, nothing sent); ``cool`` and ``end`` failures are logged
+    (``pool_state_failed``). ``aread``/``acool``/``abegin``/``aend`` are the async twins
+    and must not block the event loop.
+    """
+
+    def read(self, pool: str, deployments: Sequence[str], now: float) -> list[DeploymentState]: ...
+
+    def cool(self, pool: str, deployment: str, seconds: float, now: float) -> None: ...
+
+    def begin(self, pool: str, deployment: str, now: float) -> None: ...
+
+    def end(self, pool: str, deployment: str, tokens: int, now: float) -> None: ...
+
+    async def aread(
+        self, pool: str, deployments: Sequence[str], now: float
+    ) -> list[DeploymentState]: ...
+
+    async def acool(self, pool: str, deployment: str, seconds: float, now: float) -> None: ...
+
+    async def abegin(self, pool: str, deployment: str, now: float) -> None: ...
+
+    async def aend(self, pool: str, deployment: str, tokens: int, now: float) -> None: ...
 
 
 @runtime_checkable

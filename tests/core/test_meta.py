@@ -33,6 +33,7 @@ from click.testing import CliRunner
 import modelbus
 from modelbus import hookspecs
 from modelbus._config import Config, CoreSettings, ModelAlias, RateLimit
+from modelbus._instances import with_instances
 from modelbus._registry import KINDS
 from modelbus.cli import cli
 
@@ -284,7 +285,7 @@ def test_toml_examples_parse_and_configs_are_accepted(
     for name in re.findall(r'\{ env = "(\w+)" \}', code):
         monkeypatch.setenv(name, "doc-example-secret")
     cfg = Config.from_dict(data, source=where)
-    registry = modelbus.load_plugins().registry
+    registry = with_instances(cfg, modelbus.load_plugins().registry)  # [providers.X] use
     for kind, by_name in cfg.sections.items():
         for name in by_name:
             assert (kind, name) in registry, f"{where}: no {kind} plugin {name!r}"

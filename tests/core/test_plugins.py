@@ -229,6 +229,7 @@ def test_builtins_are_blocked_by_their_plugin_name_only(parrot_on_path, monkeypa
         "modelbus.builtins.budget",
         "modelbus.builtins.caches",
         "modelbus.builtins.calllog",
+        "modelbus.builtins.pool_state",
         "modelbus.builtins.ratelimit",
     }
     assert ("caches", "memory") in loaded.registry

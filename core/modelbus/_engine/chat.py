@@ -84,7 +84,7 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
     try:
         resp, attempts = retry_call(
             billed_attempts(hold, lambda: provider.chat(req)),
-            e.retry_policy,
+            e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route),
             budget=e.retry_ticket(route.provider),
@@ -154,7 +154,7 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
     try:
         resp, attempts = await aretry_call(
             abilled_attempts(hold, lambda: provider.achat(req)),
-            e.retry_policy,
+            e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route),
             budget=e.retry_ticket(route.provider),

@@ -39,7 +39,7 @@ def embed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> Embeddin
     def run(scope: Any = None) -> EmbeddingResponse:
         resp, n = retry_call(
             lambda: p.embed(req),
-            e.retry_policy,
+            e.policy(route),
             clock=e.clock,
             on_retry=scope and scope.retry,
             budget=e.retry_ticket(route.provider),
@@ -60,7 +60,7 @@ async def aembed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> E
     async def run(scope: Any = None) -> EmbeddingResponse:
         resp, n = await aretry_call(
             lambda: p.aembed(req),
-            e.retry_policy,
+            e.policy(route),
             clock=e.clock,
             on_retry=scope and scope.retry,
             budget=e.retry_ticket(route.provider),

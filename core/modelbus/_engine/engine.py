@@ -20,6 +20,7 @@ from .._cache_key import cache_key
 from .._converter import dumps_response, loads_response
 from .._fallback import next_route
 from .._logging import calls_logged, redact
+from .._policies import policy_for
 from .._prepare import resolve_truncate
 from .._retry import Clock, RetryQuota, RetryTicket
 from .._singleflight import AsyncSingleFlight, SingleFlight
@@ -135,6 +136,11 @@ class Engine:
                 known = self._default_plans[has_cache] = plan_cache(o, has_cache, self._ttl)
             return known
         return plan_cache(o, self._cache is not None, self._ttl)
+
+    def policy(self, route: Route) -> RetryPolicy:
+        """The retry policy of ``route``: its model's (``[models.X] retry_policy``), else
+        the client's (``modelbus._policies``)."""
+        return policy_for(self, route) if route.retry_policy is not None else self.retry_policy
 
     def aflights(self) -> tuple[AsyncSingleFlight, AsyncFlights]:
         """This event loop's single-flights (futures cannot cross loops)."""
@@ -359,7 +365,7 @@ class Engine:
         """The time limits of ``call`` (``modelbus._timeouts.CallLimits``): the call's
         timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
         timeout of ``[modelbus]``."""
-        deadline = getattr(self.retry_policy, "deadline_s", None)
+        deadline = getattr(self.policy(call.route), "deadline_s", None)
         o, route = call.options, call.route
         return CallLimits(
             o.timeout_s if o.timeout_s is not None else route.timeout_s,

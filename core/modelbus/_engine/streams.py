@@ -91,7 +91,7 @@ def _produce(
     try:
         (it, head), attempts = retry_call(
             billed_attempts(hold, first),
-            e.retry_policy,
+            e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route, scope),
             budget=e.retry_ticket(route.provider),
@@ -174,7 +174,7 @@ async def _aproduce(
     try:
         (it, head), attempts = await aretry_call(
             abilled_attempts(hold, first),
-            e.retry_policy,
+            e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route, scope),
             budget=e.retry_ticket(route.provider),

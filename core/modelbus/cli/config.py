@@ -24,6 +24,7 @@ _SELECTORS = {
     "budget_store": "budget_stores",
     "token_counter": "token_counters",
     "provider": "providers",
+    "pool_state": "pool_states",
 }
 
 
@@ -47,6 +48,8 @@ def selected_components(cfg: Config, registry: Registry) -> dict[str, list[str]]
             add(kind, value)
     for alias in cfg.models.values():
         add("providers", alias.provider)
+        for dep in alias.deployments:
+            add("providers", dep.partition("/")[0])
     for name in core.observers:
         add("observers", name)
     if core.provider is None:
@@ -64,8 +67,11 @@ def check_config(cfg: Config, registry: Registry) -> None:
     the config is read (:meth:`Config.from_dict`).
 
     Raises :class:`ConfigError` naming the key, the file and the accepted names."""
+    from .._instances import check_deployments, with_instances
+    from .._policies import check_policies
     from ..errors import ConfigError
 
+    registry = with_instances(cfg, registry)
     cfg.check_sections(registry)
     core = cfg.modelbus
     for key, kind in _SELECTORS.items():
@@ -96,6 +102,8 @@ def check_config(cfg: Config, registry: Registry) -> None:
                 accepted=registry.names("providers"),
             )
     _check_targets(cfg, registry)
+    check_deployments(cfg, registry)
+    check_policies(cfg, registry)
     _check_templates_dir(cfg)
     for kind, names in selected_components(cfg, registry).items():
         for name in names:
@@ -156,8 +164,10 @@ def effective_config(cfg: Config, registry: Registry) -> dict[str, Any]:
     """The config as a client would use it: ``[modelbus]`` and each selected plugin's
     settings object (so defaults show), aliases, catalog overrides, rate limits and cost
     budgets, with secrets shown as ``'**********'``."""
+    from .._instances import with_instances
     from .._settings import settings_to_dict
 
+    registry = with_instances(cfg, registry)
     out: dict[str, Any] = {"source": cfg.source, "modelbus": settings_to_dict(cfg.modelbus)}
     for kind, names in selected_components(cfg, registry).items():
         section: dict[str, Any] = out.setdefault(kind, {})

@@ -17,7 +17,9 @@ __all__ = ["plugin_rows", "plugins"]
 
 def plugin_rows(config_path: str | None) -> list[dict[str, Any]]:
     """One dict per plugin (built-ins first): ``name``, ``distribution``, ``version``,
-    ``hooks`` (hook names implemented), ``registered`` (kind → names), ``commands``
+    ``hooks`` (hook names implemented), ``registered`` (kind → names), ``instances``
+    (``{"providers": {instance: provider}}``: the config's named instances of the
+    providers it registered, ``[providers.NAME] use = "..."``), ``commands``
     (CLI commands added), ``error`` (``None``, or why it failed to load, register, add
     commands, or start a token counter or response-format handler: the kinds every client
     starts) and ``builtin``."""
@@ -31,6 +33,9 @@ def plugin_rows(config_path: str | None) -> list[dict[str, Any]]:
     rows = plugin_infos_json(loaded)
     started = _start_failures(loaded.registry, cfg)
     for row in rows:
+        mine = row["registered"].get("providers", [])
+        used = {name: p for name, p in cfg.instances.items() if p in mine}
+        row["instances"] = {"providers": used} if used else {}
         row["commands"] = cmds.by_plugin(row["name"])
         for extra in (*started.get(row["name"], ()), cmds.errors.get(row["name"])):
             if extra is not None:
@@ -103,6 +108,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
                 r["version"],
                 "; ".join(
                     [f"{kind}: {', '.join(names)}" for kind, names in r["registered"].items()]
+                    + [
+                        f"instances: {', '.join(f'{i} ({p})' for i, p in names.items())}"
+                        for names in r["instances"].values()
+                    ]
                     + ([f"commands: {', '.join(r['commands'])}"] if r["commands"] else [])
                 ),
                 r["error"] or "",

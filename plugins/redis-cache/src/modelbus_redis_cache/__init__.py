@@ -1,4 +1,5 @@
-"""modelbus-redis-cache: the ``redis`` cache, rate limiter and budget store.
+"""modelbus-redis-cache: the ``redis`` cache, rate limiter, budget store and pool state
+store (``[modelbus] pool_state = "redis"``, ``[pool_states.redis]``).
 
 Configure with ``[modelbus] cache = "redis"`` / ``rate_limiter = "redis"`` /
 ``budget_store = "redis"`` and ``[caches.redis]`` / ``[rate_limiters.redis]`` /
@@ -18,6 +19,8 @@ _LAZY = {
     "RedisRateLimiter": "._ratelimit",
     "CircuitBreaker": "._breaker",
     "RedisCacheSettings": "._settings",
+    "RedisPoolState": "._pool_state",
+    "RedisPoolStateSettings": "._settings",
     "RedisRateLimiterSettings": "._settings",
     "redact_url": "._settings",
 }

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_URL",
     "RedisBudgetStoreSettings",
     "RedisCacheSettings",
+    "RedisPoolStateSettings",
     "RedisRateLimiterSettings",
     "key_prefix",
     "redact_url",
@@ -207,3 +208,28 @@ class RedisBudgetStoreSettings:
     def redacted_url(self) -> str:
         """``url`` with its password masked."""
         return redact_url(self.url)
+
+
+@frozen
+class RedisPoolStateSettings:
+    """``[pool_states.redis]`` in ``modelbus.toml`` (used with ``[modelbus] pool_state =
+    "redis"``): deployment pools' cooldowns, calls in flight and usage this minute,
+    shared by every process and machine using this Redis and ``namespace``. Starting a
+    cooldown never shortens a longer one and is one Lua script, atomic on the server;
+    cooldowns and minute windows run on Redis's clock.
+
+    - ``url`` / ``password`` / ``namespace`` / ``socket_timeout_s`` / ``probe_interval_s``
+      / ``max_connections`` / ``pool_timeout_s``: as in :class:`RedisBudgetStoreSettings`.
+    - While Redis is unreachable a pool cannot read its state, and its calls fail with
+      a PluginError naming the store (nothing is sent); a failure to record an answer
+      is logged (``pool_state_failed``). Calls in flight of a process that dies stay
+      counted until the pool has been idle for 10 minutes.
+    """
+
+    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
+    password: Secret | None = None
+    namespace: str = field(default="modelbus", validator=_check_namespace)
+    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
+    max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
+    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)

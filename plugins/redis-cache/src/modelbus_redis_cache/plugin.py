@@ -9,20 +9,28 @@ from typing import TYPE_CHECKING, Any
 
 from modelbus.hookspecs import hookimpl
 
-from ._settings import RedisBudgetStoreSettings, RedisCacheSettings, RedisRateLimiterSettings
+from ._settings import (
+    RedisBudgetStoreSettings,
+    RedisCacheSettings,
+    RedisPoolStateSettings,
+    RedisRateLimiterSettings,
+)
 
 if TYPE_CHECKING:
     from ._budget import RedisBudgetStore
     from ._cache import RedisCache
+    from ._pool_state import RedisPoolState
     from ._ratelimit import RedisRateLimiter
 
 __all__ = [
     "make_budget_store",
     "make_cache",
+    "make_pool_state",
     "make_rate_limiter",
     "modelbus_register_budget_stores",
     "modelbus_register_caches",
     "modelbus_register_doctor_checks",
+    "modelbus_register_pool_states",
     "modelbus_register_rate_limiters",
 ]
 
@@ -46,6 +54,24 @@ def make_budget_store(settings: RedisBudgetStoreSettings) -> RedisBudgetStore:
     from ._budget import RedisBudgetStore
 
     return RedisBudgetStore(settings)
+
+
+def make_pool_state(settings: RedisPoolStateSettings) -> RedisPoolState:
+    """The ``redis`` pool state store for ``settings`` (imports redis-py)."""
+    from ._pool_state import RedisPoolState
+
+    return RedisPoolState(settings)
+
+
+@hookimpl
+def modelbus_register_pool_states(register: Any) -> None:
+    register(
+        "redis",
+        make_pool_state,
+        settings=RedisPoolStateSettings,
+        description="deployment pools' cooldowns and calls in flight shared across "
+        "processes through Redis (atomic Lua; a pool's calls fail while Redis is down)",
+    )
 
 
 @hookimpl
