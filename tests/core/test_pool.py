@@ -557,3 +557,24 @@ def call_limits(c: Any, route: Any, o: Any) -> Any:
 
     req = ChatRequest(model=route.model, messages=(Message("user", "q"),))
     return c.engine.limits(Call(route, req, o))
+
+
+def test_a_models_retry_policy_applies_to_embeddings() -> None:
+    models = {
+        "once": {"provider": "east", "model": "m", "retry_policy": "none"},
+        "plain": {"provider": "east", "model": "m"},
+    }
+    c, fakes = client_for(models, FakeClock(), "east")
+    tries: list[str] = []
+
+    def failing(request: Any) -> Any:
+        tries.append(request.model)
+        raise modelbus.errors.ServerError("down", status_code=503, provider="east")
+
+    fakes["east"].embed = failing  # type: ignore[method-assign]
+    with pytest.raises(modelbus.errors.ServerError):
+        c.embed("x", model="once")  # the model's policy: no retries
+    assert len(tries) == 1
+    with pytest.raises(modelbus.errors.RetryError):
+        c.embed("x", model="plain")  # the client's policy retries
+    assert len(tries) > 2
