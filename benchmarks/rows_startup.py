@@ -177,7 +177,7 @@ c = Client({{"modelbus": {{"provider": "openai"}},
 r = c.chat({messages!r}, model={model!r}, **{params!r})
 assert r.content
 import sys
-print(",".join(m for m in {free!r} if m in sys.modules))
+print("loaded:" + ",".join(m for m in {free!r} if m in sys.modules))
 print(time.perf_counter() - t0)
 """,
     "LiteLLM first call": """
@@ -207,7 +207,7 @@ def first_call_row(ctx: Context) -> list[Row]:
         env = _child_env(tmp)
         fns = {name: (lambda c=code: _report(c, env, tmp)) for name, code in codes.items()}
         samples = interleave(fns, rounds, warmup=1, every={"LiteLLM first call": 4})
-        loaded = _lines(codes["modelbus first call"], env, tmp)[-2]
+        loaded = _lines(codes["modelbus first call"], env, tmp)[-2].removeprefix("loaded:")
     calls = sum(len(v) for v in samples.values()) + len(codes) + 1  # + warm-ups, probe
     roles: dict[str, Any] = {
         "raw openai first call": "baseline",

@@ -296,7 +296,7 @@ def build_request(
     with the same scalar parameters give the same (immutable) request."""
     try:
         # Types in the key: 1, 1.0 and True are equal keys but different JSON.
-        what = ("request", model, stream, *((k, type(v), v) for k, v in params.items()))
+        what = ("request", model, stream, *params.items(), *map(type, params.values()))
         hash(what)
     except TypeError:  # a dict or list parameter: built every time
         return _request(messages, model, params, stream)
