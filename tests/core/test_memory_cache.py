@@ -184,3 +184,14 @@ def test_no_cache_stores_nothing() -> None:
     assert (n.delete("k"), n.invalidate_tags(["t"]), n.clear()) == (False, 0, 0)
     assert n.stats().sets == 0
     assert n.blocking is False
+
+
+def test_the_three_caches_are_registered_with_their_settings() -> None:
+    from modelbus._plugins import load_plugins
+    from modelbus.builtins.sqlite_cache import SqliteCache, SqliteCacheSettings
+
+    reg = load_plugins().registry
+    got = {n: reg.get("caches", n) for n in ("memory", "sqlite", "none")}
+    assert (got["memory"].factory, got["memory"].settings) == (MemoryCache, MemoryCacheSettings)
+    assert (got["sqlite"].factory, got["sqlite"].settings) == (SqliteCache, SqliteCacheSettings)
+    assert got["none"].factory is NoCache

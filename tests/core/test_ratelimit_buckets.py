@@ -106,3 +106,46 @@ def test_a_limit_without_rpm_or_tpm_applies_nothing() -> None:
         for _ in range(3):
             c.chat("hi")
     assert clock.sleeps == []
+
+
+def test_a_sub_second_wait_is_logged_too() -> None:
+    clock = FakeClock(1000.0)
+    cfg = {"modelbus": {"cache": "none"}, "rate_limits": {"fake": {"tpm": 600}}}
+    with make_client(FakeProvider(), cfg, clock=clock) as c:
+        reserve = 303 - c.count_tokens("hi", model="fake-model")
+        with structlog.testing.capture_logs() as logs:
+            c.chat("hi", model="fake-model", max_tokens=reserve)
+            c.chat("hi", model="fake-model", max_tokens=reserve)  # 6 tokens short: 0.6 s
+    assert clock.sleeps == [pytest.approx(0.6)]
+    (event,) = [e for e in logs if e["event"] == "modelbus.rate_limited"]
+    assert (event["key"], event["waited_s"], event["tokens"]) == ("fake", 0.6, 303)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_without_an_estimate_the_step_counts_prompt_plus_reserve(mode: str) -> None:
+    from modelbus import ChatRequest, Message
+    from modelbus._ratelimit import arate_limit, rate_limit, request_tokens
+    from modelbus._routing import Route
+
+    clock = FakeClock(1000.0)
+    cfg = {"modelbus": {"cache": "none"}, "rate_limits": {"fake/fake-model": {"tpm": 60}}}
+    with make_client(FakeProvider(), cfg, clock=clock) as c:
+        route = Route("fake", "fake-model")
+        prompt = c.count_tokens("hello there", model="fake-model")
+        msgs = (Message("user", "hello there"),)
+        capped = ChatRequest(
+            model="fake-model", messages=msgs, max_tokens=5, max_completion_tokens=7
+        )
+        assert request_tokens(c, route, capped) == prompt + 7
+        assert (
+            request_tokens(c, route, ChatRequest(model="fake-model", messages=msgs, max_tokens=5))
+            == prompt + 5
+        )
+        assert request_tokens(c, route, ChatRequest(model="fake-model", messages=msgs)) == prompt
+        req = ChatRequest(model="fake-model", messages=msgs, max_tokens=60 - prompt)
+        for _ in range(2):  # the first empties the bucket, the second waits a minute
+            if mode == "sync":
+                rate_limit(c, route, req)
+            else:
+                await arate_limit(c, route, req)
+    assert clock.sleeps == [pytest.approx(60.0)]

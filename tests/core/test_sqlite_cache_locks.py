@@ -84,3 +84,24 @@ async def test_aclose_closes_before_returning(tmp_path: Path) -> None:
     reopened = _cache(tmp_path, FakeClock(1000.0))
     assert reopened.stats().hits == 1  # close wrote the pending lookup counters
     reopened.close()
+
+
+def test_stats_on_a_locked_file_raises_and_keeps_the_pending_counters(tmp_path: Path) -> None:
+    clock = FakeClock(1000.0)
+    cache = _cache(tmp_path, clock, busy_timeout_s=0.05)
+    cache.set("k", b"v")
+    for _ in range(3):
+        cache.get("k")
+    cache.get("absent")
+    other = _hold_write_lock(tmp_path)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cache.stats()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cache.set("k2", b"v")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    s = cache.stats()  # nothing counted before the failures was lost
+    assert (s.hits, s.misses, s.sets, s.errors) == (3, 1, 1, 2)
+    cache.close()
