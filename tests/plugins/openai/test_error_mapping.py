@@ -149,3 +149,62 @@ def test_an_invalid_body_is_a_retryable_server_error_with_its_start() -> None:
     assert e.message == f"the response is not valid JSON: {text[:200]!r}"
     assert (e.status_code, e.request_id, e.body) == (200, "req_7", text)
     assert invalid_body_error("p", 200, {}, "w", b"\xff").body == "\ufffd"
+
+
+# --- SDK exceptions (map_openai_error) -----------------------------------------------------
+def _request() -> Any:
+    import httpx2
+
+    return httpx2.Request("POST", "https://api.openai.com/v1/chat/completions")
+
+
+def _caused(exc: BaseException, cause: BaseException, *, context: bool = False) -> BaseException:
+    if context:
+        exc.__context__ = cause
+    else:
+        exc.__cause__ = cause
+    return exc
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_a_timeout_caused_by_a_dropped_connection_is_a_connection_error(context: bool) -> None:
+    import openai
+
+    from modelbus_openai._errors import map_openai_error
+
+    exc = _caused(openai.APITimeoutError(_request()), ConnectionResetError("reset by peer"),
+                  context=context)  # fmt: skip
+    e = map_openai_error(exc, "openai")
+    assert type(e) is errors.APIConnectionError
+    assert e.message == "connection failed (ConnectionResetError: reset by peer)"
+
+
+def test_a_timeout_is_a_timeout_naming_its_cause() -> None:
+    import openai
+
+    from modelbus_openai._errors import map_openai_error
+
+    e = map_openai_error(openai.APITimeoutError(_request()), "openai")
+    assert type(e) is errors.APITimeoutError and e.provider == "openai"
+    assert e.message == "no response within the timeout"
+    exc = _caused(openai.APITimeoutError(_request()), TimeoutError("read timed out"))
+    e = map_openai_error(exc, "openai")
+    assert type(e) is errors.APITimeoutError
+    assert e.message == "no response within the timeout (TimeoutError: read timed out)"
+
+
+def test_a_status_error_keeps_the_decoded_body() -> None:
+    import httpx2
+    import openai
+
+    from modelbus_openai._errors import map_openai_error
+
+    raw = b'{"error": {"message": "Invalid model", "code": "model_not_found"}}'
+    resp = httpx2.Response(404, content=raw, request=_request(),
+                           headers={"x-request-id": "req_4"})  # fmt: skip
+    exc = openai.NotFoundError("Invalid model", response=resp, body=None)
+    e = map_openai_error(exc, "openai")
+    assert type(e) is errors.NotFoundError
+    assert (e.status_code, e.request_id, e.code) == (404, "req_4", "model_not_found")
+    assert e.body == {"error": {"message": "Invalid model", "code": "model_not_found"}}
+    assert e.hint.startswith("the model does not exist")

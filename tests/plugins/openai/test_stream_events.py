@@ -121,3 +121,10 @@ async def test_an_abandoned_async_stream_closes_its_response() -> None:
     assert not r.is_closed
     await it.aclose()  # type: ignore[attr-defined]
     assert r.is_closed
+
+
+def test_an_error_payload_without_a_message_says_where_it_came_from() -> None:
+    r = response(CHUNK, b'data: {"error": {"type": "server_error"}}\n\n', DONE)
+    with pytest.raises(errors.ServerError) as info:
+        read(r)
+    assert info.value.message == "the server reported an error during the stream"
