@@ -173,6 +173,10 @@ def test_settings_reject_non_positive_limits() -> None:
     for bad in ({"max_entries": 0}, {"max_bytes": 0}):
         with pytest.raises(ValueError):
             MemoryCacheSettings(**bad)  # type: ignore[arg-type]
+    one = MemoryCache(MemoryCacheSettings(max_entries=1, max_bytes=1))
+    one.set("a", b"1")
+    one.set("b", b"2")
+    assert (one.get("a"), one.get("b")) == (None, b"2")
     assert MemoryCacheSettings().max_entries == 10_000
     assert MemoryCacheSettings().max_bytes == 256 * 1024 * 1024
 

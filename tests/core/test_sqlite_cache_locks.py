@@ -105,3 +105,36 @@ def test_stats_on_a_locked_file_raises_and_keeps_the_pending_counters(tmp_path: 
     s = cache.stats()  # nothing counted before the failures was lost
     assert (s.hits, s.misses, s.sets, s.errors) == (3, 1, 1, 2)
     cache.close()
+
+
+def test_delete_and_invalidate_remove_expired_entries_too(tmp_path: Path) -> None:
+    # The clock is wall time (time.time), which can step back: an expired entry left in
+    # the file would come back to life.
+    clock = FakeClock(1000.0)
+    cache = _cache(tmp_path, clock)
+    cache.set("k", b"v", 1, ["t"])
+    cache.set("tagged", b"v", 1, ["t"])
+    clock.advance(2)
+    assert cache.delete("k") is False  # expired: not a live entry
+    assert cache.invalidate_tags(["t"]) == 0
+    clock.now -= 2
+    assert (cache.get("k"), cache.get("tagged")) == (None, None)
+    cache.close()
+
+
+def test_one_connection_per_thread_and_close_closes_them_all(tmp_path: Path) -> None:
+    cache = _cache(tmp_path, FakeClock(1000.0))
+    cache.set("k", b"v")
+    for _ in range(3):
+        cache.get("k")
+    threads = [threading.Thread(target=lambda: [cache.get("k") for _ in range(3)]) for _ in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conns = list(cache._conns)
+    assert len(conns) == 3  # this thread's and one each for the two others
+    cache.close()
+    for c in conns:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            c.execute("SELECT 1")
