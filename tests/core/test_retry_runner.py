@@ -319,3 +319,16 @@ async def test_an_empty_quota_stops_retries_saying_so(mode: str) -> None:
     with pytest.raises(ServerError):
         retry_call(failing(e), Script(1), clock=clock.as_clock(), budget=q.ticket())
     assert e.hint.startswith("not retried: retry quota exhausted (capacity 7, 2 left")
+
+
+def test_the_default_clock_is_the_real_one() -> None:
+    import asyncio
+    import time
+
+    from modelbus._retry import Clock
+
+    c = Clock()
+    assert (c.monotonic, c.sleep, c.asleep, c.wall) == (
+        time.monotonic, time.sleep, asyncio.sleep, time.time,
+    )  # fmt: skip
+    assert FakeClock(5.0).as_clock().wall is time.time

@@ -118,3 +118,24 @@ def test_a_stream_of_only_a_byte_order_mark_leaves_nothing_pending() -> None:
     assert not dec.pending
     dec = SSEDecoder()
     assert dec.feed(BOM[:2]) == [] and dec.pending  # maybe the start of a BOM: held
+
+
+def test_an_event_defaults_to_a_message_without_data_id_or_retry() -> None:
+    assert ServerSentEvent() == ServerSentEvent("message", "", None, None)
+    assert ServerSentEvent().data == ""
+
+
+def test_a_byte_order_mark_later_in_the_stream_is_data() -> None:
+    dec = SSEDecoder()
+    assert dec.feed(b"data: a\n") == []
+    # "\ufeffdata" is an unknown field name: the line is ignored, the event ends.
+    assert dec.feed(BOM + b"data: b\n\n") == [ServerSentEvent(data="a")]
+    assert dec.feed(b"\xef\xbb") == []  # held only as part of a line, not as a BOM
+    assert dec.feed(b"\n\n") == []
+
+
+def test_close_dispatches_only_on_a_blank_final_line() -> None:
+    dec = SSEDecoder()
+    assert dec.feed(b"data: a\nx\r") == []
+    assert dec.close() == []  # "x" is a field line, not the blank line ending the event
+    assert dec.pending
