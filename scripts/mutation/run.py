@@ -197,6 +197,48 @@ def run_one(
     return f"error(rc={proc.returncode})", took, (proc.stderr or proc.stdout)[-400:]
 
 
+def print_table(
+    results: dict[str, list[dict[str, object]]],
+    names: list[str],
+    equivalents: dict[str, dict[str, str]],
+) -> None:
+    """The Markdown table of a run; equivalence is read from ``equivalents`` (so a saved
+    run is re-tabled with the current ``equivalent.txt`` by ``--report``)."""
+    print("\n| module | mutants | killed | survived | timeout | equivalent | killed % |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    totals = [0, 0, 0, 0, 0]
+    for n in names:
+        rs = results[n]
+        eqs = equivalents.get(n, {})
+        live = [r for r in rs if str(r["key"]) not in eqs]
+        eq = len(rs) - len(live)
+        killed = sum(1 for r in live if r["outcome"] == "killed")
+        timeout = sum(1 for r in live if r["outcome"] == "timeout")
+        survived = len(live) - killed - timeout
+        rate = 100 * (killed + timeout) / len(live) if live else 100.0
+        print(f"| {n} | {len(rs)} | {killed} | {survived} | {timeout} | {eq} | {rate:.1f} |")
+        for i, v in enumerate((len(rs), killed, survived, timeout, eq)):
+            totals[i] += v
+    live_total = totals[0] - totals[4]
+    rate = 100 * (totals[1] + totals[3]) / live_total if live_total else 100.0
+    print(f"| **all** | {totals[0]} | {totals[1]} | {totals[2]} | {totals[3]} | {totals[4]} "
+          f"| {rate:.1f} |")  # fmt: skip
+
+
+def print_survivors(
+    results: dict[str, list[dict[str, object]]],
+    names: list[str],
+    equivalents: dict[str, dict[str, str]],
+) -> None:
+    for n in names:
+        src = (ROOT / MODULES[n][1]).read_text().splitlines()
+        for r in sorted(results[n], key=lambda r: int(str(r["key"]).split(":")[0])):
+            key = str(r["key"])
+            if r["outcome"] not in ("killed", "timeout") and key not in equivalents.get(n, {}):
+                line = int(key.split(":")[0])
+                print(f"SURVIVED {n} {key} | {src[line - 1].strip()[:80]}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="comma-separated module names (default: all)")
@@ -221,6 +263,9 @@ def main() -> int:
     )
     ap.add_argument("--survivors", action="store_true", help="print each survivor's line")
     ap.add_argument(
+        "--report", type=Path, help="re-print the table (and survivors) of a saved --json run"
+    )
+    ap.add_argument(
         "--baseline", action="store_true", help="run each module's tests unmutated (must pass)"
     )
     args = ap.parse_args()
@@ -234,6 +279,17 @@ def main() -> int:
             failed += outcome != "survived"
             print(f"{n:16} {'ok' if outcome == 'survived' else outcome:10} {took:5.1f} s  {tail}")
         return 1 if failed else 0
+
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        names = [n for n in MODULES if n in saved["results"]]
+        print(f"seed {saved['seed']}, {saved['sample']} per module, load average "
+              f"{saved['load'][0][0]:.2f} at start, {saved['load'][1][0]:.2f} at end, "
+              f"{saved['minutes']} min")  # fmt: skip
+        print_table(saved["results"], names, load_equivalents())
+        if args.survivors:
+            print_survivors(saved["results"], names, load_equivalents())
+        return 0
 
     if args.list:
         src = (ROOT / MODULES[args.list][1]).read_text().splitlines()
@@ -271,32 +327,10 @@ def main() -> int:
     minutes = (time.monotonic() - started) / 60
     load_end = os.getloadavg()
 
-    print("\n| module | mutants | killed | survived | timeout | equivalent | killed % |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    totals = [0, 0, 0, 0, 0]
-    for n in names:
-        rs = results[n]
-        eq = sum(1 for r in rs if r["equivalent"])
-        live = [r for r in rs if not r["equivalent"]]
-        killed = sum(1 for r in live if r["outcome"] == "killed")
-        timeout = sum(1 for r in live if r["outcome"] == "timeout")
-        survived = sum(1 for r in live if r["outcome"] != "killed" and r["outcome"] != "timeout")
-        rate = 100 * (killed + timeout) / len(live) if live else 100.0
-        print(f"| {n} | {len(rs)} | {killed} | {survived} | {timeout} | {eq} | {rate:.1f} |")
-        for i, v in enumerate((len(rs), killed, survived, timeout, eq)):
-            totals[i] += v
-    live_total = totals[0] - totals[4]
-    rate = 100 * (totals[1] + totals[3]) / live_total if live_total else 100.0
-    print(f"| **all** | {totals[0]} | {totals[1]} | {totals[2]} | {totals[3]} | {totals[4]} "
-          f"| {rate:.1f} |")  # fmt: skip
+    print_table(results, names, equivalents)
     print(f"\n{minutes:.1f} min, load average {load[0]:.2f} at start, {load_end[0]:.2f} at end")
     if args.survivors:
-        for n in names:
-            src = (ROOT / MODULES[n][1]).read_text().splitlines()
-            for r in sorted(results[n], key=lambda r: int(str(r["key"]).split(":")[0])):
-                if r["outcome"] not in ("killed", "timeout") and not r["equivalent"]:
-                    line = int(str(r["key"]).split(":")[0])
-                    print(f"SURVIVED {n} {r['key']} | {src[line - 1].strip()[:80]}")
+        print_survivors(results, names, equivalents)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"seed": args.seed, "sample": args.sample, "load": [load, load_end],

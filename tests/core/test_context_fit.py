@@ -169,3 +169,9 @@ def test_check_truncate_accepts(ok: object) -> None:
 def test_check_truncate_names_the_accepted_values(bad: object) -> None:
     with pytest.raises(ValueError, match=r"truncate must be one of \('oldest', 'middle'\)"):
         check_truncate(bad)
+
+
+def test_the_marker_tells_the_model_how_much_was_cut() -> None:
+    assert cut_middle("a" * 30, 10) == (
+        "a" * 5 + "\n[... 20 characters cut to fit the context window ...]\n" + "a" * 5
+    )
