@@ -70,6 +70,8 @@ def test_the_document_drops_what_does_not_change_the_reply() -> None:
                               tool_calls=(ToolCall("c1", FunctionCall("f", "{}")),)),
                       Message("tool", "42", tool_call_id="c1"))},
         {"messages": (Message("assistant", None, refusal="no"),)},
+        {"messages": (Message("assistant", "let me look",
+                              tool_calls=(ToolCall("c2", FunctionCall("g", "{}")),)),)},
         {"extra_body": {"top_k": 5, "user": "ignored", "stream": True}},
         {"extra_body": {"temperature": 0.5}, "temperature": 1.0},
         {"extra_body": {"a": "x", "stop": "S"}},

@@ -208,3 +208,31 @@ def test_a_status_error_keeps_the_decoded_body() -> None:
     assert (e.status_code, e.request_id, e.code) == (404, "req_4", "model_not_found")
     assert e.body == {"error": {"message": "Invalid model", "code": "model_not_found"}}
     assert e.hint.startswith("the model does not exist")
+
+
+def _aiohttp(name: str) -> type[Exception]:
+    # Matched by name and module, as the SDK's vendored aiohttp transport raises them.
+    return type(name, (Exception,), {"__module__": "aiohttp.client_exceptions"})
+
+
+def test_only_aiohttp_connection_errors_count_as_a_dropped_connection() -> None:
+    import openai
+
+    from modelbus_openai._errors import map_openai_error
+
+    gone = _aiohttp("ClientConnectionError")
+    disconnected = type("ServerDisconnectedError", (gone,), {"__module__": gone.__module__})
+    exc = _caused(openai.APITimeoutError(_request()), disconnected("closed"))
+    assert type(map_openai_error(exc, "openai")) is errors.APIConnectionError
+    exc = _caused(openai.APITimeoutError(_request()), _aiohttp("ClientPayloadError")("x"))
+    assert type(map_openai_error(exc, "openai")) is errors.APITimeoutError
+
+
+def test_a_transport_error_while_reading_is_a_connection_error() -> None:
+    import httpx2
+
+    from modelbus_openai._errors import map_openai_error
+
+    e = map_openai_error(httpx2.ReadError("peer closed", request=_request()), "openai")
+    assert type(e) is errors.APIConnectionError
+    assert e.message == "connection failed while reading the response: ReadError: peer closed"

@@ -29,12 +29,15 @@ class Events(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     def __init__(self, events: tuple[bytes, ...]) -> None:
         self.events = events
+        self.sent = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self.events
+        while self.sent < len(self.events):  # one pass over the body, as on a socket
+            self.sent += 1
+            yield self.events[self.sent - 1]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for e in self.events:
+        for e in self:
             yield e
 
 
@@ -128,3 +131,18 @@ def test_an_error_payload_without_a_message_says_where_it_came_from() -> None:
     with pytest.raises(errors.ServerError) as info:
         read(r)
     assert info.value.message == "the server reported an error during the stream"
+
+
+@pytest.mark.parametrize("reader", ["sync", "async"])
+async def test_the_body_after_done_is_read_so_the_connection_can_be_reused(reader: str) -> None:
+    r = response(CHUNK, DONE, b"\r\n")
+    assert (await aread(r) if reader == "async" else read(r)) == ["Hel"]
+    stream = r.stream
+    assert isinstance(stream, Events) and stream.sent == 3
+
+
+@pytest.mark.parametrize("body", [b"data: not json\n\n", b"data: [1, 2]\n\n"])
+def test_a_broken_event_names_the_200_it_came_with(body: bytes) -> None:
+    with pytest.raises(errors.ServerError) as info:
+        read(response(CHUNK, body, DONE))
+    assert info.value.status_code == 200 and info.value.request_id == "req_1"
