@@ -112,7 +112,7 @@ def test_delete_and_invalidate_remove_expired_entries_too(tmp_path: Path) -> Non
     # the file would come back to life.
     clock = FakeClock(1000.0)
     cache = _cache(tmp_path, clock)
-    cache.set("k", b"v", 1, ["t"])
+    cache.set("k", b"v", 1)
     cache.set("tagged", b"v", 1, ["t"])
     clock.advance(2)
     assert cache.delete("k") is False  # expired: not a live entry

@@ -152,10 +152,12 @@ def test_the_memo_finds_a_prefix_and_a_changed_message_is_not_a_hit() -> None:
 
 
 def test_clear_caches_forgets_every_memoized_count() -> None:
-    C.count_messages([Message("user", "hi"), Message("user", "there")], "gpt-4o")
+    msgs = (Message("user", "hi"), Message("user", "there"))
+    C.count_messages(msgs, "gpt-4o")
+    assert tk._MEMO.longest_prefix(profile_for("gpt-4o"), msgs)[0] == 2
     assert tk._short.cache_info().currsize > 0
     assert tk._message_tokens.cache_info().currsize > 0
     tk.clear_caches()
     assert tk._short.cache_info().currsize == 0
     assert tk._message_tokens.cache_info().currsize == 0
-    assert tk._MEMO.longest_prefix(profile_for("gpt-4o"), (Message("user", "hi"),)) == (0, 0)
+    assert tk._MEMO.longest_prefix(profile_for("gpt-4o"), msgs) == (0, 0)
