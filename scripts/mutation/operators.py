@@ -3,11 +3,12 @@
 A mutant is named by ``(index, line, description)``: ``index`` is its place in the
 deterministic walk of :func:`mutants`, so the same source always yields the same list and
 a sampled index rebuilds the same mutant in the test process (no mutated file is written
-anywhere). The operators are the classic ones (Offutt's sufficient set, as mutmut and
-cosmic-ray use them): arithmetic and augmented-assignment swaps, comparison flips,
-``and``/``or``, ``not`` removal, constant tweaks, ``return`` value replaced by ``None``,
-statement deletion, ``break``/``continue`` swap. Docstrings, annotations, imports,
-``__all__`` and decorators are never mutated (changing them tests nothing).
+anywhere). The operators: arithmetic and augmented-assignment swaps, comparison flips,
+``and``/``or``, ``not`` removal (the operator replacements of Offutt et al.'s selective
+set), constant tweaks, ``return`` value replaced by ``None``, statement and ``raise``
+deletion, ``break``/``continue`` swap (kinds that mutmut and cosmic-ray make too).
+Docstrings, annotations, imports, ``__all__`` and decorators are never mutated
+(changing them tests nothing).
 """
 
 from __future__ import annotations
