@@ -1,0 +1,148 @@
+"""What each event of an OpenAI stream means (``modelbus_openai._sse``), read from a real
+``httpx.Response`` over bytes (the network edge): an ``error`` payload raises with or
+without ``event: error``, and the response is closed however the stream ends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from modelbus import errors
+from modelbus_openai._sse import aiter_chunks, iter_chunks
+
+CHUNK = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini",'
+    b'"choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"}}]}\n\n'
+)
+ERROR = (
+    b'data: {"error": {"message": "The server had an error while processing your '
+    b'request.", "type": "server_error", "param": null, "code": null}}\n\n'
+)
+DONE = b"data: [DONE]\n\n"
+
+
+class Events(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body sent one event per read, as a server flushes them."""
+
+    def __init__(self, events: tuple[bytes, ...]) -> None:
+        self.events = events
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.sent < len(self.events):  # one pass over the body, as on a socket
+            self.sent += 1
+            yield self.events[self.sent - 1]
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for e in self:
+            yield e
+
+
+def response(*events: bytes) -> httpx.Response:
+    return httpx.Response(
+        200, headers={"content-type": "text/event-stream", "x-request-id": "req_1"},
+        stream=Events(events),
+    )  # fmt: skip
+
+
+def read(r: httpx.Response) -> list[str]:
+    return [c.content or "" for c in iter_chunks(r, "openai")]
+
+
+async def aread(r: httpx.Response) -> list[str]:
+    return [c.content or "" async for c in aiter_chunks(r, "openai")]
+
+
+@pytest.mark.parametrize("named", [b"event: error\n", b""], ids=["event-error", "data-only"])
+@pytest.mark.parametrize("reader", ["sync", "async"])
+async def test_an_error_payload_raises_with_or_without_event_error(
+    named: bytes, reader: str
+) -> None:
+    r = response(CHUNK, named + ERROR, CHUNK, DONE)
+    got: list[str] = []
+    with pytest.raises(errors.ServerError, match="server had an error") as info:
+        if reader == "sync":
+            for c in iter_chunks(r, "openai"):
+                got.append(c.content or "")
+        else:
+            async for c in aiter_chunks(r, "openai"):
+                got.append(c.content or "")
+    assert got == ["Hel"]
+    assert info.value.status_code is None
+    assert r.is_closed
+
+
+async def test_a_named_error_event_raises_even_without_an_error_key() -> None:
+    r = response(CHUNK, b'event: error\ndata: {"message": "overloaded"}\n\n', DONE)
+    with pytest.raises(errors.ProviderError):
+        read(r)
+
+
+@pytest.mark.parametrize("body", [b"data: not json\n\n", b"data: [1, 2]\n\n"])
+def test_a_payload_that_is_not_a_json_object_is_a_server_error(body: bytes) -> None:
+    with pytest.raises(errors.ServerError):
+        read(response(CHUNK, body, DONE))
+
+
+def test_field_only_events_and_comments_are_skipped_and_done_ends() -> None:
+    r = response(b": keep-alive\n\n", b"event: ping\n\n", b"retry: 10\n\n", CHUNK, DONE, CHUNK)
+    assert read(r) == ["Hel"]
+    assert r.is_closed
+
+
+async def test_done_ends_the_async_stream_too() -> None:
+    r = response(CHUNK, DONE, CHUNK)
+    assert await aread(r) == ["Hel"]
+    assert r.is_closed
+
+
+@pytest.mark.parametrize("reader", ["sync", "async"])
+async def test_a_body_without_done_is_a_cut_stream_naming_the_request(reader: str) -> None:
+    r = response(CHUNK)
+    with pytest.raises(errors.APIConnectionError, match=r"\[DONE\]") as info:
+        await aread(r) if reader == "async" else read(r)
+    assert info.value.request_id == "req_1"
+    assert r.is_closed
+
+
+def test_an_abandoned_stream_closes_its_response() -> None:
+    r = response(CHUNK, CHUNK, DONE)
+    it: Iterator[Any] = iter_chunks(r, "openai")
+    assert next(it).content == "Hel"
+    assert not r.is_closed
+    it.close()  # type: ignore[attr-defined]
+    assert r.is_closed
+
+
+async def test_an_abandoned_async_stream_closes_its_response() -> None:
+    r = response(CHUNK, CHUNK, DONE)
+    it: AsyncIterator[Any] = aiter_chunks(r, "openai")
+    assert (await anext(it)).content == "Hel"
+    assert not r.is_closed
+    await it.aclose()  # type: ignore[attr-defined]
+    assert r.is_closed
+
+
+def test_an_error_payload_without_a_message_says_where_it_came_from() -> None:
+    r = response(CHUNK, b'data: {"error": {"type": "server_error"}}\n\n', DONE)
+    with pytest.raises(errors.ServerError) as info:
+        read(r)
+    assert info.value.message == "the server reported an error during the stream"
+
+
+@pytest.mark.parametrize("reader", ["sync", "async"])
+async def test_the_body_after_done_is_read_so_the_connection_can_be_reused(reader: str) -> None:
+    r = response(CHUNK, DONE, b"\r\n")
+    assert (await aread(r) if reader == "async" else read(r)) == ["Hel"]
+    stream = r.stream
+    assert isinstance(stream, Events) and stream.sent == 3
+
+
+@pytest.mark.parametrize("body", [b"data: not json\n\n", b"data: [1, 2]\n\n"])
+def test_a_broken_event_names_the_200_it_came_with(body: bytes) -> None:
+    with pytest.raises(errors.ServerError) as info:
+        read(response(CHUNK, body, DONE))
+    assert info.value.status_code == 200 and info.value.request_id == "req_1"
