@@ -240,7 +240,7 @@ def _progress_to_devnull() -> Iterator[None]:
 
 @row("batch", "batch of 1,000 through modelbus batch, progress bar on", heavy=True)
 def batch_row(ctx: Context) -> list[Row]:
-    from modelbus._batch_file import abatch_file
+    from modelbus._batch.files import abatch_file
 
     url = ctx.server(latency_ms=LATENCY_MS)
     n = ctx.scale(1000, 500)

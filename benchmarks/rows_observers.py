@@ -52,7 +52,7 @@ def _client(
     log_dir: str | None = None,
 ) -> Any:
     import modelbus
-    from modelbus._registry import Registration
+    from modelbus._plugins.registry import Registration
 
     cfg = ctx.config(url, cache="memory")
     cfg["modelbus"]["observers"] = observers

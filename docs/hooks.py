@@ -79,7 +79,7 @@ def _protocol_of(hook: str) -> str:
 
 
 def hookspecs_markdown() -> str:
-    from modelbus._registry import KINDS
+    from modelbus._plugins.registry import KINDS
 
     kind_of = {hook: kind for kind, hook in KINDS.items()}
     rows = []
@@ -159,7 +159,7 @@ def events_markdown() -> str:
     import attrs
 
     from modelbus import events
-    from modelbus._settings_docs import one_line, rst_to_markdown
+    from modelbus._config.settings_docs import one_line, rst_to_markdown
 
     classes = [getattr(events, n) for n in events.__all__ if attrs.has(getattr(events, n))]
     classes.sort(key=lambda c: inspect.getsourcelines(c)[1])  # the order calls emit them
@@ -183,7 +183,7 @@ def events_markdown() -> str:
 def reference_pages() -> dict[str, str]:
     """Path under ``docs/`` → Markdown of each generated reference page."""
     from modelbus import load_plugins
-    from modelbus._reference import settings_docs, settings_markdown
+    from modelbus._config.reference import settings_docs, settings_markdown
     from modelbus.cli._docs import cli_markdown, command_docs
 
     loaded = load_plugins()

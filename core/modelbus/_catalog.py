@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ._types import Usage
+from ._wire.types import Usage
 
 __all__ = ["Catalog", "CatalogEntry", "catalog_rows"]
 
@@ -44,7 +44,7 @@ class CatalogEntry:
       their defaults: OpenAI's reasoning models do not), ``max_tokens_param`` (the
       request parameter that limits output: ``"max_completion_tokens"`` for OpenAI's
       reasoning models, which refuse ``max_tokens``), ``vision``, ``tools``,
-      ``structured_outputs``. See :func:`modelbus._adapt_params.adapt_request`.
+      ``structured_outputs``. See :func:`modelbus._engine.adapt_params.adapt_request`.
     - ``source``: where the figures come from; ``as_of``: the date they were read
       (YYYY-MM-DD).
     """

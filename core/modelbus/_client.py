@@ -15,29 +15,29 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._adapt import AdaptedProvider, adapt_provider
-from ._calls import RUN
 from ._catalog import Catalog
-from ._config import Config
-from ._context import TruncateOption
+from ._config.config import Config
 from ._engine import AsyncChatStream, CacheMode, Call, ChatStream, UsageTotals
 from ._engine.compose import EnginePart, compose_engine
+from ._engine.dispatch import RUN
 from ._engine.embed import aembed, embed
 from ._engine.options import call_options
-from ._formats import ResponseFormats, needs_handler
-from ._instances import with_instances
-from ._plugins import load_plugins
-from ._registry import Registry, start
-from ._retry import Clock
-from ._route_table import RouteTable, request_for
-from ._routing import Route
-from ._types import ChatResponse, EmbeddingRequest, EmbeddingResponse, Message
+from ._engine.provider_adapter import AdaptedProvider, adapt_provider
+from ._plugins.loading import load_plugins
+from ._plugins.registry import Registry, start
+from ._retry.runner import Clock
+from ._routing.instances import with_instances
+from ._routing.resolve import Route
+from ._routing.table import RouteTable, request_for
+from ._schemas.formats import ResponseFormats, needs_handler
+from ._tokens.context_window import TruncateOption
+from ._wire.types import ChatResponse, EmbeddingRequest, EmbeddingResponse, Message
 from .errors import ConfigError
 from .protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
 
 if TYPE_CHECKING:
-    from ._batch import BatchResult
-    from ._conversation import Conversation
+    from ._batch.runner import BatchResult
+    from ._prompts.conversation import Conversation
 
 __all__ = ["Client", "UsageTotals"]
 
@@ -145,7 +145,7 @@ class Client:
         return p
 
     def route(self, model: str | None = None) -> Route:
-        """Where a call for ``model`` (or the default) goes (``modelbus._routing``)."""
+        """Where a call for ``model`` (or the default) goes (``modelbus._routing.resolve``)."""
         return self._routes.route(model)
 
     # --- public calls --------------------------------------------------------------------
@@ -178,12 +178,12 @@ class Client:
         raises; ``None`` (default) uses ``[modelbus] truncate``. ``timeout``: seconds each
         attempt may take (replaces ``[models.X] timeout_s`` and the provider's
         ``timeout_s``); the retry policy's ``deadline_s`` still bounds the whole call,
-        the attempt in flight included (see ``modelbus._timeouts``).
+        the attempt in flight included (see ``modelbus._engine.timeouts``).
 
-        ``template``/``variables``: start from a prompt template (``modelbus._templates``);
+        ``template``/``variables``: start from a prompt template (``modelbus._prompts.templates``);
         ``messages`` then follow its messages. ``tools`` holding functions, ``Tool``
         objects, a ``ToolRegistry`` or plugin tool names runs the tool loop
-        (``modelbus._toolloop``) for at most ``max_tool_rounds`` rounds (default 10);
+        (``modelbus._tools.loop``) for at most ``max_tool_rounds`` rounds (default 10);
         OpenAI tool dicts and ``ToolSpec`` objects are only sent. A non-dict
         ``response_format`` (a pydantic model, dataclass, TypedDict, attrs class) goes to
         a response-format handler, and ``.parsed`` holds the value.
@@ -250,7 +250,7 @@ class Client:
 
         ``timeout`` (seconds) bounds the wait for the first chunk of each attempt; once
         chunks flow, a silence longer than ``[modelbus] stream_idle_timeout_s`` (60 s)
-        raises :class:`APITimeoutError` (see ``modelbus._timeouts``)."""
+        raises :class:`APITimeoutError` (see ``modelbus._engine.timeouts``)."""
         return self._dispatch(
             "stream", messages, model, system, cache, cache_ttl_s, cache_tags, truncate,
             timeout, template, variables, max_tool_rounds, params,
@@ -307,7 +307,7 @@ class Client:
             route = self.route(model)
             req = request_for(route, messages, system, params, mode in _STREAMS)
             return RUN[mode](self.engine, Call(route, req, opts, t0))
-        from ._calls import dispatch
+        from ._engine.dispatch import dispatch
 
         return dispatch(
             self, self._formats, mode, messages, model, system, opts, template, variables,
@@ -346,8 +346,8 @@ class Client:
         body dict (``{"messages": [...], "model": ...}``), an OpenAI Batch API line
         (``{"custom_id", "method", "url", "body"}``) or a prompt string. One failed
         request never stops the others. ``progress`` shows a rich bar on stderr.
-        Raises ``ValueError`` for a duplicate ``custom_id`` (see ``modelbus._batch``)."""
-        from ._batch import batch
+        Raises ``ValueError`` for a duplicate ``custom_id`` (see ``modelbus._batch.runner``)."""
+        from ._batch.runner import batch
 
         return batch(self, requests, concurrency=concurrency, progress=progress)
 
@@ -355,7 +355,7 @@ class Client:
         self, requests: Iterable[Any], *, concurrency: int = 8, progress: bool = False
     ) -> list[BatchResult]:
         """The async twin of :meth:`batch` (``concurrency`` tasks)."""
-        from ._batch import abatch
+        from ._batch.runner import abatch
 
         return await abatch(self, requests, concurrency=concurrency, progress=progress)
 
@@ -379,16 +379,16 @@ class Client:
         A named ``model`` is counted even when no provider is available (registered
         counters, else the approximation); without one, the default route must resolve
         (:class:`ConfigError` otherwise)."""
-        from ._tokens import count_prompt
+        from ._tokens.counters import count_prompt
 
         return count_prompt(self, messages, model, tools)
 
     def conversation(
         self, *, system: str | None = None, model: str | None = None, **kwargs: Any
     ) -> Conversation:
-        """A :class:`~modelbus._conversation.Conversation` on this client that keeps its
+        """A :class:`~modelbus._prompts.conversation.Conversation` on this client that keeps its
         history (``messages``, ``tools``, OpenAI parameters in ``kwargs``)."""
-        from ._conversation import Conversation
+        from ._prompts.conversation import Conversation
 
         return Conversation(self, system=system, model=model, **kwargs)
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from ._secrets import MASK, Secret, redact_text
+from ._config.secrets import MASK, Secret, redact_text
 
 __all__ = [
     "calls_logged",

@@ -25,7 +25,7 @@
         └── RefusalError       the model refused to answer in the format (``refusal``)
 
 Every modelbus error masks the configured secrets (the values of :class:`modelbus.Secret`
-objects, see ``modelbus._secrets``) in its ``args``, ``str()`` and ``repr()``; a
+objects, see ``modelbus._config.secrets``) in its ``args``, ``str()`` and ``repr()``; a
 :class:`ProviderError` also in its ``message``, ``hint`` and ``body``: a provider that
 echoes the key in a 401 body cannot put it in an error text.
 
@@ -43,7 +43,7 @@ from typing import Any
 
 import attrs
 
-from ._secrets import redact_text
+from ._config.secrets import redact_text
 
 __all__ = [
     "APIConnectionError",

@@ -34,7 +34,7 @@ from typing import Literal
 import attrs
 from attrs import frozen
 
-from ._types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Usage
+from ._wire.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Usage
 
 __all__ = [
     "CacheHit",

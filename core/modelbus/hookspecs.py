@@ -36,7 +36,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from ._registry import Register
+    from ._plugins.registry import Register
 
 PROJECT_NAME = "modelbus"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)

@@ -73,26 +73,26 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_exports as _lazy_exports
 
 _LAZY: dict[str, str] = {
-    "ChatChunk": "modelbus._types",
-    "ChatRequest": "modelbus._types",
-    "ChatResponse": "modelbus._types",
-    "EmbeddingRequest": "modelbus._types",
-    "EmbeddingResponse": "modelbus._types",
-    "FunctionCall": "modelbus._types",
-    "FunctionSpec": "modelbus._types",
-    "ImagePart": "modelbus._types",
-    "ImageURL": "modelbus._types",
-    "Message": "modelbus._types",
-    "TextPart": "modelbus._types",
-    "ToolCall": "modelbus._types",
-    "ToolCallDelta": "modelbus._types",
-    "ToolSpec": "modelbus._types",
-    "Usage": "modelbus._types",
+    "ChatChunk": "modelbus._wire.types",
+    "ChatRequest": "modelbus._wire.types",
+    "ChatResponse": "modelbus._wire.types",
+    "EmbeddingRequest": "modelbus._wire.types",
+    "EmbeddingResponse": "modelbus._wire.types",
+    "FunctionCall": "modelbus._wire.types",
+    "FunctionSpec": "modelbus._wire.types",
+    "ImagePart": "modelbus._wire.types",
+    "ImageURL": "modelbus._wire.types",
+    "Message": "modelbus._wire.types",
+    "TextPart": "modelbus._wire.types",
+    "ToolCall": "modelbus._wire.types",
+    "ToolCallDelta": "modelbus._wire.types",
+    "ToolSpec": "modelbus._wire.types",
+    "Usage": "modelbus._wire.types",
     "AsyncProvider": "modelbus.protocols",
     "Cache": "modelbus.protocols",
     "CacheStats": "modelbus.protocols",
     "Capabilities": "modelbus.protocols",
-    "REQUEST_PARAMS": "modelbus._params",
+    "REQUEST_PARAMS": "modelbus._wire.params",
     "LockingCache": "modelbus.protocols",
     "RateLimiter": "modelbus.protocols",
     "ResponseFormatHandler": "modelbus.protocols",
@@ -117,55 +117,55 @@ _LAZY: dict[str, str] = {
     "ResponseFormatError": "modelbus.errors",
     "ServerError": "modelbus.errors",
     "error_for_status": "modelbus.errors",
-    "REQUEST_ID_HEADERS": "modelbus._http_errors",
-    "HttpErrorInfo": "modelbus._http_errors",
-    "decode_body": "modelbus._http_errors",
-    "error_for_type": "modelbus._http_errors",
-    "error_from_http": "modelbus._http_errors",
-    "read_http_error": "modelbus._http_errors",
-    "request_id_from": "modelbus._http_errors",
-    "retry_after_seconds": "modelbus._retry_after",
-    "should_retry_header": "modelbus._retry_after",
-    "Clock": "modelbus._retry",
+    "REQUEST_ID_HEADERS": "modelbus._wire.http_errors",
+    "HttpErrorInfo": "modelbus._wire.http_errors",
+    "decode_body": "modelbus._wire.http_errors",
+    "error_for_type": "modelbus._wire.http_errors",
+    "error_from_http": "modelbus._wire.http_errors",
+    "read_http_error": "modelbus._wire.http_errors",
+    "request_id_from": "modelbus._wire.http_errors",
+    "retry_after_seconds": "modelbus._retry.retry_after",
+    "should_retry_header": "modelbus._retry.retry_after",
+    "Clock": "modelbus._retry.runner",
     "BudgetStore": "modelbus.protocols",
     "PoolState": "modelbus.protocols",
-    "DeploymentState": "modelbus._pool_state",
-    "Charge": "modelbus._budget",
-    "Refusal": "modelbus._budget",
-    "SSEDecoder": "modelbus._sse",
-    "ServerSentEvent": "modelbus._sse",
-    "aiter_sse": "modelbus._sse",
-    "iter_sse": "modelbus._sse",
-    "StreamAccumulator": "modelbus._stream",
-    "replay_chunks": "modelbus._stream",
-    "embedding_body": "modelbus._converter",
-    "message_from_openai": "modelbus._converter",
-    "message_to_openai": "modelbus._converter",
-    "parse_chat_chunk": "modelbus._converter",
-    "parse_chat_response": "modelbus._converter",
-    "parse_embedding_response": "modelbus._converter",
-    "request_body": "modelbus._converter",
+    "DeploymentState": "modelbus._pools.state",
+    "Charge": "modelbus._limits.budget_ledger",
+    "Refusal": "modelbus._limits.budget_ledger",
+    "SSEDecoder": "modelbus._wire.sse",
+    "ServerSentEvent": "modelbus._wire.sse",
+    "aiter_sse": "modelbus._wire.sse",
+    "iter_sse": "modelbus._wire.sse",
+    "StreamAccumulator": "modelbus._wire.stream_accumulator",
+    "replay_chunks": "modelbus._wire.stream_accumulator",
+    "embedding_body": "modelbus._wire.converter",
+    "message_from_openai": "modelbus._wire.converter",
+    "message_to_openai": "modelbus._wire.converter",
+    "parse_chat_chunk": "modelbus._wire.converter",
+    "parse_chat_response": "modelbus._wire.converter",
+    "parse_embedding_response": "modelbus._wire.converter",
+    "request_body": "modelbus._wire.converter",
     "check_entry": "modelbus.builtins.caches",
-    "Secret": "modelbus._secrets",
-    "env_secret": "modelbus._secrets",
-    "identity_with_credential": "modelbus._secrets",
-    "register_secret": "modelbus._secrets",
+    "Secret": "modelbus._config.secrets",
+    "env_secret": "modelbus._config.secrets",
+    "identity_with_credential": "modelbus._config.secrets",
+    "register_secret": "modelbus._config.secrets",
     "redact_exception": "modelbus._logging",
-    "RateLimit": "modelbus._config",
+    "RateLimit": "modelbus._config.config",
     "get_logger": "modelbus._logging",
-    "adapt_provider": "modelbus._adapt",
+    "adapt_provider": "modelbus._engine.provider_adapter",
     "lazy_exports": "modelbus._lazy",
-    "ApproximateCounter": "modelbus._tokens",
-    "class_doc": "modelbus._schema",
-    "RecordField": "modelbus._records",
-    "is_record": "modelbus._records",
-    "record_fields": "modelbus._records",
-    "json_schema": "modelbus._schema",
-    "type_name": "modelbus._schema",
-    "StructureError": "modelbus._schema_convert",
-    "describe_error": "modelbus._schema_convert",
-    "structure": "modelbus._schema_convert",
-    "unstructure": "modelbus._schema_convert",
+    "ApproximateCounter": "modelbus._tokens.counters",
+    "class_doc": "modelbus._schemas.json_schema",
+    "RecordField": "modelbus._schemas.records",
+    "is_record": "modelbus._schemas.records",
+    "record_fields": "modelbus._schemas.records",
+    "json_schema": "modelbus._schemas.json_schema",
+    "type_name": "modelbus._schemas.json_schema",
+    "StructureError": "modelbus._schemas.values",
+    "describe_error": "modelbus._schemas.values",
+    "structure": "modelbus._schemas.values",
+    "unstructure": "modelbus._schemas.values",
 }
 
 __all__ = sorted(_LAZY)
@@ -173,68 +173,68 @@ __all__ = sorted(_LAZY)
 __getattr__, __dir__ = _lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
-    from ._adapt import adapt_provider as adapt_provider
-    from ._budget import Charge as Charge
-    from ._budget import Refusal as Refusal
-    from ._config import RateLimit as RateLimit
-    from ._converter import embedding_body as embedding_body
-    from ._converter import message_from_openai as message_from_openai
-    from ._converter import message_to_openai as message_to_openai
-    from ._converter import parse_chat_chunk as parse_chat_chunk
-    from ._converter import parse_chat_response as parse_chat_response
-    from ._converter import parse_embedding_response as parse_embedding_response
-    from ._converter import request_body as request_body
-    from ._http_errors import REQUEST_ID_HEADERS as REQUEST_ID_HEADERS
-    from ._http_errors import HttpErrorInfo as HttpErrorInfo
-    from ._http_errors import decode_body as decode_body
-    from ._http_errors import error_for_type as error_for_type
-    from ._http_errors import error_from_http as error_from_http
-    from ._http_errors import read_http_error as read_http_error
-    from ._http_errors import request_id_from as request_id_from
+    from ._config.config import RateLimit as RateLimit
+    from ._config.secrets import Secret as Secret
+    from ._config.secrets import env_secret as env_secret
+    from ._config.secrets import identity_with_credential as identity_with_credential
+    from ._config.secrets import register_secret as register_secret
+    from ._engine.provider_adapter import adapt_provider as adapt_provider
     from ._lazy import lazy_exports as lazy_exports
+    from ._limits.budget_ledger import Charge as Charge
+    from ._limits.budget_ledger import Refusal as Refusal
     from ._logging import get_logger as get_logger
     from ._logging import redact_exception as redact_exception
-    from ._params import REQUEST_PARAMS as REQUEST_PARAMS
-    from ._pool_state import DeploymentState as DeploymentState
-    from ._records import RecordField as RecordField
-    from ._records import is_record as is_record
-    from ._records import record_fields as record_fields
-    from ._retry import Clock as Clock
-    from ._retry_after import retry_after_seconds as retry_after_seconds
-    from ._retry_after import should_retry_header as should_retry_header
-    from ._schema import class_doc as class_doc
-    from ._schema import json_schema as json_schema
-    from ._schema import type_name as type_name
-    from ._schema_convert import StructureError as StructureError
-    from ._schema_convert import describe_error as describe_error
-    from ._schema_convert import structure as structure
-    from ._schema_convert import unstructure as unstructure
-    from ._secrets import Secret as Secret
-    from ._secrets import env_secret as env_secret
-    from ._secrets import identity_with_credential as identity_with_credential
-    from ._secrets import register_secret as register_secret
-    from ._sse import ServerSentEvent as ServerSentEvent
-    from ._sse import SSEDecoder as SSEDecoder
-    from ._sse import aiter_sse as aiter_sse
-    from ._sse import iter_sse as iter_sse
-    from ._stream import StreamAccumulator as StreamAccumulator
-    from ._stream import replay_chunks as replay_chunks
-    from ._tokens import ApproximateCounter as ApproximateCounter
-    from ._types import ChatChunk as ChatChunk
-    from ._types import ChatRequest as ChatRequest
-    from ._types import ChatResponse as ChatResponse
-    from ._types import EmbeddingRequest as EmbeddingRequest
-    from ._types import EmbeddingResponse as EmbeddingResponse
-    from ._types import FunctionCall as FunctionCall
-    from ._types import FunctionSpec as FunctionSpec
-    from ._types import ImagePart as ImagePart
-    from ._types import ImageURL as ImageURL
-    from ._types import Message as Message
-    from ._types import TextPart as TextPart
-    from ._types import ToolCall as ToolCall
-    from ._types import ToolCallDelta as ToolCallDelta
-    from ._types import ToolSpec as ToolSpec
-    from ._types import Usage as Usage
+    from ._pools.state import DeploymentState as DeploymentState
+    from ._retry.retry_after import retry_after_seconds as retry_after_seconds
+    from ._retry.retry_after import should_retry_header as should_retry_header
+    from ._retry.runner import Clock as Clock
+    from ._schemas.json_schema import class_doc as class_doc
+    from ._schemas.json_schema import json_schema as json_schema
+    from ._schemas.json_schema import type_name as type_name
+    from ._schemas.records import RecordField as RecordField
+    from ._schemas.records import is_record as is_record
+    from ._schemas.records import record_fields as record_fields
+    from ._schemas.values import StructureError as StructureError
+    from ._schemas.values import describe_error as describe_error
+    from ._schemas.values import structure as structure
+    from ._schemas.values import unstructure as unstructure
+    from ._tokens.counters import ApproximateCounter as ApproximateCounter
+    from ._wire.converter import embedding_body as embedding_body
+    from ._wire.converter import message_from_openai as message_from_openai
+    from ._wire.converter import message_to_openai as message_to_openai
+    from ._wire.converter import parse_chat_chunk as parse_chat_chunk
+    from ._wire.converter import parse_chat_response as parse_chat_response
+    from ._wire.converter import parse_embedding_response as parse_embedding_response
+    from ._wire.converter import request_body as request_body
+    from ._wire.http_errors import REQUEST_ID_HEADERS as REQUEST_ID_HEADERS
+    from ._wire.http_errors import HttpErrorInfo as HttpErrorInfo
+    from ._wire.http_errors import decode_body as decode_body
+    from ._wire.http_errors import error_for_type as error_for_type
+    from ._wire.http_errors import error_from_http as error_from_http
+    from ._wire.http_errors import read_http_error as read_http_error
+    from ._wire.http_errors import request_id_from as request_id_from
+    from ._wire.params import REQUEST_PARAMS as REQUEST_PARAMS
+    from ._wire.sse import ServerSentEvent as ServerSentEvent
+    from ._wire.sse import SSEDecoder as SSEDecoder
+    from ._wire.sse import aiter_sse as aiter_sse
+    from ._wire.sse import iter_sse as iter_sse
+    from ._wire.stream_accumulator import StreamAccumulator as StreamAccumulator
+    from ._wire.stream_accumulator import replay_chunks as replay_chunks
+    from ._wire.types import ChatChunk as ChatChunk
+    from ._wire.types import ChatRequest as ChatRequest
+    from ._wire.types import ChatResponse as ChatResponse
+    from ._wire.types import EmbeddingRequest as EmbeddingRequest
+    from ._wire.types import EmbeddingResponse as EmbeddingResponse
+    from ._wire.types import FunctionCall as FunctionCall
+    from ._wire.types import FunctionSpec as FunctionSpec
+    from ._wire.types import ImagePart as ImagePart
+    from ._wire.types import ImageURL as ImageURL
+    from ._wire.types import Message as Message
+    from ._wire.types import TextPart as TextPart
+    from ._wire.types import ToolCall as ToolCall
+    from ._wire.types import ToolCallDelta as ToolCallDelta
+    from ._wire.types import ToolSpec as ToolSpec
+    from ._wire.types import Usage as Usage
     from .builtins.caches import check_entry as check_entry
     from .errors import APIConnectionError as APIConnectionError
     from .errors import APITimeoutError as APITimeoutError

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
-    from ._budget import Charge, Refusal
-    from ._config import RateLimit
-    from ._pool_state import DeploymentState
-    from ._retry import Clock
-    from ._types import (
+    from ._config.config import RateLimit
+    from ._limits.budget_ledger import Charge, Refusal
+    from ._pools.state import DeploymentState
+    from ._retry.runner import Clock
+    from ._wire.types import (
         ChatChunk,
         ChatRequest,
         ChatResponse,
@@ -53,7 +53,7 @@ def _param_set(value: Iterable[str] | None) -> frozenset[str] | None:
     """``Capabilities.params`` as a frozenset, checked against the request's fields."""
     if value is None:
         return None
-    from ._params import REQUEST_PARAMS  # lazily: protocols stays import-light
+    from ._wire.params import REQUEST_PARAMS  # lazily: protocols stays import-light
 
     names = frozenset(value)
     unknown = sorted(names - REQUEST_PARAMS)
@@ -82,7 +82,7 @@ class Capabilities:
     (``code="unsupported_parameter"``) under ``[modelbus] unsupported_params =
     "error"`` and, in any policy, for what the reply must obey (``tools``,
     ``response_format``, ``stop``, ``web_search_options``...; see
-    :func:`modelbus._param_support.fit_to_provider`). ``extra_body`` is always passed
+    :func:`modelbus._engine.param_support.fit_to_provider`). ``extra_body`` is always passed
     on. Raises ``ValueError`` for a name that is not a request field.
     """
 
@@ -207,7 +207,7 @@ class LockingCache(Protocol):
     """Optional methods of a cache shared between processes: cross-process single-flight.
 
     On a cache miss (mode ``"use"``, not ``"refresh"``), after the in-process
-    single-flight, the pipeline (``modelbus._cache_lock``) enters ``lock(key)`` when the
+    single-flight, the pipeline (``modelbus._engine.cache_lock``) enters ``lock(key)`` when the
     cache has it:
 
     - ``lock(key, ttl_s=None)`` returns a context manager yielding ``True`` when this
@@ -251,7 +251,7 @@ class RetryPolicy(Protocol):
     An optional ``max_retry_after_s`` attribute (seconds, default 120) tells the runner
     above which server ``Retry-After`` to fail at once with ``RateLimitError``; an
     optional ``deadline_s`` attribute (seconds, ``None``: none) bounds the whole call:
-    the runner cuts the attempt in flight to what is left of it (``modelbus._timeouts``).
+    the runner cuts the attempt in flight to what is left of it (``modelbus._engine.timeouts``).
     ``modelbus.testing.RetryPolicyContract`` checks a policy against these rules.
     """
 
@@ -309,11 +309,11 @@ class RateLimiter(Protocol):
 @runtime_checkable
 class BudgetStore(Protocol):
     """Where cost budgets are kept (``[modelbus] budget_store``): spent and reserved
-    amounts per key, in integer nano-dollars (1e-9 USD), see ``modelbus._budget``.
+    amounts per key, in integer nano-dollars (1e-9 USD), see ``modelbus._limits.budget_ledger``.
 
     ``reserve`` adds ``amount`` to the reserved sum of every charge if each one has room
     (``spent + reserved + amount <= charge.limit``), else changes nothing and returns the
-    :class:`modelbus._budget.Refusal` of the first charge without room: atomically, as
+    :class:`modelbus._limits.budget_ledger.Refusal` of the first charge without room: atomically, as
     seen by every client sharing the store. ``settle`` releases ``reserved`` from every
     charge (never below zero) and adds ``cost`` to what it spent (``cost = 0``: a
     refund). A store that cannot answer raises; the client then refuses the call with
@@ -338,7 +338,7 @@ class PoolState(Protocol):
     ``deployment`` (``"instance/model"``), the seconds left of its cooldown, its calls
     in flight, and the requests and tokens it served in the current minute.
 
-    - ``read`` returns a :class:`modelbus._pool_state.DeploymentState` per deployment,
+    - ``read`` returns a :class:`modelbus._pools.state.DeploymentState` per deployment,
       in order;
     - ``cool`` starts a cooldown of ``seconds``, never shortening a longer one already
       running (atomically, as every sharer sees it);

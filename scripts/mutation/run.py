@@ -68,13 +68,13 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
         [C + "test_ratelimit_buckets.py", C + "test_ratelimit.py"],
     ),
     "_sse": (
-        "modelbus._sse",
-        "core/modelbus/_sse.py",
+        "modelbus._wire.sse",
+        "core/modelbus/_wire/sse.py",
         [C + "test_sse_pinned.py", C + "test_plugin_helpers.py"],
     ),
     "_retry": (
-        "modelbus._retry",
-        "core/modelbus/_retry.py",
+        "modelbus._retry.runner",
+        "core/modelbus/_retry/runner.py",
         [
             C + "test_retry_runner.py",
             C + "test_retry.py",
@@ -83,23 +83,23 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
         ],
     ),
     "_retry_after": (
-        "modelbus._retry_after",
-        "core/modelbus/_retry_after.py",
+        "modelbus._retry.retry_after",
+        "core/modelbus/_retry/retry_after.py",
         [C + "test_retry_policy_pinned.py", C + "test_plugin_helpers.py", C + "test_retry.py"],
     ),
     "_context": (
-        "modelbus._context",
-        "core/modelbus/_context.py",
+        "modelbus._tokens.context_window",
+        "core/modelbus/_tokens/context_window.py",
         [C + "test_context_fit.py", C + "test_context.py"],
     ),
     "_ratelimit": (
-        "modelbus._ratelimit",
-        "core/modelbus/_ratelimit.py",
+        "modelbus._limits.rate_limits",
+        "core/modelbus/_limits/rate_limits.py",
         [C + "test_ratelimit_buckets.py", C + "test_ratelimit.py"],
     ),
     "_cache_key": (
-        "modelbus._cache_key",
-        "core/modelbus/_cache_key.py",
+        "modelbus._caching.key",
+        "core/modelbus/_caching/key.py",
         [C + "test_cache_key_pinned.py", C + "test_cache_key.py"],
     ),
     "openai._errors": (

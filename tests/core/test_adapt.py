@@ -112,6 +112,6 @@ def test_one_sided_providers_work_through_the_client() -> None:
 
 
 def _registration(name: str, factory: type) -> object:
-    from modelbus._registry import Registration
+    from modelbus._plugins.registry import Registration
 
     return Registration("providers", name, factory, plugin="tests")

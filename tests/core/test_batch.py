@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelbus._batch import BatchInputError, BatchResult
-from modelbus._batch_file import batch_file, read_done
+from modelbus._batch.files import batch_file, read_done
+from modelbus._batch.runner import BatchInputError, BatchResult
 from modelbus.errors import RetryError
 from modelbus.testing import FakeProvider, make_client
 

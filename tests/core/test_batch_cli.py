@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelbus._converter import parse_chat_response
+from modelbus._wire.converter import parse_chat_response
 from modelbus.cli.batch import batch as batch_command
 
 from .plugin_kit import clean_environ, fresh_plugins, run_cli, standin_dist  # noqa: F401
@@ -23,7 +23,7 @@ import threading
 import attrs
 import modelbus
 from modelbus import ChatResponse, Message, Usage
-from modelbus._stream import replay_chunks
+from modelbus._wire.stream_accumulator import replay_chunks
 from modelbus.errors import error_for_status
 
 

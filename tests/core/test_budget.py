@@ -6,8 +6,8 @@ import pytest
 import structlog
 
 from modelbus import Usage
-from modelbus._budgeting import worst_case_cost_usd
 from modelbus._catalog import CatalogEntry
+from modelbus._limits.budgets import worst_case_cost_usd
 from modelbus.errors import BudgetExceededError
 from modelbus.testing import FakeProvider, make_client
 

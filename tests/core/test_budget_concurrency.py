@@ -368,7 +368,7 @@ def test_any_interleaving_of_tasks_stays_under_the_limit(
     paid = [o for o in outcomes if isinstance(o, ChatResponse)]
     assert spent == pytest.approx(sum(o.cost_usd for o in paid))
     assert all(isinstance(o, (ChatResponse, BudgetExceededError, ServerError)) for o in outcomes)
-    from modelbus._budgeting import _states
+    from modelbus._limits.budgets import _states
 
     state = _states[c.engine]
     assert state is not None

@@ -1,4 +1,4 @@
-"""The budget ledger (``modelbus._budget``): reserve / settle / refund on interleavings."""
+"""The budget ledger (``modelbus._limits.budget_ledger``): reserve / settle / refund on interleavings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelbus._budget import BudgetLedger, Charge, from_nano, period, to_nano
+from modelbus._limits.budget_ledger import BudgetLedger, Charge, from_nano, period, to_nano
 
 
 def _charge(key: str, limit: int) -> Charge:

@@ -17,7 +17,7 @@ from tests.core.plugin_kit import standin_dist
 TALLY = '''
 import attrs
 import modelbus
-from modelbus._budget import BudgetLedger
+from modelbus._limits.budget_ledger import BudgetLedger
 from modelbus.builtins.budget import MemoryBudgetStore
 
 OPS = []

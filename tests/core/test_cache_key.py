@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelbus import ChatRequest, FunctionSpec, Message, ToolSpec
-from modelbus._cache_key import KEY_VERSION, cache_key, canonical_json, key_document
-from modelbus._routing import build_messages, build_request
+from modelbus._caching.key import KEY_VERSION, cache_key, canonical_json, key_document
+from modelbus._routing.resolve import build_messages, build_request
 from modelbus.testing.strategies import chat_requests
 
 IDENT = {"provider": "openai", "endpoint": "https://api.openai.com/v1", "namespace": "app"}

@@ -1,4 +1,4 @@
-"""The cache key's fast path (``modelbus._cache_key.cache_key``) against the plain recipe
+"""The cache key's fast path (``modelbus._caching.key.cache_key``) against the plain recipe
 on one hand-picked request per branch (each parameter type, each message shape,
 ``extra_body``), and the canonical JSON written out: fast, explicit examples next to the
 property tests of ``test_cache_key.py``."""
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from modelbus import ChatRequest, FunctionCall, FunctionSpec, Message, TextPart, ToolCall, ToolSpec
-from modelbus._cache_key import cache_key, canonical_json, key_document
+from modelbus._caching.key import cache_key, canonical_json, key_document
 
 IDENT = {"provider": "openai", "endpoint": "https://api.openai.com/v1", "namespace": "app"}
 Q = (Message("user", "q"),)

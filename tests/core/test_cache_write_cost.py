@@ -11,16 +11,16 @@ import json
 import pytest
 
 import modelbus
-from modelbus._budgeting import worst_case_cost_usd
 from modelbus._catalog import Catalog, CatalogEntry
-from modelbus._converter import (
+from modelbus._limits.budgets import worst_case_cost_usd
+from modelbus._wire.converter import (
     chat_response_to_openai,
     dumps_response,
     loads_response,
     parse_chat_response,
     parse_usage,
 )
-from modelbus._types import Usage
+from modelbus._wire.types import Usage
 from modelbus.testing import FakeClock
 from modelbus.testing.server import Reply, WireServer
 from tests.conftest import wire_dir

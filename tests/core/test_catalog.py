@@ -9,9 +9,9 @@ import pytest
 
 from modelbus import Catalog, Client, Usage
 from modelbus._catalog import CatalogEntry, catalog_rows
-from modelbus._config import Config
-from modelbus._converter import parse_chat_response
-from modelbus._registry import Registration
+from modelbus._config.config import Config
+from modelbus._plugins.registry import Registration
+from modelbus._wire.converter import parse_chat_response
 from modelbus.errors import ConfigError
 from modelbus.testing import FakeProvider, make_client
 

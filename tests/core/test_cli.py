@@ -430,7 +430,7 @@ def test_top_help_lists_builtins_without_loading_plugins(site, project, env):
         "from modelbus.cli import main\n"
         "try:\n    main(['--help'])\n"
         "except SystemExit as e:\n    code = e.code\n"
-        "print('LOADED', code, 'modelbus._plugins' in sys.modules,"
+        "print('LOADED', code, 'modelbus._plugins.loading' in sys.modules,"
         " 'mb_parrot' in sys.modules, 'structlog' in sys.modules, file=sys.stderr)\n"
     )
     out = subprocess.run(
@@ -467,7 +467,7 @@ def test_in_process_with_clirunner(parrot_on_path, tmp_path):
 
 
 def test_status_line_marks_counted_usage_as_estimated():
-    from modelbus._types import ChatResponse, Message, Usage
+    from modelbus._wire.types import ChatResponse, Message, Usage
     from modelbus.cli.chat import response_json, status_line
 
     billed = ChatResponse(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import modelbus
-from modelbus._config import Config, find_config
+from modelbus._config.config import Config, find_config
 from modelbus.errors import ConfigError, PluginError
 from tests.core.plugin_kit import (
     clean_environ,

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelbus import FunctionCall, Message, TextPart, ToolCall
-from modelbus._context import MARKER, cut_middle, drop_oldest, fit_messages, shorten_middle
+from modelbus._tokens.context_window import (
+    MARKER,
+    cut_middle,
+    drop_oldest,
+    fit_messages,
+    shorten_middle,
+)
 from modelbus.builtins.tokens import TiktokenCounter
 from modelbus.errors import ContextLengthExceededError
 from modelbus.testing import FakeProvider, make_client

@@ -1,4 +1,4 @@
-"""Context fitting (``modelbus._context``) drops and cuts as little as possible: the
+"""Context fitting (``modelbus._tokens.context_window``) drops and cuts as little as possible: the
 result is checked against a brute-force search, with an additive counter, a counter that
 is not additive (the re-count fallback) and the boundaries of the limit."""
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from modelbus import FunctionCall, Message, TextPart, ToolCall
-from modelbus._context import (
+from modelbus._tokens.context_window import (
     MARKER,
     check_truncate,
     cut_middle,

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from modelbus import ChatResponse, StreamAccumulator
-from modelbus._converter import (
+from modelbus._wire.converter import (
     chat_response_to_openai,
     dumps_response,
     loads_response,

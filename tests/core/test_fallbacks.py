@@ -9,10 +9,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from modelbus import Client
-from modelbus._config import Config
-from modelbus._fallback import is_availability_error
-from modelbus._plugins import load_plugins
-from modelbus._registry import Registration
+from modelbus._config.config import Config
+from modelbus._engine.fallback import is_availability_error
+from modelbus._plugins.loading import load_plugins
+from modelbus._plugins.registry import Registration
 from modelbus.errors import (
     AuthenticationError,
     BadRequestError,

@@ -191,7 +191,7 @@ def test_no_cache_stores_nothing() -> None:
 
 
 def test_the_three_caches_are_registered_with_their_settings() -> None:
-    from modelbus._plugins import load_plugins
+    from modelbus._plugins.loading import load_plugins
     from modelbus.builtins.sqlite_cache import SqliteCache, SqliteCacheSettings
 
     reg = load_plugins().registry

@@ -1,4 +1,4 @@
-"""The memo of long conversations (``modelbus._message_memo``): a conversation sent again
+"""The memo of long conversations (``modelbus._wire.message_memo``): a conversation sent again
 gives byte-identical wire bodies and the same counts as building it anew, whatever was
 changed in between, and the body a caller gets is its own."""
 
@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelbus import _message_memo as memo
-from modelbus._converter import message_from_openai, message_to_openai, request_body
-from modelbus._prepare import _messages_bound, prompt_upper_bound
-from modelbus._routing import _build_each, build_messages, build_request
+from modelbus._engine.prepare import _messages_bound, prompt_upper_bound
+from modelbus._routing.resolve import _build_each, build_messages, build_request
+from modelbus._wire.converter import message_from_openai, message_to_openai, request_body
 from modelbus.builtins.tokens import TiktokenCounter
 
 ROLES = ("system", "user", "assistant", "developer")
@@ -135,7 +135,7 @@ def test_non_plain_messages_are_built_every_time() -> None:
 
 
 def test_a_request_sent_again_is_the_same_object_with_the_same_key() -> None:
-    from modelbus._cache_key import _key, cache_key
+    from modelbus._caching.key import _key, cache_key
 
     for prompt in ("hi", [{"role": "user", "content": "hi"}]):
         a = build_request(build_messages(prompt), "m", {"temperature": 0.2, "max_tokens": 5})

@@ -32,9 +32,9 @@ from click.testing import CliRunner
 
 import modelbus
 from modelbus import hookspecs
-from modelbus._config import Config, CoreSettings, ModelAlias, RateLimit
-from modelbus._instances import with_instances
-from modelbus._registry import KINDS
+from modelbus._config.config import Config, CoreSettings, ModelAlias, RateLimit
+from modelbus._plugins.registry import KINDS
+from modelbus._routing.instances import with_instances
 from modelbus.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]

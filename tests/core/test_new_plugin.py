@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from modelbus._scaffold import KINDS, plugin_names
+from modelbus._plugins.scaffold import KINDS, plugin_names
 from modelbus.cli import cli
 from tests.conftest import child_venv
 from tests.core.plugin_kit import clean_environ

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from modelbus import Client
-from modelbus._plugins import load_plugins
-from modelbus._registry import KINDS, Registration, Registry
+from modelbus._plugins.loading import load_plugins
+from modelbus._plugins.registry import KINDS, Registration, Registry
 from modelbus.errors import ConfigError
 from modelbus.testing import FakeProvider
 

@@ -1,7 +1,7 @@
 """Without observers, the call path pays one attribute test per emitting site and runs no
 code of the observation layer: no scope, no event is built (the promise of
 ``docs/how-to/observability.md``). Every kind of call runs under a profiler hook that
-notes each Python function entered in ``modelbus._observe`` or ``modelbus.events``
+notes each Python function entered in ``modelbus._engine.observe`` or ``modelbus.events``
 (whose attrs-generated ``__init__`` methods are named after the module); the same calls
 with an observer configured show that the hook sees them."""
 
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import modelbus._observe
+import modelbus._engine.observe
 import modelbus.events
 from modelbus.testing import FakeProvider, make_client
 from tests.core.test_observers import MODES, call, recorder  # noqa: F401  (fixture)
@@ -22,7 +22,7 @@ from tests.core.test_observers import MODES, call, recorder  # noqa: F401  (fixt
 
 def _entered(run: Callable[[], None]) -> set[str]:
     """The observation functions entered while ``run()`` runs, on any thread."""
-    files = {modelbus._observe.__file__, modelbus.events.__file__}
+    files = {modelbus._engine.observe.__file__, modelbus.events.__file__}
     seen: set[str] = set()
 
     def hook(frame: Any, event: str, arg: Any) -> None:
@@ -90,4 +90,4 @@ def test_the_profiler_hook_sees_the_observation_code_when_observers_are_on(
         "ToolFinished",
         "CallFinished",
     } <= built
-    assert any(e.startswith(modelbus._observe.__file__) for e in entered)
+    assert any(e.startswith(modelbus._engine.observe.__file__) for e in entered)

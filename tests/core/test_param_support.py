@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelbus import Capabilities
-from modelbus._adapt_params import adapt_request
 from modelbus._catalog import Catalog
-from modelbus._param_support import MUST_OBEY, fit_to_provider, supported_params
-from modelbus._types import ChatRequest, Message
+from modelbus._engine.adapt_params import adapt_request
+from modelbus._engine.param_support import MUST_OBEY, fit_to_provider, supported_params
+from modelbus._wire.types import ChatRequest, Message
 from modelbus.errors import BadRequestError
 from modelbus.plugin import REQUEST_PARAMS
 from modelbus.testing import FakeProvider, make_client

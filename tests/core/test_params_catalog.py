@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import modelbus
-from modelbus._adapt_params import adapt_request
 from modelbus._catalog import Catalog
-from modelbus._types import ChatRequest, Message, ToolSpec, Usage
+from modelbus._engine.adapt_params import adapt_request
+from modelbus._wire.types import ChatRequest, Message, ToolSpec, Usage
 from modelbus.errors import BadRequestError, ConfigError
 from modelbus.testing import FakeClock, FakeProvider, make_client
 from modelbus.testing.server import Reply, WireServer

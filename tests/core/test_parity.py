@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from modelbus import ChatChunk, ChatRequest, ChatResponse, Client, Config, Usage
-from modelbus._plugins import load_plugins
-from modelbus._registry import Registration
+from modelbus._plugins.loading import load_plugins
+from modelbus._plugins.registry import Registration
 from modelbus.errors import BudgetExceededError, CacheMiss
 from modelbus.events import CallEvent, CallFinished, CallStarted, FirstChunk
 from modelbus.testing import FakeClock, FakeProvider, make_client

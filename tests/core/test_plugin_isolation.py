@@ -23,7 +23,7 @@ import structlog
 from structlog import testing as structlog_testing
 
 import modelbus
-from modelbus._plugins import load_plugins
+from modelbus._plugins.loading import load_plugins
 from modelbus.builtins.caches import MemoryCache
 from modelbus.builtins.retry import ExponentialBackoff
 from modelbus.cli._group import plugin_commands

@@ -1,5 +1,5 @@
-"""Deployment pools and per-model policies through a real Client (``modelbus._pool``,
-``modelbus._policies``): FakeProviders as deployments, a FakeClock for every wait and
+"""Deployment pools and per-model policies through a real Client (``modelbus._pools.provider``,
+``modelbus._engine.policies``): FakeProviders as deployments, a FakeClock for every wait and
 cooldown."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 
 import modelbus
 from modelbus import Clock, Config
-from modelbus._plugins import load_plugins
-from modelbus._pool_state import MemoryPoolState
-from modelbus._registry import Registration, Registry
+from modelbus._plugins.loading import load_plugins
+from modelbus._plugins.registry import Registration, Registry
+from modelbus._pools.state import MemoryPoolState
 from modelbus.cli.config import check_config
 from modelbus.errors import (
     BadRequestError,
@@ -447,7 +447,7 @@ def test_every_deployment_cooling_leaves_the_retry_to_the_policy():
     ],
 )
 def test_which_answers_cool_a_deployment(status, cools):
-    from modelbus._router import cools_down
+    from modelbus._pools.router import cools_down
     from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 
     assert cools_down(ProviderError("x", status_code=status)) is cools
@@ -465,7 +465,7 @@ def test_the_logical_model_of_a_pool():
             }
         }
     )
-    from modelbus._routing import logical_model
+    from modelbus._routing.resolve import logical_model
 
     assert [logical_model(n, a) for n, a in cfg.models.items()] == ["gpt-4o", "mixed", "gpt-4o"]
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelbus import ChatRequest, Message, TextPart
-from modelbus._prepare import prompt_upper_bound
-from modelbus._tokens import ApproximateCounter
+from modelbus._engine.prepare import prompt_upper_bound
+from modelbus._tokens.counters import ApproximateCounter
 from modelbus.builtins.tokens import TiktokenCounter
 from modelbus.errors import ContextLengthExceededError
 from modelbus.testing import FakeProvider, make_client

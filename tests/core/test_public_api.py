@@ -60,11 +60,11 @@ def test_every_public_name_loads_and_is_documented(name: str) -> None:
 def test_importing_it_loads_nothing_until_a_name_is_read() -> None:
     code = (
         "import sys, modelbus.plugin as p\n"
-        "heavy = [m for m in ('modelbus._types', 'modelbus._converter', 'modelbus._sse',\n"
-        "         'modelbus._http_errors', 'modelbus.errors', 'attrs') if m in sys.modules]\n"
+        "heavy = [m for m in ('modelbus._wire.types', 'modelbus._wire.converter', 'modelbus._wire.sse',\n"
+        "         'modelbus._wire.http_errors', 'modelbus.errors', 'attrs') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "p.error_from_http\n"
-        "assert 'modelbus._http_errors' in sys.modules and 'modelbus._types' not in sys.modules\n"
+        "assert 'modelbus._wire.http_errors' in sys.modules and 'modelbus._wire.types' not in sys.modules\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -102,7 +102,7 @@ def test_no_plugin_or_example_imports_a_private_modelbus_module() -> None:
 def test_the_scan_finds_a_private_import(tmp_path: Path) -> None:
     bad = ROOT / "plugins" / "_probe_private_import.py"
     try:
-        bad.write_text("import modelbus._types\nfrom modelbus._sse import iter_sse\n")
+        bad.write_text("import modelbus._wire.types\nfrom modelbus._wire.sse import iter_sse\n")
         assert len(_private_imports(bad)) == 2
     finally:
         bad.unlink()

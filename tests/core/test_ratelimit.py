@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from modelbus import Client, Clock, hookimpl
-from modelbus._config import Config, RateLimit
-from modelbus._plugins import load_plugins
-from modelbus._registry import Registration
+from modelbus._config.config import Config, RateLimit
+from modelbus._plugins.loading import load_plugins
+from modelbus._plugins.registry import Registration
 from modelbus.builtins.ratelimit import LocalRateLimiter
 from modelbus.errors import PluginError
 from modelbus.protocols import RateLimiter

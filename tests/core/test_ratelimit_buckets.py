@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from modelbus._config import RateLimit
+from modelbus._config.config import RateLimit
 from modelbus.builtins.ratelimit import LocalRateLimiter
 from modelbus.testing import FakeClock, FakeProvider, make_client
 
@@ -124,8 +124,8 @@ def test_a_sub_second_wait_is_logged_too() -> None:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_without_an_estimate_the_step_counts_prompt_plus_reserve(mode: str) -> None:
     from modelbus import ChatRequest, Message
-    from modelbus._ratelimit import arate_limit, rate_limit, request_tokens
-    from modelbus._routing import Route
+    from modelbus._limits.rate_limits import arate_limit, rate_limit, request_tokens
+    from modelbus._routing.resolve import Route
 
     clock = FakeClock(1000.0)
     cfg = {"modelbus": {"cache": "none"}, "rate_limits": {"fake/fake-model": {"tpm": 60}}}

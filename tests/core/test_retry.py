@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from modelbus._retry import is_retryable, retry_call
-from modelbus._retry_after import retry_after_seconds
+from modelbus._retry.retry_after import retry_after_seconds
+from modelbus._retry.runner import is_retryable, retry_call
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings
 from modelbus.errors import (
     BadRequestError,

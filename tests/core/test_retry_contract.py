@@ -7,7 +7,7 @@ import random
 import hypothesis.errors
 import pytest
 
-from modelbus._retry import is_retryable
+from modelbus._retry.runner import is_retryable
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings, NoRetry
 from modelbus.errors import ServerError
 from modelbus.testing.contracts_retry import (

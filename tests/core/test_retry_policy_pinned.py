@@ -9,7 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from modelbus._retry_after import retry_after_seconds, should_retry_header
+from modelbus._retry.retry_after import retry_after_seconds, should_retry_header
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings, NoRetry
 from modelbus.errors import BadRequestError, RateLimitError, ServerError
 

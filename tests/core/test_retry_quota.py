@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelbus import ChatRequest, ChatResponse
-from modelbus._retry import RetryQuota, retry_call
+from modelbus._retry.runner import RetryQuota, retry_call
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings
 from modelbus.errors import (
     APIConnectionError,

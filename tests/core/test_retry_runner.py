@@ -1,4 +1,4 @@
-"""The retry runner (``modelbus._retry``) driven directly, sync and async alike, on a
+"""The retry runner (``modelbus._retry.runner``) driven directly, sync and async alike, on a
 clock that does not start at 0 (the elapsed time the policy and the deadline see must be
 ``now - start``): what it passes the policy, the order of its checks, the deadline, the
 ``Retry-After`` cap at its boundary, the retry quota and the notes it leaves."""
@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from modelbus._retry import (
+from modelbus._engine.timeouts import CallLimits
+from modelbus._retry.runner import (
     RetryQuota,
     aretry_call,
     is_retryable,
     max_retry_after,
     retry_call,
 )
-from modelbus._timeouts import CallLimits
 from modelbus.errors import (
     APITimeoutError,
     BadRequestError,
@@ -325,7 +325,7 @@ def test_the_default_clock_is_the_real_one() -> None:
     import asyncio
     import time
 
-    from modelbus._retry import Clock
+    from modelbus._retry.runner import Clock
 
     c = Clock()
     assert (c.monotonic, c.sleep, c.asleep, c.wall) == (

@@ -1,4 +1,4 @@
-"""The pool router (``modelbus._router``) as a pure decision, and driven over time by a
+"""The pool router (``modelbus._pools.router``) as a pure decision, and driven over time by a
 :class:`PoolProvider` on a fake clock: the three invariants of issue 17.
 
 1. no request goes to a cooled-down deployment while another one is healthy;
@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelbus import adapt_provider
-from modelbus._config import STRATEGIES
-from modelbus._pool import Deployment, PoolProvider
-from modelbus._pool_state import MemoryPoolState
-from modelbus._router import DeploymentView, choose, retry_hint
+from modelbus._config.config import STRATEGIES
+from modelbus._pools.provider import Deployment, PoolProvider
+from modelbus._pools.router import DeploymentView, choose, retry_hint
+from modelbus._pools.state import MemoryPoolState
 from modelbus.errors import RateLimitError, ServerError
 from modelbus.testing import FakeClock, FakeProvider
 
@@ -140,7 +140,7 @@ def test_over_time_no_request_reaches_a_cooling_deployment_while_another_is_heal
 ):
     # A reference model of the cooldowns, kept from what the test scripted: each
     # request must go to a deployment healthy in it, unless none is.
-    from modelbus._types import ChatRequest, Message
+    from modelbus._wire.types import ChatRequest, Message
 
     clock = FakeClock(100.0)
     pool, fakes = _pool(clock, strategy=strategy, seed=seed)
@@ -170,7 +170,7 @@ def test_over_time_no_request_reaches_a_cooling_deployment_while_another_is_heal
 
 
 def test_a_pool_of_one_provider_sends_every_attempt_to_its_deployment():
-    from modelbus._types import ChatRequest, Message
+    from modelbus._wire.types import ChatRequest, Message
 
     clock = FakeClock()
     pool, (fake,) = _pool(clock, n=1)

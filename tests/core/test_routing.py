@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelbus import Message, ToolSpec
-from modelbus._routing import build_messages, build_request
+from modelbus._routing.resolve import build_messages, build_request
 from modelbus.errors import ConfigError
 from modelbus.testing import FakeProvider, make_client
 

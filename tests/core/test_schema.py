@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from modelbus._schema import json_schema
-from modelbus._schema_convert import StructureError, describe_error, structure, unstructure
+from modelbus._schemas.json_schema import json_schema
+from modelbus._schemas.values import StructureError, describe_error, structure, unstructure
 
 # --- strategies: (type, strategy of values of that type) -------------------------------
 

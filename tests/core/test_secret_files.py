@@ -20,8 +20,8 @@ import attrs
 import pytest
 
 import modelbus
-from modelbus._config import Config
-from modelbus._secrets import (
+from modelbus._config.config import Config
+from modelbus._config.secrets import (
     MAX_SECRET_FILE_BYTES,
     credential_fingerprint,
     identity_with_credential,

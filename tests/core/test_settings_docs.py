@@ -8,8 +8,8 @@ from typing import Literal
 import attrs
 
 from modelbus import Secret, env_secret
-from modelbus._reference import SettingsDoc, field_docs, settings_markdown
-from modelbus._settings_docs import docstring_descriptions, field_descriptions
+from modelbus._config.reference import SettingsDoc, field_docs, settings_markdown
+from modelbus._config.settings_docs import docstring_descriptions, field_descriptions
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from modelbus import ChatRequest, ChatResponse, Message, cache_key
-from modelbus._singleflight import AsyncSingleFlight, SingleFlight
+from modelbus._engine.singleflight import AsyncSingleFlight, SingleFlight
 from modelbus.errors import BadRequestError
 from modelbus.testing import FakeClock, FakeProvider, make_client
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from modelbus import Usage
-from modelbus._singleflight import AsyncSingleFlight, SingleFlight, follower_error
+from modelbus._engine.singleflight import AsyncSingleFlight, SingleFlight, follower_error
 from modelbus.errors import Attempt, RateLimitError, RetryError, ServerError
 from modelbus.testing import make_client
 

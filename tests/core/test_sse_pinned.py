@@ -1,4 +1,4 @@
-"""The SSE decoder (``modelbus._sse``) on the edge cases of WHATWG HTML §9.2.6 that the
+"""The SSE decoder (``modelbus._wire.sse``) on the edge cases of WHATWG HTML §9.2.6 that the
 whole-stream test does not isolate: a byte order mark split or absent, a CR held for its
 LF, what an event without data resets, ``id`` with NUL, a non-numeric ``retry``, and
 ``pending`` through a cut stream."""
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from modelbus._sse import ServerSentEvent, SSEDecoder, aiter_sse, iter_sse
+from modelbus._wire.sse import ServerSentEvent, SSEDecoder, aiter_sse, iter_sse
 
 BOM = b"\xef\xbb\xbf"
 

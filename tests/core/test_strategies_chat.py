@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 
 from modelbus import ChatRequest, Message
-from modelbus._converter import message_from_openai, message_to_openai, request_body
+from modelbus._wire.converter import message_from_openai, message_to_openai, request_body
 from modelbus.testing._chat_strategies import chat_requests, messages
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from modelbus import Message, render_template
-from modelbus._registry import Registration
-from modelbus._templates import find_template, list_templates, load_template
+from modelbus._plugins.registry import Registration
+from modelbus._prompts.templates import find_template, list_templates, load_template
 from modelbus.errors import TemplateError
 from modelbus.testing import FakeClock, FakeProvider, make_client
 
@@ -156,7 +156,7 @@ def test_plugin_templates_and_precedence(fake: FakeProvider, tdir: Path, tmp_pat
 
 
 def test_templates_dir_relative_to_config_file(fake: FakeProvider, tdir: Path) -> None:
-    from modelbus._config import Config
+    from modelbus._config.config import Config
 
     cfg_file = tdir.parent / "modelbus.toml"
     cfg_file.write_text('[modelbus]\ntemplates_dir = "prompts"\n', encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Time limits in the core (``modelbus._timeouts``): what providers see, what the retry
+"""Time limits in the core (``modelbus._engine.timeouts``): what providers see, what the retry
 runner stops on, and what the async pipeline enforces for any async provider.
 
 The provider-facing limits are in real ``time.monotonic()`` seconds, so the tests
@@ -18,8 +18,8 @@ import pytest
 
 import modelbus
 from modelbus import ChatChunk, ChatRequest, ChatResponse, attempt_limits
-from modelbus._retry import retry_call
-from modelbus._timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, AttemptLimits, CallLimits
+from modelbus._engine.timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S, AttemptLimits, CallLimits
+from modelbus._retry.runner import retry_call
 from modelbus.builtins.retry import ExponentialBackoff, ExponentialSettings
 from modelbus.errors import APITimeoutError, ConfigError, RetryError, ServerError
 from modelbus.testing import FakeClock, FakeProvider, make_client

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 from modelbus import FunctionSpec, Message, ToolSpec
-from modelbus._tokens import ApproximateCounter, count_input
+from modelbus._tokens.counters import ApproximateCounter, count_input
 from modelbus.builtins.tokens import TiktokenCounter, encoding_name_for, profile_for
 from modelbus.testing import FakeProvider, make_client
 

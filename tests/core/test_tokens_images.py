@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from modelbus import ImagePart, ImageURL, Message, TextPart
-from modelbus._images import HIGH_DETAIL_WORST_CASE, image_size, image_tokens, tile_tokens
+from modelbus._tokens.images import HIGH_DETAIL_WORST_CASE, image_size, image_tokens, tile_tokens
 from modelbus.builtins.tokens import TiktokenCounter
 
 IMAGES = Path(__file__).parent / "data" / "images"

@@ -46,7 +46,7 @@ def test_text_parts_add_their_text_like_a_string_content(model: str) -> None:
 
 
 def test_an_image_part_adds_the_vision_rule_tokens_on_top_of_the_text() -> None:
-    from modelbus._images import image_tokens
+    from modelbus._tokens.images import image_tokens
 
     url = "https://example.com/cat.png"
     m = Message("user", (TextPart("what is it?"), ImagePart(ImageURL(url, "low"))))

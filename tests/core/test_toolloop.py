@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from modelbus import ChatResponse, Message, StreamAccumulator, ToolRegistry, Usage, tool
-from modelbus._converter import parse_chat_chunk
-from modelbus._registry import Registration
+from modelbus._plugins.registry import Registration
+from modelbus._wire.converter import parse_chat_chunk
 from modelbus.errors import ToolError
 from modelbus.testing import FakeClock, FakeProvider, make_client
 from tests.conftest import wire_dir

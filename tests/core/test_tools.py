@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 
 import modelbus
 from modelbus import FunctionCall, Message, ToolCall, ToolRegistry, hookimpl
-from modelbus._registry import Registration, Registry
-from modelbus._tools import MAX_ERROR_CHARS, Tool, format_result, tool
+from modelbus._plugins.registry import Registration, Registry
+from modelbus._tools.registry import MAX_ERROR_CHARS, Tool, format_result, tool
 
 
 class Units(enum.Enum):

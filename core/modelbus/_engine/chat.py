@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._budgeting import abilled_attempts, billed_attempts
-from .._cache_lock import arun_locked, run_locked
-from .._prepare import aprepare, prepare
-from .._retry import aretry_call, retry_call
+from .._limits.budgets import abilled_attempts, billed_attempts
+from .._retry.runner import aretry_call, retry_call
+from .cache_lock import arun_locked, run_locked
 from .plan import miss_error, outcome, priced, storable
+from .prepare import aprepare, prepare
 
 if TYPE_CHECKING:
-    from .._adapt import AdaptedProvider
-    from .._types import ChatResponse
+    from .._wire.types import ChatResponse
     from .engine import Engine
     from .options import Call
+    from .provider_adapter import AdaptedProvider
 
 __all__ = ["achat", "chat"]
 
@@ -34,7 +34,7 @@ __all__ = ["achat", "chat"]
 def chat(e: Engine, call: Call) -> ChatResponse:
     """Run ``call`` (sync); observed as one call when the client has observers."""
     if e.observers is not None:
-        from .._observe import observed
+        from .observe import observed
 
         return observed(e, call.route, call.request, lambda _: _chain(e, call))
     return _chain(e, call)
@@ -103,7 +103,7 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
 async def achat(e: Engine, call: Call) -> ChatResponse:
     """The async twin of :func:`chat`."""
     if e.observers is not None:
-        from .._observe import aobserved
+        from .observe import aobserved
 
         return await aobserved(e, call.route, call.request, lambda _: _achain(e, call))
     return await _achain(e, call)
@@ -171,7 +171,7 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
 
 
 def _observe_lookup(hit: ChatResponse | None, key: str) -> None:
-    from .._observe import current
+    from .observe import current
 
     scope = current()
     if scope is not None:
@@ -180,7 +180,7 @@ def _observe_lookup(hit: ChatResponse | None, key: str) -> None:
 
 def _observe_stored(e: Engine, key: str, ttl_s: float | None) -> None:
     if e.observers is not None:
-        from .._observe import current
+        from .observe import current
 
         scope = current()
         if scope is not None:

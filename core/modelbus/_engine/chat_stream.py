@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._types import ChatChunk, ChatResponse
+from .._wire.types import ChatChunk, ChatResponse
 from .streams import Final, aopen, open_stream
 
 if TYPE_CHECKING:
-    from .._observe import Scope
     from .engine import Engine
+    from .observe import Scope
     from .options import Call
 
 __all__ = ["AsyncChatStream", "ChatStream"]
@@ -37,7 +37,7 @@ class _StreamBase:
         e = self._engine
         if e.observers is None:
             return None
-        from .._observe import start
+        from .observe import start
 
         call = self._call
         self._scope = start(e, call.route, call.request, stream=True, t0=call.t0)

@@ -11,7 +11,7 @@ from .engine import Engine
 
 if TYPE_CHECKING:
     from .._client import Client
-    from .._config import Config
+    from .._config.config import Config
 
 __all__ = ["EnginePart", "compose_engine"]
 
@@ -50,7 +50,7 @@ def compose_engine(
         route=client.route,
         build=build,
     )
-    from .._observe import build_observers
+    from .observe import build_observers
 
     # None without observers: the call path then tests this one attribute, no more.
     engine.observers = build_observers(engine, core.observers)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._retry import aretry_call, retry_call
+from .._retry.runner import aretry_call, retry_call
 
 if TYPE_CHECKING:
-    from .._routing import Route
-    from .._types import EmbeddingRequest, EmbeddingResponse
+    from .._routing.resolve import Route
+    from .._wire.types import EmbeddingRequest, EmbeddingResponse
     from .engine import Engine
 
 __all__ = ["aembed", "embed"]
@@ -47,7 +47,7 @@ def embed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> Embeddin
         return _finished(e, route, req, resp, n, t0)
 
     if e.observers is not None:
-        from .._observe import observed
+        from .observe import observed
 
         return observed(e, route, req, run, "embeddings")
     return run()
@@ -68,7 +68,7 @@ async def aembed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> E
         return _finished(e, route, req, resp, n, t0)
 
     if e.observers is not None:
-        from .._observe import aobserved
+        from .observe import aobserved
 
         return await aobserved(e, route, req, run, "embeddings")
     return await run()

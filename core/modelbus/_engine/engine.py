@@ -16,30 +16,30 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._cache_key import cache_key
-from .._converter import dumps_response, loads_response
-from .._fallback import next_route
+from .._caching.key import cache_key
 from .._logging import calls_logged, redact
-from .._policies import policy_for
-from .._prepare import resolve_truncate
-from .._retry import Clock, RetryQuota, RetryTicket
-from .._singleflight import AsyncSingleFlight, SingleFlight
-from .._timeouts import CallLimits
-from .._types import ChatResponse
+from .._retry.runner import Clock, RetryQuota, RetryTicket
+from .._wire.converter import dumps_response, loads_response
+from .._wire.types import ChatResponse
+from .fallback import next_route
 from .fanout import AsyncFlights, Flights
 from .options import DEFAULT_OPTIONS
 from .plan import CachePlan, Outcome, plan_cache
+from .policies import policy_for
+from .prepare import resolve_truncate
+from .singleflight import AsyncSingleFlight, SingleFlight
+from .timeouts import CallLimits
 from .totals import Totals, UsageTotals, with_latency
 
 if TYPE_CHECKING:
-    from .._adapt import AdaptedProvider
     from .._catalog import Catalog
-    from .._config import Config
-    from .._observe import Observers
-    from .._registry import Registry
-    from .._routing import Route
+    from .._config.config import Config
+    from .._plugins.registry import Registry
+    from .._routing.resolve import Route
     from ..protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
+    from .observe import Observers
     from .options import Call, CallOptions
+    from .provider_adapter import AdaptedProvider
 
 T = TypeVar("T")
 
@@ -121,7 +121,7 @@ class Engine:
         # async methods, else its sync ones in a worker thread (inline if non-blocking).
         ac = self._acache
         if ac is None:
-            from .._cache_adapt import adapt_cache
+            from .._caching.async_side import adapt_cache
 
             ac = self._acache = adapt_cache(self._cache)
         return ac
@@ -139,7 +139,7 @@ class Engine:
 
     def policy(self, route: Route) -> RetryPolicy:
         """The retry policy of ``route``: its model's (``[models.X] retry_policy``), else
-        the client's (``modelbus._policies``)."""
+        the client's (``modelbus._engine.policies``)."""
         return policy_for(self, route) if route.retry_policy is not None else self.retry_policy
 
     def aflights(self) -> tuple[AsyncSingleFlight, AsyncFlights]:
@@ -272,7 +272,7 @@ class Engine:
         resp = with_latency(resp, latency)
         self.totals.answered(resp, outcome, counted)
         if self.observers is not None:
-            from .._observe import note_cache
+            from .observe import note_cache
 
             note_cache(outcome)
         # Asked per call: the application may configure structlog after this client was
@@ -298,8 +298,8 @@ class Engine:
         return self.totals.snapshot()
 
     def token_counter(self, model: str, provider: str | None = None) -> TokenCounter:
-        """The counter for ``model`` (``modelbus._tokens.pick_counter``)."""
-        from .._tokens import pick_counter
+        """The counter for ``model`` (``modelbus._tokens.counters.pick_counter``)."""
+        from .._tokens.counters import pick_counter
 
         return pick_counter(self, model, provider)
 
@@ -307,7 +307,7 @@ class Engine:
         """The registered token counters, started once."""
         counters = self.counters
         if counters is None:
-            from .._registry import start_each
+            from .._plugins.registry import start_each
 
             with self._lock:
                 counters = self.counters
@@ -319,7 +319,7 @@ class Engine:
 
     # --- per-call helpers shared by the drivers ----------------------------------------
     def key(self, call: Call, provider: AdaptedProvider) -> str:
-        """The cache key of ``call`` (``modelbus._cache_key``).
+        """The cache key of ``call`` (``modelbus._caching.key``).
 
         Taken before context fitting. With a truncation strategy in force an over-long
         request is answered from shortened messages, so the strategy is part of the key:
@@ -343,7 +343,7 @@ class Engine:
 
         def on_retry(a: Any, n: int) -> None:
             if self.observers is not None:
-                from .._observe import current
+                from .observe import current
 
                 s = scope or current()
                 if s is not None:
@@ -362,7 +362,7 @@ class Engine:
         return on_retry
 
     def limits(self, call: Call) -> Any:
-        """The time limits of ``call`` (``modelbus._timeouts.CallLimits``): the call's
+        """The time limits of ``call`` (``modelbus._engine.timeouts.CallLimits``): the call's
         timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
         timeout of ``[modelbus]``."""
         deadline = getattr(self.policy(call.route), "deadline_s", None)
@@ -376,13 +376,13 @@ class Engine:
 
     def fallback(self, call: Call, error: BaseException, scope: Any = None) -> Call | None:
         """The call to make after ``error``, on the next fallback model, or ``None``
-        (re-raise); see ``modelbus._fallback``."""
+        (re-raise); see ``modelbus._engine.fallback``."""
         nxt = next_route(self, call.route, call.request, error, scope)
         return None if nxt is None else call.to(*nxt)
 
     # --- lifecycle -----------------------------------------------------------------------
     def _parts(self) -> tuple[Any, ...]:
-        from .._budgeting import close_store
+        from .._limits.budgets import close_store
 
         return (self.cache, self.rate_limiter, close_store(self), self.observers)
 

@@ -7,7 +7,7 @@ has read yet pulls it from the producer, under a lock, so a slow or abandoned le
 never stalls the others; the producer is closed when its last consumer leaves early.
 
 A failure is raised to the consumer whose pull met it as is and to every other consumer
-as its own copy (:func:`modelbus._singleflight.follower_error`), at the same point of
+as its own copy (:func:`modelbus._engine.singleflight.follower_error`), at the same point of
 the stream. Only open fanouts are joined: a finished or abandoned one leaves the
 registry, so later calls find the answer in the cache or call again.
 """
@@ -19,7 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, TypeVar
 
-from .._singleflight import follower_error
+from .singleflight import follower_error
 
 T = TypeVar("T")
 

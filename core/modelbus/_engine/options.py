@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from .._context import TruncateOption, check_truncate
-from .._timeouts import check_timeout
+from .._tokens.context_window import TruncateOption, check_truncate
+from .timeouts import check_timeout
 
 if TYPE_CHECKING:
-    from .._routing import Route
-    from .._types import ChatRequest
+    from .._routing.resolve import Route
+    from .._wire.types import ChatRequest
 
 CacheMode = Literal["use", "refresh", "bypass", "only"]
 CACHE_MODES = ("use", "refresh", "bypass", "only")

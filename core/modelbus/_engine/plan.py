@@ -7,8 +7,8 @@
 - :func:`outcome` — how a call was answered, for logs, observers and usage totals.
 - :func:`priced` — a provider's response completed with who answered, attempts and cost.
 
-Retry decisions live in ``modelbus._retry`` (``_decide``) and fallback decisions in
-``modelbus._fallback`` (``fallback_route``); both are pure as well.
+Retry decisions live in ``modelbus._retry.runner`` (``_decide``) and fallback decisions in
+``modelbus._engine.fallback`` (``fallback_route``); both are pure as well.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ..errors import CacheMiss
 
 if TYPE_CHECKING:
     from .._catalog import Catalog
-    from .._routing import Route
-    from .._types import ChatRequest, ChatResponse
+    from .._routing.resolve import Route
+    from .._wire.types import ChatRequest, ChatResponse
     from .options import CallOptions
 
 Outcome = Literal["hit", "miss", "shared", "bypass"]

@@ -26,20 +26,20 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._budgeting import abilled_attempts, billed_attempts
-from .._prepare import aprepare, prepare
-from .._retry import aretry_call, retry_call
-from .._stream import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
-from .._timeouts import idle_bounded
-from .._types import ChatChunk, ChatRequest, ChatResponse
+from .._limits.budgets import abilled_attempts, billed_attempts
+from .._retry.runner import aretry_call, retry_call
+from .._wire.stream_accumulator import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
+from .._wire.types import ChatChunk, ChatRequest, ChatResponse
 from .plan import CachePlan, Outcome, billed_tier, miss_error, priced, storable
+from .prepare import aprepare, prepare
+from .timeouts import idle_bounded
 
 if TYPE_CHECKING:
-    from .._adapt import AdaptedProvider
-    from .._observe import Scope
-    from .._routing import Route
+    from .._routing.resolve import Route
     from .engine import Engine
+    from .observe import Scope
     from .options import Call
+    from .provider_adapter import AdaptedProvider
 
 __all__ = ["Final", "aopen", "open_stream"]
 

@@ -7,7 +7,7 @@ import threading
 
 import attrs
 
-from .._types import ChatResponse, Usage
+from .._wire.types import ChatResponse, Usage
 from .plan import Outcome
 
 __all__ = ["Totals", "UsageTotals", "with_latency"]

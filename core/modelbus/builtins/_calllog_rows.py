@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from .._logging import redact
-from .._types import ChatRequest, ChatResponse, EmbeddingRequest
+from .._wire.types import ChatRequest, ChatResponse, EmbeddingRequest
 from ..events import CallFailed, CallFinished, CallStarted
 from ._calllog_store import texts
 
@@ -45,7 +45,7 @@ def _slim(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _request(req: Any) -> tuple[list[dict[str, Any]] | None, dict[str, Any], str]:
     """(messages, parameters, prompt text) of a chat or embeddings request."""
-    from .._converter import embedding_body, request_body
+    from .._wire.converter import embedding_body, request_body
 
     if isinstance(req, ChatRequest):
         body = request_body(req)
@@ -63,7 +63,7 @@ def row(item: tuple[Any, ...]) -> tuple[tuple[Any, ...], str, str] | None:
     """``(CallStarted, cid, ts, retries, CallFinished | CallFailed)`` as the values of
     :data:`~modelbus.builtins._calllog_store.COLUMNS`, the prompt text and the reply
     text; ``None`` for anything else."""
-    from .._converter import message_to_openai
+    from .._wire.converter import message_to_openai
 
     started, cid, ts, retries, end = item
     if not isinstance(started, CallStarted):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .._budget import BudgetLedger, Charge, Refusal
+from .._limits.budget_ledger import BudgetLedger, Charge, Refusal
 from ..hookspecs import hookimpl
 
 __all__ = ["MemoryBudgetStore"]

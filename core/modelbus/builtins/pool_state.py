@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .._pool_state import MemoryPoolState
+from .._pools.state import MemoryPoolState
 from ..hookspecs import hookimpl
 
 __all__ = ["MemoryPoolState"]

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import attrs
 
-from .._config import RateLimit
-from .._retry import Clock
+from .._config.config import RateLimit
+from .._retry.runner import Clock
 from ..hookspecs import hookimpl
 
 __all__ = ["LocalRateLimiter"]

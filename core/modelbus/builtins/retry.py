@@ -1,7 +1,7 @@
 """Built-in retry policies: ``exponential`` (backoff with jitter) and ``none``.
 
 Both are pure decisions (see :class:`modelbus.protocols.RetryPolicy`): they never sleep
-and never read a clock; the runner (``modelbus._retry``) injects both.
+and never read a clock; the runner (``modelbus._retry.runner``) injects both.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Literal
 
 import attrs
 
-from .._retry import DEFAULT_MAX_RETRY_AFTER_S, is_retryable
+from .._retry.runner import DEFAULT_MAX_RETRY_AFTER_S, is_retryable
 from ..hookspecs import hookimpl
 
 __all__ = ["ExponentialBackoff", "ExponentialSettings", "NoRetry"]

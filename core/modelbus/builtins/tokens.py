@@ -16,7 +16,7 @@ tiktoken" (openai/openai-cookbook, ``examples/How_to_count_tokens_with_tiktoken.
   set, which the notebook did not measure.
 
 Beyond the notebook (estimates): images follow OpenAI's vision pricing rule (see
-``modelbus._images``); an assistant's ``tool_calls`` count the tokens of each function
+``modelbus._tokens.images``); an assistant's ``tool_calls`` count the tokens of each function
 name and arguments; a property without ``type`` counts its schema as JSON.
 
 Speed: encoders load once per process; each message's count is memoized in a bounded LRU
@@ -36,8 +36,8 @@ from typing import Any
 
 import attrs
 
-from .._images import image_tokens
-from .._types import ImagePart, Message, TextPart, ToolSpec
+from .._tokens.images import image_tokens
+from .._wire.types import ImagePart, Message, TextPart, ToolSpec
 from ..hookspecs import hookimpl
 
 __all__ = ["TiktokenCounter", "encoding_name_for", "profile_for"]

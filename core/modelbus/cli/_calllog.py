@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from .._config import Config
-    from .._types import Message
+    from .._config.config import Config
+    from .._wire.types import Message
     from ..builtins.calllog import LogSettings
 
 __all__ = ["ChatLog", "log_settings", "open_log", "with_log"]
@@ -57,7 +57,7 @@ def open_log(cfg: Config) -> sqlite3.Connection | None:
 def _earlier(cfg: Config, carry_on: bool, cid: str | None) -> tuple[str, list[Message]]:
     """(conversation id, earlier turns) for a chat: a new id, or the one given or last
     logged with its user and assistant messages."""
-    from .._converter import message_from_openai
+    from .._wire.converter import message_from_openai
     from ..builtins._calllog_store import last_conversation, turns
 
     if not carry_on and cid is None:

@@ -18,9 +18,9 @@ import click
 if TYPE_CHECKING:
     from .._catalog import Catalog
     from .._client import Client
-    from .._config import Config
-    from .._plugins import LoadedPlugins
-    from .._registry import Registry
+    from .._config.config import Config
+    from .._plugins.loading import LoadedPlugins
+    from .._plugins.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,15 +104,16 @@ def parse_key_values(items: Iterable[str], what: str, *, as_json: bool) -> dict[
 
 
 def load_config(path: str | None) -> Config:
-    """The config at ``path`` or found by search (see :func:`modelbus._config.find_config`)."""
-    from .._config import Config
+    """The config at ``path`` or found by search
+    (see :func:`modelbus._config.config.find_config`)."""
+    from .._config.config import Config
 
     return Config.load(path)
 
 
 def plugins_for(cfg: Config) -> LoadedPlugins:
     """Plugins loaded with the config's ``[modelbus.plugins]`` allow/block lists."""
-    from .._plugins import load_plugins
+    from .._plugins.loading import load_plugins
 
     return load_plugins(cfg.modelbus.plugins.allow, cfg.modelbus.plugins.block)
 

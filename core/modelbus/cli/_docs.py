@@ -15,7 +15,7 @@ import attrs
 import click
 
 if TYPE_CHECKING:
-    from .._plugins import LoadedPlugins
+    from .._plugins.loading import LoadedPlugins
 
 __all__ = ["CommandDoc", "cli_markdown", "command_anchor", "command_docs"]
 
@@ -70,7 +70,7 @@ def command_docs(loaded: LoadedPlugins | None = None) -> list[CommandDoc]:
     those the plugins in ``loaded`` add (default :func:`modelbus.load_plugins`). A plugin
     whose commands failed to load is a :class:`~modelbus.errors.PluginError` here: a
     reference silently missing a command would be wrong."""
-    from .._plugins import load_plugins
+    from .._plugins.loading import load_plugins
     from ..errors import PluginError
     from ._group import cli, plugin_commands
 

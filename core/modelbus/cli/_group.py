@@ -20,7 +20,7 @@ from .. import __version__
 from ._common import CliState, report_error
 
 if TYPE_CHECKING:
-    from .._plugins import LoadedPlugins
+    from .._plugins.loading import LoadedPlugins
     from ..errors import PluginError
 
 __all__ = ["BUILTIN_COMMANDS", "ModelbusGroup", "PluginCommands", "cli", "main", "plugin_commands"]
@@ -61,14 +61,14 @@ class PluginCommands:
 def plugin_commands(loaded: LoadedPlugins, *, strict: bool | None = None) -> PluginCommands:
     """Call every plugin's ``modelbus_register_commands(cli)``, each on a group of its own.
 
-    The clash rule is the registry's (:class:`modelbus._registry.Registry`), whatever
+    The clash rule is the registry's (:class:`modelbus._plugins.registry.Registry`), whatever
     the order plugins load in: a built-in command keeps its name and the plugin adding it
     too gets the error; a name several plugins add is none of theirs (running it is the
     error) and each of them gets the error. A hook that raises is its plugin's error. The
     other plugins' commands still load; with ``strict`` (default: env
     ``MODELBUS_STRICT_PLUGINS=1``) the first error raises :class:`PluginError` instead."""
-    from .._plugins import _strict
-    from .._registry import plugins_clash
+    from .._plugins.loading import _strict
+    from .._plugins.registry import plugins_clash
     from ..errors import PluginError
 
     hook = "modelbus_register_commands"

@@ -81,8 +81,8 @@ def batch(
     """
     import asyncio
 
-    from .._batch import BatchInputError
-    from .._batch_file import abatch_file
+    from .._batch.files import abatch_file
+    from .._batch.runner import BatchInputError
 
     client = make_client(config_path, model=model, log=not no_log)
     show = sys.stderr.isatty() if progress is None else progress

@@ -12,7 +12,7 @@ from ._common import config_option, echo_json, make_client, parse_key_values
 if TYPE_CHECKING:
     from .._client import Client
     from .._engine import CacheMode
-    from .._types import ChatResponse
+    from .._wire.types import ChatResponse
 
 __all__ = ["chat", "response_json", "status_line"]
 
@@ -165,7 +165,7 @@ def chat(
     The call is recorded in the call log (read it with 'modelbus logs') unless --no-log
     or [log] enabled = false; --json shows its conversation_id, for --cid.
     """
-    from .._routing import build_messages, build_request
+    from .._routing.resolve import build_messages, build_request
 
     params = parse_key_values(options, "-o/--option", as_json=True)
     values = parse_key_values(variables, "-v/--var", as_json=False)

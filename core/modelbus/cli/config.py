@@ -11,8 +11,8 @@ import click
 from ._common import build_catalog, config_option, echo_json, load_config, plugins_for
 
 if TYPE_CHECKING:
-    from .._config import Config
-    from .._registry import Registry
+    from .._config.config import Config
+    from .._plugins.registry import Registry
 
 __all__ = ["check_config", "config", "effective_config", "selected_components"]
 
@@ -32,7 +32,7 @@ def selected_components(cfg: Config, registry: Registry) -> dict[str, list[str]]
     """kind → names the config uses: its plugin sections, the ``[modelbus]`` selectors
     (``cache = "none"`` selects nothing), alias providers and, when no provider is named,
     the one picked from the environment (if any)."""
-    from .._routing import pick_default_provider
+    from .._routing.resolve import pick_default_provider
     from ..errors import ConfigError
 
     out: dict[str, list[str]] = {kind: list(names) for kind, names in cfg.sections.items()}
@@ -67,8 +67,8 @@ def check_config(cfg: Config, registry: Registry) -> None:
     the config is read (:meth:`Config.from_dict`).
 
     Raises :class:`ConfigError` naming the key, the file and the accepted names."""
-    from .._instances import check_deployments, with_instances
-    from .._policies import check_policies
+    from .._engine.policies import check_policies
+    from .._routing.instances import check_deployments, with_instances
     from ..errors import ConfigError
 
     registry = with_instances(cfg, registry)
@@ -164,8 +164,8 @@ def effective_config(cfg: Config, registry: Registry) -> dict[str, Any]:
     """The config as a client would use it: ``[modelbus]`` and each selected plugin's
     settings object (so defaults show), aliases, catalog overrides, rate limits and cost
     budgets, with secrets shown as ``'**********'``."""
-    from .._instances import with_instances
-    from .._settings import settings_to_dict
+    from .._config.settings import settings_to_dict
+    from .._routing.instances import with_instances
 
     registry = with_instances(cfg, registry)
     out: dict[str, Any] = {"source": cfg.source, "modelbus": settings_to_dict(cfg.modelbus)}

@@ -11,8 +11,8 @@ from ._common import config_option, echo_json, load_config, make_client, plugins
 
 if TYPE_CHECKING:
     from .._client import Client
-    from .._config import Config
-    from .._registry import Registry
+    from .._config.config import Config
+    from .._plugins.registry import Registry
 
 __all__ = ["Row", "check_rows", "component_rows", "doctor", "doctor_rows"]
 

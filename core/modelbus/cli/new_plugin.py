@@ -1,5 +1,5 @@
 """``modelbus new-plugin``: scaffold a plugin distribution that installs and passes its
-own tests as made (see ``modelbus._scaffold``)."""
+own tests as made (see ``modelbus._plugins.scaffold``)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def new_plugin(name: str, kind: str, directory: Path, description: str | None) -
     \b
         cd modelbus-NAME && pip install -e '.[test]' && pytest
     """
-    from .._scaffold import scaffold_plugin
+    from .._plugins.scaffold import scaffold_plugin
 
     try:
         files = scaffold_plugin(name, kind, directory, description=description)

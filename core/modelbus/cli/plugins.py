@@ -9,8 +9,8 @@ import click
 from ._common import config_option, echo_json, load_config, report_error, table
 
 if TYPE_CHECKING:
-    from .._config import Config
-    from .._registry import Registry
+    from .._config.config import Config
+    from .._plugins.registry import Registry
 
 __all__ = ["plugin_rows", "plugins"]
 
@@ -23,7 +23,7 @@ def plugin_rows(config_path: str | None) -> list[dict[str, Any]]:
     (CLI commands added), ``error`` (``None``, or why it failed to load, register, add
     commands, or start a token counter or response-format handler: the kinds every client
     starts) and ``builtin``."""
-    from .._plugins import load_plugins, plugin_infos_json
+    from .._plugins.loading import load_plugins, plugin_infos_json
     from ._group import plugin_commands
 
     cfg = load_config(config_path)
@@ -50,7 +50,7 @@ _STARTED_BY_EVERY_CLIENT = ("token_counters", "response_formats")
 
 def _start_failures(registry: Registry, cfg: Config) -> dict[str, list[str]]:
     """Plugin name → the errors of its factories that every client would start."""
-    from .._registry import start
+    from .._plugins.registry import start
     from ..errors import ConfigError, PluginError
 
     out: dict[str, list[str]] = {}
@@ -81,7 +81,7 @@ def plugins(as_json: bool, config_path: str | None) -> None:
         echo_json(rows)
     else:
         _print_table(rows)
-    from .._plugins import _strict
+    from .._plugins.loading import _strict
 
     failed = [r for r in rows if r["error"] is not None]
     if failed and _strict():

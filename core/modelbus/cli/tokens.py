@@ -24,7 +24,7 @@ def tokens(file: IO[str] | None, model: str | None, config_path: str | None) -> 
     provider's own tokenizer when it has one, else a registered counter (tiktoken for
     OpenAI models), else a ~4 characters per token estimate.
     """
-    from .._tokens import count_input
+    from .._tokens.counters import count_input
     from ..errors import ModelbusError
 
     if file is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .._types import (
+from .._wire.types import (
     ChatRequest,
     FunctionCall,
     FunctionSpec,

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from .._client import Client
-from .._config import Config
-from .._plugins import load_plugins
-from .._registry import Registration
-from .._retry import is_retryable
-from .._types import ChatResponse, Message, Usage
+from .._config.config import Config
+from .._plugins.loading import load_plugins
+from .._plugins.registry import Registration
+from .._retry.runner import is_retryable
+from .._wire.types import ChatResponse, Message, Usage
 from ..errors import APIConnectionError
 from ._fake import FakeProvider, FakeReply
 from ._fault_strategies import Turns, fault_scripts, interleavings

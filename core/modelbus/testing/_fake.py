@@ -11,8 +11,8 @@ from typing import Any
 
 import attrs
 
-from .._stream import replay_chunks
-from .._types import (
+from .._wire.stream_accumulator import replay_chunks
+from .._wire.types import (
     ChatChunk,
     ChatRequest,
     ChatResponse,
@@ -55,7 +55,7 @@ class FakeClock:
             self.now += seconds
 
     def as_clock(self) -> Any:
-        from .._retry import Clock
+        from .._retry.runner import Clock
 
         return Clock(self.monotonic, self.sleep, self.asleep)
 
@@ -78,7 +78,7 @@ class FakeReply:
 def _error(
     status: int, message: str, headers: Mapping[str, str] | None, provider: str, code: str | None
 ) -> ProviderError:
-    from .._retry_after import retry_after_seconds
+    from .._retry.retry_after import retry_after_seconds
 
     h = {k.lower(): v for k, v in (headers or {}).items()}
     should = h.get("x-should-retry")

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from hypothesis import strategies as st
 
-from .._types import ChatResponse, Message, Usage
+from .._wire.types import ChatResponse, Message, Usage
 from ..errors import APIConnectionError, APITimeoutError
 from ._fake import FakeReply, _error
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from .._client import Client
-from .._config import Config
-from .._plugins import load_plugins
-from .._registry import Registration
+from .._config.config import Config
+from .._plugins.loading import load_plugins
+from .._plugins.registry import Registration
 from ..hookspecs import hookimpl
 from ._fake import FakeClock, FakeProvider
 

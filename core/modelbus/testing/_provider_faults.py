@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from .._adapt import AdaptedProvider
-from .._retry import is_retryable
-from .._types import ChatChunk, ChatRequest, ChatResponse
+from .._engine.provider_adapter import AdaptedProvider
+from .._retry.runner import is_retryable
+from .._wire.types import ChatChunk, ChatRequest, ChatResponse
 from ..errors import (
     APIConnectionError,
     APITimeoutError,

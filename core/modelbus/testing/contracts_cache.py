@@ -56,9 +56,9 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from .._cache_adapt import adapt_cache
-from .._converter import dumps_response, loads_response
-from .._types import ChatResponse, Message, Usage
+from .._caching.async_side import adapt_cache
+from .._wire.converter import dumps_response, loads_response
+from .._wire.types import ChatResponse, Message, Usage
 from ._cache_machine import CacheMachine, CacheModel
 from ._fake import FakeClock
 

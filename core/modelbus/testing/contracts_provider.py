@@ -60,15 +60,15 @@ from typing import Any
 
 import pytest
 
-from .._adapt import AdaptedProvider, adapt_provider
 from .._client import Client
-from .._config import Config
-from .._param_support import supported_params
-from .._params import REQUEST_PARAMS
-from .._plugins import load_plugins
-from .._registry import Registration
-from .._stream import StreamAccumulator
-from .._types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, Message
+from .._config.config import Config
+from .._engine.param_support import supported_params
+from .._engine.provider_adapter import AdaptedProvider, adapt_provider
+from .._plugins.loading import load_plugins
+from .._plugins.registry import Registration
+from .._wire.params import REQUEST_PARAMS
+from .._wire.stream_accumulator import StreamAccumulator
+from .._wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, Message
 from ..errors import BadRequestError, PluginError
 from ..protocols import AsyncProvider, Capabilities, SyncProvider
 from ._fake import FakeClock

@@ -43,7 +43,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from .._retry import DEFAULT_MAX_RETRY_AFTER_S, max_retry_after, retry_call
+from .._retry.runner import DEFAULT_MAX_RETRY_AFTER_S, max_retry_after, retry_call
 from ..errors import RateLimitError, RetryError, error_for_status
 from ..protocols import RetryPolicy
 from ._fake import FakeClock

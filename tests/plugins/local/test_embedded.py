@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 import modelbus
-from modelbus._settings import structure_settings
-from modelbus._types import (
+from modelbus._config.settings import structure_settings
+from modelbus._wire.types import (
     ChatChunk,
     ChatRequest,
     EmbeddingRequest,

@@ -30,8 +30,8 @@ import jsonschema
 import openai
 import pytest
 
-from modelbus._converter import parse_chat_chunk, parse_chat_response, parse_embedding_response
-from modelbus._types import Message
+from modelbus._wire.converter import parse_chat_chunk, parse_chat_response, parse_embedding_response
+from modelbus._wire.types import Message
 from modelbus_local._embedded import EmbeddedProvider
 from modelbus_local._settings import LocalSettings
 

@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 import modelbus
-from modelbus._types import ChatRequest, Message
+from modelbus._wire.types import ChatRequest, Message
 from modelbus.errors import BadRequestError
 from modelbus.plugin import REQUEST_PARAMS
 from modelbus.testing.contracts_provider import DROPPABLE_SAMPLES

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from modelbus._types import ChatRequest, FunctionCall, FunctionSpec, Message, ToolCall, ToolSpec
+from modelbus._wire.types import (
+    ChatRequest,
+    FunctionCall,
+    FunctionSpec,
+    Message,
+    ToolCall,
+    ToolSpec,
+)
 from modelbus.errors import BadRequestError
 from modelbus.testing.server import Reply, WireServer
 from modelbus_local._prompt_tools import repeated_calls

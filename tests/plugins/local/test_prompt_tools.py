@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelbus._types import ChatRequest, FunctionCall, FunctionSpec, Message, ToolCall, ToolSpec
+from modelbus._wire.types import (
+    ChatRequest,
+    FunctionCall,
+    FunctionSpec,
+    Message,
+    ToolCall,
+    ToolSpec,
+)
 from modelbus_local._prompt_tools import (
     parse_tool_reply,
     prompt_request,

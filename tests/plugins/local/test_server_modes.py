@@ -20,7 +20,14 @@ import pytest
 from structlog.testing import capture_logs
 
 import modelbus
-from modelbus._types import ChatRequest, FunctionCall, FunctionSpec, Message, ToolCall, ToolSpec
+from modelbus._wire.types import (
+    ChatRequest,
+    FunctionCall,
+    FunctionSpec,
+    Message,
+    ToolCall,
+    ToolSpec,
+)
 from modelbus.errors import APIConnectionError, BadRequestError, ConfigError
 from modelbus.testing.server import Reply, WireServer, find_fixture
 from modelbus_local import plugin

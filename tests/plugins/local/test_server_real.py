@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 
 import modelbus
-from modelbus._stream import StreamAccumulator
-from modelbus._types import (
+from modelbus._wire.stream_accumulator import StreamAccumulator
+from modelbus._wire.types import (
     ChatRequest,
     EmbeddingRequest,
     FunctionSpec,

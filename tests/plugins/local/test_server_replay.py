@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import modelbus
-from modelbus._stream import StreamAccumulator
-from modelbus._types import ChatRequest, EmbeddingRequest, Message
+from modelbus._wire.stream_accumulator import StreamAccumulator
+from modelbus._wire.types import ChatRequest, EmbeddingRequest, Message
 from modelbus.testing.server import Reply, WireServer, find_fixture, wire_fixtures
 from modelbus_local._server import NO_KEY, LocalServerProvider
 from modelbus_local._settings import LocalSettings

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from structlog.testing import capture_logs
 
 import modelbus
-import modelbus._secrets
+import modelbus._config.secrets
 from modelbus.cli import cli
 from modelbus.errors import AuthenticationError, ProviderError, RetryError
 from modelbus.testing.server import Reply, WireServer
@@ -220,7 +220,7 @@ def test_a_credential_header_set_by_hand_is_masked_too(
         client.chat("hi", model="gpt-4o-mini")
     assert token not in _rendered(e.value)
     assert srv.requests[0].headers["x-api-key"] == token  # it was sent
-    assert modelbus._secrets.redact_text("visible-trace-id") == "visible-trace-id"
+    assert modelbus._config.secrets.redact_text("visible-trace-id") == "visible-trace-id"
 
 
 def test_a_secret_file_path_expands_the_home_folder(

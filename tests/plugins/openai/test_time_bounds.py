@@ -1,5 +1,5 @@
 """Time is bounded, in all four modes, through a real Client, the ``openai`` provider and
-the real SDK over real sockets (``modelbus._timeouts``, ``modelbus_openai._limits``).
+the real SDK over real sockets (``modelbus._engine.timeouts``, ``modelbus_openai._limits``).
 
 Wall time is the thing under test here, so these tests use the real clock and real
 sockets with short limits (0.3-1 s); each stays under about 2 s.

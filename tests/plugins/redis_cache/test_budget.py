@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from modelbus._budget import Charge
+from modelbus._limits.budget_ledger import Charge
 from modelbus.errors import BudgetExceededError
 from modelbus.testing import FakeClock, FakeProvider, make_client
 from modelbus_redis_cache import RedisBudgetStore, RedisBudgetStoreSettings

@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 import modelbus
-from modelbus._converter import dumps_response
+from modelbus._wire.converter import dumps_response
 from modelbus.errors import ConfigError
 from modelbus.testing import FakeClock, FakeProvider, make_client
 from modelbus_redis_cache import RedisCache, RedisCacheSettings, redact_url

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from structlog.testing import capture_logs
 
-from modelbus._config import RateLimit
+from modelbus._config.config import RateLimit
 from modelbus.protocols import RateLimiter
 from modelbus.testing import FakeClock, FakeProvider, make_client
 from modelbus_redis_cache import RedisRateLimiter

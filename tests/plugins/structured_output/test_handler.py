@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 import modelbus
-from modelbus._types import ChatResponse, Message, Usage
+from modelbus._wire.types import ChatResponse, Message, Usage
 from modelbus.errors import RefusalError, ResponseFormatError
 from modelbus.protocols import Capabilities
 from modelbus.testing import FakeProvider, make_client

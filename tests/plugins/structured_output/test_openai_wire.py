@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
-from modelbus._types import Usage
+from modelbus._wire.types import Usage
 from modelbus.errors import RefusalError, ResponseFormatError
 from modelbus.testing.server import Reply, WireServer, find_fixture
 from modelbus_structured_output import StructuredOutput, partial_type

@@ -13,8 +13,8 @@ import jsonschema
 import pydantic
 import pytest
 
-from modelbus._schema import json_schema
-from modelbus._schema_convert import structure
+from modelbus._schemas.json_schema import json_schema
+from modelbus._schemas.values import structure
 from modelbus.testing import FakeProvider
 from modelbus_structured_output import partial_type
 from modelbus_structured_output._partial import partial_value
@@ -207,7 +207,7 @@ def test_pydantic_is_not_imported_by_modelbus():
 
     code = (
         "import sys, modelbus, modelbus_structured_output\n"
-        "from modelbus._schema import json_schema\n"
+        "from modelbus._schemas.json_schema import json_schema\n"
         "import attrs\n"
         "@attrs.frozen\nclass A:\n    x: int\n"
         "json_schema(A)\n"

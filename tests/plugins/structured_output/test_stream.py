@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelbus._types import Usage
+from modelbus._wire.types import Usage
 from modelbus.errors import ResponseFormatError
 from modelbus.testing import make_client
 from modelbus.testing.server import Reply, WireServer

@@ -1,6 +1,6 @@
 """Time and size limits of one HTTP exchange of the OpenAI-compatible provider.
 
-Time (seconds; see ``modelbus._timeouts`` for where the limits come from):
+Time (seconds; see ``modelbus._engine.timeouts`` for where the limits come from):
 
 - connect: ``connect_timeout_s`` (default 5 s, openai-python's
   ``DEFAULT_TIMEOUT = Timeout(600, connect=5.0)``), cut to what the attempt has left;

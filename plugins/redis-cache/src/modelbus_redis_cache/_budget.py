@@ -1,9 +1,10 @@
 """The ``redis`` budget store: cost budgets shared by every process of a namespace.
 
-The core's ledger (``modelbus._budget``) run in Lua on Redis (``_scripts.BUDGET_RESERVE``
-and ``BUDGET_SETTLE``): one key per budget, scope value and period, holding the spent and
-reserved nano-dollars; a reservation over several keys is all or nothing, in one round
-trip, so calls of all processes see each other's reservations.
+The core's ledger (``modelbus._limits.budget_ledger``) run in Lua on Redis
+(``_scripts.BUDGET_RESERVE`` and ``BUDGET_SETTLE``): one key per budget, scope value and
+period, holding the spent and reserved nano-dollars; a reservation over several keys is
+all or nothing, in one round trip, so calls of all processes see each other's
+reservations.
 
 Nothing local ever means "allow". A busy pool is waited on again (it is this process's
 own concurrency). A real outage (connection refused or reset, a timeout, a failed AUTH)

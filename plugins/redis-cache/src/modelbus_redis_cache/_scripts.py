@@ -11,7 +11,7 @@ Key layout of a namespace ``NS`` (prefix ``P = "modelbus:{NS}:"``, see ``key_pre
 - ``P lock:KEY`` — a single-flight lock (token, with a TTL); pub/sub channel ``P done:KEY``;
 - ``P rl:NAME`` — a rate limiter's buckets (hash: r, t, at);
 - ``P b:KEY`` — a cost budget's ledger entry (hash: s spent, r reserved; integer
-  nano-dollars), see ``modelbus._budget``.
+  nano-dollars), see ``modelbus._limits.budget_ledger``.
 
 Expiry: a value is live while ``e > now``, ``now`` being the caller's clock, checked on
 every read (so all processes agree to the second, and tests move a fake clock). The Redis
@@ -216,7 +216,7 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((per_us + wait) / 1000) + 1000)
 return math.ceil(wait)
 """
 
-# Cost budgets (``modelbus._budget``): all-or-nothing reservation over several keys.
+# Cost budgets (``modelbus._limits.budget_ledger``): all-or-nothing reservation over several keys.
 # KEYS: b:KEY... ARGV: amount, then per key its limit and its period's end in epoch
 # seconds ('' : none). Amounts are integer nano-dollars (exact in Lua's doubles up to
 # 2**53); '%d' keeps large ones out of exponent notation, which HINCRBY would refuse.

@@ -1,0 +1,1 @@
+"""Batches of requests: the runner and batch files."""

@@ -1,0 +1,1 @@
+"""Configuration: ``modelbus.toml``, settings classes, secrets, reference."""

@@ -1,0 +1,1 @@
+"""What bounds spending and pace: budget ledger and holds, rate limits."""

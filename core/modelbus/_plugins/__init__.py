@@ -1,0 +1,1 @@
+"""Plugin discovery, the registry of registrations, plugin scaffolding."""

@@ -1,0 +1,1 @@
+"""Deployment pools: the pure router, the pool provider, shared pool state."""

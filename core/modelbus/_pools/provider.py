@@ -1,0 +1,394 @@
+"""Deployment pools: one logical model served by several deployments.
+
+``[models.gpt-4o] deployments = ["azure-east/gpt-4o", "azure-west/gpt-4o",
+"openai/gpt-4o"]`` routes ``gpt-4o`` to the provider ``pool:gpt-4o``, a
+:class:`PoolProvider`. The pipeline treats it as any provider: cache, budgets, rate
+limits and the retry runner wrap it. Each *attempt* (``chat``, a stream's first
+``next()``, ``embed``) asks the router (``modelbus._pools.router``, pure) for a deployment,
+given the pool state (``modelbus._pools.state``: cooldowns, calls in flight, usage this
+minute, shared between processes with ``[modelbus] pool_state = "redis"``), this pool's
+latencies, the weights and a random draw; sends the request there with the deployment's
+model; and records the outcome:
+
+- a 429, a 5xx, a 408/409, a timeout or a connection error cools the deployment down
+  for its ``Retry-After`` (else ``cooldown_s``), then the error is raised as it is, so
+  the retry runner retries and its next attempt goes to another deployment. While
+  another deployment is healthy the error's ``retry_after_s`` is cleared: the wait the
+  server asked for is this deployment's, not the pool's (a ``Retry-After`` above
+  ``max_retry_after_s`` then no longer ends the call);
+- any other error (400, 401, ...) is raised without a cooldown: another deployment
+  would not fix the request.
+
+A call's cache key is the logical model's: the provider ``pool:NAME``, the model it
+carries (``logical_model``) and the identity ``pool:NAME``, whichever deployment
+answers. ``ChatResponse.provider`` is ``pool:NAME``; ``extra["deployment"]`` names the
+deployment that answered. ``[rate_limits."instance"]`` and
+``[rate_limits."instance/model"]`` limit each deployment (waited on inside the
+attempt); ``[rate_limits."pool:NAME"]`` the pool as a whole.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._limits.rate_limits import arate_limit, rate_limit
+from .._routing.instances import pool_name
+from .._routing.resolve import Route, logical_model
+from .._wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
+from ..errors import PluginError, ProviderError
+from ..protocols import Capabilities, PoolState
+from .router import DeploymentView, choose, cools_down, retry_hint
+from .state import close_state, pool_state
+
+if TYPE_CHECKING:
+    from .._config.config import RateLimit
+    from .._engine import Engine
+    from .._engine.provider_adapter import AdaptedProvider
+    from .state import DeploymentState
+
+__all__ = ["Deployment", "PoolProvider"]
+
+# Weight of the newest latency sample in the moving average.
+_LATENCY_ALPHA = 0.3
+
+
+@attrs.frozen
+class Deployment:
+    """One deployment of a pool: ``name`` (``"instance/model"``), the ``provider``
+    (instance) and ``model`` it sends to, its ``weight``."""
+
+    name: str
+    provider: str
+    model: str
+    weight: float = 1.0
+
+
+class PoolProvider:
+    """The provider ``pool:NAME`` of ``[models.NAME] deployments`` (module doc).
+
+    ``providers(name)`` returns the provider of a deployment's instance; ``state`` is
+    the pool state store and ``pool`` its key there; ``now()`` the client's monotonic
+    seconds; ``random()`` a float in ``[0, 1)`` (injectable); ``limit``/``alimit`` wait
+    on a deployment's rate limits (``(route, request)``); ``warn(event, **kw)`` logs."""
+
+    def __init__(
+        self,
+        alias: str,
+        model: str,
+        deployments: Sequence[Deployment],
+        *,
+        strategy: str,
+        cooldown_s: float,
+        providers: Callable[[str], AdaptedProvider],
+        state: PoolState,
+        now: Callable[[], float],
+        pool: str | None = None,
+        random: Callable[[], float] = _random.random,
+        limit: Callable[[Route, ChatRequest], None] | None = None,
+        alimit: Callable[[Route, ChatRequest], Any] | None = None,
+        warn: Callable[..., None] | None = None,
+        limits: Mapping[str, RateLimit] | None = None,
+        on_close: Callable[[], None] | None = None,
+        state_name: str = "memory",
+    ) -> None:
+        self.name = pool_name(alias)
+        self.default_model = model
+        self.cache_identity = self.name
+        self.deployments = tuple(deployments)
+        self.strategy = strategy
+        self.cooldown_s = cooldown_s
+        self.state = state
+        self.pool = pool or alias
+        self.random = random
+        self._names = [d.name for d in self.deployments]
+        self._providers = providers
+        self._now = now
+        self._limit = limit
+        self._alimit = alimit
+        self._warn = warn
+        self._limits = limits or {}
+        self._on_close = on_close
+        self._state_name = state_name
+        self._latency: list[float | None] = [None] * len(self.deployments)
+
+    @classmethod
+    def of(cls, c: Engine, alias: str) -> PoolProvider:
+        """The pool of ``[models.ALIAS]`` run by client ``c`` (its providers, clock, rate
+        limiter and pool state store)."""
+        a = c.config.models[alias]
+        deps = []
+        for d in a.deployments:
+            provider, _, model = d.partition("/")
+            deps.append(Deployment(d, provider, model, a.weights.get(d, 1.0)))
+        ns = c.namespace
+        return cls(
+            alias,
+            logical_model(alias, a),
+            deps,
+            strategy=a.strategy,
+            cooldown_s=a.cooldown_s,
+            providers=c.provider,
+            state=pool_state(c),
+            now=c.clock.monotonic,
+            pool=f"{ns}\x1f{alias}" if ns else alias,
+            limit=lambda route, req: rate_limit(c, route, req),
+            alimit=lambda route, req: arate_limit(c, route, req),
+            warn=c.log_warning,
+            limits=c.config.rate_limits,
+            on_close=lambda: close_state(c),
+            state_name=c.config.modelbus.pool_state,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The first deployment's (a pool's deployments serve the same model)."""
+        return self._providers(self.deployments[0].provider).capabilities
+
+    # --- the decision and its records -----------------------------------------------------
+    def _views(self, states: Sequence[DeploymentState]) -> list[DeploymentView]:
+        return [
+            DeploymentView(d.weight, s.cooldown_s, s.in_flight, lat, self._headroom(d, s))
+            for d, s, lat in zip(self.deployments, states, self._latency, strict=True)
+        ]
+
+    def _headroom(self, d: Deployment, s: DeploymentState) -> float | None:
+        if self.strategy != "usage" or not self._limits:
+            return None
+        room: float | None = None
+        for key in (d.provider, d.name):
+            lim = self._limits.get(key)
+            if lim is None:
+                continue
+            for cap, used in ((lim.rpm, s.requests), (lim.tpm, s.tokens)):
+                if cap:
+                    left = max(0.0, 1.0 - used / cap)
+                    room = left if room is None else min(room, left)
+        return room
+
+    def _read_failed(self, exc: Exception) -> PluginError:
+        return PluginError(
+            f"pool {self.name!r}: the pool state store {self._state_name!r} cannot be read "
+            f"({type(exc).__name__}: {exc}); nothing was sent (a pool never routes on "
+            "state it could not read; see [modelbus] pool_state)",
+            plugin="pool_states",
+        )
+
+    def _pick(self, states: Sequence[DeploymentState]) -> tuple[int, list[DeploymentView]]:
+        views = self._views(states)
+        return choose(self.strategy, views, self.random()), views
+
+    def _cooldown(self, exc: BaseException) -> float:
+        hint = getattr(exc, "retry_after_s", None)
+        return float(hint) if hint is not None and hint > 0 else self.cooldown_s
+
+    def _after_failure(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
+        """Point the retry at another deployment (module doc) and say so on the error."""
+        views[i] = attrs.evolve(views[i], cooldown_s=self._cooldown(exc))
+        hint = getattr(exc, "retry_after_s", None)
+        new = retry_hint(views, i, hint)
+        if isinstance(exc, ProviderError) and new != hint:
+            exc.retry_after_s = new
+        exc.add_note(
+            f"pool {self.name}: deployment {self._names[i]} cooled down for "
+            f"{views[i].cooldown_s:g}s"
+        )
+
+    def _succeeded(self, i: int, latency_s: float) -> None:
+        old = self._latency[i]
+        self._latency[i] = latency_s if old is None else old + _LATENCY_ALPHA * (latency_s - old)
+
+    def _logged(self, what: str, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # the answer exists; the record is what failed
+            self._state_failed(what, exc)
+
+    def _state_failed(self, what: str, exc: BaseException) -> None:
+        if self._warn is not None:
+            self._warn(
+                "pool_state_failed", pool=self.name, step=what, error=f"{type(exc).__name__}: {exc}"
+            )
+
+    def _sub(self, i: int, req: Any) -> Any:
+        model = self.deployments[i].model
+        return req if req.model == model else attrs.evolve(req, model=model)
+
+    def _provider(self, i: int) -> AdaptedProvider:
+        # Built on first use (a deployment never drawn never starts); before the latency
+        # clock starts, so a first call's SDK import is not counted as the deployment's.
+        return self._providers(self.deployments[i].provider)
+
+    def _route(self, i: int) -> Route:
+        d = self.deployments[i]
+        return Route(d.provider, d.model)
+
+    def _answered(self, i: int, resp: ChatResponse) -> ChatResponse:
+        return attrs.evolve(resp, extra={**resp.extra, "deployment": self._names[i]})
+
+    def _tagged(self, i: int, chunk: ChatChunk) -> ChatChunk:
+        # on a stream's first chunk: the aggregated response's extra gets it from there
+        return attrs.evolve(chunk, extra={**chunk.extra, "deployment": self._names[i]})
+
+    # --- sync ----------------------------------------------------------------------------
+    def _start(self) -> tuple[int, list[DeploymentView]]:
+        try:
+            states = self.state.read(self.pool, self._names, self._now())
+        except Exception as exc:
+            raise self._read_failed(exc) from exc
+        return self._pick(states)
+
+    def _send(self, i: int, req: ChatRequest | None) -> float:
+        if req is not None and self._limit is not None:
+            self._limit(self._route(i), req)
+        now = self._now()
+        try:
+            self.state.begin(self.pool, self._names[i], now)
+        except Exception as exc:
+            raise self._read_failed(exc) from exc
+        return now
+
+    def _fail(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
+        name = self._names[i]
+        if cools_down(exc):
+            seconds = self._cooldown(exc)
+            self._logged("cool", lambda: self.state.cool(self.pool, name, seconds, self._now()))
+            self._after_failure(i, exc, views)
+        self._logged("end", lambda: self.state.end(self.pool, name, 0, self._now()))
+
+    def _end(self, i: int, tokens: int) -> None:
+        name = self._names[i]
+        self._logged("end", lambda: self.state.end(self.pool, name, tokens, self._now()))
+
+    def _one(self, method: str, request: Any, limited: bool) -> tuple[int, Any]:
+        """One attempt of a whole call (chat, embed): pick, send, record."""
+        i, views = self._start()
+        sub = self._sub(i, request)
+        send = getattr(self._provider(i), method)  # built before the clock starts
+        t0 = self._send(i, sub if limited else None)
+        try:
+            resp = send(sub)
+        except Exception as exc:
+            self._fail(i, exc, views)
+            raise
+        self._succeeded(i, self._now() - t0)
+        self._end(i, resp.usage.total_tokens)
+        return i, resp
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        return self._answered(*self._one("chat", request, True))
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return self._one("embed", request, False)[1]  # type: ignore[no-any-return]
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        i, views = self._start()
+        sub = self._sub(i, request)
+        provider = self._provider(i)
+        t0 = self._send(i, sub)
+        tokens, first, ended = 0, True, False
+        try:
+            for chunk in provider.stream(sub):
+                if first:  # a stream's latency: to its first chunk
+                    self._succeeded(i, self._now() - t0)
+                    first = False
+                    chunk = self._tagged(i, chunk)
+                if chunk.usage is not None:
+                    tokens = chunk.usage.total_tokens
+                yield chunk
+        except Exception as exc:
+            ended = True
+            self._fail(i, exc, views)
+            raise
+        finally:
+            if not ended:  # finished, or closed early by the caller
+                self._end(i, tokens)
+
+    # --- async ---------------------------------------------------------------------------
+    async def _astart(self) -> tuple[int, list[DeploymentView]]:
+        try:
+            states = await self.state.aread(self.pool, self._names, self._now())
+        except Exception as exc:
+            raise self._read_failed(exc) from exc
+        return self._pick(states)
+
+    async def _asend(self, i: int, req: ChatRequest | None) -> float:
+        if req is not None and self._alimit is not None:
+            await self._alimit(self._route(i), req)
+        now = self._now()
+        try:
+            await self.state.abegin(self.pool, self._names[i], now)
+        except Exception as exc:
+            raise self._read_failed(exc) from exc
+        return now
+
+    async def _afail(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
+        if cools_down(exc):
+            try:
+                await self.state.acool(self.pool, self._names[i], self._cooldown(exc), self._now())
+            except Exception as failed:
+                self._state_failed("cool", failed)
+            self._after_failure(i, exc, views)
+        await self._aend(i, 0)
+
+    async def _aend(self, i: int, tokens: int) -> None:
+        try:
+            await self.state.aend(self.pool, self._names[i], tokens, self._now())
+        except Exception as failed:
+            self._state_failed("end", failed)
+
+    async def _aone(self, method: str, request: Any, limited: bool) -> tuple[int, Any]:
+        i, views = await self._astart()
+        sub = self._sub(i, request)
+        send = getattr(self._provider(i), method)
+        t0 = await self._asend(i, sub if limited else None)
+        try:
+            resp = await send(sub)
+        except Exception as exc:
+            await self._afail(i, exc, views)
+            raise
+        self._succeeded(i, self._now() - t0)
+        await self._aend(i, resp.usage.total_tokens)
+        return i, resp
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        return self._answered(*await self._aone("achat", request, True))
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return (await self._aone("aembed", request, False))[1]  # type: ignore[no-any-return]
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        i, views = await self._astart()
+        sub = self._sub(i, request)
+        provider = self._provider(i)
+        t0 = await self._asend(i, sub)
+        tokens, first, ended = 0, True, False
+        try:
+            async for chunk in provider.astream(sub):
+                if first:
+                    self._succeeded(i, self._now() - t0)
+                    first = False
+                    chunk = self._tagged(i, chunk)
+                if chunk.usage is not None:
+                    tokens = chunk.usage.total_tokens
+                yield chunk
+        except Exception as exc:
+            ended = True
+            await self._afail(i, exc, views)
+            raise
+        finally:
+            if not ended:
+                await self._aend(i, tokens)
+
+    def close(self) -> None:
+        """Close the client's pool state store (the client closes the deployments'
+        providers itself)."""
+        if self._on_close is not None:
+            self._on_close()
+
+    async def aclose(self) -> None:
+        """The async twin of :meth:`close`."""
+        self.close()

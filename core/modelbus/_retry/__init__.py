@@ -1,0 +1,1 @@
+"""Retries: the policy runner, the retry quota and ``Retry-After`` parsing."""

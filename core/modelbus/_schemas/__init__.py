@@ -1,0 +1,1 @@
+"""JSON Schema from Python types, record types, and response formats."""

@@ -1,0 +1,1 @@
+"""Token counting and fitting a prompt into the context window."""

@@ -1,0 +1,1 @@
+"""Tools (functions the model may call) and the tool loop."""
