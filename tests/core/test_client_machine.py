@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from modelbus import _singleflight
 from modelbus._engine import Engine
+from modelbus._engine import singleflight as _singleflight
 from modelbus.builtins import retry
 from modelbus.testing.machines import ClientMachine
 

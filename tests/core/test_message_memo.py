@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelbus import _message_memo as memo
 from modelbus._engine.prepare import _messages_bound, prompt_upper_bound
 from modelbus._routing.resolve import _build_each, build_messages, build_request
+from modelbus._wire import message_memo as memo
 from modelbus._wire.converter import message_from_openai, message_to_openai, request_body
 from modelbus.builtins.tokens import TiktokenCounter
 
