@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._limits.budgets import abilled_attempts, billed_attempts
+from .._limits.holds import abilled_attempts, billed_attempts
 from .._retry.runner import aretry_call, retry_call
 from .cache_lock import arun_locked, run_locked
 from .plan import miss_error, outcome, priced, storable

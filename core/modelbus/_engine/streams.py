@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._limits.budgets import abilled_attempts, billed_attempts
+from .._limits.holds import abilled_attempts, billed_attempts
 from .._retry.runner import aretry_call, retry_call
 from .._wire.stream_accumulator import StreamAccumulator, ahead_chunks, head_chunks, replay_chunks
 from .._wire.types import ChatChunk, ChatRequest, ChatResponse
