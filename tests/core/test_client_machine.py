@@ -43,6 +43,14 @@ def _ignores_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry.ExponentialBackoff, "next_delay", next_delay)
 
 
+def _streams_never_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The gap of issue 14: identical streams each making their own provider call.
+    from modelbus._engine.fanout import AsyncFlights, Flights
+
+    monkeypatch.setattr(Flights, "join", lambda self, key, produce: (produce(), False))
+    monkeypatch.setattr(AsyncFlights, "join", lambda self, key, produce: (produce(), False))
+
+
 def _counts_shared_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     # The usage_totals defect of issue 15: a shared call counted once per caller.
     real = Engine.done
@@ -60,6 +68,7 @@ BROKEN = {
     "thread single-flight off": lambda mp: mp.setattr(
         _singleflight.SingleFlight, "do", _never_shared_sync
     ),
+    "stream single-flight off": _streams_never_shared,
     "Retry-After ignored": _ignores_retry_after,
     "shared calls counted per caller": _counts_shared_calls,
 }
