@@ -22,7 +22,8 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from types import TracebackType
+
+from ._servers import ChildServer
 
 __all__ = ["REPLY", "RawServerProcess", "main"]
 
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     asyncio.run(_serve(args.port, args.latency_ms))
 
 
-class RawServerProcess:
+class RawServerProcess(ChildServer):
     """``python -m benchmarks._rawserver`` as a child process; ``base_url`` once up,
     :meth:`count` the POSTs answered so far. Raises ``RuntimeError`` with the child's
     stderr when it does not come up."""
@@ -196,33 +197,6 @@ class RawServerProcess:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(f"{root}/__count", timeout=10) as r:
             return int(json.loads(r.read())["count"])
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for f in (proc.stdout, proc.stderr):
-            if f is not None:
-                f.close()
-
-    def __enter__(self) -> RawServerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 if __name__ == "__main__":

@@ -12,11 +12,54 @@ import subprocess
 import sys
 import threading
 from types import TracebackType
+from typing import Self
 
-__all__ = ["WireServerProcess"]
+__all__ = ["ChildServer", "WireServerProcess"]
 
 
-class WireServerProcess:
+class ChildServer:
+    """A server in a child process: ``start()`` (a subclass's) sets ``_proc`` and returns
+    its ``base_url``; :meth:`stop` ends it (SIGTERM, then SIGKILL after 10 s) and closes
+    its pipes; a context manager starts and stops it."""
+
+    _proc: subprocess.Popen[str] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class WireServerProcess(ChildServer):
     """``python -m modelbus.testing.server --port 0 --latency-ms MS [--stream-chunks K]``
     as a child process; ``base_url`` (``http://127.0.0.1:PORT/v1``) once it printed it.
 
@@ -34,10 +77,6 @@ class WireServerProcess:
         self.start_timeout_s = start_timeout_s
         self.base_url = ""
         self._proc: subprocess.Popen[str] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
 
     def start(self) -> str:
         args = [sys.executable, "-m", "modelbus.testing.server", "--port", "0"]
@@ -69,29 +108,3 @@ class WireServerProcess:
             )
         self.base_url = url
         return url
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        for f in (proc.stdout, proc.stderr):
-            if f is not None:
-                f.close()
-
-    def __enter__(self) -> WireServerProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
