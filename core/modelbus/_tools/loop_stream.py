@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._engine.stream_object import AsyncStreamObject, StreamObject, StreamState
 from .._routing.resolve import build_messages
 from .._wire.types import ChatChunk, ChatResponse, Message
 from .loop import _check_rounds, _next_choice, _observed, _over_limit, _Totals, resolve_tools
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncLoopStream", "LoopStream"]
 
 
-class _LoopBase:
+class _LoopBase(StreamState):
     def __init__(
         self,
         client: Client,
@@ -45,16 +46,6 @@ class _LoopBase:
         self._kwargs = dict(stream_kwargs)
         self._choice = params.pop("tool_choice", None)
         self._params = params
-        self._response: ChatResponse | None = None
-        self._scope: Scope | None = None
-
-    @property
-    def response(self) -> ChatResponse:
-        """The final round's response with the loop's totals and transcript; raises
-        ``RuntimeError`` before the stream ended."""
-        if self._response is None:
-            raise RuntimeError("the stream has not finished; iterate it to the end first")
-        return self._response
 
     def _round_args(self) -> dict[str, Any]:
         specs = self._registry.specs()
@@ -87,37 +78,12 @@ class _LoopBase:
         return False
 
 
-class LoopStream(_LoopBase):
-    """Iterate it for every round's :class:`ChatChunk`; ``.response`` afterwards."""
+class LoopStream(_LoopBase, StreamObject):
+    """Iterate it for every round's :class:`ChatChunk`; ``.response`` afterwards is the
+    final round's response with the loop's totals and transcript."""
 
-    _gen: Iterator[ChatChunk] | None = None
-
-    def __iter__(self) -> Iterator[ChatChunk]:
-        if self._gen is None:
-            self._gen = self._run()
-        return self._gen
-
-    def __enter__(self) -> LoopStream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop: the round in progress is closed (see ``ChatStream.close``)."""
-        if self._gen is not None:
-            self._gen.close()  # type: ignore[attr-defined]
-
-    def _run(self) -> Iterator[ChatChunk]:
-        scope = self._start()
-        try:
-            yield from self._rounds(scope)
-        except BaseException as exc:
-            if scope is not None:
-                scope.failed(exc)
-            raise
-        if scope is not None:
-            scope.finished(self.response)
+    def _chunks(self, scope: Scope | None) -> Iterator[ChatChunk]:
+        return self._rounds(scope)
 
     def _rounds(self, scope: Scope | None) -> Iterator[ChatChunk]:
         t0, totals, rounds = time.perf_counter(), _Totals(), 0
@@ -132,41 +98,11 @@ class LoopStream(_LoopBase):
             self._choice = _next_choice(self._choice)
 
 
-class AsyncLoopStream(_LoopBase):
+class AsyncLoopStream(_LoopBase, AsyncStreamObject):
     """The async twin of :class:`LoopStream` (a round's tool calls run concurrently)."""
 
-    _gen: AsyncIterator[ChatChunk] | None = None
-
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        if self._gen is None:
-            self._gen = self._run()
-        return self._gen
-
-    async def __aenter__(self) -> AsyncLoopStream:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """The async twin of :meth:`LoopStream.close`."""
-        if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]
-
-    async def _run(self) -> AsyncIterator[ChatChunk]:
-        scope = self._start()
-        rounds = self._rounds(scope)
-        try:
-            async for chunk in rounds:
-                yield chunk
-        except BaseException as exc:
-            if scope is not None:
-                scope.failed(exc)
-            raise
-        finally:
-            await rounds.aclose()  # type: ignore[attr-defined]
-        if scope is not None:
-            scope.finished(self.response)
+    def _chunks(self, scope: Scope | None) -> AsyncIterator[ChatChunk]:
+        return self._rounds(scope)
 
     async def _rounds(self, scope: Scope | None) -> AsyncIterator[ChatChunk]:
         t0, totals, rounds = time.perf_counter(), _Totals(), 0
