@@ -147,6 +147,7 @@ class AsyncFanout(Generic[T]):
         self._consumers = 0
 
     def join(self) -> bool:
+        """Count one more consumer; ``False`` when the fanout has already ended."""
         if self._ended:
             return False
         self._consumers += 1
@@ -157,6 +158,7 @@ class AsyncFanout(Generic[T]):
         self._on_end()
 
     async def consume(self) -> AsyncIterator[T]:
+        """As :meth:`Fanout.consume`, pulling under an ``asyncio.Lock``."""
         i = 0
         items = self._items
         try:
@@ -200,6 +202,7 @@ class AsyncFlights:
     def join(
         self, key: str, produce: Callable[[], AsyncIterator[T]]
     ) -> tuple[AsyncIterator[T], bool]:
+        """As :meth:`Flights.join`, for the tasks of one event loop."""
         fan = self._open.get(key)
         if fan is not None and fan.join():
             return fan.consume(), True  # type: ignore[return-value]
@@ -214,4 +217,5 @@ class AsyncFlights:
         return new.consume(), False  # type: ignore[return-value]
 
     def in_flight(self) -> dict[str, int]:
+        """Every key with an open stream, and how many consumers read it."""
         return {k: f._consumers for k, f in self._open.items()}
