@@ -174,6 +174,9 @@ class Catalog:
 
     def __init__(self, entries: Mapping[str, CatalogEntry]) -> None:
         self._entries = dict(entries)
+        # Names looked up before → their entry (or None): a dated name reported by every
+        # response (gpt-4o-mini-2024-07-18) is resolved once, not on each call's pricing.
+        self._resolved: dict[str, CatalogEntry | None] = {}
 
     @classmethod
     def load(cls, *overrides: Mapping[str, Mapping[str, Any]]) -> Catalog:
@@ -190,6 +193,10 @@ class Catalog:
 
     def get(self, model: str) -> CatalogEntry | None:
         """The entry of ``model``, or of its undated name; ``None`` when unknown."""
+        try:
+            return self._resolved[model]
+        except KeyError:
+            pass
         e = self._entries.get(model)
         if e is None:
             base, sep, tail = model.rpartition("-")
@@ -200,6 +207,9 @@ class Catalog:
                     base, sep, tail = base.rpartition("-")
                 else:
                     break
+        if len(self._resolved) >= 4096:  # names from the wire: bounded
+            self._resolved.clear()
+        self._resolved[model] = e
         return e
 
     def cost(self, model: str, usage: Usage, service_tier: str | None = None) -> float | None:

@@ -102,6 +102,7 @@ class Engine:
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
         self._quotas: dict[str, RetryQuota] = {}
+        self._route_limits: dict[int, tuple[Route, Any]] = {}
         self.counters: dict[str, TokenCounter] | None = None  # started on first count
         self.totals = Totals()
         self._ttl = config.modelbus.cache_ttl_s
@@ -364,15 +365,26 @@ class Engine:
     def limits(self, call: Call) -> Any:
         """The time limits of ``call`` (``modelbus._engine.timeouts.CallLimits``): the call's
         timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
-        timeout of ``[modelbus]``."""
-        deadline = getattr(self.policy(call.route), "deadline_s", None)
+        timeout of ``[modelbus]``. The same for every call on a route without a timeout
+        of its own, so those are built once per route (routes are kept by the client's
+        route table, so the identity check holds)."""
         o, route = call.options, call.route
-        return CallLimits(
+        if o.timeout_s is None:
+            known = self._route_limits.get(id(route))
+            if known is not None and known[0] is route:
+                return known[1]
+        deadline = getattr(self.policy(route), "deadline_s", None)
+        limits = CallLimits(
             o.timeout_s if o.timeout_s is not None else route.timeout_s,
             None if deadline is None else float(deadline),
             self.config.modelbus.stream_idle_timeout_s,
             route.provider,
         )
+        if o.timeout_s is None:
+            if len(self._route_limits) >= 1024:
+                self._route_limits.clear()
+            self._route_limits[id(route)] = (route, limits)
+        return limits
 
     def fallback(self, call: Call, error: BaseException, scope: Any = None) -> Call | None:
         """The call to make after ``error``, on the next fallback model, or ``None``

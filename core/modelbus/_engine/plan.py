@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from ..errors import CacheMiss
+from .totals import response_with
 
 if TYPE_CHECKING:
     from .._catalog import Catalog
@@ -122,7 +123,7 @@ def priced(
     ``model`` (the response's, else the request's), ``attempts`` and ``cost_usd`` (US
     dollars at the billed tier's catalog price; ``None`` when unpriced)."""
     model = resp.model or req.model
-    return attrs.evolve(
+    return response_with(
         resp,
         provider=route.provider,
         model=model,

@@ -35,7 +35,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -195,26 +195,10 @@ class CallLimits:
         finally:
             _CURRENT.reset(token)
 
-    @contextlib.asynccontextmanager
-    async def aattempt(self, elapsed_s: float) -> AsyncIterator[None]:
-        """Run one async attempt with its limits in context, cancelled (as
-        :class:`APITimeoutError`) when its time is up."""
-        budget = self.left(elapsed_s)
-        token = _CURRENT.set(self._limits(budget))
-        try:
-            if budget is None:
-                yield
-                return
-            cm = asyncio.timeout(budget)
-            try:
-                async with cm:
-                    yield
-            except TimeoutError as exc:
-                if not cm.expired():
-                    raise
-                raise self.timed_out(budget) from exc
-        finally:
-            _CURRENT.reset(token)
+    def aattempt(self, elapsed_s: float) -> _AsyncAttempt:
+        """Run one async attempt with its limits in context (``async with``), cancelled
+        (as :class:`APITimeoutError`) when its time is up."""
+        return _AsyncAttempt(self, self.left(elapsed_s))
 
     def timed_out(self, budget: float) -> APITimeoutError:
         """The error of an attempt cut after ``budget`` seconds."""
@@ -239,6 +223,42 @@ class CallLimits:
             hint="the server stalled mid-answer; not retried because chunks were already "
             "delivered. Raise [modelbus] stream_idle_timeout_s if long pauses are normal",
         )
+
+
+class _AsyncAttempt:
+    """The ``async with`` of :meth:`CallLimits.aattempt`. A class rather than an
+    ``asynccontextmanager``: it runs on every async call, and an async generator costs a
+    frame, its finalizer registration with the loop and two extra resumptions."""
+
+    __slots__ = ("_cm", "_limits", "_token", "budget")
+
+    def __init__(self, limits: CallLimits, budget: float | None) -> None:
+        self._limits = limits
+        self.budget = budget
+        self._cm: asyncio.Timeout | None = None
+
+    async def __aenter__(self) -> None:
+        budget = self.budget
+        self._token = _CURRENT.set(self._limits._limits(budget))
+        if budget is not None:
+            cm = self._cm = asyncio.timeout(budget)
+            await cm.__aenter__()
+
+    async def __aexit__(self, et: Any, ev: Any, tb: Any) -> bool:
+        cm = self._cm
+        try:
+            if cm is not None:
+                try:
+                    await cm.__aexit__(et, ev, tb)
+                except TimeoutError as exc:  # the attempt was cancelled by our timer
+                    if not cm.expired():
+                        raise
+                    raise self._limits.timed_out(self.budget or 0.0) from exc
+                if et is not None and issubclass(et, TimeoutError) and cm.expired():
+                    raise self._limits.timed_out(self.budget or 0.0) from ev
+        finally:
+            _CURRENT.reset(self._token)
+        return False
 
 
 class _Watchdog:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import operator
 import threading
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._wire.types import ChatResponse, Usage
-from .plan import Outcome
 
-__all__ = ["Totals", "UsageTotals", "with_latency"]
+if TYPE_CHECKING:
+    from .plan import Outcome
+
+__all__ = ["Totals", "UsageTotals", "response_with", "with_latency"]
 
 
 @attrs.frozen
@@ -31,25 +34,39 @@ class UsageTotals:
 
 
 class Totals:
-    """The running totals of one client (thread-safe)."""
+    """The running totals of one client (thread-safe). Kept as plain numbers and built
+    into a :class:`UsageTotals` only when asked: adding a call is on every call's path,
+    reading the totals is not."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals = UsageTotals()
-        self._cache_hits = 0  # kept apart: a hit must not rebuild UsageTotals (hot path)
+        self._requests = 0
+        self._cache_hits = 0
         self._shared = 0
+        self._unpriced = 0
+        self._cost_usd = 0.0
+        # Usage's integer fields in their order (prompt, completion, total, cached,
+        # reasoning, cache_write) and whether any part was estimated.
+        self._tokens = [0, 0, 0, 0, 0, 0]
+        self._estimated = False
 
     def add(self, resp: ChatResponse) -> None:
         """Count one provider call: its usage and cost."""
+        u, cost = resp.usage, resp.cost_usd
         with self._lock:
-            t = self._totals
-            self._totals = attrs.evolve(
-                t,
-                requests=t.requests + 1,
-                usage=t.usage + resp.usage,
-                cost_usd=t.cost_usd + (resp.cost_usd or 0.0),
-                unpriced_requests=t.unpriced_requests + (resp.cost_usd is None),
-            )
+            self._requests += 1
+            t = self._tokens
+            t[0] += u.prompt_tokens
+            t[1] += u.completion_tokens
+            t[2] += u.total_tokens
+            t[3] += u.cached_tokens
+            t[4] += u.reasoning_tokens
+            t[5] += u.cache_write_tokens
+            self._estimated = self._estimated or u.estimated
+            if cost is None:
+                self._unpriced += 1
+            else:
+                self._cost_usd += cost
 
     def answered(self, resp: ChatResponse, outcome: Outcome, counted: bool) -> None:
         """Count one answer handed to a caller: a cache hit, a share of another caller's
@@ -67,13 +84,35 @@ class Totals:
     def snapshot(self) -> UsageTotals:
         """The totals now."""
         with self._lock:
-            return attrs.evolve(self._totals, cache_hits=self._cache_hits, shared=self._shared)
+            p, c, total, cached, reasoning, write = self._tokens
+            usage = Usage(p, c, total, cached, reasoning, self._estimated, write)
+            return UsageTotals(
+                requests=self._requests,
+                cache_hits=self._cache_hits,
+                shared=self._shared,
+                usage=usage,
+                cost_usd=self._cost_usd,
+                unpriced_requests=self._unpriced,
+            )
 
 
 _RESPONSE_FIELDS = tuple(a.name for a in attrs.fields(ChatResponse))
 _response_values = operator.attrgetter(*_RESPONSE_FIELDS)
-_LATENCY = _RESPONSE_FIELDS.index("latency_s")
-_EXTRA = _RESPONSE_FIELDS.index("extra")
+_INDEX = {name: i for i, name in enumerate(_RESPONSE_FIELDS)}
+_LATENCY = _INDEX["latency_s"]
+_EXTRA = _INDEX["extra"]
+
+
+def response_with(resp: ChatResponse, **changes: Any) -> ChatResponse:
+    """``attrs.evolve(resp, **changes)`` at a third of the cost for ChatResponse itself
+    (whose fields take no validators or converters: its constructor is the generated
+    positional one); subclasses use evolve."""
+    if type(resp) is not ChatResponse:
+        return attrs.evolve(resp, **changes)
+    values = list(_response_values(resp))
+    for name, value in changes.items():
+        values[_INDEX[name]] = value
+    return ChatResponse(*values)
 
 
 def with_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:

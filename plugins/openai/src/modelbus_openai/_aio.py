@@ -109,8 +109,11 @@ def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: s
         proxy, proxy_auth = get_env_proxy_for_url(URL(base))
     except LookupError:
         proxy, proxy_auth = None, None
+    # The headers are the session's: per request, aiohttp would merge them into a new
+    # multidict one by one; as defaults they are copied in one step, in the same order.
     session = aiohttp.ClientSession(
         connector=connector,
+        headers=headers,
         proxy=proxy,
         proxy_auth=proxy_auth,
         timeout=aiohttp.ClientTimeout(
@@ -155,13 +158,16 @@ class AioPoster:
             kw["timeout"] = client_timeout(timeout)
         reader = BodyReader(self.provider, max_bytes, ends_at)
         try:
-            async with self.session.post(
-                url, data=data, headers=self.headers, allow_redirects=False, **kw
-            ) as r:
+            async with self.session.post(url, data=data, allow_redirects=False, **kw) as r:
                 status, headers = r.status, r.headers
                 reader.start(status, headers)
-                async for piece in r.content.iter_any():
-                    reader.add(piece, status, headers)
+                if headers.get("Content-Length") is not None:
+                    # Declared and under the cap (``start``): aiohttp reads exactly that
+                    # many bytes, in one call rather than a loop over pieces.
+                    reader.add(await r.read(), status, headers)
+                else:
+                    async for piece in r.content.iter_any():
+                        reader.add(piece, status, headers)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise aiohttp_error(exc, self.provider) from exc
         content = reader.content()
@@ -187,13 +193,25 @@ def _dumps(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
+# id(timeout) → (timeout, ClientTimeout): the fixed timeouts of ``_limits.request_timeout``
+# come back as the same object on every call, so they are converted once.
+_CLIENT_TIMEOUTS: dict[int, tuple[Any, Any]] = {}
+
+
 def client_timeout(timeout: Any) -> Any:
     """An ``httpx2.Timeout`` as an ``aiohttp.ClientTimeout`` (connect, read, pool)."""
+    known = _CLIENT_TIMEOUTS.get(id(timeout))
+    if known is not None and known[0] is timeout:
+        return known[1]
     import aiohttp
 
-    return aiohttp.ClientTimeout(
+    converted = aiohttp.ClientTimeout(
         sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
     )
+    if len(_CLIENT_TIMEOUTS) >= 256:
+        _CLIENT_TIMEOUTS.clear()
+    _CLIENT_TIMEOUTS[id(timeout)] = (timeout, converted)  # the reference keeps the id
+    return converted
 
 
 def aiohttp_error(exc: BaseException, provider: str) -> ProviderError:

@@ -50,13 +50,25 @@ EMBEDDING_BYTES_PER_INPUT = 64 * 1024
 _MIN_WAIT_S = 0.001
 
 
+# (id(base), stream, overrides, idle) → (base, timeout): the timeout of attempts without
+# a time limit of their own (the default: no timeout=, no deadline_s) is the same on
+# every call, so it is built once rather than per request.
+_FIXED: dict[tuple[int, bool, bool, float | None], tuple[Any, Any]] = {}
+
+
 def request_timeout(base: Any, stream: bool) -> tuple[Any, float | None]:
     """The ``httpx2.Timeout`` of one request made under the attempt in flight, from the
     provider's ``base`` timeout, and the ``time.monotonic()`` at which the attempt's
     time is up (``None``: no limit)."""
+    lim = attempt_limits()
+    fixed = lim.ends_at is None
+    if fixed:
+        key = (id(base), stream, lim.overrides, lim.stream_idle_timeout_s)
+        known = _FIXED.get(key)
+        if known is not None and known[0] is base:
+            return known[1], None
     import httpx2
 
-    lim = attempt_limits()
     total = lim.timeout(base.read)
     read = lim.read_timeout(base.read, stream)
 
@@ -71,6 +83,11 @@ def request_timeout(base: Any, stream: bool) -> tuple[Any, float | None]:
     timeout = httpx2.Timeout(
         connect=cut(base.connect), read=read, write=cut(base.write), pool=cut(base.pool)
     )
+    if fixed:
+        if len(_FIXED) >= 256:
+            _FIXED.clear()
+        _FIXED[key] = (base, timeout)
+        return timeout, None
     return timeout, None if total is None else time.monotonic() + total
 
 
