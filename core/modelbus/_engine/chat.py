@@ -23,6 +23,8 @@ from .plan import miss_error, outcome, priced, storable
 from .prepare import aprepare, prepare
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from .._wire.types import ChatResponse
     from .engine import Engine
     from .options import Call
@@ -41,6 +43,8 @@ def chat(e: Engine, call: Call) -> ChatResponse:
 
 
 def _chain(e: Engine, call: Call) -> ChatResponse:
+    # Recursive on purpose: the next fallback runs inside the ``except``, so its error
+    # chains the ones before it (``__context__``), as the traceback shows them.
     try:
         return _once(e, call)
     except Exception as exc:
@@ -100,13 +104,14 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
     return resp
 
 
-async def achat(e: Engine, call: Call) -> ChatResponse:
-    """The async twin of :func:`chat`."""
+def achat(e: Engine, call: Call) -> Awaitable[ChatResponse]:
+    """The async twin of :func:`chat`: the awaitable of the call. A plain function that
+    hands back the coroutine, so the call's frames are one fewer on every resumption."""
     if e.observers is not None:
         from .observe import aobserved
 
-        return await aobserved(e, call.route, call.request, lambda _: _achain(e, call))
-    return await _achain(e, call)
+        return aobserved(e, call.route, call.request, lambda _: _achain(e, call))
+    return _achain(e, call)
 
 
 async def _achain(e: Engine, call: Call) -> ChatResponse:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._catalog import CatalogEntry
-from .._limits.budgets import Hold, areserve, reserve
-from .._limits.rate_limits import arate_limit, rate_limit
+from .._limits.budgets import Hold, areserve, budgets_configured, reserve
+from .._limits.rate_limits import arate_limit, rate_limit, rate_limits_configured
 from .._routing.resolve import Route
 from .._tokens.context_window import TruncateMode, TruncateOption, check_truncate, fit_messages
 from .._wire.message_memo import derived
@@ -235,7 +235,9 @@ def prepare(
     :class:`ContextLengthExceededError` or :class:`BudgetExceededError` without calling
     the provider; ``ValueError`` for a bad ``truncate``."""
     est = _checked(c, route, req, truncate)
-    hold = reserve(c, route, est)
+    hold = reserve(c, route, est) if budgets_configured(c) else None
+    if not rate_limits_configured(c, route):
+        return est.request, hold
     try:
         rate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
     except BaseException:
@@ -248,9 +250,13 @@ def prepare(
 async def aprepare(
     c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption = None
 ) -> tuple[ChatRequest, Hold | None]:
-    """The async twin of :func:`prepare` (rate limits awaited with ``clock.asleep``)."""
+    """The async twin of :func:`prepare` (rate limits awaited with ``clock.asleep``).
+    The budget and rate-limit steps are awaited only when one is configured: most
+    clients have neither, and each await is a coroutine made and run per call."""
     est = _checked(c, route, req, truncate)
-    hold = await areserve(c, route, est)
+    hold = await areserve(c, route, est) if budgets_configured(c) else None
+    if not rate_limits_configured(c, route):
+        return est.request, hold
     try:
         await arate_limit(c, route, est.request, lambda: est.prompt_tokens + est.max_output_tokens)
     except BaseException:

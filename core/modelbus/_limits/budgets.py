@@ -43,6 +43,7 @@ __all__ = [
     "abilled_attempts",
     "areserve",
     "billed_attempts",
+    "budgets_configured",
     "close_store",
     "may_be_billed",
     "reserve",
@@ -304,6 +305,12 @@ async def _atake(c: Engine, plan: _Plan) -> None:
         if refusal is not None:
             plan.state.ledger.settle(plan.local, plan.amount, 0)
             raise _refused(plan, refusal)
+
+
+def budgets_configured(c: Engine) -> bool:
+    """Whether any budget is configured on ``c`` (``[modelbus] max_cost_usd``,
+    ``[budgets.X]``, ``[models.X] max_cost_usd``)."""
+    return _state(c) is not None
 
 
 def reserve(c: Engine, route: Route, est: Estimate) -> Hold | None:

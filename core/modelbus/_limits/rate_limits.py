@@ -23,7 +23,7 @@ from .._wire.types import ChatRequest
 if TYPE_CHECKING:
     from .._engine import Engine
 
-__all__ = ["arate_limit", "rate_limit", "request_tokens"]
+__all__ = ["arate_limit", "rate_limit", "rate_limits_configured", "request_tokens"]
 
 
 def _limits(c: Engine, route: Route, req: ChatRequest) -> list[tuple[str, RateLimit]]:
@@ -65,6 +65,12 @@ def _tokens(
 def _log(c: Engine, key: str, waited: float, tokens: int) -> None:
     if waited > 0 and calls_logged():
         c.log.info("modelbus.rate_limited", key=key, waited_s=round(waited, 3), tokens=tokens)
+
+
+def rate_limits_configured(c: Engine, route: Route) -> bool:
+    """Whether any rate limit could apply to a call on ``route`` (``[rate_limits]`` or
+    the model's ``rate_limit``); :func:`rate_limit` decides which ones do."""
+    return bool(c.config.rate_limits) or route.rate_limit is not None
 
 
 def rate_limit(
