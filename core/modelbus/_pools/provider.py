@@ -6,9 +6,10 @@
 limits and the retry runner wrap it. Each *attempt* (``chat``, a stream's first
 ``next()``, ``embed``) asks the router (``modelbus._pools.router``, pure) for a deployment,
 given the pool state (``modelbus._pools.state``: cooldowns, calls in flight, usage this
-minute, shared between processes with ``[modelbus] pool_state = "redis"``), this pool's
-latencies, the weights and a random draw; sends the request there with the deployment's
-model; and records the outcome:
+minute, latency averages; shared between processes with ``[modelbus] pool_state =
+"redis"``), the weights and a random draw; sends the request there with the
+deployment's model; and records the outcome (its latency when it answered: to the
+answer, or to a stream's first chunk):
 
 - a 429, a 5xx, a 408/409, a timeout or a connection error cools the deployment down
   for its ``Retry-After`` (else ``cooldown_s``), then the error is raised as it is, so
