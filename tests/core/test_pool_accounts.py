@@ -137,6 +137,22 @@ def test_a_quota_move_is_the_same_async_and_streamed():
     assert text == "echo: s" and fakes["east"].calls == 2 and fakes["west"].calls == 2
 
 
+@pytest.mark.parametrize(("status", "falls_back"), [(429, True), (401, False)])
+def test_a_pool_with_no_account_left_takes_fallbacks_as_a_model_without_a_pool(status, falls_back):
+    # the engine's rule for any model: a 429 is unavailability (fallbacks), a 401 is not
+    clock = FakeClock()
+    models = {"m": {"deployments": ["east/m", "west/m"], "fallbacks": ["oai/backup"]}}
+    c, fakes = client_for(models, clock)
+    for f in (fakes["east"], fakes["west"]):
+        f.enqueue_error(status, "no", code="insufficient_quota" if status == 429 else None)
+    if falls_back:
+        assert c.chat("hi", model="m").model == "backup"
+    else:
+        with pytest.raises(AuthenticationError, match="no deployment of pool:m can answer"):
+            c.chat("hi", model="m")
+    assert calls(fakes) == [1, 1, 1 if falls_back else 0]
+
+
 def test_account_cooldown_s_is_checked():
     with pytest.raises(ConfigError) as info:
         Config.from_dict(
