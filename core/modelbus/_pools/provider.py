@@ -197,9 +197,7 @@ class PoolProvider:
             account_cooldown_s=self.account_cooldown_s,
         )
 
-    def _after_failure(
-        self, i: int, exc: Exception, f: Failure, views: list[DeploymentView]
-    ) -> None:
+    def _after_failure(self, i: int, exc: Exception, f: Failure) -> None:
         """Point the retry at another deployment (module doc) and say so on the error."""
         name = self._names[i]
         if isinstance(exc, ProviderError):
@@ -270,7 +268,7 @@ class PoolProvider:
         if f.cooldown_s > 0:
             s = f.cooldown_s
             self._logged("cool", lambda: self.state.cool(self.pool, name, s, self._now()))
-            self._after_failure(i, exc, f, views)
+            self._after_failure(i, exc, f)
         self._end(i, 0, latency_s)
 
     def _end(self, i: int, tokens: int, latency_s: float | None) -> None:
@@ -347,7 +345,7 @@ class PoolProvider:
                 await self.state.acool(self.pool, self._names[i], f.cooldown_s, self._now())
             except Exception as failed:
                 self._state_failed("cool", failed)
-            self._after_failure(i, exc, f, views)
+            self._after_failure(i, exc, f)
         await self._aend(i, 0, latency_s)
 
     async def _aend(self, i: int, tokens: int, latency_s: float | None) -> None:
