@@ -336,14 +336,18 @@ class PoolState(Protocol):
     """Where deployment pools keep what their router reads (``[modelbus] pool_state``):
     per ``pool`` (a name unique to the pool and the client's namespace) and
     ``deployment`` (``"instance/model"``), the seconds left of its cooldown, its calls
-    in flight, and the requests and tokens it served in the current minute.
+    in flight, the requests and tokens it served in the current minute, and the moving
+    average of its latency.
 
     - ``read`` returns a :class:`modelbus._pools.state.DeploymentState` per deployment,
       in order;
     - ``cool`` starts a cooldown of ``seconds``, never shortening a longer one already
       running (atomically, as every sharer sees it);
     - ``begin`` counts a call sent (in flight +1, requests +1); ``end`` its answer or
-      failure (in flight -1, ``tokens`` added).
+      failure (in flight -1, ``tokens`` added; ``latency_s``, the seconds to the answer
+      or a stream's first chunk when it succeeded, folded into the latency average with
+      :func:`modelbus._pools.state.ewma`). A shared store must stop counting the calls
+      in flight of a process that died (the ``redis`` store: per-process leases).
 
     ``now`` is the client's ``clock.monotonic()`` in seconds: a store local to the
     process measures time with it (so tests run on a fake clock); a shared store keeps
@@ -360,7 +364,14 @@ class PoolState(Protocol):
 
     def begin(self, pool: str, deployment: str, now: float) -> None: ...
 
-    def end(self, pool: str, deployment: str, tokens: int, now: float) -> None: ...
+    def end(
+        self,
+        pool: str,
+        deployment: str,
+        tokens: int,
+        now: float,
+        latency_s: float | None = None,
+    ) -> None: ...
 
     async def aread(
         self, pool: str, deployments: Sequence[str], now: float
@@ -370,7 +381,14 @@ class PoolState(Protocol):
 
     async def abegin(self, pool: str, deployment: str, now: float) -> None: ...
 
-    async def aend(self, pool: str, deployment: str, tokens: int, now: float) -> None: ...
+    async def aend(
+        self,
+        pool: str,
+        deployment: str,
+        tokens: int,
+        now: float,
+        latency_s: float | None = None,
+    ) -> None: ...
 
 
 @runtime_checkable

@@ -356,10 +356,10 @@ class CountingState(MemoryPoolState):
             raise ConnectionError("state store down")
         return super().read(pool, deployments, now)
 
-    def end(self, pool, deployment, tokens, now):
+    def end(self, pool, deployment, tokens, now, latency_s=None):
         if self.broken:
             raise ConnectionError("state store down")
-        super().end(pool, deployment, tokens, now)
+        super().end(pool, deployment, tokens, now, latency_s)
 
 
 @hookimpl

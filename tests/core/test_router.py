@@ -4,6 +4,9 @@
 1. no request goes to a cooled-down deployment while another one is healthy;
 2. weights hold in the long run;
 3. a pool of one behaves as its deployment alone.
+
+And the quota move: an account failure (out of credit, key refused) moves the call on
+to a healthy deployment, and only when none is left ends it with the original error.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import random
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,9 +22,22 @@ from hypothesis import strategies as st
 from modelbus import adapt_provider
 from modelbus._config.config import STRATEGIES
 from modelbus._pools.provider import Deployment, PoolProvider
-from modelbus._pools.router import DeploymentView, choose, retry_hint
+from modelbus._pools.router import (
+    DeploymentView,
+    account_failure,
+    after_failure,
+    choose,
+    retry_hint,
+)
 from modelbus._pools.state import MemoryPoolState
-from modelbus.errors import RateLimitError, ServerError
+from modelbus._retry.runner import is_retryable
+from modelbus.errors import (
+    AuthenticationError,
+    BadRequestError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
 from modelbus.testing import FakeClock, FakeProvider
 
 views = st.builds(
@@ -102,6 +119,60 @@ def test_retry_hint_is_cleared_only_while_another_deployment_is_healthy():
     cooled, healthy = DeploymentView(cooldown_s=5.0), DeploymentView()
     assert retry_hint([cooled, healthy], 0, 5.0) is None
     assert retry_hint([cooled, DeploymentView(cooldown_s=1.0)], 0, 5.0) == 5.0
+
+
+def _account_error(kind: str) -> Exception:
+    if kind == "quota":  # as modelbus-openai builds it
+        return RateLimitError("quota", status_code=429, code="insufficient_quota", retryable=False)
+    if kind == "401":
+        return AuthenticationError("revoked", status_code=401)
+    return PermissionDeniedError("no access", status_code=403)
+
+
+@given(
+    st.sampled_from(STRATEGIES),
+    st.lists(views, min_size=1, max_size=8),
+    st.data(),
+    st.sampled_from(["quota", "401", "403"]),
+    draws,
+)
+def test_an_account_failure_moves_on_only_while_another_deployment_is_healthy(
+    strategy, vs, data, kind, draw
+):
+    failed = data.draw(st.integers(0, len(vs) - 1))
+    err = _account_error(kind)
+    assert account_failure(err) and not is_retryable(err)  # alone: the call ends
+    f = after_failure(vs, failed, err, cooldown_s=5.0, account_cooldown_s=600.0)
+    assert f.cooldown_s == 600.0
+    healthy_other = any(v.cooldown_s <= 0 for i, v in enumerate(vs) if i != failed)
+    assert f.move_on is healthy_other
+    after = [
+        attrs.evolve(v, cooldown_s=f.cooldown_s) if i == failed else v for i, v in enumerate(vs)
+    ]
+    nxt = choose(strategy, after, draw)
+    if f.move_on:
+        # the next attempt goes to a healthy deployment, after the policy's own backoff
+        assert nxt != failed and after[nxt].cooldown_s <= 0 and f.retry_after_s is None
+        err.should_retry = True  # what the pool does with move_on
+        assert is_retryable(err)
+    else:  # nowhere to go: the original error, not retryable, ends the call
+        assert not is_retryable(err)
+
+
+@given(st.lists(views, min_size=2, max_size=8), st.floats(0.1, 7200))
+def test_an_account_cooldown_honours_a_longer_retry_after_and_others_keep_theirs(vs, hint):
+    quota = RateLimitError("q", status_code=429, code="insufficient_quota", retry_after_s=hint)
+    assert after_failure(vs, 0, quota, cooldown_s=5, account_cooldown_s=600).cooldown_s == max(
+        600, hint
+    )
+    slow = after_failure(
+        vs, 0, RateLimitError("slow", retry_after_s=hint), cooldown_s=5, account_cooldown_s=600
+    )
+    assert slow.cooldown_s == hint and not slow.move_on  # retryable already
+    bad = after_failure(
+        vs, 0, BadRequestError("bad", status_code=400), cooldown_s=5, account_cooldown_s=600
+    )
+    assert bad.cooldown_s == 0 and not bad.move_on
 
 
 # --- over time: a PoolProvider, FakeProviders and a FakeClock ---------------------------

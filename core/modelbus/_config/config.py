@@ -240,6 +240,12 @@ class ModelAlias:
     - ``cooldown_s``: seconds a deployment is skipped after a 429, a 5xx, a timeout
       or a connection error without ``Retry-After`` (default 5; its ``Retry-After``
       when it sends one).
+    - ``account_cooldown_s``: seconds a deployment is skipped after an account failure:
+      a 429 ``insufficient_quota`` (out of credit), a 401 (key refused) or a 403 (no
+      access); the call moves on to a healthy deployment at once. Default 600: credit and
+      keys come back only when a person acts, so a short cooldown would spend an attempt
+      of many calls on a deployment that cannot answer, and ten minutes bound the time a
+      fixed deployment waits to be used again (one attempt per 10 minutes probes it).
 
     Per-model policies (a call's own arguments still win):
 
@@ -265,6 +271,7 @@ class ModelAlias:
     )
     weights: dict[str, float] = field(factory=dict, validator=_weights)
     cooldown_s: float = field(default=5.0, validator=attrs.validators.gt(0))
+    account_cooldown_s: float = field(default=600.0, validator=attrs.validators.gt(0))
     retry_policy: str | dict[str, Any] | None = None
     rate_limit: RateLimit | None = None
     max_cost_usd: float | None = field(default=None, validator=optional(_usd))

@@ -6,9 +6,10 @@
 limits and the retry runner wrap it. Each *attempt* (``chat``, a stream's first
 ``next()``, ``embed``) asks the router (``modelbus._pools.router``, pure) for a deployment,
 given the pool state (``modelbus._pools.state``: cooldowns, calls in flight, usage this
-minute, shared between processes with ``[modelbus] pool_state = "redis"``), this pool's
-latencies, the weights and a random draw; sends the request there with the deployment's
-model; and records the outcome:
+minute, latency averages; shared between processes with ``[modelbus] pool_state =
+"redis"``), the weights and a random draw; sends the request there with the
+deployment's model; and records the outcome (its latency when it answered: to the
+answer, or to a stream's first chunk):
 
 - a 429, a 5xx, a 408/409, a timeout or a connection error cools the deployment down
   for its ``Retry-After`` (else ``cooldown_s``), then the error is raised as it is, so
@@ -16,7 +17,12 @@ model; and records the outcome:
   another deployment is healthy the error's ``retry_after_s`` is cleared: the wait the
   server asked for is this deployment's, not the pool's (a ``Retry-After`` above
   ``max_retry_after_s`` then no longer ends the call);
-- any other error (400, 401, ...) is raised without a cooldown: another deployment
+- an account failure (429 ``insufficient_quota``, 401, 403: this deployment's account
+  or key cannot serve, another one can) cools it for ``account_cooldown_s`` and logs
+  ``pool_deployment_refused``; while another deployment is healthy the error is made
+  retryable (``should_retry = True``) so the call moves on within its retries, else it
+  is raised as it is (not retryable) with a hint naming what to fix;
+- any other error (400, 404, ...) is raised without a cooldown: another deployment
   would not fix the request.
 
 A call's cache key is the logical model's: the provider ``pool:NAME``, the model it
@@ -41,8 +47,9 @@ from .._routing.resolve import Route, logical_model
 from .._wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from ..errors import PluginError, ProviderError
 from ..protocols import Capabilities, PoolState
-from .router import DeploymentView, choose, cools_down, retry_hint
-from .state import close_state, pool_state
+from .accounts import refused
+from .router import DeploymentView, Failure, account_failure, after_failure, choose
+from .state import close_state, pool_state, with_latency
 
 if TYPE_CHECKING:
     from .._config.config import RateLimit
@@ -51,9 +58,6 @@ if TYPE_CHECKING:
     from .state import DeploymentState
 
 __all__ = ["Deployment", "PoolProvider"]
-
-# Weight of the newest latency sample in the moving average.
-_LATENCY_ALPHA = 0.3
 
 
 @attrs.frozen
@@ -83,6 +87,7 @@ class PoolProvider:
         *,
         strategy: str,
         cooldown_s: float,
+        account_cooldown_s: float = 600.0,
         providers: Callable[[str], AdaptedProvider],
         state: PoolState,
         now: Callable[[], float],
@@ -95,13 +100,15 @@ class PoolProvider:
         on_close: Callable[[], None] | None = None,
         state_name: str = "memory",
     ) -> None:
+        self.alias = alias
         self.name = pool_name(alias)
         self.default_model = model
         self.cache_identity = self.name
         self.deployments = tuple(deployments)
         self.strategy = strategy
         self.cooldown_s = cooldown_s
-        self.state = state
+        self.account_cooldown_s = account_cooldown_s
+        self.state = with_latency(state)
         self.pool = pool or alias
         self.random = random
         self._names = [d.name for d in self.deployments]
@@ -113,7 +120,6 @@ class PoolProvider:
         self._limits = limits or {}
         self._on_close = on_close
         self._state_name = state_name
-        self._latency: list[float | None] = [None] * len(self.deployments)
 
     @classmethod
     def of(cls, c: Engine, alias: str) -> PoolProvider:
@@ -131,6 +137,7 @@ class PoolProvider:
             deps,
             strategy=a.strategy,
             cooldown_s=a.cooldown_s,
+            account_cooldown_s=a.account_cooldown_s,
             providers=c.provider,
             state=pool_state(c),
             now=c.clock.monotonic,
@@ -151,8 +158,8 @@ class PoolProvider:
     # --- the decision and its records -----------------------------------------------------
     def _views(self, states: Sequence[DeploymentState]) -> list[DeploymentView]:
         return [
-            DeploymentView(d.weight, s.cooldown_s, s.in_flight, lat, self._headroom(d, s))
-            for d, s, lat in zip(self.deployments, states, self._latency, strict=True)
+            DeploymentView(d.weight, s.cooldown_s, s.in_flight, s.latency_s, self._headroom(d, s))
+            for d, s in zip(self.deployments, states, strict=True)
         ]
 
     def _headroom(self, d: Deployment, s: DeploymentState) -> float | None:
@@ -181,25 +188,27 @@ class PoolProvider:
         views = self._views(states)
         return choose(self.strategy, views, self.random()), views
 
-    def _cooldown(self, exc: BaseException) -> float:
-        hint = getattr(exc, "retry_after_s", None)
-        return float(hint) if hint is not None and hint > 0 else self.cooldown_s
-
-    def _after_failure(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
-        """Point the retry at another deployment (module doc) and say so on the error."""
-        views[i] = attrs.evolve(views[i], cooldown_s=self._cooldown(exc))
-        hint = getattr(exc, "retry_after_s", None)
-        new = retry_hint(views, i, hint)
-        if isinstance(exc, ProviderError) and new != hint:
-            exc.retry_after_s = new
-        exc.add_note(
-            f"pool {self.name}: deployment {self._names[i]} cooled down for "
-            f"{views[i].cooldown_s:g}s"
+    def _failure(self, i: int, exc: Exception, views: list[DeploymentView]) -> Failure:
+        return after_failure(
+            views,
+            i,
+            exc,
+            cooldown_s=self.cooldown_s,
+            account_cooldown_s=self.account_cooldown_s,
         )
 
-    def _succeeded(self, i: int, latency_s: float) -> None:
-        old = self._latency[i]
-        self._latency[i] = latency_s if old is None else old + _LATENCY_ALPHA * (latency_s - old)
+    def _after_failure(self, i: int, exc: Exception, f: Failure) -> None:
+        """Point the retry at another deployment (module doc) and say so on the error."""
+        name = self._names[i]
+        if isinstance(exc, ProviderError):
+            exc.retry_after_s = f.retry_after_s
+            if f.move_on:
+                exc.should_retry = True  # this deployment cannot serve; another one can
+        exc.add_note(f"pool {self.name}: deployment {name} cooled down for {f.cooldown_s:g}s")
+        if isinstance(exc, ProviderError) and account_failure(exc):
+            d = self.deployments[i]
+            others = [n for j, n in enumerate(self._names) if j != i]
+            refused(exc, f, self.name, self.alias, d, others, self._warn)
 
     def _logged(self, what: str, fn: Callable[[], Any]) -> None:
         try:
@@ -251,17 +260,20 @@ class PoolProvider:
             raise self._read_failed(exc) from exc
         return now
 
-    def _fail(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
+    def _fail(
+        self, i: int, exc: Exception, views: list[DeploymentView], latency_s: float | None = None
+    ) -> None:
         name = self._names[i]
-        if cools_down(exc):
-            seconds = self._cooldown(exc)
-            self._logged("cool", lambda: self.state.cool(self.pool, name, seconds, self._now()))
-            self._after_failure(i, exc, views)
-        self._logged("end", lambda: self.state.end(self.pool, name, 0, self._now()))
+        f = self._failure(i, exc, views)
+        if f.cooldown_s > 0:
+            s = f.cooldown_s
+            self._logged("cool", lambda: self.state.cool(self.pool, name, s, self._now()))
+            self._after_failure(i, exc, f)
+        self._end(i, 0, latency_s)
 
-    def _end(self, i: int, tokens: int) -> None:
+    def _end(self, i: int, tokens: int, latency_s: float | None) -> None:
         name = self._names[i]
-        self._logged("end", lambda: self.state.end(self.pool, name, tokens, self._now()))
+        self._logged("end", lambda: self.state.end(self.pool, name, tokens, self._now(), latency_s))
 
     def _one(self, method: str, request: Any, limited: bool) -> tuple[int, Any]:
         """One attempt of a whole call (chat, embed): pick, send, record."""
@@ -274,8 +286,7 @@ class PoolProvider:
         except Exception as exc:
             self._fail(i, exc, views)
             raise
-        self._succeeded(i, self._now() - t0)
-        self._end(i, resp.usage.total_tokens)
+        self._end(i, resp.usage.total_tokens, self._now() - t0)
         return i, resp
 
     def chat(self, request: ChatRequest) -> ChatResponse:
@@ -289,23 +300,23 @@ class PoolProvider:
         sub = self._sub(i, request)
         provider = self._provider(i)
         t0 = self._send(i, sub)
-        tokens, first, ended = 0, True, False
+        tokens, ended = 0, False
+        latency: float | None = None
         try:
             for chunk in provider.stream(sub):
-                if first:  # a stream's latency: to its first chunk
-                    self._succeeded(i, self._now() - t0)
-                    first = False
+                if latency is None:  # a stream's latency: to its first chunk
+                    latency = self._now() - t0
                     chunk = self._tagged(i, chunk)
                 if chunk.usage is not None:
                     tokens = chunk.usage.total_tokens
                 yield chunk
         except Exception as exc:
             ended = True
-            self._fail(i, exc, views)
+            self._fail(i, exc, views, latency)
             raise
         finally:
             if not ended:  # finished, or closed early by the caller
-                self._end(i, tokens)
+                self._end(i, tokens, latency)
 
     # --- async ---------------------------------------------------------------------------
     async def _astart(self) -> tuple[int, list[DeploymentView]]:
@@ -325,18 +336,21 @@ class PoolProvider:
             raise self._read_failed(exc) from exc
         return now
 
-    async def _afail(self, i: int, exc: Exception, views: list[DeploymentView]) -> None:
-        if cools_down(exc):
+    async def _afail(
+        self, i: int, exc: Exception, views: list[DeploymentView], latency_s: float | None = None
+    ) -> None:
+        f = self._failure(i, exc, views)
+        if f.cooldown_s > 0:
             try:
-                await self.state.acool(self.pool, self._names[i], self._cooldown(exc), self._now())
+                await self.state.acool(self.pool, self._names[i], f.cooldown_s, self._now())
             except Exception as failed:
                 self._state_failed("cool", failed)
-            self._after_failure(i, exc, views)
-        await self._aend(i, 0)
+            self._after_failure(i, exc, f)
+        await self._aend(i, 0, latency_s)
 
-    async def _aend(self, i: int, tokens: int) -> None:
+    async def _aend(self, i: int, tokens: int, latency_s: float | None) -> None:
         try:
-            await self.state.aend(self.pool, self._names[i], tokens, self._now())
+            await self.state.aend(self.pool, self._names[i], tokens, self._now(), latency_s)
         except Exception as failed:
             self._state_failed("end", failed)
 
@@ -350,8 +364,7 @@ class PoolProvider:
         except Exception as exc:
             await self._afail(i, exc, views)
             raise
-        self._succeeded(i, self._now() - t0)
-        await self._aend(i, resp.usage.total_tokens)
+        await self._aend(i, resp.usage.total_tokens, self._now() - t0)
         return i, resp
 
     async def achat(self, request: ChatRequest) -> ChatResponse:
@@ -365,23 +378,23 @@ class PoolProvider:
         sub = self._sub(i, request)
         provider = self._provider(i)
         t0 = await self._asend(i, sub)
-        tokens, first, ended = 0, True, False
+        tokens, ended = 0, False
+        latency: float | None = None
         try:
             async for chunk in provider.astream(sub):
-                if first:
-                    self._succeeded(i, self._now() - t0)
-                    first = False
+                if latency is None:
+                    latency = self._now() - t0
                     chunk = self._tagged(i, chunk)
                 if chunk.usage is not None:
                     tokens = chunk.usage.total_tokens
                 yield chunk
         except Exception as exc:
             ended = True
-            await self._afail(i, exc, views)
+            await self._afail(i, exc, views, latency)
             raise
         finally:
             if not ended:
-                await self._aend(i, tokens)
+                await self._aend(i, tokens, latency)
 
     def close(self) -> None:
         """Close the client's pool state store (the client closes the deployments'

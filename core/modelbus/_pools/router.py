@@ -18,6 +18,13 @@ Rules, the same for every strategy:
    as the fastest so that it gets measured; ``usage``: most head-room), then a weighted
    draw picks one of the ties (``weighted``: of all candidates), so in the long run each
    deployment gets its weight's share of the calls it ties for.
+
+:func:`after_failure` says what a failed attempt does to its deployment and to the call:
+a transient failure (:func:`cools_down`) cools the deployment for its ``Retry-After``,
+else the pool's ``cooldown_s``; an *account* failure (:func:`account_failure`: out of
+credit, key refused) cools it for the pool's ``account_cooldown_s`` and, while another
+deployment is healthy, makes the error retryable so the call moves on within its retries;
+with none healthy the error stays as it was (not retryable), so the call ends with it.
 """
 
 from __future__ import annotations
@@ -26,9 +33,25 @@ from collections.abc import Sequence
 
 import attrs
 
-from ..errors import APIConnectionError, APITimeoutError, ProviderError, RateLimitError, ServerError
+from ..errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    PermissionDeniedError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+)
 
-__all__ = ["DeploymentView", "choose", "cools_down", "retry_hint"]
+__all__ = [
+    "DeploymentView",
+    "Failure",
+    "account_failure",
+    "after_failure",
+    "choose",
+    "cools_down",
+    "retry_hint",
+]
 
 
 @attrs.frozen
@@ -104,3 +127,52 @@ def cools_down(error: BaseException) -> bool:
         s = error.status_code
         return s is not None and (s >= 500 or s in (408, 409, 429))
     return isinstance(error, (TimeoutError, ConnectionError))
+
+
+def account_failure(error: BaseException) -> bool:
+    """Whether ``error`` says the deployment's account cannot serve any request until a
+    person acts: a 429 with code ``insufficient_quota`` (out of credit or over its
+    monthly budget; OpenAI's "Error codes" page), a 401 (key missing, wrong or revoked)
+    or a 403 (the key may not use this model, project or region). Another deployment,
+    with another account or key, can still answer the same request."""
+    if not isinstance(error, ProviderError):
+        return False
+    if error.code == "insufficient_quota":
+        return True
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+        return True
+    return error.status_code in (401, 403)
+
+
+@attrs.frozen
+class Failure:
+    """What a failed attempt does: ``cooldown_s`` (seconds its deployment is skipped, 0:
+    none), ``retry_after_s`` (the hint to leave on the error for the retry runner) and
+    ``move_on`` (``True``: the error must be made retryable, since the call can go on at
+    another, healthy deployment although retrying this one cannot help)."""
+
+    cooldown_s: float
+    retry_after_s: float | None
+    move_on: bool = False
+
+
+def after_failure(
+    views: Sequence[DeploymentView],
+    failed: int,
+    error: BaseException,
+    *,
+    cooldown_s: float,
+    account_cooldown_s: float,
+) -> Failure:
+    """The :class:`Failure` of deployment ``failed`` answering ``error`` (module doc):
+    ``cooldown_s`` and ``account_cooldown_s`` are the pool's (seconds); a ``Retry-After``
+    longer than the account cooldown is honoured."""
+    hint = getattr(error, "retry_after_s", None)
+    if account_failure(error):
+        seconds = max(account_cooldown_s, float(hint or 0.0))
+    elif cools_down(error):
+        seconds = float(hint) if hint is not None and hint > 0 else cooldown_s
+    else:
+        return Failure(0.0, hint)
+    others = any(v.cooldown_s <= 0 for i, v in enumerate(views) if i != failed)
+    return Failure(seconds, None if others else hint, others and account_failure(error))

@@ -2,13 +2,14 @@
 
 A pool state store (``[modelbus] pool_state``, a :class:`modelbus.protocols.PoolState`)
 keeps, per pool and deployment, the seconds left of its cooldown, its calls in flight,
-and the requests and tokens it served this minute (for the ``usage`` strategy). The
-built-in ``memory`` store is each client's own; modelbus-redis-cache's ``redis`` one
-shares them between processes.
+the requests and tokens it served this minute (for the ``usage`` strategy) and a moving
+average of its latency (for the ``latency`` strategy). The built-in ``memory`` store is
+each client's own; modelbus-redis-cache's ``redis`` one shares them between processes.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 import weakref
 from collections.abc import Sequence
@@ -20,19 +21,39 @@ if TYPE_CHECKING:
     from .._engine import Engine
     from ..protocols import PoolState
 
-__all__ = ["DeploymentState", "MemoryPoolState", "close_state", "pool_state"]
+__all__ = [
+    "LATENCY_ALPHA",
+    "DeploymentState",
+    "MemoryPoolState",
+    "close_state",
+    "ewma",
+    "pool_state",
+    "with_latency",
+]
+
+# Weight of the newest latency sample in the moving average: about the last 3 answers
+# (1 / 0.3) count, so a deployment that slows down is seen within a few calls.
+LATENCY_ALPHA = 0.3
+
+
+def ewma(old: float | None, sample: float) -> float:
+    """The latency average after ``sample`` (seconds): ``sample`` itself for the first
+    one, else ``old + LATENCY_ALPHA * (sample - old)``."""
+    return sample if old is None else old + LATENCY_ALPHA * (sample - old)
 
 
 @attrs.frozen
 class DeploymentState:
     """One deployment as a pool state store reports it: ``cooldown_s`` (seconds left, 0:
     healthy), ``in_flight`` (calls sent and not answered), ``requests`` and ``tokens``
-    (served in the current minute)."""
+    (served in the current minute), ``latency_s`` (the moving average of its seconds to
+    answer, :func:`ewma`; ``None``: not measured)."""
 
     cooldown_s: float = 0.0
     in_flight: int = 0
     requests: int = 0
     tokens: int = 0
+    latency_s: float | None = None
 
 
 @attrs.define
@@ -42,6 +63,7 @@ class _Slot:
     minute: int = -1
     requests: int = 0
     tokens: int = 0
+    latency_s: float | None = None
 
     def roll(self, now: float) -> None:
         minute = int(now // 60)
@@ -72,8 +94,9 @@ class MemoryPoolState:
             for d in deployments:
                 s = self._slot(pool, d)
                 s.roll(now)
+                cooldown = max(0.0, s.cool_until - now)
                 out.append(
-                    DeploymentState(max(0.0, s.cool_until - now), s.in_flight, s.requests, s.tokens)
+                    DeploymentState(cooldown, s.in_flight, s.requests, s.tokens, s.latency_s)
                 )
         return out
 
@@ -89,12 +112,21 @@ class MemoryPoolState:
             s.in_flight += 1
             s.requests += 1
 
-    def end(self, pool: str, deployment: str, tokens: int, now: float) -> None:
+    def end(
+        self,
+        pool: str,
+        deployment: str,
+        tokens: int,
+        now: float,
+        latency_s: float | None = None,
+    ) -> None:
         with self._lock:
             s = self._slot(pool, deployment)
             s.roll(now)
             s.in_flight = max(0, s.in_flight - 1)
             s.tokens += max(0, tokens)
+            if latency_s is not None:
+                s.latency_s = ewma(s.latency_s, latency_s)
 
     async def aread(
         self, pool: str, deployments: Sequence[str], now: float
@@ -107,8 +139,15 @@ class MemoryPoolState:
     async def abegin(self, pool: str, deployment: str, now: float) -> None:
         self.begin(pool, deployment, now)
 
-    async def aend(self, pool: str, deployment: str, tokens: int, now: float) -> None:
-        self.end(pool, deployment, tokens, now)
+    async def aend(
+        self,
+        pool: str,
+        deployment: str,
+        tokens: int,
+        now: float,
+        latency_s: float | None = None,
+    ) -> None:
+        self.end(pool, deployment, tokens, now, latency_s)
 
 
 _stores: weakref.WeakKeyDictionary[Engine, PoolState] = weakref.WeakKeyDictionary()
@@ -133,3 +172,63 @@ def close_state(c: Engine) -> None:
     close = getattr(store, "close", None)
     if close is not None:
         close()
+
+
+class _LocalLatency:
+    """A store written before ``end`` took ``latency_s``, with the latency averages kept
+    here, per process (as pools kept them then); everything else is the store's."""
+
+    def __init__(self, store: PoolState) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._latency: dict[tuple[str, str], float] = {}
+
+    def __getattr__(self, name: str) -> object:  # cool, begin, close...: the store's
+        return getattr(self.store, name)
+
+    def _with(
+        self, pool: str, names: Sequence[str], states: list[DeploymentState]
+    ) -> list[DeploymentState]:
+        with self._lock:
+            return [
+                attrs.evolve(s, latency_s=self._latency.get((pool, d)))
+                for d, s in zip(names, states, strict=True)
+            ]
+
+    def _note(self, pool: str, deployment: str, latency_s: float | None) -> None:
+        if latency_s is not None:
+            with self._lock:
+                key = (pool, deployment)
+                self._latency[key] = ewma(self._latency.get(key), latency_s)
+
+    def read(self, pool: str, deployments: Sequence[str], now: float) -> list[DeploymentState]:
+        return self._with(pool, deployments, self.store.read(pool, deployments, now))
+
+    async def aread(
+        self, pool: str, deployments: Sequence[str], now: float
+    ) -> list[DeploymentState]:
+        return self._with(pool, deployments, await self.store.aread(pool, deployments, now))
+
+    def end(
+        self, pool: str, deployment: str, tokens: int, now: float, latency_s: float | None = None
+    ) -> None:
+        self._note(pool, deployment, latency_s)
+        self.store.end(pool, deployment, tokens, now)  # type: ignore[call-arg]
+
+    async def aend(
+        self, pool: str, deployment: str, tokens: int, now: float, latency_s: float | None = None
+    ) -> None:
+        self._note(pool, deployment, latency_s)
+        await self.store.aend(pool, deployment, tokens, now)  # type: ignore[call-arg]
+
+
+def with_latency(store: PoolState) -> PoolState:
+    """``store`` itself when its ``end`` takes ``latency_s`` (it keeps the latency
+    averages, shared as it shares the rest), else a wrapper keeping them in this process,
+    so a store plugin written before latencies moved into the store keeps working."""
+    try:
+        params = inspect.signature(store.end).parameters
+    except (TypeError, ValueError):  # no signature to read: assume the current protocol
+        return store
+    takes = "latency_s" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return store if takes else _LocalLatency(store)  # type: ignore[return-value]

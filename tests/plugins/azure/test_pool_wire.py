@@ -227,3 +227,39 @@ def test_streams_and_async_calls_step_around_a_throttled_deployment(servers):
 
         assert "azure-east/gpt-4o" not in asyncio.run(run())  # still cooling
         assert len(east.requests) == 1
+
+
+def _quota() -> Reply:
+    return Reply.error(
+        429,
+        "You exceeded your current quota, please check your plan and billing details.",
+        type="insufficient_quota",
+        code="insufficient_quota",
+    )
+
+
+def test_a_deployment_out_of_quota_or_with_a_revoked_key_is_stepped_around(servers):
+    # The real plugins read the wire errors: insufficient_quota on azure-east, a revoked
+    # key (401) on azure-west; every call is served by openai in its first call.
+    east, west, oai = servers.values()
+    east.set_default(_quota())
+    west.set_default(Reply.error(401, "Access denied due to invalid subscription key."))
+    clock = FakeClock()
+    with client(servers, clock) as c:
+        attempts = []
+        for i in range(10):
+            r = c.chat(f"q{i}", model="gpt-4o")
+            assert r.extra["deployment"] == "openai/gpt-4o"
+            attempts.append(r.attempts)
+            clock.advance(30)
+        # each broken deployment was tried once in 300 s (account_cooldown_s = 600),
+        # and the calls that met one moved on within their attempts
+        assert (len(east.requests), len(west.requests)) == (1, 1)
+        assert sum(attempts) == 10 + 2
+        clock.advance(600)
+        oai.set_default(_quota())
+        with pytest.raises(modelbus.errors.ProviderError) as info:
+            c.chat("all out", model="gpt-4o")
+    e = info.value
+    assert e.status_code in (401, 429) and e.hint.startswith("no deployment of pool:gpt-4o")
+    assert "cooling down too" in e.hint and "retry after" not in e.hint

@@ -4,7 +4,9 @@ Builds a real client from CONFIG (a JSON config with a pool ``gpt-4o`` and ``[mo
 pool_state = "redis"``), fixes the pool's draw at 0.0 (its first healthy deployment
 first), builds every deployment's provider, prints ``ready``, then for each line ``N`` on stdin makes N chat calls and prints
 ``RESULT [deployment, ...]``; ``hold`` starts one call in a thread (kept in flight by a
-slow server) and prints ``RESULT held`` once it is sent; ``quit`` ends it.
+slow server) and prints ``RESULT held`` once it is sent; ``state`` prints the pool's
+calls in flight per deployment as the shared store reports them (``RESULT [n, ...]``);
+``quit`` ends it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def main(argv: list[str]) -> None:
         cmd = line.strip()
         if cmd == "quit":
             break
+        if cmd == "state":
+            states = pool.state.read(pool.pool, pool._names, 0.0)
+            print(RESULT + json.dumps([s.in_flight for s in states]), flush=True)
+            continue
         if cmd == "hold":
             t = threading.Thread(target=client.chat, args=("held",), kwargs={"model": "gpt-4o"})
             t.start()

@@ -25,8 +25,110 @@ WORKER = str(Path(__file__).with_name("pool_worker.py"))
 DEPS = ["east/gpt-4o", "west/gpt-4o", "openai/gpt-4o"]
 
 
-def _store(srv: RedisServer, ns: str | None = None) -> RedisPoolState:
-    return RedisPoolState(RedisPoolStateSettings(url=srv.url, namespace=ns or unique_namespace()))
+def _store(srv: RedisServer, ns: str | None = None, **kw: Any) -> RedisPoolState:
+    return RedisPoolState(
+        RedisPoolStateSettings(url=srv.url, namespace=ns or unique_namespace(), **kw)
+    )
+
+
+def test_the_latency_average_is_shared_and_computed_as_the_memory_stores(
+    redis_server: RedisServer,
+) -> None:
+    from modelbus._pools.state import MemoryPoolState
+
+    ns = unique_namespace()
+    a, b, mem = _store(redis_server, ns), _store(redis_server, ns), MemoryPoolState()
+    assert a.read("p", ["x/m"], 0.0)[0].latency_s is None  # not measured yet
+    samples = [(a, 1.0), (b, 2.0), (a, 0.25), (b, None), (b, 0.5)]  # None: a failure
+    for store, lat in samples:
+        for s in (store, mem):
+            s.begin("p", "x/m", 0.0)
+            s.end("p", "x/m", 0, 0.0, lat)
+    shared = [s.read("p", ["x/m"], 0.0)[0].latency_s for s in (a, b)]
+    expected = mem.read("p", ["x/m"], 0.0)[0].latency_s
+    assert expected is not None and shared == [pytest.approx(expected, rel=1e-12)] * 2
+    # 1.0, then 1.3, then 0.985, then 0.8395: every process's samples in one average
+    assert expected == pytest.approx(0.8395)
+    # forgotten an hour after the last answer: measured afresh
+    assert 3590 < a._link.sync.ttl(a._latency("p")) <= 3600
+    a.close()
+    b.close()
+
+
+def test_lease_writes_out_of_order_never_leave_a_stale_count(redis_server: RedisServer) -> None:
+    from modelbus_redis_cache._pool_state import REFRESH
+
+    a, b = _store(redis_server), None
+    ns = a.settings.namespace
+    b = _store(redis_server, ns)
+    a.begin("p", "x/m", 0.0)  # version 1: 1 in flight
+    a.begin("p", "x/m", 0.0)  # version 2: 2 in flight
+    # an older write arriving late (version 1 said 1) is ignored
+    a._run(REFRESH, a._lease_keys("p"), ["", a.leases.holder, a._ms, "x/m", 1, 1])
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 2
+    # the lease expired meanwhile (a stalled process): its next refresh restores it
+    a._link.sync.delete(a._lease_keys("p")[1])
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 0
+    a._refresh("p", a.leases._snapshot()["p"])  # type: ignore[index]
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 2
+    a.end("p", "x/m", 0, 0.0)
+    a.end("p", "x/m", 0, 0.0)
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 0
+    # an end that never reached Redis (it was away): the next rewrite repairs the count
+    a.begin("p", "x/m", 0.0)
+    a.begin("p", "y/m", 0.0)
+    a.leases.change("p", "x/m", -1)  # the call ended; its write was lost
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 1
+    a._refresh("p", a.leases._snapshot()["p"])  # type: ignore[index]
+    assert [s.in_flight for s in b.read("p", ["x/m", "y/m"], 0.0)] == [0, 1]
+    a.close()
+    b.close()
+
+
+def test_concurrent_calls_of_many_threads_count_exactly(redis_server: RedisServer) -> None:
+    import threading
+
+    ns = unique_namespace()
+    a, b = _store(redis_server, ns), _store(redis_server, ns)
+    seen: list[int] = []
+
+    def calls() -> None:
+        for _ in range(40):
+            a.begin("p", "x/m", 0.0)
+            seen.append(b.read("p", ["x/m"], 0.0)[0].in_flight)
+            a.end("p", "x/m", 1, 0.0, 0.01)
+
+    threads = [threading.Thread(target=calls) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    x = b.read("p", ["x/m"], 0.0)[0]
+    assert (x.in_flight, x.requests, x.tokens) == (0, 320, 320)
+    assert all(1 <= n <= 8 for n in seen)  # each reader saw its own call, at most 8
+    a.close()
+    b.close()
+
+
+def test_a_lease_lives_while_its_calls_do_and_ends_with_its_holder(
+    redis_server: RedisServer,
+) -> None:
+    # Real time here: leases expire on Redis's clock (0.3 s leases keep it short).
+    ns = unique_namespace()
+    a, b = _store(redis_server, ns, lease_s=0.3), _store(redis_server, ns)
+    a.begin("p", "x/m", 0.0)
+    time.sleep(1.0)  # over three leases: the refresh thread kept it alive
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 1
+    a.end("p", "x/m", 0, 0.0)
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 0
+    a.begin("p", "x/m", 0.0)
+    a.leases.close()  # the holder stops refreshing, as a dead process would
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 1
+    time.sleep(0.45)
+    assert b.read("p", ["x/m"], 0.0)[0].in_flight == 0
+    assert b._link.sync.smembers(b._holders("p")) == set()  # the reader removed it
+    a.close()
+    b.close()
 
 
 def test_cooldowns_never_shorten_and_counts_are_shared(redis_server: RedisServer) -> None:
@@ -39,8 +141,10 @@ def test_cooldowns_never_shorten_and_counts_are_shared(redis_server: RedisServer
     x, y = b.read("p", ["x/m", "y/m"], 0.0)
     assert 4.5 < x.cooldown_s <= 5.0 and y.cooldown_s == 0
     assert (y.in_flight, y.requests) == (2, 2)
-    # a dead process's calls in flight are dropped once the pool has been idle 10 min
-    assert 590 < a._link.sync.ttl(a._busy("p")) <= 600
+    # each store holds its calls in flight under its own lease (30 s by default)
+    holders, lease = a._lease_keys("p")
+    assert 29_000 < a._link.sync.pttl(lease) <= 30_000
+    assert a._link.sync.smembers(holders) == {a.leases.holder.encode(), b.leases.holder.encode()}
     a.end("p", "y/m", 30, 0.0)
     b.end("p", "y/m", 12, 0.0)
     b.end("p", "y/m", 0, 0.0)  # one end too many: never below zero
@@ -190,3 +294,46 @@ def test_calls_in_flight_are_counted_across_processes(workers, servers) -> None:
     assert len(east.requests) == 1
     # b's calls see a's call in flight on east: the least busy are west (first tie)
     assert b.ask("3") == ["west/gpt-4o"] * 3
+
+
+def test_a_killed_process_stops_counting_within_its_lease(
+    redis_server: RedisServer, servers: list[WireServer]
+) -> None:
+    # Two real processes; a is SIGKILLed with a call in flight on east. Leases of 1 s:
+    # b's least-busy routing must stop counting a's call within about a second.
+    east = servers[0]
+    cfg = _config(redis_server, unique_namespace(), servers, strategy="least-busy")
+    cfg["pool_states"]["redis"]["lease_s"] = 1.0
+    a, b = Worker(cfg), Worker(cfg)
+    try:
+        east.enqueue(Reply.default(latency=6.0))  # a's call stays in flight on east
+        assert a.ask("hold") == "held"
+        deadline = time.monotonic() + 10
+        while not east.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1.5)  # past a lease: a's refresh thread keeps its count alive
+        assert b.ask("state") == [1, 0, 0]
+        assert b.ask("2") == ["west/gpt-4o"] * 2  # east is busy with a's call
+        a.proc.kill()
+        a.proc.wait(timeout=10)
+        killed = time.monotonic()
+        while b.ask("state") != [0, 0, 0]:
+            assert time.monotonic() - killed < 1.0 + 1.0, "the dead process is still counted"
+            time.sleep(0.02)
+        assert b.ask("1") == ["east/gpt-4o"]  # least busy again (the first of the ties)
+    finally:
+        if a.proc.poll() is None:
+            a.close()
+        b.close()
+
+
+def test_the_latency_strategy_of_two_processes_agrees(workers, servers) -> None:
+    east = servers[0]
+    east.latency = 0.3
+    a, b = workers(strategy="latency")
+    # a measures every deployment (an unmeasured one goes first), then avoids slow east
+    assert sorted(a.ask("3")) == sorted(DEPS)
+    assert "east/gpt-4o" not in a.ask("3")
+    # b never called anything: with a's averages shared it avoids east at once
+    assert "east/gpt-4o" not in b.ask("3")
+    assert len(east.requests) == 1

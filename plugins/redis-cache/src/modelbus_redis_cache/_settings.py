@@ -222,8 +222,15 @@ class RedisPoolStateSettings:
       / ``max_connections`` / ``pool_timeout_s``: as in :class:`RedisBudgetStoreSettings`.
     - While Redis is unreachable a pool cannot read its state, and its calls fail with
       a PluginError naming the store (nothing is sent); a failure to record an answer
-      is logged (``pool_state_failed``). Calls in flight of a process that dies stay
-      counted until the pool has been idle for 10 minutes.
+      is logged (``pool_state_failed``).
+    - ``lease_s``: seconds the calls in flight of a process that died (killed, out of
+      memory, its machine down) stay counted (default 30). Each process holds its
+      calls in flight under a lease it rewrites every ``lease_s / 3`` seconds while it
+      has any; a lease not rewritten expires on Redis's clock, and readers sum the
+      leases alive. Shorter: a dead process's calls are forgotten sooner, for more
+      writes (one per pool and third of ``lease_s``, per process with calls in
+      flight); a process stalled longer than ``lease_s`` (a long GC pause, a frozen VM)
+      is undercounted until its next write.
     """
 
     url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
@@ -233,3 +240,4 @@ class RedisPoolStateSettings:
     max_connections: int = field(default=64, validator=_POSITIVE_INT)
     pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
     probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
+    lease_s: float = field(default=30.0, validator=_POSITIVE)
