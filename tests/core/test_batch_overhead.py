@@ -136,6 +136,8 @@ async def test_a_files_equal_messages_are_shared_and_each_line_still_sends_its_o
     assert msgs["d"][1] is msgs["b"][1]  # key order does not matter
     assert msgs["d"][0] is not msgs["e"][0]
     assert msgs["a"] is not msgs["c"]  # each line keeps its own list
+    # A conversation repeated whole is one sent again to the engine.
+    assert build_messages(msgs["a"]) is build_messages(msgs["c"])
     for line in lines:  # nothing changed what a line says
         cid = line["custom_id"]
         assert msgs[cid] == line.get("body", line)["messages"]
