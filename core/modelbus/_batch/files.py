@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
+from .progress import progress_bar
 from .runner import (
     BatchInputError,
     BatchItem,
@@ -32,7 +33,6 @@ from .runner import (
     _check_unique,
     arun_batch,
     parse_line,
-    progress_bar,
     run_batch,
 )
 
@@ -62,14 +62,39 @@ class BatchSummary:
 
 
 def read_items(path: Path) -> list[BatchItem]:
-    """The requests of a JSONL file (blank lines skipped)."""
+    """The requests of a JSONL file (blank lines skipped), equal plain messages shared
+    (:func:`_share`)."""
     items: list[BatchItem] = []
+    seen: dict[tuple[str, str], dict[str, str]] = {}
     with path.open(encoding="utf-8") as f:
         for line_no, text in enumerate(f, 1):
             if text.strip():
-                items.append(parse_line(text, line_no, len(items)))
+                item = parse_line(text, line_no, len(items))
+                if item.body is not None:
+                    _share(item.body["messages"], seen)
+                items.append(item)
     _check_unique(items, str(path))
     return items
+
+
+def _share(messages: object, seen: dict[tuple[str, str], dict[str, str]]) -> None:
+    """Replace, in a decoded line's ``messages`` list, each plain message
+    (``{"role": str, "content": str}``) by the first equal one of the file.
+
+    Why: the lines of a file repeat messages (a system prompt, few-shot examples, the
+    same request sampled again), and each decoded line would hold its own copies. Shared,
+    a file's repeated text is held once, and a conversation repeated whole is the same
+    dicts each time, which the engine's memo of Messages recognises as a conversation
+    sent again (``modelbus._wire.message_memo``), as it does for an application looping
+    over one list. Safe because nothing writes to these dicts: the engine turns them into
+    immutable Messages, and the batch owns them (decoded here)."""
+    if type(messages) is not list:
+        return
+    for i, m in enumerate(messages):
+        if type(m) is dict and len(m) == 2:
+            role, content = m.get("role"), m.get("content")
+            if type(role) is str and type(content) is str:
+                messages[i] = seen.setdefault((role, content), m)
 
 
 def read_done(path: Path) -> set[str]:
@@ -99,6 +124,10 @@ def read_done(path: Path) -> set[str]:
     return done
 
 
+# json.dumps with options builds an encoder per call; one per process does for every line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class _Writer:
     """Appends output lines, each flushed to the OS at once (a crash of the process loses
     nothing written; a power cut may lose the page cache's last lines, which a re-run
@@ -109,7 +138,7 @@ class _Writer:
         self.succeeded = self.failed = 0
 
     def __call__(self, r: BatchResult) -> None:
-        self.f.write(json.dumps(r.to_openai(), ensure_ascii=False, default=str) + "\n")
+        self.f.write(_ENCODER.encode(r.to_openai()) + "\n")
         self.f.flush()
         if r.ok:
             self.succeeded += 1

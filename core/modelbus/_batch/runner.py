@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,6 +35,7 @@ import attrs
 from .._wire.converter import chat_response_to_openai
 from .._wire.types import ChatResponse
 from ..errors import ProviderError, RetryError
+from .progress import progress_bar
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -50,7 +50,6 @@ __all__ = [
     "error_object",
     "items_from_requests",
     "parse_line",
-    "progress_bar",
     "run_batch",
 ]
 
@@ -83,7 +82,8 @@ class BatchResult:
 
     def to_openai(self) -> dict[str, Any]:
         """The output line (see the module doc)."""
-        line_id = f"batch_req_{uuid.uuid4().hex}"
+        # 32 random hex digits, as uuid4().hex gives, without building a UUID object.
+        line_id = f"batch_req_{os.urandom(16).hex()}"
         if self.response is not None:
             return {
                 "id": line_id,
@@ -158,13 +158,19 @@ def error_object(exc: BaseException) -> dict[str, Any]:
 def parse_line(text: str, line_no: int, index: int) -> BatchItem:
     """One JSONL input line (``line_no`` 1-based, for names and messages) → BatchItem. A
     line that cannot be sent becomes an item with a ``problem``, never an exception."""
-    default_id = f"line-{line_no}"
     try:
         obj = json.loads(text)
     except ValueError as exc:
-        return BatchItem(index, default_id, problem=f"line {line_no} is not JSON: {exc}")
+        return BatchItem(index, f"line-{line_no}", problem=f"line {line_no} is not JSON: {exc}")
     if not isinstance(obj, dict):
-        return BatchItem(index, default_id, problem=f"line {line_no} is not a JSON object")
+        return BatchItem(index, f"line-{line_no}", problem=f"line {line_no} is not a JSON object")
+    return _item(obj, line_no, index)
+
+
+def _item(obj: Mapping[str, Any], line_no: int, index: int) -> BatchItem:
+    """A request object (a decoded line, or a ``client.batch`` dict) → BatchItem. The body
+    holds the object's own values (not copies): the messages reach ``chat`` as given."""
+    default_id = f"line-{line_no}"
     cid = obj.get("custom_id", default_id)
     if not isinstance(cid, str) or not cid:
         return BatchItem(
@@ -183,20 +189,28 @@ def parse_line(text: str, line_no: int, index: int) -> BatchItem:
         body = obj.get("body")
     else:
         body = {k: v for k, v in obj.items() if k != "custom_id"}
-    if not isinstance(body, dict) or "messages" not in body:
+    if not isinstance(body, Mapping) or "messages" not in body:
         return BatchItem(index, cid, problem=f"line {line_no}: the body needs 'messages'")
     return BatchItem(index, cid, body)
 
 
 def items_from_requests(requests: Iterable[Any]) -> list[BatchItem]:
     """``client.batch`` input → items: each a chat body or batch-line dict (see the module
-    doc) or a prompt string. Raises :class:`BatchInputError` for a duplicate custom_id."""
+    doc) or a prompt string. Raises :class:`BatchInputError` for a duplicate custom_id and
+    ``TypeError`` for a request that is not one of those or holds a value JSON cannot
+    hold (what a batch file could not say either).
+
+    A request's values are handed to ``chat`` as they are, not copied: a conversation
+    passed in many requests is the same objects each time, as in a loop calling ``chat``
+    (the engine's memo of Messages then hits, ``modelbus._wire.message_memo``)."""
     items = []
     for i, r in enumerate(requests):
         if isinstance(r, str):
             items.append(BatchItem(i, f"line-{i + 1}", {"messages": r}))
         elif isinstance(r, Mapping):
-            items.append(parse_line(json.dumps(r, default=_not_json), i + 1, i))
+            # Only the check the JSON lines get for free: the text is dropped.
+            json.dumps(r, default=_not_json)
+            items.append(_item(r, i + 1, i))
         else:
             raise TypeError(
                 f"batch request {i} must be a dict or a prompt string, got {type(r).__name__}"
@@ -324,45 +338,6 @@ async def arun_batch(
     except BaseExceptionGroup as group:
         # One worker failed outside a request (the output file): raise that, not a group.
         raise group.exceptions[0] from None
-
-
-@contextmanager
-def progress_bar(
-    total: int, enabled: bool, label: str = "batch"
-) -> Iterator[Callable[[BatchResult], None]]:
-    """A rich progress bar on stderr over ``total`` requests (counting failures); yields
-    the callback to call per result. Disabled: a no-op callback, rich not imported."""
-    if not enabled:
-        yield lambda _r: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    failed = 0
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task(label, total=total, failed=0)
-
-        def advance(r: BatchResult) -> None:
-            nonlocal failed
-            failed += not r.ok
-            bar.update(task, advance=1, failed=failed)
-
-        yield advance
 
 
 def batch(
