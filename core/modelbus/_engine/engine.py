@@ -225,7 +225,12 @@ class Engine:
         """The cached answer for ``key``, or ``None`` (a failing cache is a miss)."""
         cache = self.cache
         assert cache is not None
-        return self.decode(key, self.guard(lambda: cache.get(key), "cache_get_failed"))
+        try:  # guard() inlined: this runs on every cached call
+            data = cache.get(key)
+        except Exception as exc:
+            self.log_warning("cache_get_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        return self.decode(key, data)
 
     async def alookup(self, key: str) -> ChatResponse | None:
         """The async twin of :meth:`lookup`."""

@@ -145,9 +145,9 @@ def _messages_bound(messages: Sequence[Message]) -> int | None:
 def resolve_truncate(c: Engine, truncate: TruncateOption) -> TruncateMode | None:
     """The strategy in force: the call's ``truncate``, else the config's. Raises
     ``ValueError`` naming the accepted values for anything else."""
-    check_truncate(truncate)
-    if truncate is None:
+    if truncate is None:  # most calls: nothing to check
         return c.config.modelbus.truncate
+    check_truncate(truncate)
     return truncate or None
 
 
