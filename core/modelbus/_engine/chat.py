@@ -34,9 +34,7 @@ __all__ = ["achat", "chat"]
 def chat(e: Engine, call: Call) -> ChatResponse:
     """Run ``call`` (sync); observed as one call when the client has observers."""
     if e.observers is not None:
-        from .observe import observed
-
-        return observed(e, call.route, call.request, lambda _: _chain(e, call))
+        return e.observers.observed(e, call.route, call.request, lambda _: _chain(e, call))
     return _chain(e, call)
 
 
@@ -59,7 +57,7 @@ def _once(e: Engine, call: Call) -> ChatResponse:
     if plan.lookup:
         hit = e.lookup(key)
         if e.observers is not None:
-            _observe_lookup(hit, key)
+            e.observers.cache(hit is not None, key)
         if hit is not None:
             return e.done(call, hit, "hit")
         if plan.only:
@@ -103,9 +101,7 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
 async def achat(e: Engine, call: Call) -> ChatResponse:
     """The async twin of :func:`chat`."""
     if e.observers is not None:
-        from .observe import aobserved
-
-        return await aobserved(e, call.route, call.request, lambda _: _achain(e, call))
+        return await e.observers.aobserved(e, call.route, call.request, lambda _: _achain(e, call))
     return await _achain(e, call)
 
 
@@ -128,7 +124,7 @@ async def _aonce(e: Engine, call: Call) -> ChatResponse:
     if plan.lookup:
         hit = await e.alookup(key)
         if e.observers is not None:
-            _observe_lookup(hit, key)
+            e.observers.cache(hit is not None, key)
         if hit is not None:
             return e.done(call, hit, "hit")
         if plan.only:
@@ -170,18 +166,6 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
     return resp
 
 
-def _observe_lookup(hit: ChatResponse | None, key: str) -> None:
-    from .observe import current
-
-    scope = current()
-    if scope is not None:
-        scope.cache(hit is not None, key)
-
-
 def _observe_stored(e: Engine, key: str, ttl_s: float | None) -> None:
     if e.observers is not None:
-        from .observe import current
-
-        scope = current()
-        if scope is not None:
-            scope.stored(key, ttl_s)
+        e.observers.stored(key, ttl_s)
