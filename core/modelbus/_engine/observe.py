@@ -217,19 +217,17 @@ class Observers:
         scope.finished(resp)  # type: ignore[arg-type]
         return resp
 
-    @staticmethod
-    def cache(hit: bool, key: str) -> None:
+    def cache(self, hit: bool, key: str) -> None:
         """A cache lookup of the current chat call: CacheHit or CacheMissed."""
         scope = _CURRENT.get()
         if scope is not None:
-            scope.cache(hit, key)
+            self.emit((CacheHit if hit else CacheMissed)(scope.call_id, key))
 
-    @staticmethod
-    def stored(key: str, ttl_s: float | None) -> None:
+    def stored(self, key: str, ttl_s: float | None) -> None:
         """The current chat call's answer was stored: CacheStored."""
         scope = _CURRENT.get()
         if scope is not None:
-            scope.stored(key, ttl_s)
+            self.emit(CacheStored(scope.call_id, key, ttl_s))
 
     @staticmethod
     def note_cache(cache: str) -> None:

@@ -1,8 +1,9 @@
-"""A call's span is handed to the SDK when the call ends (one attribute pass), so its
-times must still be the call's: it starts when the call started, its events carry the
-times they happened, its parent is the context the call started in, and a span a child
-needs as its parent (the tool loop's) is opened early and still gets its end
-attributes."""
+"""A cache hit's span is handed to the SDK when the call ends (one attribute pass), so
+its times must still be the call's: it starts when the call started, its events carry
+the times they happened, its parent is the context the call started in. A call that goes
+on to a provider opens its span before the provider is called (span processors see it in
+flight), and a span a child needs as its parent (the tool loop's) is opened early and
+still gets its end attributes."""
 
 from __future__ import annotations
 
@@ -11,14 +12,42 @@ import time
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from modelbus.errors import ServerError
 from modelbus.testing import FakeProvider, make_client
-from tests.plugins.otel.conftest import Telemetry
+from tests.plugins.otel.conftest import Telemetry, _tracer_provider
 
 OTEL = {"modelbus": {"observers": ["otel"]}}
 NO_CACHE = {"modelbus": {"observers": ["otel"], "cache": "none"}}
+
+
+class _Starts(SpanProcessor):
+    """When the SDK's span processors were told each span started (``on_start``)."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, int]] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.started.append((span.name, time.time_ns()))
+
+
+_STARTS = _Starts()
+_tracer_provider.add_span_processor(_STARTS)
+
+
+def _timed(provider: FakeProvider) -> list[int]:
+    """When each attempt reached ``provider`` (its sync ``chat``), in ns."""
+    sent: list[int] = []
+    chat = provider.chat
+
+    def timed(request: Any) -> Any:
+        sent.append(time.time_ns())
+        return chat(request)
+
+    provider.chat = timed  # type: ignore[method-assign]
+    return sent
 
 
 def _within(span: Any, *times_ns: int) -> None:
@@ -53,14 +82,7 @@ def test_events_carry_the_time_they_happened_in_order(otel: Telemetry) -> None:
     provider = FakeProvider()
     provider.enqueue_error(503, "busy")
     provider.enqueue_error(503, "busy")
-    sent: list[int] = []  # when each attempt reached the provider
-    chat = provider.chat
-
-    def timed(request: Any) -> Any:
-        sent.append(time.time_ns())
-        return chat(request)
-
-    provider.chat = timed  # type: ignore[method-assign]
+    sent = _timed(provider)
     with make_client(provider, OTEL) as client:
         client.chat("hi")
         between = time.time_ns()
@@ -131,3 +153,22 @@ def test_the_loop_span_opened_for_its_children_spans_them_and_gets_its_end(
         _within(agent, child.start_time, child.end_time)
     assert agent.attributes["gen_ai.usage.input_tokens"] == resp.usage.prompt_tokens
     assert agent.attributes["modelbus.attempts"] == resp.attempts
+
+
+def test_a_call_that_goes_to_the_provider_shows_in_flight_before_it_is_sent(
+    otel: Telemetry,
+) -> None:
+    provider = FakeProvider()
+    sent = _timed(provider)
+    _STARTS.started.clear()
+    with make_client(provider, OTEL) as client:
+        client.chat("hi")  # a miss: the span opens at the lookup's miss
+        client.chat("hi")  # a hit: handed over when it ends
+    (at,) = sent
+    (miss_started, _), (hit_started, _) = ((t, n) for n, t in _STARTS.started)
+    assert miss_started < at
+    miss, hit = otel.spans()
+    assert miss.start_time < at < miss.end_time
+    assert hit.start_time < hit_started  # opened at its end, with its own start time
+    assert [e.name for e in miss.events] == ["modelbus.cache.miss", "modelbus.cache.stored"]
+    assert miss.attributes["gen_ai.response.model"] == hit.attributes["gen_ai.response.model"]

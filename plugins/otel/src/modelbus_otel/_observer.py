@@ -31,12 +31,17 @@ Follows the OpenTelemetry semantic conventions v1.41.0, ``docs/gen-ai/gen-ai-spa
 The call span's parent is the span current where the call was made (``chat``, ``achat``,
 or the first iteration of ``stream`` / ``astream``); a tool-loop round's is the loop's.
 
-A call's span is handed to the SDK when the call ends, with its start time and its
-events' timestamps as they happened: the SDK then validates the attributes once, where a
-span opened at the start and completed at the end costs a second pass (validation and a
-lock per attribute) for the response's attributes. A span is opened early only when a
-call made inside it needs it as a parent (a tool loop's rounds and tools). The SDK's span
-processors therefore see a call's span start (``on_start``) when it ends.
+When a call's span starts: a call answered from the cache (the shortest call, where an
+observer's cost shows most) is handed to the SDK when it ends, with its start time and
+its events' timestamps as they happened, so the SDK validates its attributes in one
+pass (a span opened at the start and completed at the end pays a second pass, with a
+lock and a check per attribute, for the response's). Any other call's span opens as soon
+as the call is known to go on to a provider (its cache lookup missed, an attempt is
+retried, a fallback is taken) or a call made inside it needs it as a parent (a tool
+loop's rounds and tools), with the call's start time: span processors that show spans
+in flight (``on_start``) see it while the provider works. A call that consults no cache
+(``cache = "none"``, a call's ``cache="bypass"`` or ``"refresh"``, embeddings) and
+succeeds at once is handed over when it ends, like a hit.
 """
 
 from __future__ import annotations
@@ -199,38 +204,47 @@ class OtelObserver:
             parent = otel_context.get_current()
         self._calls[e.call_id] = _Call(route, attrs, parent)
 
-    def _open(self, call: _Call, end: dict[str, Any] | None = None) -> Span:
-        """``call``'s span, opened now if it is not yet; ``end``: the call's end
-        attributes, given when it ends (added at the start, or set if already open)."""
+    def _open(self, call: _Call) -> Span:
+        """``call``'s span, opened now if it is not yet (a child needs it as parent)."""
+        with self._opening:
+            if call.span is None:
+                call.span = self._start_span(call)
+            return call.span
+
+    def _start_span(self, call: _Call) -> Span:
+        return self._tracer.start_span(
+            call.route.name,
+            context=call.parent,
+            kind=call.route.kind,
+            attributes=call.attrs,
+            start_time=call.start_ns,
+        )
+
+    def _close(self, call: _Call, end: dict[str, Any], status: Status | None = None) -> None:
+        """End ``call``'s span with its ``end`` attributes: added to its start attributes
+        when it opens now (the usual case), or set on it if a child opened it earlier."""
         with self._opening:
             span = call.span
             if span is None:
-                if end:
-                    call.attrs.update(end)
-                span = call.span = self._tracer.start_span(
-                    call.route.name,
-                    context=call.parent,
-                    kind=call.route.kind,
-                    attributes=call.attrs,
-                    start_time=call.start_ns,
-                )
-                return span
+                call.attrs.update(end)
+                span = call.span = self._start_span(call)
+                end = {}
         if end:
             span.set_attributes(end)
-        return span
-
-    def _close(self, call: _Call, end: dict[str, Any], status: Status | None = None) -> None:
-        span = self._open(call, end)
         for name, attrs, ts in call.events:
             span.add_event(name, attrs, ts)
         if status is not None:
             span.set_status(status)
         span.end()
 
-    def _event(self, call_id: int, name: str, attrs: dict[str, Any] | None) -> None:
+    def _event(self, call_id: int, name: str, attrs: dict[str, Any]) -> None:
+        """An event of a call that is going to a provider: buffered with its time, and
+        the call's span opened now (if not yet) so that it shows while in flight."""
         call = self._calls.get(call_id)
         if call is not None:
             call.events.append((name, attrs, time_ns()))
+            if call.span is None:
+                self._open(call)
 
     def _retry(self, e: RetryScheduled) -> None:
         attrs = {
@@ -241,8 +255,11 @@ class OtelObserver:
         self._event(e.call_id, "modelbus.retry", attrs)
 
     def _cache_hit(self, e: CacheHit) -> None:
-        # The hot path: the hit's key is the one its miss stored, so no attributes.
-        self._event(e.call_id, "modelbus.cache.hit", None)
+        # The hot path (so _event inlined): the hit's key is the one its miss stored, so
+        # no attributes.
+        call = self._calls.get(e.call_id)
+        if call is not None:
+            call.events.append(("modelbus.cache.hit", None, time_ns()))
 
     def _cache(self, e: CacheMissed | CacheStored) -> None:
         what = "miss" if type(e) is CacheMissed else "stored"
