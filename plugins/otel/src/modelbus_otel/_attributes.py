@@ -73,7 +73,7 @@ class Route:
     than per call. The dicts are handed to the SDK, which copies them (spans and
     measurements both clean their attributes into new dicts); they are never mutated."""
 
-    __slots__ = ("_finished", "attrs", "kind", "name")
+    __slots__ = ("attrs", "kind", "name", "sets")
 
     def __init__(self, operation: str, provider: str, model: str, endpoint: str | None) -> None:
         op = _OPERATION[operation]
@@ -87,12 +87,13 @@ class Route:
             self.name, self.kind = op, SpanKind.INTERNAL  # no agent name: "invoke_agent" alone
         else:
             self.name, self.kind = f"{op} {model}", SpanKind.CLIENT
-        self._finished: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        # The metric attribute sets by response model (read first by the observer).
+        self.sets: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
 
     def finished(self, response_model: str) -> tuple[dict[str, Any], ...]:
         """The attribute sets of a finished call's duration, input-token and output-token
         records, for the model that answered (``""``: not reported)."""
-        known = self._finished.get(response_model)
+        known = self.sets.get(response_model)
         if known is None:
             base = self.attrs
             if response_model:
@@ -102,6 +103,6 @@ class Route:
                 {**base, "gen_ai.token.type": "input"},
                 {**base, "gen_ai.token.type": "output"},
             )
-            if len(self._finished) < MEMO_MAX:
-                self._finished[response_model] = known
+            if len(self.sets) < MEMO_MAX:
+                self.sets[response_model] = known
         return known

@@ -97,6 +97,7 @@ _TOKEN_BUCKETS = tuple(4**i for i in range(14))  # 1, 4, 16, ... 67108864
 _SCOPE = "modelbus_otel"
 _SCHEMA = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
 _TTFC = "gen_ai.response.time_to_first_chunk"
+_current_context = otel_context.get_current
 
 
 class _Call:
@@ -201,7 +202,7 @@ class OtelObserver:
         else:
             # The caller's context now: by the call's end it may be another (a stream is
             # read on, and its span ended, wherever its last chunk is pulled).
-            parent = otel_context.get_current()
+            parent = _current_context()
         self._calls[e.call_id] = _Call(route, attrs, parent)
 
     def _open(self, call: _Call) -> Span:
@@ -337,7 +338,9 @@ class OtelObserver:
         self._close(call, end)
         if not self._metrics:
             return
-        duration, tokens_in, tokens_out = call.route.finished(resp.model or "")
+        route = call.route
+        model = resp.model or ""
+        duration, tokens_in, tokens_out = route.sets.get(model) or route.finished(model)
         self._duration.record(e.latency_s, duration)
         if e.billed:
             self._tokens.record(e.usage.prompt_tokens, tokens_in)
