@@ -78,3 +78,34 @@ def test_every_call_started_names_the_providers_endpoint(recorder: Any) -> None:
     started = [e for e in recorder.EVENTS if isinstance(e, CallStarted)]
     assert len(started) == 9
     assert {e.endpoint for e in started} == {"https://fake.example/v1"}
+
+
+def test_observers_that_fail_to_close_are_each_reported_and_the_rest_closed() -> None:
+    import structlog
+
+    from modelbus._engine.observe import Observers
+
+    closed: list[str] = []
+
+    class Closing:
+        def __init__(self, name: str, fail: bool) -> None:
+            self.name, self.fail = name, fail
+
+        def on_event(self, event: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            closed.append(self.name)
+            if self.fail:
+                raise OSError("disk full, key sk-closing-secret-456")
+
+    items = [(n, "tests", Closing(n, fail=n != "b")) for n in ("a", "b", "c")]
+    items.append(("no-close", "tests", object()))  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        Observers(items, structlog.get_logger()).close()  # type: ignore[arg-type]
+    assert closed == ["a", "b", "c"]
+    reports = [e for e in logs if e["event"] == "modelbus.observer_failed"]
+    assert [(r["observer"], r["plugin"]) for r in reports] == [("a", "tests"), ("c", "tests")]
+    assert all("OSError: disk full" in r["error"] for r in reports)
+    assert all("sk-closing-secret-456" not in r["error"] for r in reports)
+    assert all(r["note"] == "while closing; the client closed anyway" for r in reports)

@@ -63,6 +63,7 @@ __all__ = ["Observers", "Scope", "aobserved", "build_observers", "current", "obs
 
 _ids = itertools.count(1)  # next() on a count is atomic under the GIL
 _CURRENT: ContextVar[Scope | None] = ContextVar("modelbus_call", default=None)
+_NOTE_EVENT = "reported once per client; the call is not affected"
 
 
 class Observers:
@@ -101,40 +102,29 @@ class Observers:
                 self._raised(item, event, exc)
 
     def _raised(self, item: tuple[str, str, Observer], event: CallEvent, exc: Exception) -> None:
-        name, origin, _ = item
-        if name in self._reported:
-            return
-        self._reported.add(name)
+        if item[0] not in self._reported:
+            self._reported.add(item[0])
+            self._warn(item, exc, call_event=type(event).__name__, note=_NOTE_EVENT)
+
+    def _warn(self, item: tuple[str, str, Observer], exc: Exception, **fields: str) -> None:
         from .._logging import redact
 
+        error = redact(f"{type(exc).__name__}: {exc}")
         self._log.warning(
-            "modelbus.observer_failed",
-            observer=name,
-            plugin=origin,
-            call_event=type(event).__name__,
-            error=redact(f"{type(exc).__name__}: {exc}"),
-            note="reported once per client; the call is not affected",
+            "modelbus.observer_failed", observer=item[0], plugin=item[1], error=error, **fields
         )
 
     def close(self) -> None:
         """Close each observer that has a ``close`` (a call log writes what it holds);
         a failure is reported once by name, as for events."""
-        for name, origin, obs in self._items:
-            close = getattr(obs, "close", None)
+        for item in self._items:
+            close = getattr(item[2], "close", None)
             if close is None:
                 continue
             try:
                 close()
             except Exception as exc:
-                from .._logging import redact
-
-                self._log.warning(
-                    "modelbus.observer_failed",
-                    observer=name,
-                    plugin=origin,
-                    error=redact(f"{type(exc).__name__}: {exc}"),
-                    note="while closing; the client closed anyway",
-                )
+                self._warn(item, exc, note="while closing; the client closed anyway")
 
     # --- what the call path calls -------------------------------------------------------
     def _endpoint(self, c: Engine, provider: str) -> str | None:
