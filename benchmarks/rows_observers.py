@@ -30,6 +30,12 @@ from .rows_cache import _hit
 
 TARGET_OTEL_S = 15e-6  # issue 16: otel adds at most 15 µs per call
 TARGET_LOG_S = 100e-6  # issue 16: the call log adds at most 100 µs per call
+# The SDK's own work for the span and record (the floor) is above TARGET_OTEL_S by
+# itself, so issue 16's target cannot be met with the SDK included; what modelbus can
+# answer for is its share over that floor, held to the same 15 µs (medians and minima),
+# and the call path's events, held to 5 µs with an observer that does nothing.
+TARGET_SHARE_S = 15e-6
+TARGET_NOOP_S = 5e-6
 
 NO_OBSERVER = "no observer"
 NOOP = "one no-op observer"
@@ -227,35 +233,67 @@ def observers_row(ctx: Context) -> list[Row]:
     )
     base = r.get(NO_OBSERVER).median
     noop = r.get(NOOP).median - base
+    r.checks.append(
+        Check(
+            "one no-op observer adds ≤ 5 µs per call",
+            f"{noop * 1e6:.1f} µs",
+            noop <= TARGET_NOOP_S,
+        )
+    )
     r.notes.append(f"one no-op observer adds {noop * 1e6:.1f} µs per call (3 events a hit)")
     logged = r.get(CALLLOG).median - base
     r.checks.append(
         Check("call log adds ≤ 100 µs per call", f"{logged * 1e6:.1f} µs", logged <= TARGET_LOG_S)
     )
     if isinstance(sdk, _Sdk):
-        extra = r.get(OTEL).median - base
-        floor = r.get(FLOOR).median
-        own = extra - floor
-        r.checks.append(
-            Check("otel adds ≤ 15 µs per call", f"{extra * 1e6:.1f} µs", extra <= TARGET_OTEL_S)
-        )
-        least = r.get(REPLAY).median - base - floor
-        r.notes.append(
-            f"the SDK alone takes {floor * 1e6:.1f} µs for this call's span and record, "
-            f"{'more' if floor > TARGET_OTEL_S else 'less'} than the 15 µs of issue 16"
-        )
-        r.notes.append(
-            f"modelbus's share (otel - no observer - SDK alone): {own * 1e6:.1f} µs, of which "
-            f"{least * 1e6:.1f} µs are paid by an observer that only makes the floor's calls"
-        )
-        # Other work on the machine stretches every median alike; minima hold steadier.
-        low = {m.name: min(m.samples) * 1e6 for m in r.measures}
-        r.notes.append(
-            f"on minima: otel adds {low[OTEL] - low[NO_OBSERVER]:.1f} µs, the SDK alone "
-            f"takes {low[FLOOR]:.1f}, modelbus's share {low[OTEL] - low[NO_OBSERVER] - low[FLOOR]:.1f}"
-            f" ({low[REPLAY] - low[NO_OBSERVER] - low[FLOOR]:.1f} for the replaying observer)"
-        )
+        _otel_checks(r)
     else:
         r.checks.append(Check("otel adds ≤ 15 µs per call", sdk, None))
+        r.checks.append(Check(SHARE_TARGET, sdk, None))
     r.notes.append(f"load average at the row's start {load_start}, end {load_average()}")
     return [r]
+
+
+SHARE_TARGET = "modelbus's share of otel (over no observer and the SDK alone) ≤ 15 µs"
+
+
+def _otel_checks(r: Row) -> None:
+    """Issue 16's otel target, and modelbus's share over the SDK's floor, on medians and
+    on minima (other work on the machine stretches every median alike; minima hold
+    steadier)."""
+    med = {m.name: m.median * 1e6 for m in r.measures if m.samples}
+    low = {m.name: min(m.samples) * 1e6 for m in r.measures if m.samples}
+    extra = med[OTEL] - med[NO_OBSERVER]
+    floor = med[FLOOR]
+    reachable = floor <= TARGET_OTEL_S * 1e6
+    r.checks.append(
+        Check(
+            "otel adds ≤ 15 µs per call",
+            f"{extra:.1f} µs"
+            + ("" if reachable else f" (the SDK alone takes {floor:.1f}: out of reach)"),
+            extra <= TARGET_OTEL_S * 1e6,
+        )
+    )
+    share = {k: v[OTEL] - v[NO_OBSERVER] - v[FLOOR] for k, v in (("median", med), ("min", low))}
+    r.checks.append(
+        Check(
+            SHARE_TARGET,
+            f"{share['median']:.1f} µs median, {share['min']:.1f} µs min",
+            max(share.values()) <= TARGET_SHARE_S * 1e6,
+        )
+    )
+    least = {k: v[REPLAY] - v[NO_OBSERVER] - v[FLOOR] for k, v in (("median", med), ("min", low))}
+    r.notes.append(
+        f"the SDK alone takes {floor:.1f} µs for this call's span and record, "
+        f"{'more' if not reachable else 'less'} than the 15 µs of issue 16"
+    )
+    r.notes.append(
+        f"modelbus's share (otel - no observer - SDK alone): {share['median']:.1f} µs, of "
+        f"which {least['median']:.1f} µs are paid by an observer that only makes the floor's "
+        "calls"
+    )
+    r.notes.append(
+        f"on minima: otel adds {low[OTEL] - low[NO_OBSERVER]:.1f} µs, the SDK alone "
+        f"takes {low[FLOOR]:.1f}, modelbus's share {share['min']:.1f}"
+        f" ({least['min']:.1f} for the replaying observer)"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,14 @@ def test_quick_run_of_the_observers_row(tmp_path: Path) -> None:
     ]
     assert row["per"] == "per call, CPU time of the calling thread"
     targets = {c["target"]: c["ok"] for c in row["checks"]}
-    assert set(targets) == {"otel adds ≤ 15 µs per call", "call log adds ≤ 100 µs per call"}
+    assert set(targets) == {
+        "otel adds ≤ 15 µs per call",
+        "modelbus's share of otel (over no observer and the SDK alone) ≤ 15 µs",
+        "one no-op observer adds ≤ 5 µs per call",
+        "call log adds ≤ 100 µs per call",
+    }
+    share = next(c for c in row["checks"] if c["target"].startswith("modelbus's share"))
+    assert re.fullmatch(r"-?[\d.]+ µs median, -?[\d.]+ µs min", share["measured"])
     assert all(isinstance(ok, bool) for ok in targets.values())
     assert any(n.startswith("the SDK alone takes") for n in row["notes"])
     assert any(n.startswith("modelbus's share (otel - no observer") for n in row["notes"])

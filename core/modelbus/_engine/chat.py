@@ -36,9 +36,7 @@ __all__ = ["achat", "chat"]
 def chat(e: Engine, call: Call) -> ChatResponse:
     """Run ``call`` (sync); observed as one call when the client has observers."""
     if e.observers is not None:
-        from .observe import observed
-
-        return observed(e, call.route, call.request, lambda _: _chain(e, call))
+        return e.observers.observed(e, call.route, call.request, lambda _: _chain(e, call))
     return _chain(e, call)
 
 
@@ -63,7 +61,7 @@ def _once(e: Engine, call: Call) -> ChatResponse:
     if plan.lookup:
         hit = e.lookup(key)
         if e.observers is not None:
-            _observe_lookup(hit, key)
+            e.observers.cache(hit is not None, key)
         if hit is not None:
             return e.done(call, hit, "hit")
         if plan.only:
@@ -108,9 +106,7 @@ def achat(e: Engine, call: Call) -> Awaitable[ChatResponse]:
     """The async twin of :func:`chat`: the awaitable of the call. A plain function that
     hands back the coroutine, so the call's frames are one fewer on every resumption."""
     if e.observers is not None:
-        from .observe import aobserved
-
-        return aobserved(e, call.route, call.request, lambda _: _achain(e, call))
+        return e.observers.aobserved(e, call.route, call.request, lambda _: _achain(e, call))
     return _achain(e, call)
 
 
@@ -133,7 +129,7 @@ async def _aonce(e: Engine, call: Call) -> ChatResponse:
     if plan.lookup:
         hit = await e.alookup(key)
         if e.observers is not None:
-            _observe_lookup(hit, key)
+            e.observers.cache(hit is not None, key)
         if hit is not None:
             return e.done(call, hit, "hit")
         if plan.only:
@@ -175,18 +171,6 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
     return resp
 
 
-def _observe_lookup(hit: ChatResponse | None, key: str) -> None:
-    from .observe import current
-
-    scope = current()
-    if scope is not None:
-        scope.cache(hit is not None, key)
-
-
 def _observe_stored(e: Engine, key: str, ttl_s: float | None) -> None:
     if e.observers is not None:
-        from .observe import current
-
-        scope = current()
-        if scope is not None:
-            scope.stored(key, ttl_s)
+        e.observers.stored(key, ttl_s)

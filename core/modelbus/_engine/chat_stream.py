@@ -28,10 +28,8 @@ class _StreamBase(StreamState):
         e = self._engine
         if e.observers is None:
             return None
-        from .observe import start
-
         call = self._call
-        self._scope = start(e, call.route, call.request, stream=True, t0=call.t0)
+        self._scope = e.observers.start(e, call.route, call.request, stream=True, t0=call.t0)
         return self._scope
 
     def _finish(self, call: Call, final: Final) -> None:

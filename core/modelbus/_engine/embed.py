@@ -47,9 +47,7 @@ def embed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> Embeddin
         return _finished(e, route, req, resp, n, t0)
 
     if e.observers is not None:
-        from .observe import observed
-
-        return observed(e, route, req, run, "embeddings")
+        return e.observers.observed(e, route, req, run, "embeddings")
     return run()
 
 
@@ -68,7 +66,5 @@ async def aembed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> E
         return _finished(e, route, req, resp, n, t0)
 
     if e.observers is not None:
-        from .observe import aobserved
-
-        return await aobserved(e, route, req, run, "embeddings")
+        return await e.observers.aobserved(e, route, req, run, "embeddings")
     return await run()

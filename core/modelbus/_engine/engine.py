@@ -278,9 +278,7 @@ class Engine:
         resp = with_latency(resp, latency)
         self.totals.answered(resp, outcome, counted)
         if self.observers is not None:
-            from .observe import note_cache
-
-            note_cache(outcome)
+            self.observers.note_cache(outcome)
         # Asked per call: the application may configure structlog after this client was
         # built; an event nobody would see is not built.
         if calls_logged():

@@ -30,13 +30,27 @@ Follows the OpenTelemetry semantic conventions v1.41.0, ``docs/gen-ai/gen-ai-spa
 
 The call span's parent is the span current where the call was made (``chat``, ``achat``,
 or the first iteration of ``stream`` / ``astream``); a tool-loop round's is the loop's.
+
+When a call's span starts: a call answered from the cache (the shortest call, where an
+observer's cost shows most) is handed to the SDK when it ends, with its start time and
+its events' timestamps as they happened, so the SDK validates its attributes in one
+pass (a span opened at the start and completed at the end pays a second pass, with a
+lock and a check per attribute, for the response's). Any other call's span opens as soon
+as the call is known to go on to a provider (its cache lookup missed, an attempt is
+retried, a fallback is taken) or a call made inside it needs it as a parent (a tool
+loop's rounds and tools), with the call's start time: span processors that show spans
+in flight (``on_start``) see it while the provider works. A call that consults no cache
+(``cache = "none"``, a call's ``cache="bypass"`` or ``"refresh"``, embeddings) and
+succeeds at once is handed over when it ends, like a hit.
 """
 
 from __future__ import annotations
 
+import threading
+from time import time_ns
 from typing import Any
-from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -56,6 +70,7 @@ from modelbus.events import (
     ToolStarted,
 )
 
+from ._attributes import MEMO_MAX, Route, provider_name, request_attributes
 from ._content import input_messages, output_messages, system_instructions
 from ._settings import SEMCONV_VERSION, OtelSettings, content_from_env
 
@@ -81,124 +96,27 @@ _DURATION_BUCKETS = (
 _TOKEN_BUCKETS = tuple(4**i for i in range(14))  # 1, 4, 16, ... 67108864
 _SCOPE = "modelbus_otel"
 _SCHEMA = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
-
-# modelbus provider names → the conventions' well-known gen_ai.provider.name values.
-_PROVIDERS = {"openai": "openai", "azure": "azure.ai.openai"}
-_OPERATION = {"chat": "chat", "embeddings": "embeddings", "tool_loop": "invoke_agent"}
-
-
-def provider_name(provider: str) -> str:
-    """``gen_ai.provider.name`` for a modelbus provider: the well-known value where one
-    applies (``openai``, ``azure.ai.openai``), else the modelbus name (``local``...)."""
-    return _PROVIDERS.get(provider, provider)
-
-
-_SERVERS: dict[str, dict[str, Any]] = {}
-
-
-def _server(endpoint: str | None) -> dict[str, Any]:
-    """``server.address`` / ``server.port`` of a provider's endpoint (memoized: a client
-    has a handful of endpoints and this runs on every call)."""
-    if not endpoint:
-        return {}
-    known = _SERVERS.get(endpoint)
-    if known is None:
-        known = _parse_server(endpoint)
-        if len(_SERVERS) < 256:
-            _SERVERS[endpoint] = known
-    return known
-
-
-def _parse_server(endpoint: str) -> dict[str, Any]:
-    if "://" not in endpoint:
-        return {}
-    try:
-        u = urlsplit(endpoint.split()[0])
-        host, port = u.hostname, u.port
-    except ValueError:
-        return {}
-    if not host:
-        return {}
-    port = port or {"https": 443, "http": 80}.get(u.scheme)
-    return {"server.address": host, "server.port": port} if port else {"server.address": host}
-
-
-def _request_attributes(req: ChatRequest, out: dict[str, Any]) -> dict[str, Any]:
-    """``out`` with the request's ``gen_ai.request.*`` attributes added."""
-    # Unrolled: this runs on every chat call, and most requests set one or two of these.
-    if req.temperature is not None:
-        out["gen_ai.request.temperature"] = req.temperature
-    if req.top_p is not None:
-        out["gen_ai.request.top_p"] = req.top_p
-    if req.seed is not None:
-        out["gen_ai.request.seed"] = req.seed
-    if req.frequency_penalty is not None:
-        out["gen_ai.request.frequency_penalty"] = req.frequency_penalty
-    if req.presence_penalty is not None:
-        out["gen_ai.request.presence_penalty"] = req.presence_penalty
-    max_tokens = req.max_completion_tokens if req.max_tokens is None else req.max_tokens
-    if max_tokens is not None:
-        out["gen_ai.request.max_tokens"] = max_tokens
-    if req.stop is not None:
-        out["gen_ai.request.stop_sequences"] = (
-            (req.stop,) if isinstance(req.stop, str) else req.stop
-        )
-    if req.n is not None and req.n != 1:
-        out["gen_ai.request.choice.count"] = req.n
-    return out
-
-
-_MEMO_MAX = 256  # distinct routes (or response models of one) kept; beyond that, rebuilt
-
-
-class _Route:
-    """What every call of one (operation, provider, model, endpoint) shares: the span's
-    name, kind and start attributes, and the metrics' attribute sets, built once rather
-    than per call. The dicts are handed to the SDK, which copies them (spans and
-    measurements both clean their attributes into new dicts); they are never mutated."""
-
-    __slots__ = ("_finished", "attrs", "kind", "name")
-
-    def __init__(self, operation: str, provider: str, model: str, endpoint: str | None) -> None:
-        op = _OPERATION[operation]
-        self.attrs: dict[str, Any] = {
-            "gen_ai.operation.name": op,
-            "gen_ai.provider.name": provider_name(provider),
-            "gen_ai.request.model": model,
-            **_server(endpoint),
-        }
-        if operation == "tool_loop":
-            self.name, self.kind = op, SpanKind.INTERNAL  # no agent name: "invoke_agent" alone
-        else:
-            self.name, self.kind = f"{op} {model}", SpanKind.CLIENT
-        self._finished: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
-
-    def finished(self, response_model: str) -> tuple[dict[str, Any], ...]:
-        """The attribute sets of a finished call's duration, input-token and output-token
-        records, for the model that answered (``""``: not reported)."""
-        known = self._finished.get(response_model)
-        if known is None:
-            base = self.attrs
-            if response_model:
-                base = {**base, "gen_ai.response.model": response_model}
-            known = (
-                base,
-                {**base, "gen_ai.token.type": "input"},
-                {**base, "gen_ai.token.type": "output"},
-            )
-            if len(self._finished) < _MEMO_MAX:
-                self._finished[response_model] = known
-        return known
+_TTFC = "gen_ai.response.time_to_first_chunk"
+_current_context = otel_context.get_current
 
 
 class _Call:
-    __slots__ = ("recording", "route", "span")
+    """One call in flight: what its span will be made of (start attributes, parent
+    context, start time in ns since the epoch, events as ``(name, attributes,
+    timestamp)``), and the span once opened."""
 
-    def __init__(self, span: Span, route: _Route) -> None:
-        self.span = span
+    __slots__ = ("attrs", "events", "parent", "route", "span", "start_ns", "ttfc")
+
+    def __init__(
+        self, route: Route, attrs: dict[str, Any], parent: otel_context.Context | None
+    ) -> None:
         self.route = route
-        # A span the sampler dropped records nothing: skip building what it would drop.
-        self.recording = span.is_recording()
+        self.attrs = attrs  # this call's own dict: the end's attributes are added to it
+        self.parent = parent
+        self.start_ns = time_ns()
+        self.events: list[tuple[str, dict[str, Any] | None, int]] = []
+        self.span: Span | None = None
+        self.ttfc: float | None = None
 
 
 class OtelObserver:
@@ -230,15 +148,17 @@ class OtelObserver:
             description="Time to receive the first chunk of a streamed response",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
-        self._routes: dict[tuple[str, str, str, str | None], _Route] = {}
+        self._routes: dict[tuple[str, str, str, str | None], Route] = {}
         # Calls and tool executions in flight. Events of concurrent calls arrive on many
         # threads; each touches these with one store, get or pop, which is atomic.
         self._calls: dict[int, _Call] = {}
         self._tools: dict[tuple[int, str], Span] = {}
+        # Opening a call's span: at its end, or earlier for a child on another thread.
+        self._opening = threading.Lock()
         self._handlers: dict[type, Any] = {
             CallStarted: self._started,
             RetryScheduled: self._retry,
-            CacheHit: self._cache,
+            CacheHit: self._cache_hit,
             CacheMissed: self._cache,
             CacheStored: self._cache,
             FallbackTaken: self._fallback,
@@ -255,79 +175,112 @@ class OtelObserver:
             handler(event)
 
     # --- spans --------------------------------------------------------------------------
-    def _route(self, key: tuple[str, str, str, str | None]) -> _Route:
-        route = _Route(*key)
-        if len(self._routes) < _MEMO_MAX:
+    def _route(self, key: tuple[str, str, str, str | None]) -> Route:
+        route = Route(*key)
+        if len(self._routes) < MEMO_MAX:
             self._routes[key] = route
         return route
 
     def _started(self, e: CallStarted) -> None:
         key = (e.operation, e.provider, e.model, e.endpoint)
         route = self._routes.get(key) or self._route(key)
-        attrs = route.attrs
         req = e.request
         if isinstance(req, ChatRequest):
-            attrs = _request_attributes(req, dict(attrs))
+            attrs = request_attributes(req, dict(route.attrs))
             if self.capture_content:
                 attrs["gen_ai.input.messages"] = input_messages(req.messages)
                 system = system_instructions(req.messages)
                 if system is not None:
                     attrs["gen_ai.system_instructions"] = system
-        elif req is not None and getattr(req, "dimensions", None) is not None:
-            attrs = {**attrs, "gen_ai.embeddings.dimension.count": req.dimensions}
-        parent = None
-        if e.parent_id is not None:
-            outer = self._calls.get(e.parent_id)
-            if outer is not None:
-                parent = trace.set_span_in_context(outer.span)
-        span = self._tracer.start_span(
-            route.name, context=parent, kind=route.kind, attributes=attrs
+        else:
+            attrs = dict(route.attrs)
+            if req is not None and getattr(req, "dimensions", None) is not None:
+                attrs["gen_ai.embeddings.dimension.count"] = req.dimensions
+        outer = None if e.parent_id is None else self._calls.get(e.parent_id)
+        if outer is not None:
+            parent = trace.set_span_in_context(self._open(outer))
+        else:
+            # The caller's context now: by the call's end it may be another (a stream is
+            # read on, and its span ended, wherever its last chunk is pulled).
+            parent = _current_context()
+        self._calls[e.call_id] = _Call(route, attrs, parent)
+
+    def _open(self, call: _Call) -> Span:
+        """``call``'s span, opened now if it is not yet (a child needs it as parent)."""
+        with self._opening:
+            if call.span is None:
+                call.span = self._start_span(call)
+            return call.span
+
+    def _start_span(self, call: _Call) -> Span:
+        return self._tracer.start_span(
+            call.route.name,
+            context=call.parent,
+            kind=call.route.kind,
+            attributes=call.attrs,
+            start_time=call.start_ns,
         )
-        self._calls[e.call_id] = _Call(span, route)
+
+    def _close(self, call: _Call, end: dict[str, Any], status: Status | None = None) -> None:
+        """End ``call``'s span with its ``end`` attributes: added to its start attributes
+        when it opens now (the usual case), or set on it if a child opened it earlier."""
+        with self._opening:
+            span = call.span
+            if span is None:
+                call.attrs.update(end)
+                span = call.span = self._start_span(call)
+                end = {}
+        if end:
+            span.set_attributes(end)
+        for name, attrs, ts in call.events:
+            span.add_event(name, attrs, ts)
+        if status is not None:
+            span.set_status(status)
+        span.end()
+
+    def _event(self, call_id: int, name: str, attrs: dict[str, Any]) -> None:
+        """An event of a call that is going to a provider: buffered with its time, and
+        the call's span opened now (if not yet) so that it shows while in flight."""
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.events.append((name, attrs, time_ns()))
+            if call.span is None:
+                self._open(call)
 
     def _retry(self, e: RetryScheduled) -> None:
-        call = self._calls.get(e.call_id)
-        if call is not None and call.recording:
-            call.span.add_event(
-                "modelbus.retry",
-                {
-                    "modelbus.retry.attempt": e.attempt,
-                    "modelbus.retry.delay_s": e.delay_s,
-                    "error.type": e.error.type,
-                },
-            )
+        attrs = {
+            "modelbus.retry.attempt": e.attempt,
+            "modelbus.retry.delay_s": e.delay_s,
+            "error.type": e.error.type,
+        }
+        self._event(e.call_id, "modelbus.retry", attrs)
 
-    def _cache(self, e: CacheHit | CacheMissed | CacheStored) -> None:
+    def _cache_hit(self, e: CacheHit) -> None:
+        # The hot path (so _event inlined): the hit's key is the one its miss stored, so
+        # no attributes.
         call = self._calls.get(e.call_id)
-        if call is None or not call.recording:
-            return
-        if type(e) is CacheHit:
-            # The hot path: the hit's key is the one its miss stored; no attributes to
-            # validate keeps a hit's span cheap.
-            call.span.add_event("modelbus.cache.hit")
-            return
+        if call is not None:
+            call.events.append(("modelbus.cache.hit", None, time_ns()))
+
+    def _cache(self, e: CacheMissed | CacheStored) -> None:
         what = "miss" if type(e) is CacheMissed else "stored"
-        call.span.add_event(f"modelbus.cache.{what}", {"modelbus.cache.key": e.key})
+        self._event(e.call_id, f"modelbus.cache.{what}", {"modelbus.cache.key": e.key})
 
     def _fallback(self, e: FallbackTaken) -> None:
-        call = self._calls.get(e.call_id)
-        if call is not None and call.recording:
-            call.span.add_event(
-                "modelbus.fallback",
-                {
-                    "modelbus.fallback.from_model": e.from_model,
-                    "modelbus.fallback.to_provider": e.to_provider,
-                    "modelbus.fallback.to_model": e.to_model,
-                    "modelbus.fallback.reason": e.reason,
-                    "error.type": e.error.type,
-                },
-            )
+        attrs = {
+            "modelbus.fallback.from_model": e.from_model,
+            "modelbus.fallback.to_provider": e.to_provider,
+            "modelbus.fallback.to_model": e.to_model,
+            "modelbus.fallback.reason": e.reason,
+            "error.type": e.error.type,
+        }
+        self._event(e.call_id, "modelbus.fallback", attrs)
 
     def _first_chunk(self, e: FirstChunk) -> None:
         call = self._calls.get(e.call_id)
         if call is None:
             return
-        call.span.set_attribute("gen_ai.response.time_to_first_chunk", e.time_to_first_chunk_s)
+        call.ttfc = e.time_to_first_chunk_s
         if self._metrics:
             self._ttfc.record(e.time_to_first_chunk_s, call.route.attrs)
 
@@ -341,7 +294,7 @@ class OtelObserver:
         }
         if self.capture_content:
             attrs["gen_ai.tool.call.arguments"] = e.arguments
-        ctx = None if call is None else trace.set_span_in_context(call.span)
+        ctx = None if call is None else trace.set_span_in_context(self._open(call))
         span = self._tracer.start_span(
             f"execute_tool {e.name}", context=ctx, kind=SpanKind.INTERNAL, attributes=attrs
         )
@@ -362,49 +315,46 @@ class OtelObserver:
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
-        span = call.span
-        if call.recording:
-            self._end(span, e)
-        else:
-            span.end()
-        if not self._metrics:
-            return
-        duration, tokens_in, tokens_out = call.route.finished(e.response.model or "")
-        self._duration.record(e.latency_s, duration)
-        if e.billed:
-            self._tokens.record(e.usage.prompt_tokens, tokens_in)
-            if e.operation != "embeddings":
-                self._tokens.record(e.usage.completion_tokens, tokens_out)
-
-    def _end(self, span: Span, e: CallFinished) -> None:
         resp = e.response
-        values: dict[str, Any] = {
+        end: dict[str, Any] = {
             "gen_ai.response.model": resp.model,
             "gen_ai.usage.input_tokens": e.usage.prompt_tokens,
             "gen_ai.usage.output_tokens": e.usage.completion_tokens,
             "modelbus.attempts": e.attempts,
         }
         if e.cache:
-            values["modelbus.cache"] = e.cache
+            end["modelbus.cache"] = e.cache
         if e.cost_usd is not None:
-            values["modelbus.cost_usd"] = e.cost_usd
+            end["modelbus.cost_usd"] = e.cost_usd
+        if call.ttfc is not None:
+            end[_TTFC] = call.ttfc
         if isinstance(resp, ChatResponse):
             if resp.id:
-                values["gen_ai.response.id"] = resp.id
+                end["gen_ai.response.id"] = resp.id
             if resp.finish_reason:
-                values["gen_ai.response.finish_reasons"] = (resp.finish_reason,)
+                end["gen_ai.response.finish_reasons"] = (resp.finish_reason,)
             if self.capture_content:
-                values["gen_ai.output.messages"] = output_messages(resp)
-        span.set_attributes(values)
-        span.end()
+                end["gen_ai.output.messages"] = output_messages(resp)
+        self._close(call, end)
+        if not self._metrics:
+            return
+        route = call.route
+        model = resp.model or ""
+        duration, tokens_in, tokens_out = route.sets.get(model) or route.finished(model)
+        self._duration.record(e.latency_s, duration)
+        if e.billed:
+            self._tokens.record(e.usage.prompt_tokens, tokens_in)
+            if e.operation != "embeddings":
+                self._tokens.record(e.usage.completion_tokens, tokens_out)
 
     def _failed(self, e: CallFailed) -> None:
         call = self._calls.pop(e.call_id, None)
         if call is None:
             return
-        call.span.set_attribute("error.type", e.error.type)
-        call.span.set_status(Status(StatusCode.ERROR, e.error.message))
-        call.span.end()
+        end: dict[str, Any] = {"error.type": e.error.type}
+        if call.ttfc is not None:
+            end[_TTFC] = call.ttfc
+        self._close(call, end, Status(StatusCode.ERROR, e.error.message))
         if self._metrics:
             attrs = {**call.route.attrs, "error.type": e.error.type}
             self._duration.record(e.latency_s, attrs)
