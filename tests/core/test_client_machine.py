@@ -61,6 +61,29 @@ def _counts_shared_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Engine, "done", done)
 
 
+def _budget_checks_spent_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The budget race of issue 15 (v1): a call is checked against what was spent so far
+    # and reserves nothing, so calls in flight together all pass the check.
+    from modelbus._limits.budget_ledger import BudgetLedger, Refusal
+
+    def reserve(self: BudgetLedger, charges: Any, amount: int) -> Refusal | None:
+        for ch in charges:
+            spent, _ = self.usage(ch.key)
+            if spent + amount > ch.limit:
+                return Refusal(ch, spent, 0, amount)
+        return None
+
+    monkeypatch.setattr(BudgetLedger, "reserve", reserve)
+
+
+def _timeouts_refunded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A timed-out attempt treated as unbilled: the provider may have generated (and
+    # billed) the reply, so refunding it lets later calls spend past the limit.
+    from modelbus._limits import holds
+
+    monkeypatch.setattr(holds, "may_be_billed", lambda exc: False)
+
+
 BROKEN = {
     "async single-flight off": lambda mp: mp.setattr(
         _singleflight.AsyncSingleFlight, "do", _never_shared
@@ -71,6 +94,8 @@ BROKEN = {
     "stream single-flight off": _streams_never_shared,
     "Retry-After ignored": _ignores_retry_after,
     "shared calls counted per caller": _counts_shared_calls,
+    "budget checks spent only": _budget_checks_spent_only,
+    "billed timeouts refunded": _timeouts_refunded,
 }
 
 
