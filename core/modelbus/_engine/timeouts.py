@@ -22,8 +22,9 @@ key, and a timeout is neither; and what is left of a deadline shrinks while the 
 works, which a value fixed in the request could not say. ``asyncio`` tasks and
 ``asyncio.to_thread`` (the adapter of sync-only providers) carry it along.
 
-The async pipeline also enforces the attempt timeout and the idle timeout itself
-(``asyncio.timeout``), so they hold for any async provider; a sync provider cannot be
+The async pipeline also enforces the attempt timeout (``attempt_timeout``: an answer
+read by a busy loop in the pass the time runs out is kept) and the idle timeout itself,
+so they hold for any async provider; a sync provider cannot be
 interrupted from outside and must honour them (the built-in ones do).
 """
 
@@ -40,6 +41,7 @@ from typing import TypeVar
 import attrs
 
 from ..errors import APITimeoutError
+from .attempt_timeout import attempt_timeout
 
 T = TypeVar("T")
 
@@ -129,7 +131,7 @@ async def within(aw: Awaitable[T], limits: AttemptLimits | None, provider: str |
     left = limits.timeout(None)
     if left is None:
         return await aw
-    cm = asyncio.timeout(left)
+    cm = attempt_timeout(left)  # an answer read as the time runs out is kept
     try:
         async with cm:
             return await aw
@@ -205,7 +207,7 @@ class CallLimits:
             if budget is None:
                 yield
                 return
-            cm = asyncio.timeout(budget)
+            cm = attempt_timeout(budget)  # an answer read as the time runs out is kept
             try:
                 async with cm:
                     yield

@@ -1,0 +1,122 @@
+"""The async attempt timer (``modelbus._engine.timeouts``) on a starved event loop: an
+answer that arrived in time but is read in the same loop pass as the timer fires is
+kept, not cut as a timeout (then retried: the request sent again). Fake time
+(:class:`~modelbus.testing.LoopClock`) over a real socket pair: the loop's order of
+events is what is under test, and it is the same on every run."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from modelbus._engine.timeouts import CallLimits, within
+from modelbus.errors import APITimeoutError
+from modelbus.testing import LoopClock
+
+TIMEOUT_S = 5.0
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def answer_at(
+    clock: LoopClock, sock: socket.socket, at_s: float, busy_s: float
+) -> asyncio.TimerHandle:
+    """At fake time ``at_s`` the server's answer reaches the socket, and the loop is
+    then busy for ``busy_s`` (other tasks' work: the clock moves, no I/O is read)."""
+
+    def arrive() -> None:
+        sock.send(b"first chunk")
+        clock.advance(busy_s)
+
+    return asyncio.get_running_loop().call_at(at_s, arrive)
+
+
+async def attempt(sock: socket.socket) -> bytes:
+    async with CallLimits(timeout_s=TIMEOUT_S).aattempt(0.0):
+        return await asyncio.get_running_loop().sock_recv(sock, 100)
+
+
+@pytest.mark.parametrize("busy_s", [0.0, 1.0, 30.0])
+def test_an_answer_that_arrived_in_time_is_kept_when_read_late(
+    pair: tuple[socket.socket, socket.socket], busy_s: float
+) -> None:
+    # busy_s > 0: the loop next looks at its sockets after the timer is due, and finds
+    # the answer and the timer ready in the same pass.
+    clock = LoopClock()
+    a, b = pair
+
+    async def main() -> bytes:
+        answer_at(clock, b, 4.5, busy_s)
+        return await attempt(a)
+
+    assert clock.run(main()) == b"first chunk"
+
+
+def test_an_answer_that_arrives_after_the_timeout_is_a_timeout(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    clock = LoopClock()
+    a, b = pair
+
+    async def main() -> bytes:
+        answer_at(clock, b, 5.5, 0.0)
+        return await attempt(a)
+
+    with pytest.raises(APITimeoutError, match=r"no answer within 5s \(timeout=5s\)"):
+        clock.run(main())
+    assert clock.now == pytest.approx(TIMEOUT_S)
+
+
+def test_the_sync_side_of_an_async_provider_keeps_a_late_read_answer_too(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    clock = LoopClock()
+    a, b = pair
+    limits = CallLimits(timeout_s=TIMEOUT_S)
+
+    async def main() -> bytes:
+        answer_at(clock, b, 4.5, 1.0)
+        recv = asyncio.get_running_loop().sock_recv(a, 100)
+        return await within(recv, limits._limits(TIMEOUT_S), "fake")
+
+    assert clock.run(main()) == b"first chunk"
+
+
+def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
+    clock = LoopClock()
+
+    async def main() -> None:
+        async def waits() -> None:
+            async with CallLimits(timeout_s=TIMEOUT_S).aattempt(0.0):
+                await asyncio.sleep(60)
+
+        task = asyncio.create_task(waits())
+        await asyncio.sleep(1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    clock.run(main())
+    assert clock.now == pytest.approx(1.0)
+
+
+def test_the_timer_cancels_one_loop_pass_late_not_one_second() -> None:
+    clock = LoopClock()
+
+    async def main() -> None:
+        async with CallLimits(timeout_s=TIMEOUT_S).aattempt(0.0):
+            await asyncio.Event().wait()  # never answers
+
+    with pytest.raises(APITimeoutError):
+        clock.run(main())
+    assert clock.now == TIMEOUT_S
