@@ -1,6 +1,7 @@
-"""The async attempt timer (``modelbus._engine.timeouts``) on a starved event loop: an
-answer that arrived in time but is read in the same loop pass as the timer fires is
-kept, not cut as a timeout (then retried: the request sent again). Fake time
+"""The async attempt timer and stream idle timer (``modelbus._engine.timeouts``) on a
+starved event loop: an answer (or a chunk) that arrived in time but is read in the same
+loop pass as the timer fires is kept, not cut as a timeout (then retried: the request
+sent again; mid-stream: a stream that was not stalled failed). Fake time
 (:class:`~modelbus.testing.LoopClock`) over a real socket pair: the loop's order of
 events is what is under test, and it is the same on every run."""
 
@@ -8,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from modelbus._engine.timeouts import CallLimits, within
+from modelbus._engine.timeouts import CallLimits, idle_bounded, within
 from modelbus.errors import APITimeoutError
 from modelbus.testing import LoopClock
 
@@ -120,3 +121,50 @@ def test_the_timer_cancels_one_loop_pass_late_not_one_second() -> None:
     with pytest.raises(APITimeoutError):
         clock.run(main())
     assert clock.now == TIMEOUT_S
+
+
+async def chunks(sock: socket.socket) -> AsyncIterator[bytes]:
+    """A stream's chunks as they come off the socket (one per read)."""
+    loop = asyncio.get_running_loop()
+    while data := await loop.sock_recv(sock, 100):
+        yield data
+
+
+@pytest.mark.parametrize(("at_s", "busy_s"), [(9.5, 0.0), (9.5, 1.0), (9.5, 30.0)])
+def test_a_chunk_that_arrived_within_the_idle_timeout_is_kept_when_read_late(
+    pair: tuple[socket.socket, socket.socket], at_s: float, busy_s: float
+) -> None:
+    clock = LoopClock()
+    a, b = pair
+
+    async def main() -> list[bytes]:
+        b.send(b"first")
+        got = []
+        async for chunk in idle_bounded(chunks(a), CallLimits(stream_idle_timeout_s=10.0)):
+            got.append(chunk)
+            if len(got) == 1:
+                answer_at(clock, b, clock.now + at_s, busy_s)
+            else:
+                return got
+        return got
+
+    assert clock.run(main()) == [b"first", b"first chunk"]
+
+
+def test_a_stream_silent_for_its_idle_timeout_still_stalls(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    clock = LoopClock()
+    a, b = pair
+
+    async def main() -> list[bytes]:
+        b.send(b"first")
+        got = []
+        async for chunk in idle_bounded(chunks(a), CallLimits(stream_idle_timeout_s=10.0)):
+            got.append(chunk)
+            answer_at(clock, b, clock.now + 10.5, 0.0)
+        return got
+
+    with pytest.raises(APITimeoutError, match="sent nothing for 10s"):
+        clock.run(main())
+    assert clock.now == pytest.approx(10.0)

@@ -258,16 +258,24 @@ class _Watchdog:
         self.idle = idle
         self.since: float | None = None
         self.fired = False
-        self._handle = self.loop.call_later(idle, self._check)
+        self._handle: asyncio.Handle = self.loop.call_later(idle, self._check)
 
     def _check(self) -> None:
         now = self.loop.time()
         if self.since is not None and now - self.since >= self.idle:
-            self.fired = True
-            self.task.cancel()
+            # One loop pass late, as ``attempt_timeout``: a chunk read by a busy loop in
+            # this pass wakes the task first, and its wait is then over.
+            self._handle = self.loop.call_soon(self._fire, self.since)
             return
         start = now if self.since is None else self.since
         self._handle = self.loop.call_at(start + self.idle, self._check)
+
+    def _fire(self, since: float) -> None:
+        if self.since != since:  # the wait ended in the pass the time ran out
+            self._check()
+            return
+        self.fired = True
+        self.task.cancel()
 
     def stop(self) -> None:
         self._handle.cancel()
