@@ -115,7 +115,11 @@ class BillingProvider(FakeProvider):
     def _take(self, request: ChatRequest) -> FakeReply | ChatResponse:
         users = [m for m in request.messages if m.role == "user"]
         queue = self._priced.get(users[-1].text or "") if users else None
-        if request.model != PRICED_MODEL or not queue:
+        if request.model != PRICED_MODEL:
+            return super()._take(request)
+        if not queue:  # a call no rule expected: the default answer, billed as such
+            with self._lock:
+                self.billed += cost_nano(10, 5)
             return super()._take(request)
         with self._lock:
             self.requests.append(request)
