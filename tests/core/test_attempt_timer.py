@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from modelbus import ChatRequest, ChatResponse
 from modelbus._engine.timeouts import CallLimits, idle_bounded, within
 from modelbus.errors import APITimeoutError
-from modelbus.testing import LoopClock
+from modelbus.testing import FakeProvider, FakeReply, LoopClock, make_client
 
 TIMEOUT_S = 5.0
 
@@ -168,3 +169,54 @@ def test_a_stream_silent_for_its_idle_timeout_still_stalls(
     with pytest.raises(APITimeoutError, match="sent nothing for 10s"):
         clock.run(main())
     assert clock.now == pytest.approx(10.0)
+
+
+class SocketStreams(FakeProvider):
+    """Streams whose first chunk waits for a byte on the request's own socket (one per
+    prompt), as a real stream waits for the server's first event."""
+
+    def __init__(self, socks: dict[str, socket.socket]) -> None:
+        super().__init__()
+        self.socks = socks
+
+    async def _atimed(self, request: ChatRequest) -> FakeReply | ChatResponse:
+        got = self._take(request)
+        prompt = request.messages[-1].text or ""
+        await asyncio.get_running_loop().sock_recv(self.socks[prompt], 1)
+        return got
+
+
+def test_concurrent_streams_answered_in_time_by_a_busy_loop_are_not_sent_again() -> None:
+    """50 streams whose servers all answer at 4.5 s (timeout 5 s) while the loop is busy
+    until 5.5 s: the loop reads every answer in the pass the attempts' time runs out,
+    and keeps them all: each request is sent once."""
+    n = 50
+    pairs = [socket.socketpair() for _ in range(n)]
+    for a, _ in pairs:
+        a.setblocking(False)
+    prompts = [f"q{i}" for i in range(n)]
+    provider = SocketStreams({p: a for p, (a, _) in zip(prompts, pairs, strict=True)})
+    clock = LoopClock()
+    client = make_client(provider, {"modelbus": {"cache": "none"}}, clock=clock)
+
+    def arrive() -> None:
+        for _, b in pairs:
+            b.send(b"x")
+        clock.advance(1.0)
+
+    async def one(prompt: str) -> str:
+        parts = [c.content or "" async for c in client.astream(prompt, timeout=TIMEOUT_S)]
+        return "".join(parts)
+
+    async def main() -> list[str]:
+        asyncio.get_running_loop().call_at(4.5, arrive)
+        return list(await asyncio.gather(*(one(p) for p in prompts)))
+
+    try:
+        assert clock.run(main()) == [f"echo: {p}" for p in prompts]
+        assert provider.calls == n
+    finally:
+        client.close()
+        for a, b in pairs:
+            a.close()
+            b.close()
