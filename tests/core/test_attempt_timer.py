@@ -131,11 +131,11 @@ async def chunks(sock: socket.socket) -> AsyncIterator[bytes]:
         yield data
 
 
-@pytest.mark.parametrize(("at_s", "busy_s"), [(9.5, 0.0), (9.5, 1.0), (9.5, 30.0)])
-def test_a_chunk_that_arrived_within_the_idle_timeout_is_kept_when_read_late(
-    pair: tuple[socket.socket, socket.socket], at_s: float, busy_s: float
-) -> None:
-    clock = LoopClock()
+def idle_stream(
+    clock: LoopClock, pair: tuple[socket.socket, socket.socket], at_s: float, busy_s: float
+) -> list[bytes]:
+    """A stream (idle timeout 10 s) whose first chunk is there at once and whose second
+    arrives ``at_s`` seconds after the first was read, the loop then busy ``busy_s``."""
     a, b = pair
 
     async def main() -> list[bytes]:
@@ -143,31 +143,27 @@ def test_a_chunk_that_arrived_within_the_idle_timeout_is_kept_when_read_late(
         got = []
         async for chunk in idle_bounded(chunks(a), CallLimits(stream_idle_timeout_s=10.0)):
             got.append(chunk)
-            if len(got) == 1:
-                answer_at(clock, b, clock.now + at_s, busy_s)
-            else:
-                return got
+            if len(got) == 2:
+                break
+            answer_at(clock, b, clock.now + at_s, busy_s)
         return got
 
-    assert clock.run(main()) == [b"first", b"first chunk"]
+    return clock.run(main())
+
+
+@pytest.mark.parametrize("busy_s", [0.0, 1.0, 30.0])
+def test_a_chunk_that_arrived_within_the_idle_timeout_is_kept_when_read_late(
+    pair: tuple[socket.socket, socket.socket], busy_s: float
+) -> None:
+    assert idle_stream(LoopClock(), pair, 9.5, busy_s) == [b"first", b"first chunk"]
 
 
 def test_a_stream_silent_for_its_idle_timeout_still_stalls(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
     clock = LoopClock()
-    a, b = pair
-
-    async def main() -> list[bytes]:
-        b.send(b"first")
-        got = []
-        async for chunk in idle_bounded(chunks(a), CallLimits(stream_idle_timeout_s=10.0)):
-            got.append(chunk)
-            answer_at(clock, b, clock.now + 10.5, 0.0)
-        return got
-
     with pytest.raises(APITimeoutError, match="sent nothing for 10s"):
-        clock.run(main())
+        idle_stream(clock, pair, 10.5, 0.0)
     assert clock.now == pytest.approx(10.0)
 
 

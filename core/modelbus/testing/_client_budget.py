@@ -10,10 +10,12 @@ the client's ledger's are (``_limits.budget_ledger``)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -37,6 +39,7 @@ __all__ = [
     "BudgetModel",
     "BudgetRules",
     "budget_config",
+    "run_gated",
 ]
 
 PRICED = "priced"  # the alias of the priced model: no fallbacks, so a refusal is final
@@ -126,6 +129,43 @@ class BillingProvider(FakeProvider):
             reply, bill = queue.popleft()
             self.billed += bill
         return reply
+
+
+def run_gated(
+    provider: BillingProvider,
+    calls: Sequence[Callable[[], Any]],
+    ready: Callable[[list[Any]], bool],
+    timeout_s: float,
+) -> list[Any]:
+    """Run ``calls`` on threads of their own while ``provider`` holds its sync calls at a
+    gate, opened once ``ready(results)`` (polled; ``results`` has ``None`` for a call
+    still running) or after ``timeout_s`` real seconds (``AssertionError``). Each call's
+    result, or the exception it raised."""
+    results: list[Any] = [None] * len(calls)
+    gate = provider.gate = threading.Event()
+    provider.waiting = 0
+
+    def call(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # checked by the caller, in the test's thread
+            results[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready(results):
+            if time.monotonic() > deadline:
+                raise AssertionError("the threads never got where the rule waits for them")
+            time.sleep(0.001)
+    finally:
+        gate.set()
+        for t in threads:
+            t.join(10)
+        provider.gate = None
+    return results
 
 
 def reply_for(step: Step, prompt: str, prompt_tokens: int, latency_s: float = 0.0) -> FakeReply:
@@ -335,30 +375,17 @@ class BudgetRules:
         fit = 0
         while fit < n and self.budget.fits(worst, fit * worst):
             fit += 1
-        results: list[Any] = [None] * n
-        gate = self.primary.gate = threading.Event()
-        self.primary.waiting = 0
-
-        def call(i: int) -> None:
-            try:
-                results[i] = self.client.chat(prompts[i], model=PRICED, max_tokens=max_tokens)
-            except BaseException as exc:  # checked below, in the test's thread
-                results[i] = exc
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        try:
-            deadline = time.monotonic() + self.join_timeout_s
-            while self.primary.waiting + sum(r is not None for r in results) < n:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the threads neither reached the provider nor failed")
-                time.sleep(0.001)
-        finally:
-            gate.set()
-            for t in threads:
-                t.join(10)
-            self.primary.gate = None
+        calls = [
+            functools.partial(self.client.chat, p, model=PRICED, max_tokens=max_tokens)
+            for p in prompts
+        ]
+        # Every thread at the provider's gate or refused: then all have reserved.
+        results = run_gated(
+            self.primary,
+            calls,
+            lambda rs: self.primary.waiting + sum(r is not None for r in rs) == n,
+            self.join_timeout_s,
+        )
         # Which threads were sent depends on the OS; how many, and what each got, does not.
         sent = [isinstance(r, ChatResponse) for r in results]
         got = [r.content if ok else type(r).__name__ for r, ok in zip(results, sent, strict=True)]

@@ -5,8 +5,7 @@ the documented rules. Public as ``modelbus.testing.machines``."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from .._plugins.registry import Registration
 from .._retry.runner import is_retryable
 from .._wire.types import ChatResponse, Message, Usage
 from ..errors import APIConnectionError
-from ._client_budget import BillingProvider, BudgetModel, BudgetRules, budget_config
+from ._client_budget import BillingProvider, BudgetModel, BudgetRules, budget_config, run_gated
 from ._fake import FakeProvider, FakeReply
 from ._fault_strategies import Turns, fault_scripts, interleavings
 from ._loop_clock import LoopClock
@@ -238,37 +237,17 @@ class ClientMachine(BudgetRules, RuleBasedStateMachine):
     def concurrent_chat(self, prompt: str, n: int) -> None:
         """``n`` threads call ``prompt`` at once: one provider call, the others join it."""
         cached = ("primary", prompt) in self.model.cache
-        results: list[Any] = [None] * n
-        gate = self.primary.gate = threading.Event()
         if not cached:
             self.primary.enqueue(_text(f"shared {prompt}"))
-
-        def call(i: int) -> None:
-            try:
-                results[i] = self.client.chat(prompt)
-            except BaseException as exc:  # checked below, in the test's thread
-                results[i] = exc
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        try:
-            if not cached:
-                self._wait_for_followers(n - 1)
-        finally:
-            gate.set()
-            for t in threads:
-                t.join(10)
-            self.primary.gate = None
+        flight = self.client.engine.flight
+        results = run_gated(
+            self.primary,
+            [functools.partial(self.client.chat, prompt)] * n,
+            lambda _: cached or sum(flight.in_flight().values()) >= n - 1,
+            self.join_timeout_s,
+        )
         text = self._expect_shared(prompt, cached, n, joined=0 if cached else n - 1)
         assert [getattr(r, "content", r) for r in results] == [text] * n
-
-    def _wait_for_followers(self, followers: int) -> None:
-        deadline = time.monotonic() + self.join_timeout_s
-        while sum(self.client.engine.flight.in_flight().values()) < followers:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{followers} threads never joined the call in flight")
-            time.sleep(0.001)
 
     def _expect_shared(self, prompt: str, cached: bool, n: int, joined: int) -> str:
         """Update the model after ``n`` identical calls, ``joined`` of which shared the
