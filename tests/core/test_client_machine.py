@@ -118,3 +118,29 @@ def test_the_machine_catches_a_broken_client(monkeypatch: pytest.MonkeyPatch, br
     )
     with pytest.raises(AssertionError):
         case("runTest").runTest()
+
+
+class NoBudget(ClientMachine):
+    """A subclass whose client has no budget: the budget rules must be off."""
+
+    def config(self) -> dict[str, Any]:
+        cfg = dict(super().config())
+        cfg["modelbus"] = {k: v for k, v in cfg["modelbus"].items() if k != "max_cost_usd"}
+        return cfg
+
+
+@pytest.mark.parametrize("check_budget", [False, True])
+def test_check_budget_false_turns_the_budget_rules_off(check_budget: bool) -> None:
+    class Machine(NoBudget):
+        pass
+
+    Machine.check_budget = check_budget
+    case = Machine.TestCase
+    case.settings = settings(
+        SETTINGS, database=None, derandomize=True, max_examples=10, phases=(Phase.generate,)
+    )
+    if check_budget:  # a client that is not limited spends past the machine's limit
+        with pytest.raises(AssertionError):
+            case("runTest").runTest()
+    else:
+        case("runTest").runTest()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from hypothesis import strategies as st
-from hypothesis.stateful import invariant, rule
+from hypothesis.stateful import invariant, precondition, rule
 
 from .._wire.types import ChatRequest, ChatResponse, Message, Usage
 from ..errors import APITimeoutError
@@ -274,7 +274,10 @@ class BudgetRules:
     """Rules and invariants for :class:`~modelbus.testing.machines.ClientMachine` (a
     mixin): calls of the priced model through the client's budget, predicted exactly by
     :class:`BudgetModel`, and the invariant that must hold whatever the interleaving:
-    the provider never bills more than the limit."""
+    the provider never bills more than the limit. ``check_budget = False`` turns them
+    off, for a subclass whose ``config()`` has no budget."""
+
+    check_budget = True
 
     client: Client
     primary: BillingProvider
@@ -286,6 +289,7 @@ class BudgetRules:
     def _tokens(self, prompt: str) -> int:
         return self.client.count_tokens(prompt, model=PRICED_MODEL)
 
+    @precondition(lambda self: self.check_budget)
     @rule(data=st.data(), prompt=st.sampled_from(("p0", "p1")), mode=st.sampled_from(("s", "a")))
     def budget_chat(self, data: st.DataObject, prompt: str, mode: str) -> None:
         """One priced call (faults, retries, a cache hit for a prompt answered before)."""
@@ -309,6 +313,7 @@ class BudgetRules:
         self.primary.script(prompt, [])
         assert got == expected, (got, expected, self.primary.calls - before)
 
+    @precondition(lambda self: self.check_budget)
     @rule(
         calls=st.lists(
             st.tuples(st.integers(0, 3), st.sampled_from(MAX_TOKENS), st.integers(0, 4)),
@@ -361,6 +366,7 @@ class BudgetRules:
 
         assert self.clock.run(main()) == expected
 
+    @precondition(lambda self: self.check_budget)
     @rule(n=st.integers(2, 5), max_tokens=st.sampled_from(MAX_TOKENS), q=st.integers(0, 4))
     def budget_concurrent_chat(self, n: int, max_tokens: int, q: int) -> None:
         """``n`` threads make priced calls of the same worst case at once: each reserves
@@ -401,11 +407,13 @@ class BudgetRules:
         self.model.requests += fit
 
     # --- invariants --------------------------------------------------------------------
+    @precondition(lambda self: self.check_budget)
     @invariant()
     def budget_never_overspent(self) -> None:
         # What must hold under any interleaving, with or without an exact model.
         assert self.primary.billed <= self.budget.limit, (self.primary.billed, self.budget.limit)
 
+    @precondition(lambda self: self.check_budget)
     @invariant()
     def budget_matches(self) -> None:
         assert self.primary.billed == self.budget.billed
