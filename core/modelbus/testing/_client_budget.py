@@ -320,14 +320,16 @@ class BudgetRules:
             min_size=2,
             max_size=6,
         ),
+        stream=st.booleans(),
         data=st.data(),
     )
     def budget_concurrent_achat(
-        self, calls: list[tuple[int, int, int]], data: st.DataObject
+        self, calls: list[tuple[int, int, int]], stream: bool, data: st.DataObject
     ) -> None:
-        """Tasks make priced calls (``(start s, max_tokens, quarters of it used)``) that
-        overlap in fake time: each reserves when it starts (ties in a drawn order) and
-        settles ``LATENCY_S`` later, so which ones fit is known exactly."""
+        """Tasks make priced calls (``(start s, max_tokens, quarters of it used)``; with
+        ``stream``, ``astream`` calls) that overlap in fake time: each reserves when it
+        starts (ties in a drawn order) and settles ``LATENCY_S`` later (a stream at its
+        end), so which ones fit is known exactly."""
         n = len(calls)
         schedule = data.draw(interleavings(n), label="arrival order among ties")
         order = sorted(range(n), key=lambda i: (calls[i][0], schedule.index(i)))
@@ -354,10 +356,13 @@ class BudgetRules:
         async def one(i: int) -> str | None:
             await asyncio.sleep(calls[i][0])
             await turns.atake(i)
+            kw: dict[str, Any] = {"model": PRICED, "max_tokens": calls[i][1]}
             try:
-                return (
-                    await self.client.achat(prompts[i], model=PRICED, max_tokens=calls[i][1])
-                ).content
+                if not stream:
+                    return (await self.client.achat(prompts[i], **kw)).content
+                return "".join(
+                    [c.content or "" async for c in self.client.astream(prompts[i], **kw)]
+                )
             except Exception as exc:
                 return type(exc).__name__
 
