@@ -20,7 +20,8 @@ from .._plugins.registry import Registration
 from .._retry.runner import is_retryable
 from .._wire.types import ChatResponse, Message, Usage
 from ..errors import APIConnectionError
-from ._client_budget import BillingProvider, BudgetModel, BudgetRules, budget_config, run_gated
+from ._budget_fakes import BillingProvider, budget_config, run_gated
+from ._client_budget import BudgetModel, BudgetRules
 from ._fake import FakeProvider, FakeReply
 from ._fault_strategies import Turns, fault_scripts, interleavings
 from ._loop_clock import LoopClock
@@ -169,7 +170,7 @@ class ClientMachine(BudgetRules, RuleBasedStateMachine):
     (:class:`LoopClock`) and ``self.model`` are there for new rules and invariants;
     ``config()`` returns the client's config.
 
-    The client has a budget (``max_cost_usd``, :data:`~._client_budget.LIMIT_USD`) and a
+    The client has a budget (``max_cost_usd``, :data:`~._budget_fakes.LIMIT_USD`) and a
     priced model (alias ``priced``): the rules of :class:`~._client_budget.BudgetRules`
     call it one at a time (faults, retries, billed timeouts), from tasks overlapping in
     fake time and from threads, checked against ``self.budget``
