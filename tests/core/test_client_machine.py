@@ -61,6 +61,29 @@ def _counts_shared_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Engine, "done", done)
 
 
+def _budget_checks_spent_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The budget race of issue 15 (v1): a call is checked against what was spent so far
+    # and reserves nothing, so calls in flight together all pass the check.
+    from modelbus._limits.budget_ledger import BudgetLedger, Refusal
+
+    def reserve(self: BudgetLedger, charges: Any, amount: int) -> Refusal | None:
+        for ch in charges:
+            spent, _ = self.usage(ch.key)
+            if spent + amount > ch.limit:
+                return Refusal(ch, spent, 0, amount)
+        return None
+
+    monkeypatch.setattr(BudgetLedger, "reserve", reserve)
+
+
+def _timeouts_refunded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A timed-out attempt treated as unbilled: the provider may have generated (and
+    # billed) the reply, so refunding it lets later calls spend past the limit.
+    from modelbus._limits import holds
+
+    monkeypatch.setattr(holds, "may_be_billed", lambda exc: False)
+
+
 BROKEN = {
     "async single-flight off": lambda mp: mp.setattr(
         _singleflight.AsyncSingleFlight, "do", _never_shared
@@ -71,6 +94,8 @@ BROKEN = {
     "stream single-flight off": _streams_never_shared,
     "Retry-After ignored": _ignores_retry_after,
     "shared calls counted per caller": _counts_shared_calls,
+    "budget checks spent only": _budget_checks_spent_only,
+    "billed timeouts refunded": _timeouts_refunded,
 }
 
 
@@ -92,4 +117,30 @@ def test_the_machine_catches_a_broken_client(monkeypatch: pytest.MonkeyPatch, br
         phases=(Phase.explicit, Phase.generate),
     )
     with pytest.raises(AssertionError):
+        case("runTest").runTest()
+
+
+class NoBudget(ClientMachine):
+    """A subclass whose client has no budget: the budget rules must be off."""
+
+    def config(self) -> dict[str, Any]:
+        cfg = dict(super().config())
+        cfg["modelbus"] = {k: v for k, v in cfg["modelbus"].items() if k != "max_cost_usd"}
+        return cfg
+
+
+@pytest.mark.parametrize("check_budget", [False, True])
+def test_check_budget_false_turns_the_budget_rules_off(check_budget: bool) -> None:
+    class Machine(NoBudget):
+        pass
+
+    Machine.check_budget = check_budget
+    case = Machine.TestCase
+    case.settings = settings(
+        SETTINGS, database=None, derandomize=True, max_examples=10, phases=(Phase.generate,)
+    )
+    if check_budget:  # a client that is not limited spends past the machine's limit
+        with pytest.raises(AssertionError):
+            case("runTest").runTest()
+    else:
         case("runTest").runTest()

@@ -22,8 +22,9 @@ key, and a timeout is neither; and what is left of a deadline shrinks while the 
 works, which a value fixed in the request could not say. ``asyncio`` tasks and
 ``asyncio.to_thread`` (the adapter of sync-only providers) carry it along.
 
-The async pipeline also enforces the attempt timeout and the idle timeout itself
-(``asyncio.timeout``), so they hold for any async provider; a sync provider cannot be
+The async pipeline also enforces the attempt timeout (``attempt_timeout``: an answer
+read by a busy loop in the pass the time runs out is kept) and the idle timeout itself,
+so they hold for any async provider; a sync provider cannot be
 interrupted from outside and must honour them (the built-in ones do).
 """
 
@@ -40,6 +41,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import APITimeoutError
+from .attempt_timeout import AttemptTimeout, attempt_timeout
 
 T = TypeVar("T")
 
@@ -129,7 +131,7 @@ async def within(aw: Awaitable[T], limits: AttemptLimits | None, provider: str |
     left = limits.timeout(None)
     if left is None:
         return await aw
-    cm = asyncio.timeout(left)
+    cm = attempt_timeout(left)  # an answer read as the time runs out is kept
     try:
         async with cm:
             return await aw
@@ -235,13 +237,13 @@ class _AsyncAttempt:
     def __init__(self, limits: CallLimits, budget: float | None) -> None:
         self._limits = limits
         self.budget = budget
-        self._cm: asyncio.Timeout | None = None
+        self._cm: AttemptTimeout | None = None
 
     async def __aenter__(self) -> None:
         budget = self.budget
         self._token = _CURRENT.set(self._limits._limits(budget))
         if budget is not None:
-            cm = self._cm = asyncio.timeout(budget)
+            cm = self._cm = attempt_timeout(budget)  # an answer read as the time runs out is kept
             await cm.__aenter__()
 
     async def __aexit__(self, et: Any, ev: Any, tb: Any) -> bool:
@@ -276,16 +278,24 @@ class _Watchdog:
         self.idle = idle
         self.since: float | None = None
         self.fired = False
-        self._handle = self.loop.call_later(idle, self._check)
+        self._handle: asyncio.Handle = self.loop.call_later(idle, self._check)
 
     def _check(self) -> None:
         now = self.loop.time()
         if self.since is not None and now - self.since >= self.idle:
-            self.fired = True
-            self.task.cancel()
+            # One loop pass late, as ``attempt_timeout``: a chunk read by a busy loop in
+            # this pass wakes the task first, and its wait is then over.
+            self._handle = self.loop.call_soon(self._fire, self.since)
             return
         start = now if self.since is None else self.since
         self._handle = self.loop.call_at(start + self.idle, self._check)
+
+    def _fire(self, since: float) -> None:
+        if self.since != since:  # the wait ended in the pass the time ran out
+            self._check()
+            return
+        self.fired = True
+        self.task.cancel()
 
     def stop(self) -> None:
         self._handle.cancel()

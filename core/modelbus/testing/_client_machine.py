@@ -1,12 +1,11 @@
 """A hypothesis state machine over a whole :class:`~modelbus.Client` (cache, single-flight,
-retry, fallback), checked against :class:`ClientModel`, a plain reference written from
+retry, fallback, budget), checked against :class:`ClientModel`, a plain reference written from
 the documented rules. Public as ``modelbus.testing.machines``."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,8 @@ from .._plugins.registry import Registration
 from .._retry.runner import is_retryable
 from .._wire.types import ChatResponse, Message, Usage
 from ..errors import APIConnectionError
+from ._budget_fakes import BillingProvider, budget_config, run_gated
+from ._client_budget import BudgetModel, BudgetRules
 from ._fake import FakeProvider, FakeReply
 from ._fault_strategies import Turns, fault_scripts, interleavings
 from ._loop_clock import LoopClock
@@ -37,11 +38,16 @@ CONFIG: dict[str, Any] = {
         "provider": "primary",
         "model": "main",
         "cache": "memory",
+        "max_cost_usd": budget_config()["max_cost_usd"],
         # The retry quota has its own tests; here it would make the model depend on the
         # whole history of the run. A budget rule can turn it on with its own model.
         "retry_budget": {"enabled": False},
     },
-    "models": {"main": {"provider": "primary", "model": "p-model", "fallbacks": ["backup/b"]}},
+    "models": {
+        "main": {"provider": "primary", "model": "p-model", "fallbacks": ["backup/b"]},
+        **budget_config()["models"],
+    },
+    "catalog": budget_config()["catalog"],
     "retry_policies": {
         "exponential": {
             "max_attempts": MAX_ATTEMPTS,
@@ -141,19 +147,6 @@ def _reply_text(reply: FakeReply | None, prompt: str) -> str:
     return reply.response.content or ""
 
 
-class _GatedProvider(FakeProvider):
-    """A FakeProvider whose sync calls wait for ``gate`` when one is set, so that the
-    threads of a concurrent rule all join the leader's call before it answers."""
-
-    gate: threading.Event | None = None
-
-    def chat(self, request: Any) -> ChatResponse:
-        gate = self.gate
-        if gate is not None and not gate.wait(10):
-            raise AssertionError("the concurrent rule never opened the gate")
-        return super().chat(request)
-
-
 def _text(text: str, latency_s: float = 0.0) -> FakeReply:
     resp = ChatResponse(
         id="fake-machine",
@@ -165,7 +158,7 @@ def _text(text: str, latency_s: float = 0.0) -> FakeReply:
     return FakeReply(resp, latency_s=latency_s)
 
 
-class ClientMachine(RuleBasedStateMachine):
+class ClientMachine(BudgetRules, RuleBasedStateMachine):
     """Random sequences of calls through a real client — sync and async, alone and as
     concurrent identical calls — checked against :class:`ClientModel` after every step:
     each answer, which provider answered, cache hits, provider calls, fake sleeps and
@@ -177,10 +170,12 @@ class ClientMachine(RuleBasedStateMachine):
     (:class:`LoopClock`) and ``self.model`` are there for new rules and invariants;
     ``config()`` returns the client's config.
 
-    A spending budget is added the same way: a limit in ``config()``, a priced model in
-    its ``catalog``, the model's spend checked by an invariant (``usage_totals.cost_usd``
-    never above the limit); :meth:`concurrent_achat` already makes calls overlap in fake
-    time, which is what a race between two reservations needs.
+    The client has a budget (``max_cost_usd``, :data:`~._budget_fakes.LIMIT_USD`) and a
+    priced model (alias ``priced``): the rules of :class:`~._client_budget.BudgetRules`
+    call it one at a time (faults, retries, billed timeouts), from tasks overlapping in
+    fake time and from threads, checked against ``self.budget``
+    (:class:`~._client_budget.BudgetModel`), and the provider never bills more than the
+    limit. The other rules call an unpriced model, which the budget does not count.
 
     ``check_stream_single_flight`` (default ``True``) runs a rule that streams one prompt
     from several tasks at once and expects one provider call, every task receiving the
@@ -195,9 +190,10 @@ class ClientMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = LoopClock()
-        self.primary = _GatedProvider("primary", clock=self.clock)
+        self.primary = BillingProvider("primary", clock=self.clock)
         self.backup = FakeProvider("backup", clock=self.clock)
         self.model = ClientModel()
+        self.budget = BudgetModel()
         reg = load_plugins().registry.copy()
         for p in (self.primary, self.backup):
             reg.add(Registration("providers", p.name, (lambda p=p: p), plugin="machine"))
@@ -242,37 +238,17 @@ class ClientMachine(RuleBasedStateMachine):
     def concurrent_chat(self, prompt: str, n: int) -> None:
         """``n`` threads call ``prompt`` at once: one provider call, the others join it."""
         cached = ("primary", prompt) in self.model.cache
-        results: list[Any] = [None] * n
-        gate = self.primary.gate = threading.Event()
         if not cached:
             self.primary.enqueue(_text(f"shared {prompt}"))
-
-        def call(i: int) -> None:
-            try:
-                results[i] = self.client.chat(prompt)
-            except BaseException as exc:  # checked below, in the test's thread
-                results[i] = exc
-
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
-        for t in threads:
-            t.start()
-        try:
-            if not cached:
-                self._wait_for_followers(n - 1)
-        finally:
-            gate.set()
-            for t in threads:
-                t.join(10)
-            self.primary.gate = None
+        flight = self.client.engine.flight
+        results = run_gated(
+            self.primary,
+            [functools.partial(self.client.chat, prompt)] * n,
+            lambda _: cached or sum(flight.in_flight().values()) >= n - 1,
+            self.join_timeout_s,
+        )
         text = self._expect_shared(prompt, cached, n, joined=0 if cached else n - 1)
         assert [getattr(r, "content", r) for r in results] == [text] * n
-
-    def _wait_for_followers(self, followers: int) -> None:
-        deadline = time.monotonic() + self.join_timeout_s
-        while sum(self.client.engine.flight.in_flight().values()) < followers:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{followers} threads never joined the call in flight")
-            time.sleep(0.001)
 
     def _expect_shared(self, prompt: str, cached: bool, n: int, joined: int) -> str:
         """Update the model after ``n`` identical calls, ``joined`` of which shared the
@@ -349,6 +325,7 @@ class ClientMachine(RuleBasedStateMachine):
         assert self.client.cache is not None
         self.client.cache.clear()
         self.model.cache.clear()
+        self.budget.cache.clear()
 
     # --- invariants --------------------------------------------------------------------
     @invariant()

@@ -2,7 +2,8 @@
 ``hypothesis``).
 
 - :class:`ClientMachine`: a whole client (cache, single-flight in threads and tasks,
-  retries, fallback) against :class:`ClientModel`; run it with
+  retries, fallback, a cost budget) against :class:`ClientModel` and
+  :class:`BudgetModel`; run it with
   ``TestClient = ClientMachine.TestCase``.
 - Caches: :class:`~modelbus.testing.contracts_cache.CacheContract` holds the cache
   state machine.
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from ._client_budget import BudgetModel
 from ._client_machine import PROMPTS, ClientMachine, ClientModel, Outcome
 
-__all__ = ["PROMPTS", "ClientMachine", "ClientModel", "Outcome"]
+__all__ = ["PROMPTS", "BudgetModel", "ClientMachine", "ClientModel", "Outcome"]

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 
 from modelbus import errors
+from modelbus.testing import FakeClock
 from modelbus_openai._sse import aiter_chunks, iter_chunks
 
 CHUNK = (
@@ -88,7 +90,10 @@ def test_a_payload_that_is_not_a_json_object_is_a_server_error(body: bytes) -> N
 
 
 def test_field_only_events_and_comments_are_skipped_and_done_ends() -> None:
-    r = response(b": keep-alive\n\n", b"event: ping\n\n", b"retry: 10\n\n", CHUNK, DONE, CHUNK)
+    # ``data:`` with nothing after it is dispatched with empty data (WHATWG HTML §9.2.6).
+    r = response(
+        b": keep-alive\n\n", b"event: ping\n\n", b"retry: 10\n\n", b"data:\n\n", CHUNK, DONE, CHUNK
+    )
     assert read(r) == ["Hel"]
     assert r.is_closed
 
@@ -102,9 +107,14 @@ async def test_done_ends_the_async_stream_too() -> None:
 @pytest.mark.parametrize("reader", ["sync", "async"])
 async def test_a_body_without_done_is_a_cut_stream_naming_the_request(reader: str) -> None:
     r = response(CHUNK)
-    with pytest.raises(errors.APIConnectionError, match=r"\[DONE\]") as info:
+    with pytest.raises(
+        errors.APIConnectionError, match=r"the stream ended before .*\[DONE\]"
+    ) as info:
         await aread(r) if reader == "async" else read(r)
     assert info.value.request_id == "req_1"
+    assert info.value.message == (
+        "the stream ended before 'data: [DONE]': the connection was closed mid-answer"
+    )
     assert r.is_closed
 
 
@@ -146,3 +156,101 @@ def test_a_broken_event_names_the_200_it_came_with(body: bytes) -> None:
     with pytest.raises(errors.ServerError) as info:
         read(response(CHUNK, body, DONE))
     assert info.value.status_code == 200 and info.value.request_id == "req_1"
+    assert info.value.message.startswith("a stream event is not ")
+
+
+class Paced(Events):
+    """A body whose events arrive at fake times: ``clock`` moves ``gap`` seconds before
+    each ``(gap, event)`` is read."""
+
+    def __init__(self, clock: FakeClock, timed: tuple[tuple[float, bytes], ...]) -> None:
+        super().__init__(tuple(e for _, e in timed))
+        self.clock = clock
+        self.gaps = [g for g, _ in timed]
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.sent < len(self.events):
+            self.clock.advance(self.gaps[self.sent])
+            self.sent += 1
+            yield self.events[self.sent - 1]
+
+
+async def paced_read(reader: str, *timed: tuple[float, bytes], first_by: float) -> list[str]:
+    clock = FakeClock()
+    r = httpx.Response(200, stream=Paced(clock, timed))
+    if reader == "sync":
+        return [
+            c.content or ""
+            for c in iter_chunks(r, "openai", first_by=first_by, clock=clock.monotonic)
+        ]
+    return [
+        c.content or ""
+        async for c in aiter_chunks(r, "openai", first_by=first_by, clock=clock.monotonic)
+    ]
+
+
+@pytest.mark.parametrize("reader", ["sync", "async"])
+async def test_once_a_chunk_is_delivered_the_first_chunk_deadline_no_longer_applies(
+    reader: str,
+) -> None:
+    """The wait for the first chunk (``first_by``, 1 s here, on a fake clock) ends when a
+    chunk is delivered, even when the byte guard did not see its ``data`` field (a body
+    starting with a UTF-8 BOM, which the SSE decoder strips: WHATWG HTML §9.2.6):
+    keep-alive comments after the deadline then do not fail a stream that answered."""
+    bom = b"\xef\xbb\xbf"
+    late_ping = (5.0, b": keep-alive\n\n")
+    got = await paced_read(reader, (0.0, bom + CHUNK), late_ping, (0.0, DONE), first_by=1.0)
+    assert got == ["Hel"]
+    # Before any chunk, the same keep-alive past the deadline ends the wait.
+    with pytest.raises(errors.APITimeoutError, match="only keep-alives"):
+        await paced_read(reader, (0.0, bom), late_ping, (0.0, CHUNK), (0.0, DONE), first_by=1.0)
+
+
+class ReadFails(Events):
+    """A body whose read fails after its events, as a socket read timing out."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from super().__iter__()
+        raise httpx2.ReadTimeout("timed out (scripted)")
+
+
+@pytest.mark.parametrize("reader", ["sync", "async"])
+async def test_a_transport_error_mid_stream_is_mapped_after_the_chunks_before_it(
+    reader: str,
+) -> None:
+    r = httpx.Response(200, stream=ReadFails((CHUNK,)))
+    got: list[str] = []
+    with pytest.raises(errors.APITimeoutError):
+        if reader == "sync":
+            got.extend(c.content or "" for c in iter_chunks(r, "openai"))
+        else:
+            async for c in aiter_chunks(r, "openai"):
+                got.append(c.content or "")
+    assert got == ["Hel"]
+    assert r.is_closed
+
+
+class Drained:
+    """The direct path's stream (``_aio_stream.AioStream``): it drains its own body."""
+
+    headers = {"content-type": "text/event-stream"}
+
+    def __init__(self, *events: bytes) -> None:
+        self.events = events
+        self.drained = self.closed = False
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        for e in self.events:
+            yield e
+
+    async def drain(self) -> None:
+        self.drained = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_done_drains_a_stream_that_drains_itself() -> None:
+    r = Drained(CHUNK, DONE)
+    assert [c.content async for c in aiter_chunks(r, "openai")] == ["Hel"]
+    assert r.drained and r.closed

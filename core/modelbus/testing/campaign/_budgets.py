@@ -25,9 +25,8 @@ __all__ = ["run_budgets"]
 
 MAX_TOKENS = 1000
 LIMIT_USD = 0.03  # about 50 calls of 1,000 output tokens of gpt-4o-mini
-# A retried client-side timeout is billed by the provider but counted once per call (a
-# known defect, shown by the "timeout retried" step): no timeouts from a loaded machine
-# here, so that these steps measure the concurrency of reservations.
+# No timeouts from a loaded machine here, so that these steps measure the concurrency
+# of reservations; the "timeout retried" step checks a billed timeout's retry.
 _NO_TIMEOUTS = {"providers": {"openai": {"timeout_s": 30.0}}}
 
 

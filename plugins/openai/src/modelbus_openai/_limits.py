@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from modelbus import attempt_limits
@@ -156,9 +156,10 @@ _DATA_FIELD = re.compile(rb"(?:^|[\r\n])data[:\r\n]")
 class SseGuard:
     """Watches the bytes of an event stream: raises once one event grows over ``cap``
     bytes (before the SSE decoder would buffer it), and, until :meth:`delivered` is
-    called or an event with a ``data`` field arrives, once ``first_by``
-    (``time.monotonic()``) has passed — a server sending only keep-alive comments
-    cannot stretch the wait for the first chunk."""
+    called or an event with a ``data`` field arrives, once ``first_by`` (seconds on
+    ``clock``, by default ``time.monotonic``; tests pass a fake one) has passed — a
+    server sending only keep-alive comments cannot stretch the wait for the first
+    chunk."""
 
     def __init__(
         self,
@@ -166,8 +167,10 @@ class SseGuard:
         cap: int,
         headers: Mapping[str, str],
         first_by: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
+        self.clock = clock
         self.cap = cap
         self.headers = headers
         self.first_by = first_by
@@ -200,7 +203,7 @@ class SseGuard:
             # time (a busy loop or thread read them late): failing them would re-send a
             # request already answered.
             self.first_by = None
-        elif time.monotonic() > self.first_by:
+        elif self.clock() > self.first_by:
             raise APITimeoutError(
                 "no chunk within the attempt's timeout (only keep-alives arrived)",
                 provider=self.provider,

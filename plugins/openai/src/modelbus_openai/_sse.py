@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from modelbus.errors import APIConnectionError
@@ -71,10 +72,11 @@ def iter_chunks(
     provider: str,
     max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     first_by: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[ChatChunk]:
     """The chunks of a streamed ``httpx2.Response`` (closed when done or abandoned); an
     event over ``max_event_bytes`` raises (``_limits``) before it is buffered whole, and
-    so does a first chunk not there by ``first_by`` (``time.monotonic()``).
+    so does a first chunk not there by ``first_by`` (seconds on ``clock``).
 
     Raises :class:`~modelbus.errors.ProviderError` subclasses as described in the module
     docstring; transport errors while reading become APITimeoutError/APIConnectionError.
@@ -84,7 +86,7 @@ def iter_chunks(
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        guard = SseGuard(provider, max_event_bytes, headers, first_by, clock)
         events = iter_sse(guard.watch(response.iter_bytes()))
         while True:
             try:
@@ -112,6 +114,7 @@ async def aiter_chunks(
     provider: str,
     max_event_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     first_by: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[ChatChunk]:
     """The async twin of :func:`iter_chunks`. ``response`` is an ``httpx2.Response`` (the
     SDK path) or a ``_aio_stream.AioStream`` (the direct path, which drains itself)."""
@@ -120,7 +123,7 @@ async def aiter_chunks(
     transport_errors = sdk_error_types()
     headers = response.headers
     try:
-        guard = SseGuard(provider, max_event_bytes, headers, first_by)
+        guard = SseGuard(provider, max_event_bytes, headers, first_by, clock)
         events = aiter_sse(guard.awatch(response.aiter_bytes()))
         while True:
             try:
