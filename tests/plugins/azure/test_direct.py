@@ -16,11 +16,20 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from openai._utils import path_template
 
 from modelbus import ChatRequest, EmbeddingRequest, Message, Secret
-from modelbus.errors import AuthenticationError, ContentFilterError, RateLimitError
+from modelbus.errors import (
+    AuthenticationError,
+    ConfigError,
+    ContentFilterError,
+    RateLimitError,
+)
 from modelbus.testing.server import RecordedRequest, Reply, WireServer
 from modelbus_azure import AzureOpenAIProvider, AzureSettings
+from modelbus_azure._direct import route
 
 REQ = ChatRequest(
     model="gpt-4o",
@@ -293,6 +302,26 @@ def test_the_httpx_transport_keeps_the_sdk_for_async(srv: WireServer) -> None:
     [r] = srv.requests
     assert r.path == "/openai/deployments/my-gpt4o/chat/completions"
     assert r.headers["user-agent"].startswith("AsyncAzureOpenAI/")
+
+
+@given(st.text(min_size=1, max_size=30))
+@example(".")
+@example("..")
+@example("%2e")
+@example("a b/c?d#e")
+@example("sub-delims!$&'()*+,;=:@~")
+def test_deployment_names_are_encoded_as_the_sdk_encodes_them(name: str) -> None:
+    try:
+        want = path_template("/deployments/{model}", model=name) + "/chat/completions"
+    except ValueError:  # a dot segment: the SDK refuses it, and so does the route
+        with pytest.raises(ConfigError, match="dot segment") as info:
+            route("/chat/completions", name, "2024-10-21")
+        assert info.value.key == "providers.azure.deployments"
+        return
+    got = route("/chat/completions", name, "2024-10-21")
+    assert got == want.lstrip("/") + "?api-version=2024-10-21"
+    # Other paths (the doctor's probes name the deployment themselves) are left alone.
+    assert route("/models", name, "v") == "models?api-version=v"
 
 
 CHILD = """

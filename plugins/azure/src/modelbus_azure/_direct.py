@@ -92,7 +92,7 @@ def route(path: str, model: str | None, api_version: str) -> str:
     dot segment too: it would address another path)."""
     if path in DEPLOYMENT_PATHS and model is not None:
         segment = quote(model, safe="!$&'()*+,;=:@")
-        if segment in (".", "..") or segment.lower() in ("%2e", "%2e%2e", ".%2e", "%2e."):
+        if segment in (".", ".."):  # "%2e" is quoted to "%252e": only these remain
             raise ConfigError(
                 f"{model!r} cannot be an Azure deployment name (a dot segment)",
                 key="providers.azure.deployments",
