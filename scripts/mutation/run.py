@@ -117,6 +117,11 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
         "plugins/azure/src/modelbus_azure/_direct.py",
         ["tests/plugins/azure/test_direct.py"],
     ),
+    "azure._provider": (
+        "modelbus_azure._provider",
+        "plugins/azure/src/modelbus_azure/_provider.py",
+        ["tests/plugins/azure/test_direct.py", "tests/plugins/azure/test_azure.py"],
+    ),
 }
 
 

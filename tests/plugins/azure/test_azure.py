@@ -135,6 +135,9 @@ def test_missing_endpoint_or_key_are_config_errors() -> None:
     assert info.value.key == "providers.azure.endpoint"
     with pytest.raises(ConfigError, match="no key is set"):
         AzureOpenAIProvider(AzureSettings(endpoint="https://x.openai.azure.com", auth="api_key"))
+    with pytest.raises(ConfigError, match="AZURE_OPENAI_AD_TOKEN") as info:
+        AzureOpenAIProvider(AzureSettings(endpoint="https://x.openai.azure.com", auth="ad_token"))
+    assert info.value.key == "providers.azure.ad_token"
 
 
 def test_settings_from_environment(srv: WireServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,7 +128,7 @@ def _headers(r: RecordedRequest) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("auth", sorted(AUTH))
 @pytest.mark.parametrize("mode", MODES)
 def test_each_mode_sends_what_the_azure_sdk_sends(srv: WireServer, mode: str, auth: str) -> None:
-    kw = {"default_headers": {"X-Extra": "1"}, "timeout_s": 33.0}
+    kw = {"default_headers": {"X-Extra": "1"}}
     (fast_out, fast), (sdk_out, sdk) = (
         _sent(srv, AzureOpenAIProvider, auth, mode, **kw),
         _sent(srv, ViaSDK, auth, mode, **kw),
@@ -147,7 +147,8 @@ def test_each_mode_sends_what_the_azure_sdk_sends(srv: WireServer, mode: str, au
     h = fast.headers
     assert h["x-extra"] == "1"
     assert h["x-stainless-retry-count"] == "0"
-    assert h["x-stainless-read-timeout"] == "33.0"
+    # The SDK's read timeout: timeout_s (120 s), a stream's first chunk 60 s at most.
+    assert h["x-stainless-read-timeout"] == ("60.0" if "stream" in mode else "120.0")
     if auth == "api_key":
         assert h["api-key"] == "az-key-0123456789" and "authorization" not in h
     else:
@@ -157,14 +158,41 @@ def test_each_mode_sends_what_the_azure_sdk_sends(srv: WireServer, mode: str, au
 
 
 def test_a_user_agent_in_default_headers_wins_as_in_the_sdk(srv: WireServer) -> None:
-    kw = {"default_headers": {"user-agent": "mine/1", "api-key": "not-this-one"}}
+    kw = {"default_headers": {"user-agent": "mine/1", "api-key": "not-this-one"}, "timeout_s": 33.0}
     (_, fast), (_, sdk) = (
         _sent(srv, AzureOpenAIProvider, "api_key", "chat", **kw),
         _sent(srv, ViaSDK, "api_key", "chat", **kw),
     )
     assert list(fast.headers.raw) == list(sdk.headers.raw)
     assert fast.headers["user-agent"] == "mine/1"
+    assert fast.headers["x-stainless-read-timeout"] == "33.0"
     assert fast.headers["api-key"] == "az-key-0123456789"  # the credential, not the header
+
+
+def test_a_subclass_making_either_sdk_client_keeps_the_sdk_path(srv: WireServer) -> None:
+    class OwnAsync(AzureOpenAIProvider):
+        def _new_async_client(self) -> Any:
+            return super()._new_async_client()
+
+    p = _provider(srv, OwnAsync, "api_key")
+    assert not p.direct
+    _run(p, "chat")
+    assert srv.requests[0].headers["user-agent"].startswith("AzureOpenAI/")
+
+
+def test_an_authorization_default_header_never_goes_with_azure_auth(srv: WireServer) -> None:
+    """The credential is the provider's (api-key here): a hand-set Authorization header
+    is dropped on the direct path and on the SDK's (the Models API), as before."""
+    kw = {"default_headers": {"Authorization": "Bearer not-mine-0123"}}
+    srv.enqueue(Reply.json({"object": "list", "data": []}))
+    p = _provider(srv, AzureOpenAIProvider, "api_key", **kw)
+    try:
+        assert p.list_models() == []
+        p.chat(REQ)
+    finally:
+        p.close()
+    for r in srv.requests:
+        assert "authorization" not in r.headers and r.headers["api-key"] == "az-key-0123456789"
 
 
 @pytest.mark.parametrize("mode", ["embed", "aembed"])
