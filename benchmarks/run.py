@@ -36,6 +36,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from benchmarks import (  # noqa: E402
     rows_async,
+    rows_azure,
     rows_cache,
     rows_calls,
     rows_observers,
@@ -51,7 +52,15 @@ __all__ = ["main", "run"]
 
 # The modules register their rows on import. Run order: this order, heavy rows last
 # (rows registered elsewhere after these).
-_ROW_MODULES = (rows_startup, rows_tokens, rows_cache, rows_observers, rows_calls, rows_async)
+_ROW_MODULES = (
+    rows_startup,
+    rows_tokens,
+    rows_cache,
+    rows_observers,
+    rows_calls,
+    rows_azure,
+    rows_async,
+)
 ORDER = (
     "import",
     "first-call",
@@ -62,6 +71,8 @@ ORDER = (
     "sqlite-cache",
     "redis-cache",
     "sync-chat",
+    "azure-chat",
+    "azure-first-call",
     "stream",
     "batch",
     "async",

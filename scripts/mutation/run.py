@@ -112,6 +112,16 @@ MODULES: dict[str, tuple[str, str, list[str]]] = {
         "plugins/openai/src/modelbus_openai/_sse.py",
         ["tests/plugins/openai/test_stream_events.py", "tests/plugins/openai/test_faults.py"],
     ),
+    "azure._direct": (
+        "modelbus_azure._direct",
+        "plugins/azure/src/modelbus_azure/_direct.py",
+        ["tests/plugins/azure/test_direct.py"],
+    ),
+    "azure._provider": (
+        "modelbus_azure._provider",
+        "plugins/azure/src/modelbus_azure/_provider.py",
+        ["tests/plugins/azure/test_direct.py", "tests/plugins/azure/test_azure.py"],
+    ),
 }
 
 

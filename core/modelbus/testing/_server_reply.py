@@ -131,9 +131,11 @@ class Reply:
             raise ValueError("Reply takes a body or SSE events, not both")
         lines = b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers)
         object.__setattr__(self, "head", lines)
-        # A reply with its own request id (OpenAI's x-request-id, Anthropic's request-id)
-        # gets no generated one.
-        has_id = _has(self.headers, "x-request-id") or _has(self.headers, "request-id")
+        # A reply with its own request id (OpenAI's x-request-id, Anthropic's request-id,
+        # Azure API Management's apim-request-id) gets no generated one.
+        has_id = any(
+            _has(self.headers, h) for h in ("x-request-id", "request-id", "apim-request-id")
+        )
         object.__setattr__(self, "has_request_id", has_id)
         object.__setattr__(self, "has_date", _has(self.headers, "date"))
 

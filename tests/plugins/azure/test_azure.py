@@ -13,7 +13,12 @@ import pytest
 from modelbus import ChatRequest, Message, Secret
 from modelbus.errors import AuthenticationError, BadRequestError, ConfigError, ContentFilterError
 from modelbus.testing.server import Reply, WireServer, find_fixture
-from modelbus_azure import AzureOpenAIProvider, AzureSettings, content_filter
+from modelbus_azure import (
+    AzureOpenAIProvider,
+    AzureSettings,
+    content_filter,
+    entra_token_provider,
+)
 from tests.plugins.azure.conftest import API_VERSION, AZURE_KEY, MakeAzure
 
 OPENAI_KEY = "sk-openai-must-never-reach-azure"
@@ -121,6 +126,23 @@ def test_entra_without_azure_identity_is_a_clear_error(
     assert info.value.key == "providers.azure.auth"
 
 
+def test_entra_token_provider_names_the_azure_key_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "azure.identity", None)
+    with pytest.raises(ConfigError) as info:
+        entra_token_provider("https://cognitiveservices.azure.com/.default")
+    assert info.value.key == "providers.azure.auth"
+
+
+def test_the_provider_declares_embeddings_and_vision(srv: WireServer) -> None:
+    caps = AzureOpenAIProvider(
+        AzureSettings(endpoint=srv.origin, api_key=Secret("k"), api_version=API_VERSION)
+    ).capabilities
+    assert caps.embeddings and caps.vision
+    assert "web_search_options" not in caps.params and "temperature" in caps.params
+
+
 def test_no_credentials_at_all_falls_to_entra(
     srv: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +157,11 @@ def test_missing_endpoint_or_key_are_config_errors() -> None:
     assert info.value.key == "providers.azure.endpoint"
     with pytest.raises(ConfigError, match="no key is set"):
         AzureOpenAIProvider(AzureSettings(endpoint="https://x.openai.azure.com", auth="api_key"))
+    with pytest.raises(
+        ConfigError, match="^auth = 'ad_token' but no token is set: set AZURE_OPENAI_AD_TOKEN"
+    ) as info:
+        AzureOpenAIProvider(AzureSettings(endpoint="https://x.openai.azure.com", auth="ad_token"))
+    assert info.value.key == "providers.azure.ad_token"
 
 
 def test_settings_from_environment(srv: WireServer, monkeypatch: pytest.MonkeyPatch) -> None:

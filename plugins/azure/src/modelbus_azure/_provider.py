@@ -1,24 +1,40 @@
-"""The ``azure`` provider: Azure OpenAI through ``openai.AzureOpenAI`` / ``AsyncAzureOpenAI``.
+"""The ``azure`` provider: Azure OpenAI deployments, API key or Microsoft Entra ID.
 
-Everything but the client construction and the model → deployment mapping is
+Everything but the URL, the headers and the model → deployment mapping is
 modelbus-openai's :class:`~modelbus_openai.OpenAICompatibleProvider` (request bodies,
-raw-JSON parsing, SSE streams, embeddings batching, error mapping). The SDK's Azure
-clients build the URL ``{endpoint}/openai/deployments/{deployment}/chat/completions
-?api-version=...`` from the ``model`` of the body, and send either the ``api-key`` header
-or ``Authorization: Bearer <Entra ID token>`` — never an OpenAI key.
+raw-JSON parsing, SSE streams, embeddings batching, error mapping). Chat, streams and
+embeddings go straight over that plugin's HTTP clients (``httpx2`` sync, aiohttp async)
+without importing ``openai`` or ``pydantic``, sending what ``openai.AzureOpenAI`` /
+``AsyncAzureOpenAI`` would (``_direct``): the URL ``{endpoint}/openai/deployments/
+{deployment}/chat/completions?api-version=...`` from the ``model`` of the body, and
+either the ``api-key`` header or ``Authorization: Bearer <Entra ID token>`` — never an
+OpenAI key. The SDK's Azure clients stay for the rest (models list, files, fine-tuning)
+and for ``async_transport = "httpx"``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
+import attrs
+
 from modelbus.errors import AuthenticationError, ConfigError
-from modelbus.plugin import REQUEST_PARAMS, identity_with_credential, register_secret
+from modelbus.plugin import (
+    REQUEST_PARAMS,
+    ChatChunk,
+    ChatRequest,
+    identity_with_credential,
+    register_secret,
+)
 from modelbus.protocols import Capabilities
 from modelbus_openai import OpenAICompatibleProvider
+from modelbus_openai._aio import AioPoster
+from modelbus_openai._direct import DirectPoster
+from modelbus_openai._sse import aiter_chunks, iter_chunks
 
+from ._direct import azure_headers, per_request_headers, route
 from ._settings import AzureSettings
 
 __all__ = ["AZURE_PARAMS", "AzureOpenAIProvider", "entra_token_provider"]
@@ -68,6 +84,16 @@ def _guarded(fetch: TokenProvider, name: str) -> TokenProvider:
                 hint="log in (az login), or set a service principal / managed identity for "
                 "DefaultAzureCredential, or use key auth",
             ) from exc
+        if not isinstance(value, str) or not value:
+            # The SDK refused it with a bare ValueError; a call must fail as a provider
+            # error (not retried: the next fetch would give the same).
+            raise AuthenticationError(
+                "the Microsoft Entra ID token provider returned "
+                f"{'an empty string' if value == '' else type(value).__name__}, not a token",
+                provider=name,
+                hint="check the token_provider callable (it must return the bearer token)",
+            )
+        value = str.__str__(value)  # a str subclass's own rendering never reaches a header
         register_secret(value)  # a bearer token is masked in any text modelbus renders
         return value
 
@@ -155,6 +181,123 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
             return mode, _guarded(entra_token_provider(s.entra_scope, name=name), name)
         return mode, None
 
+    # --- the direct path (``_direct``): no SDK for chat, streams, embeddings ----------
+    @property
+    def direct(self) -> bool:
+        """Whether chat, streams and embeddings skip the SDK (``_direct``): when the SDK
+        clients are the ones this class makes (a subclass making its own keeps the SDK
+        path). Async calls also need ``async_transport = "aiohttp"``."""
+        cls = type(self)
+        return (
+            cls._new_sync_client is AzureOpenAIProvider._new_sync_client
+            and cls._new_async_client is AzureOpenAIProvider._new_async_client
+        )
+
+    def _headers(self, is_async: bool) -> dict[str, str]:
+        """The headers the SDK's Azure client sends on every request (``_direct``)."""
+        s = self.settings
+        key = s.api_key if self.auth_mode == "api_key" else None
+        token = s.ad_token if self.auth_mode == "ad_token" else None
+        return azure_headers(
+            api_key=key.get_secret_value() if key is not None else None,
+            ad_token=token.get_secret_value() if token is not None else None,
+            default_headers=self._default_headers,
+            is_async=is_async,
+        )
+
+    def _route(self, path: str, body: Mapping[str, Any]) -> str:
+        model = body.get("model")
+        return route(path, model if isinstance(model, str) else None, self.api_version)
+
+    def _direct_poster(self) -> DirectPoster:
+        """The shared poster, with this request's Entra ID token when a token provider
+        is in use (fetched per request, as the SDK's ``azure_ad_token_provider`` is: the
+        provider caches and refreshes it)."""
+        poster = super()._direct_poster()
+        fetch = self._token_provider
+        if fetch is None:
+            return poster
+        return attrs.evolve(
+            poster, headers=per_request_headers(poster.headers, fetch(), None, False)
+        )
+
+    def _aio_direct(self) -> bool:
+        # aiohttp only: with async_transport = "httpx" the SDK's client sends the request.
+        return self.async_transport == "aiohttp" and self.direct
+
+    async def _aposter(self, timeout: Any) -> AioPoster:
+        """The running loop's poster with this request's headers (an Entra ID token is
+        fetched in a worker thread, so a refresh never blocks the event loop)."""
+        base = self._async_poster()
+        assert base is not None  # _aio_direct(): the aiohttp transport, no SDK client
+        fetch = self._token_provider
+        token = None if fetch is None else await asyncio.to_thread(fetch)
+        headers = per_request_headers(base.headers, token, timeout, True)
+        return AioPoster(
+            session=base.session, base_url=base.base_url, headers=headers, provider=base.provider
+        )
+
+    def post_json(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        what: str = "the response",
+        max_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        """As :meth:`OpenAICompatibleProvider.post_json`, to the Azure URL of ``path``
+        (``deployments/{model}`` for chat and embeddings, ``?api-version=``)."""
+        if self.direct:
+            path = self._route(path, body)
+        return super().post_json(path, body, what, max_bytes)
+
+    async def apost_json(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        what: str = "the response",
+        max_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        """The async twin of :meth:`post_json`."""
+        if not self._aio_direct():
+            return await super().apost_json(path, body, what, max_bytes)
+        options, ends_at = self._request_options(False, sdk=False)
+        poster = await self._aposter(options["timeout"])
+        reply = await poster.post(
+            self._route(path, body),
+            body,
+            timeout=options["timeout"],
+            ends_at=ends_at,
+            max_bytes=max_bytes or self.max_response_bytes,
+        )
+        return self._decode(reply, what)
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """As :meth:`OpenAICompatibleProvider.stream`, to the deployment's URL. The
+        request (and a token fetch) happens on the first ``next()``."""
+        if not self.direct:
+            yield from super().stream(request)
+            return
+        body = self.chat_body(request, True)
+        options, first_by = self._request_options(True, sdk=False)
+        target = self._route(self.chat_path, body)
+        raw = self._direct_poster().open("POST", target, body, options["timeout"])
+        yield from iter_chunks(raw, self.name, self.max_response_bytes, first_by)
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """The async twin of :meth:`stream`."""
+        if not self._aio_direct():
+            async for chunk in super().astream(request):
+                yield chunk
+            return
+        body = self.chat_body(request, True)
+        options, first_by = self._request_options(True, sdk=False)
+        poster = await self._aposter(options["timeout"])
+        target = self._route(self.chat_path, body)
+        stream = await poster.open_stream(target, body, timeout=options["timeout"])
+        async for chunk in aiter_chunks(stream, self.name, self.max_response_bytes, first_by):
+            yield chunk
+
+    # --- the SDK's Azure clients (admin APIs, the httpx async transport) -------------
     def _azure_kwargs(self) -> dict[str, Any]:
         kw = self._client_kwargs()
         for k in ("api_key", "base_url"):

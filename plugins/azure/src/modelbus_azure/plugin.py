@@ -15,7 +15,8 @@ __all__ = ["make_provider", "modelbus_register_doctor_checks", "modelbus_registe
 
 
 def make_provider(settings: AzureSettings) -> Any:
-    """The ``azure`` provider for ``settings`` (imports the SDK)."""
+    """The ``azure`` provider for ``settings`` (the SDK is imported only by the admin
+    APIs and ``async_transport = "httpx"``, not by chat, streams or embeddings)."""
     from ._provider import AzureOpenAIProvider
 
     return AzureOpenAIProvider(settings)
@@ -33,7 +34,7 @@ def modelbus_register_providers(register: Any) -> None:
         "azure",
         make_provider,
         settings=AzureSettings,
-        description="Azure OpenAI deployments (API key or Microsoft Entra ID) via the openai SDK",
+        description="Azure OpenAI deployments (API key or Microsoft Entra ID)",
     )
 
 

@@ -10,8 +10,9 @@ converter. So a process that only chats never imports ``openai`` or ``pydantic``
 0.9 s of a first call) and no call pays the SDK's per-request option models (0.3 ms a
 call; 0.3 s at 1,000 messages). The SDK clients stay for what modelbus does not wrap
 (files, fine-tuning, models), for the httpx async transport (``async_transport =
-"httpx"``), and for subclasses that make their own SDK clients (Azure: deployment URLs,
-Entra ID tokens; see :attr:`OpenAICompatibleProvider.direct`).
+"httpx"``), and for subclasses that make their own SDK clients (see
+:attr:`OpenAICompatibleProvider.direct`; modelbus-azure makes the Azure clients for the
+admin APIs and takes the direct paths with its own URL and headers).
 
 SDK clients are created once per provider object and reused, so connections are pooled:
 one sync client, and one async client per event loop (an aiohttp or httpx connection
