@@ -192,7 +192,7 @@ def test_a_process_that_chats_imports_neither_openai_nor_pydantic(srv: WireServe
     assert len(srv.requests) == 4
 
 
-def _astream(srv: WireServer, transport: str, fail: bool = False) -> Any:
+def _astream(srv: WireServer, transport: str, fail: bool = False, chat: bool = False) -> Any:
     srv.reset()
     if fail:
         srv.enqueue(Reply.error(429, "Rate limit reached", headers={"Retry-After": "2"}))
@@ -202,6 +202,8 @@ def _astream(srv: WireServer, transport: str, fail: bool = False) -> Any:
 
     async def go() -> Any:
         try:
+            if chat:
+                return (await p.achat(REQ)).content
             return "".join([c.content or "" async for c in p.astream(REQ)])
         except RateLimitError as exc:
             return exc
@@ -213,10 +215,30 @@ def _astream(srv: WireServer, transport: str, fail: bool = False) -> Any:
     return out, r
 
 
+_PER_TRANSPORT = {"x-stainless-retry-count", "x-stainless-read-timeout", "accept-encoding"}
+_PER_TRANSPORT |= {"connection", "content-length"}
+
+
+def test_async_chat_sends_the_same_request(srv: WireServer) -> None:
+    # achat on aiohttp (direct) against httpx (the SDK path): the same headers in the
+    # same order (per-transport ones aside) and the same bytes.
+    (fast_text, fast), (sdk_text, sdk) = (
+        _astream(srv, "aiohttp", chat=True),
+        _astream(srv, "httpx", chat=True),
+    )
+    assert fast_text == sdk_text and fast_text
+    assert fast.body == sdk.body
+
+    def headers(r: Any) -> list[tuple[str, str]]:
+        return [(k.lower(), v) for k, v in r.headers.items() if k.lower() not in _PER_TRANSPORT]
+
+    assert ("authorization", "Bearer sk-test") in headers(fast)
+    assert headers(fast) == headers(sdk)
+
+
 def test_async_streams_send_the_same_request_and_errors(srv: WireServer) -> None:
     # aiohttp (direct) against httpx (the SDK path): per-transport headers aside.
-    per_transport = {"x-stainless-retry-count", "x-stainless-read-timeout", "accept-encoding"}
-    per_transport |= {"connection", "content-length"}
+    per_transport = _PER_TRANSPORT
     (fast_text, fast), (sdk_text, sdk) = _astream(srv, "aiohttp"), _astream(srv, "httpx")
     assert fast_text == sdk_text and fast_text
     assert fast.body == sdk.body

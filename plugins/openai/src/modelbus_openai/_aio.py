@@ -12,8 +12,9 @@ the same URL; the SDK's timeouts (connect, read, pool) and connection limit; the
 and CA bundle from the environment — on an aiohttp session of its own, one per event
 loop. Failures become the errors :func:`~modelbus_openai.map_openai_error` gives for the
 SDK's exceptions. Only clients whose headers cannot change between calls qualify
-(:func:`poster_for`): an Azure client (Entra ID tokens), a custom auth or an API-key
-provider keeps the SDK path.
+(:func:`poster_for`): a custom auth or an API-key provider keeps the SDK path. The azure
+plugin builds its posters itself, one per request when an Entra ID token is asked for
+per request, sharing the loop's session.
 """
 
 from __future__ import annotations
@@ -109,11 +110,8 @@ def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: s
         proxy, proxy_auth = get_env_proxy_for_url(URL(base))
     except LookupError:
         proxy, proxy_auth = None, None
-    # The headers are the session's: per request, aiohttp would merge them into a new
-    # multidict one by one; as defaults they are copied in one step, in the same order.
     session = aiohttp.ClientSession(
         connector=connector,
-        headers=headers,
         proxy=proxy,
         proxy_auth=proxy_auth,
         timeout=aiohttp.ClientTimeout(
@@ -132,6 +130,19 @@ class AioPoster:
     base_url: str
     headers: dict[str, str]
     provider: str
+    # ``headers`` as the multidict aiohttp would otherwise build from the dict on every
+    # request. Sent per request, not as the session's defaults: a poster may share its
+    # session with others sending other headers (the azure plugin's per-request tokens).
+    _wire_headers: Any = attrs.field(default=None, init=False, repr=False)
+
+    def wire_headers(self) -> Any:
+        """``headers`` as a ``multidict.CIMultiDict`` (built once, in order)."""
+        h = self._wire_headers
+        if h is None:
+            from multidict import CIMultiDict
+
+            h = self._wire_headers = CIMultiDict(self.headers)
+        return h
 
     async def post(
         self,
@@ -158,7 +169,9 @@ class AioPoster:
             kw["timeout"] = client_timeout(timeout)
         reader = BodyReader(self.provider, max_bytes, ends_at)
         try:
-            async with self.session.post(url, data=data, allow_redirects=False, **kw) as r:
+            async with self.session.post(
+                url, data=data, headers=self.wire_headers(), allow_redirects=False, **kw
+            ) as r:
                 status, headers = r.status, r.headers
                 reader.start(status, headers)
                 if headers.get("Content-Length") is not None:

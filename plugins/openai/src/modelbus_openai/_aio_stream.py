@@ -64,7 +64,9 @@ async def open_stream(poster: AioPoster, url: str, data: bytes, timeout: Any) ->
 
     kw: dict[str, Any] = {} if timeout is None else {"timeout": client_timeout(timeout)}
     try:
-        r = await poster.session.post(url, data=data, allow_redirects=False, **kw)
+        r = await poster.session.post(
+            url, data=data, headers=poster.wire_headers(), allow_redirects=False, **kw
+        )
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise aiohttp_error(exc, poster.provider) from exc
     if 200 <= r.status < 300:

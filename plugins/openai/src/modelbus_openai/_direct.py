@@ -10,8 +10,9 @@ the SDK's connection limits, redirects not followed — on an ``httpx2.Client`` 
 Failures become the errors the SDK path gives (:func:`~modelbus_openai.map_openai_error`).
 
 Only providers whose SDK clients are the plain ``openai.OpenAI`` / ``AsyncOpenAI`` use it
-(``OpenAICompatibleProvider.direct``); a subclass that makes its own clients (Azure:
-deployment URLs, Entra ID tokens) keeps the SDK path.
+(``OpenAICompatibleProvider.direct``); a subclass that makes its own clients keeps the
+SDK path. The azure plugin computes its own URLs and headers (``modelbus_azure._direct``)
+and sends them on these posters.
 """
 
 from __future__ import annotations
