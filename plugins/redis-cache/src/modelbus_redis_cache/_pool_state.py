@@ -17,12 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
-
 from modelbus.plugin import DeploymentState
 
-from ._link import OUTAGE_ERRORS, RedisLink
-from ._settings import RedisPoolStateSettings, key_prefix
+from ._component import FAILED, RedisComponent
+from ._link import OUTAGE_ERRORS
+from ._settings import RedisPoolStateSettings
 
 __all__ = ["RedisPoolState"]
 
@@ -78,13 +77,13 @@ return 1
 """
 )
 
-_FAILED: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, redis.RedisError)
 
-
-class RedisPoolState:
+class RedisPoolState(RedisComponent):
     """A :class:`modelbus.protocols.PoolState` in Redis (see the module doc); ``now`` is
     not used (Redis's own clock is). Raises redis-py's errors when Redis cannot answer;
     an outage is logged once (``redis_unavailable``, ``fallback="refuse"``)."""
+
+    settings: RedisPoolStateSettings
 
     def __init__(
         self,
@@ -92,14 +91,8 @@ class RedisPoolState:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        s = self.settings = settings or RedisPoolStateSettings()
-        self._link = RedisLink.of(s, component="pool_state", clock=clock)
-        self.prefix = key_prefix(s.namespace) + "p:"
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisPoolState(url={self._link.redacted_url!r}, "
-            f"namespace={self.settings.namespace!r})"
+        self._connect(
+            settings or RedisPoolStateSettings(), component="pool_state", keys="p:", clock=clock
         )
 
     def _busy(self, pool: str) -> str:
@@ -125,7 +118,7 @@ class RedisPoolState:
     def _run(self, source: str, keys: list[str], args: list[Any]) -> Any:
         try:
             reply = self._link.script(source)(keys=keys, args=args)
-        except _FAILED as exc:
+        except FAILED as exc:
             self._failed(exc)
             raise
         self._link.recovered()
@@ -134,7 +127,7 @@ class RedisPoolState:
     async def _arun(self, source: str, keys: list[str], args: list[Any]) -> Any:
         try:
             reply = await self._link.ascript(source)(keys=keys, args=args)
-        except _FAILED as exc:
+        except FAILED as exc:
             self._failed(exc)
             raise
         self._link.recovered()
