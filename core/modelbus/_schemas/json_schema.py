@@ -43,26 +43,13 @@ import json
 import types
 import typing
 import uuid
-from collections import abc
 from typing import Annotated, Any, Literal, Union
 
 from .records import NOT_JSON, class_doc, is_record, record_fields
+from .type_tests import MAPPINGS, NONE, SEQUENCES
 
 __all__ = ["NOT_JSON", "class_doc", "json_schema", "type_name"]
 
-_NONE = type(None)
-_SEQUENCES = (
-    list,
-    abc.Sequence,
-    abc.MutableSequence,
-    set,
-    frozenset,
-    abc.Set,
-    abc.MutableSet,
-    abc.Collection,
-    abc.Iterable,
-)
-_MAPPINGS = (dict, abc.Mapping, abc.MutableMapping)
 _FORMATS: dict[type, str] = {
     dt.datetime: "date-time",
     dt.date: "date",
@@ -175,7 +162,7 @@ class _Gen:
             if self.strict:
                 raise TypeError(f"{path}: Any has no JSON schema in strict mode; name a type")
             return {}
-        if tp is None or tp is _NONE:
+        if tp is None or tp is NONE:
             return {"type": "null"}
         if isinstance(tp, type):
             return self._class(tp, path)
@@ -190,9 +177,9 @@ class _Gen:
             return self._union(args, path)
         if origin is tuple:
             return self._tuple(args, path)
-        if origin in _SEQUENCES:
+        if origin in SEQUENCES:
             return {"type": "array", "items": self.schema(args[0], path + "[]")}
-        if origin in _MAPPINGS:
+        if origin in MAPPINGS:
             return self._mapping(args, path)
         raise TypeError(f"{path}: unsupported type {type_name(tp)} for a JSON schema")
 
@@ -214,17 +201,17 @@ class _Gen:
         for base, fmt in _FORMATS.items():
             if issubclass(tp, base):
                 return {"type": "string", "format": fmt}
-        if tp in _SEQUENCES or tp in _MAPPINGS or tp is tuple:
+        if tp in SEQUENCES or tp in MAPPINGS or tp is tuple:
             if self.strict:
                 raise TypeError(
                     f"{path}: bare {tp.__name__} needs item types in strict mode "
                     f"(e.g. {tp.__name__}[str])"
                 )
-            return {"type": "object" if tp in _MAPPINGS else "array"}
+            return {"type": "object" if tp in MAPPINGS else "array"}
         raise TypeError(f"{path}: unsupported type {type_name(tp)} for a JSON schema")
 
     def _union(self, args: tuple[Any, ...], path: str) -> dict[str, Any]:
-        others = [a for a in args if a is not _NONE and a is not None]
+        others = [a for a in args if a is not NONE and a is not None]
         nullable = len(others) < len(args)
         if len(others) == 1:
             s = self.schema(others[0], path)

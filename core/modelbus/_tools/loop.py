@@ -22,6 +22,7 @@ protocol, which every OpenAI-compatible server follows).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from .._client import Client
     from .._engine.observe import Scope
 
-__all__ = ["DEFAULT_MAX_TOOL_ROUNDS", "arun", "resolve_tools", "run", "wants_loop"]
+__all__ = ["DEFAULT_MAX_TOOL_ROUNDS", "Rounds", "arun", "resolve_tools", "run", "wants_loop"]
 
 #: Rounds of tool calls allowed when ``max_tool_rounds`` is not given.
 DEFAULT_MAX_TOOL_ROUNDS = 10
@@ -151,6 +152,82 @@ def _over_limit(n: int, history: list[Message]) -> ToolError:
     )
 
 
+class Rounds:
+    """One tool loop's state and its decisions, I/O-free: what each round sends, what a
+    reply means (the final answer, one round too many, or tools to run) and the totals.
+    The drivers (:func:`run`, :func:`arun`, ``LoopStream``, ``AsyncLoopStream``) only
+    make each round's call and run the tools, so chat and stream, sync and async, keep
+    the same round limit, ``tool_choice`` reset and totals.
+
+    ``kwargs`` are the cache and time options every round's call gets; ``params`` the
+    OpenAI parameters (``tool_choice`` is taken out: it changes between rounds). Raises
+    ``TypeError``/``ValueError`` for a bad ``tools`` or ``max_tool_rounds`` (see
+    :func:`resolve_tools`)."""
+
+    def __init__(
+        self,
+        client: Client,
+        messages: Any,
+        *,
+        tools: Any,
+        model: str | None,
+        system: str | None,
+        max_tool_rounds: int | None,
+        kwargs: Mapping[str, Any] | None,
+        params: dict[str, Any],
+    ) -> None:
+        self.limit = _check_rounds(max_tool_rounds, tools)
+        self.registry = resolve_tools(client, tools)
+        self.history: list[Message] = list(build_messages(messages, system))
+        self.model = model
+        self._specs = self.registry.specs() or None
+        self._kwargs = dict(kwargs or {})
+        self._choice = params.pop("tool_choice", None)
+        self._params = params
+        self._totals = _Totals()
+        self._done = 0
+        self._t0: float | None = None
+
+    def next_round(self) -> tuple[list[Message], dict[str, Any]]:
+        """The next round's messages (a copy of the transcript so far) and keyword
+        arguments for ``client.chat``/``stream``: ``model``, ``tools``, ``tool_choice``,
+        the cache and time options, the OpenAI parameters. The first round starts the
+        clock of the loop's ``latency_s``."""
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+        args = dict(
+            model=self.model,
+            tools=self._specs,
+            tool_choice=self._choice,
+            **self._kwargs,
+            **self._params,
+        )
+        return list(self.history), args
+
+    def answered(self, resp: ChatResponse) -> ChatResponse | None:
+        """Record a round's reply: the loop's response (the totals and the transcript)
+        when it asks for no tools, else ``None``: run its ``tool_calls`` and pass the
+        results to :meth:`tools_ran`. Raises :class:`ToolError` when it asks for tools
+        after ``max_tool_rounds`` rounds of them."""
+        self._totals.add(resp)
+        self.history.append(resp.message)
+        if not resp.tool_calls:
+            return self._totals.final(resp, self.history, self._t0 or time.perf_counter())
+        if self._done == self.limit:
+            raise _over_limit(self.limit, self.history)
+        return None
+
+    def tools(self, scope: Scope | None) -> ToolRegistry:
+        """The registry the round's tool calls run on (emitting tool events to ``scope``)."""
+        return _observed(scope, self.registry)
+
+    def tools_ran(self, results: list[Message]) -> None:
+        """Add a round's tool results; a forcing ``tool_choice`` becomes ``"auto"``."""
+        self.history.extend(results)
+        self._done += 1
+        self._choice = _next_choice(self._choice)
+
+
 def run(
     client: Client,
     messages: Any,
@@ -164,53 +241,28 @@ def run(
 ) -> ChatResponse:
     """Run the tool loop (sync). ``chat_kwargs`` are the cache options passed to every
     round's ``client.chat``; ``params`` the OpenAI parameters (``tool_choice``...)."""
-    args = (client, messages, tools, model, system, max_tool_rounds, chat_kwargs, params)
+    # Made inside the observed call, so that a bad ``tools`` fails as the call.
+    loop = functools.partial(
+        Rounds, client, messages, tools=tools, model=model, system=system,
+        max_tool_rounds=max_tool_rounds, kwargs=chat_kwargs, params=params,
+    )  # fmt: skip
     if client.engine.observers is not None:
         from .._engine.observe import observed
 
         return observed(
-            client.engine, client.route(model), None, lambda s: _run(s, *args), "tool_loop"
+            client.engine, client.route(model), None, lambda s: _run(s, client, loop()), "tool_loop"
         )
-    return _run(None, *args)
+    return _run(None, client, loop())
 
 
-def _run(
-    scope: Scope | None,
-    client: Client,
-    messages: Any,
-    tools: Any,
-    model: str | None,
-    system: str | None,
-    max_tool_rounds: int | None,
-    chat_kwargs: Mapping[str, Any] | None,
-    params: dict[str, Any],
-) -> ChatResponse:
-    t0 = time.perf_counter()
-    limit = _check_rounds(max_tool_rounds, tools)
-    registry = resolve_tools(client, tools)
-    specs = registry.specs()
-    history = list(build_messages(messages, system))
-    totals = _Totals()
-    choice = params.pop("tool_choice", None)
-    rounds = 0
+def _run(scope: Scope | None, client: Client, loop: Rounds) -> ChatResponse:
     while True:
-        resp = client.chat(
-            history,
-            model=model,
-            tools=specs or None,
-            tool_choice=choice,
-            **(chat_kwargs or {}),
-            **params,
-        )
-        totals.add(resp)
-        history.append(resp.message)
-        if not resp.tool_calls:
-            return totals.final(resp, history, t0)
-        if rounds == limit:
-            raise _over_limit(limit, history)
-        history.extend(_observed(scope, registry).execute_all(resp.tool_calls))
-        rounds += 1
-        choice = _next_choice(choice)
+        history, args = loop.next_round()
+        resp = client.chat(history, **args)
+        final = loop.answered(resp)
+        if final is not None:
+            return final
+        loop.tools_ran(loop.tools(scope).execute_all(resp.tool_calls or ()))
 
 
 async def arun(
@@ -225,49 +277,26 @@ async def arun(
     **params: Any,
 ) -> ChatResponse:
     """The async twin of :func:`run`; a round's calls run concurrently (``asyncio.gather``)."""
-    args = (client, messages, tools, model, system, max_tool_rounds, chat_kwargs, params)
+    # Made inside the observed call, so that a bad ``tools`` fails as the call.
+    loop = functools.partial(
+        Rounds, client, messages, tools=tools, model=model, system=system,
+        max_tool_rounds=max_tool_rounds, kwargs=chat_kwargs, params=params,
+    )  # fmt: skip
     if client.engine.observers is not None:
         from .._engine.observe import aobserved
 
         route = client.route(model)
-        return await aobserved(client.engine, route, None, lambda s: _arun(s, *args), "tool_loop")
-    return await _arun(None, *args)
-
-
-async def _arun(
-    scope: Scope | None,
-    client: Client,
-    messages: Any,
-    tools: Any,
-    model: str | None,
-    system: str | None,
-    max_tool_rounds: int | None,
-    chat_kwargs: Mapping[str, Any] | None,
-    params: dict[str, Any],
-) -> ChatResponse:
-    t0 = time.perf_counter()
-    limit = _check_rounds(max_tool_rounds, tools)
-    registry = resolve_tools(client, tools)
-    specs = registry.specs()
-    history = list(build_messages(messages, system))
-    totals = _Totals()
-    choice = params.pop("tool_choice", None)
-    rounds = 0
-    while True:
-        resp = await client.achat(
-            history,
-            model=model,
-            tools=specs or None,
-            tool_choice=choice,
-            **(chat_kwargs or {}),
-            **params,
+        return await aobserved(
+            client.engine, route, None, lambda s: _arun(s, client, loop()), "tool_loop"
         )
-        totals.add(resp)
-        history.append(resp.message)
-        if not resp.tool_calls:
-            return totals.final(resp, history, t0)
-        if rounds == limit:
-            raise _over_limit(limit, history)
-        history.extend(await _observed(scope, registry).aexecute_all(resp.tool_calls))
-        rounds += 1
-        choice = _next_choice(choice)
+    return await _arun(None, client, loop())
+
+
+async def _arun(scope: Scope | None, client: Client, loop: Rounds) -> ChatResponse:
+    while True:
+        history, args = loop.next_round()
+        resp = await client.achat(history, **args)
+        final = loop.answered(resp)
+        if final is not None:
+            return final
+        loop.tools_ran(await loop.tools(scope).aexecute_all(resp.tool_calls or ()))

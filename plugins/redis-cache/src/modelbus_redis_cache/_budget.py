@@ -32,17 +32,18 @@ from modelbus.plugin import Charge, Refusal
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE
-from ._link import OUTAGE_ERRORS, POOL_FULL, RedisLink
-from ._settings import RedisBudgetStoreSettings, key_prefix
+from ._component import FAILED, RedisComponent
+from ._link import OUTAGE_ERRORS, POOL_FULL
+from ._settings import RedisBudgetStoreSettings
 
 __all__ = ["RedisBudgetStore"]
 
-_FAILED: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, redis.RedisError)
 
-
-class RedisBudgetStore:
+class RedisBudgetStore(RedisComponent):
     """A :class:`modelbus.protocols.BudgetStore` in Redis (see the module doc). ``clock``
     drives only the circuit breaker (monotonic seconds)."""
+
+    settings: RedisBudgetStoreSettings
 
     def __init__(
         self,
@@ -50,19 +51,12 @@ class RedisBudgetStore:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        s = self.settings = settings or RedisBudgetStoreSettings()
-        self._link = RedisLink.of(s, component="budget_store", clock=clock)
-        self.breaker = self._link.breaker
-        self.prefix = key_prefix(s.namespace) + "b:"
+        self._connect(
+            settings or RedisBudgetStoreSettings(), component="budget_store", keys="b:", clock=clock
+        )
         # Settlements that could not be sent: (keys, reserved, cost), sent later.
         self._pending: list[tuple[list[str], int, int]] = []
         self._pending_lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisBudgetStore(url={self._link.redacted_url!r}, "
-            f"namespace={self.settings.namespace!r})"
-        )
 
     def _keys(self, charges: Sequence[Charge]) -> list[str]:
         return [self.prefix + ch.key for ch in charges]
@@ -111,7 +105,7 @@ class RedisBudgetStore:
                     self.breaker.failure()
                 self._link.warn("redis_pool_busy", e)
                 continue
-            except _FAILED as e:
+            except FAILED as e:
                 self._failed(mode, e)
                 raise
             self._ok(mode)
@@ -127,7 +121,7 @@ class RedisBudgetStore:
                     self.breaker.failure()
                 self._link.warn("redis_pool_busy", e)
                 continue
-            except _FAILED as e:
+            except FAILED as e:
                 self._failed(mode, e)
                 raise
             self._ok(mode)
@@ -155,7 +149,7 @@ class RedisBudgetStore:
         job = (self._keys(charges), reserved, cost)
         try:
             self._run(_scripts.BUDGET_SETTLE, job[0], [reserved, cost])
-        except _FAILED:
+        except FAILED:
             self._defer(job)
             return
         self._flush()
@@ -165,7 +159,7 @@ class RedisBudgetStore:
         job = (self._keys(charges), reserved, cost)
         try:
             await self._arun(_scripts.BUDGET_SETTLE, job[0], [reserved, cost])
-        except _FAILED:
+        except FAILED:
             self._defer(job)
             return
         await self._aflush()
@@ -197,7 +191,7 @@ class RedisBudgetStore:
         for i, (keys, reserved, cost) in enumerate(jobs):
             try:
                 self._run(_scripts.BUDGET_SETTLE, keys, [reserved, cost])
-            except _FAILED:
+            except FAILED:
                 with self._pending_lock:
                     self._pending[:0] = jobs[i:]
                 return
@@ -207,7 +201,7 @@ class RedisBudgetStore:
         for i, (keys, reserved, cost) in enumerate(jobs):
             try:
                 await self._arun(_scripts.BUDGET_SETTLE, keys, [reserved, cost])
-            except _FAILED:
+            except FAILED:
                 with self._pending_lock:
                     self._pending[:0] = jobs[i:]
                 return

@@ -75,9 +75,6 @@ class RedisCache(_CacheCore):
         """The Redis URL with its password masked."""
         return self._link.redacted_url
 
-    def __repr__(self) -> str:
-        return f"RedisCache(url={self.url!r}, namespace={self.settings.namespace!r})"
-
     # --- get -----------------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
         """The live value stored under ``key``, or ``None``."""

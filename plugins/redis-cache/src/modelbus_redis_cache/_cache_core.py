@@ -29,8 +29,9 @@ from modelbus.builtins.caches import MemoryCache, MemoryCacheSettings
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE
-from ._link import OUTAGE_ERRORS, POOL_FULL, RedisLink
-from ._settings import RedisCacheSettings, key_prefix
+from ._component import RedisComponent
+from ._link import OUTAGE_ERRORS, POOL_FULL
+from ._settings import RedisCacheSettings
 
 __all__ = ["BATCH", "COUNTERS", "Pending"]
 
@@ -42,17 +43,17 @@ _MAX_PENDING = 10_000
 Pending = tuple[bool, set[str], set[str]]  # (clear, deleted keys, invalidated tags)
 
 
-class _CacheCore:
+class _CacheCore(RedisComponent):
+    settings: RedisCacheSettings
+
     def __init__(
         self,
         settings: RedisCacheSettings | None,
         clock: Callable[[], float],
         breaker_clock: Callable[[], float],
     ) -> None:
-        s = self.settings = settings or RedisCacheSettings()
-        self._link = RedisLink.of(s, component="cache", clock=breaker_clock)
-        self.breaker = self._link.breaker
-        self.prefix = key_prefix(s.namespace)
+        s = settings or RedisCacheSettings()
+        self._connect(s, component="cache", keys="", clock=breaker_clock)
         self._v = self.prefix + "v:"
         self._stats_key = self.prefix + "stats"
         self.clock = clock

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._link import RedisLink
     from ._ratelimit import RedisRateLimiter
 
-__all__ = ["check_cache", "check_rate_limiter", "reason"]
+__all__ = ["check", "reason"]
 
 Row = tuple[str, bool, str]
 
@@ -52,11 +52,7 @@ def _ping(link: RedisLink, socket_timeout_s: float) -> list[Row]:
     return [("redis reachable", True, f"{link.redacted_url} answered PING in {ms:.1f} ms")]
 
 
-def check_cache(cache: RedisCache) -> list[Row]:
-    """``[(what, ok, detail)]`` for the ``redis`` cache (registered as ``caches.redis``)."""
-    return _ping(cache._link, cache.settings.socket_timeout_s)
-
-
-def check_rate_limiter(limiter: RedisRateLimiter) -> list[Row]:
-    """The same for the ``redis`` rate limiter (``rate_limiters.redis``)."""
-    return _ping(limiter._link, limiter.settings.socket_timeout_s)
+def check(component: RedisCache | RedisRateLimiter) -> list[Row]:
+    """``[(what, ok, detail)]`` for the ``redis`` cache or rate limiter (registered as
+    ``caches.redis`` and ``rate_limiters.redis``)."""
+    return _ping(component._link, component.settings.socket_timeout_s)

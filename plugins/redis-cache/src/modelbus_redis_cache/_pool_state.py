@@ -23,13 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
-
 from modelbus.plugin import DeploymentState
 
-from ._link import OUTAGE_ERRORS, RedisLink
+from ._component import FAILED, RedisComponent
+from ._link import OUTAGE_ERRORS
 from ._pool_leases import Entry, Leases
-from ._settings import RedisPoolStateSettings, key_prefix
+from ._settings import RedisPoolStateSettings
 
 __all__ = ["RedisPoolState"]
 
@@ -137,15 +136,15 @@ return 1
 # KEYS: holders, lease; ARGV: '', holder, lease ms, then (deployment, count, version)...
 REFRESH = _LEASE + "\nlease(4, #ARGV - 2)\nreturn 1\n"
 
-_FAILED: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, redis.RedisError)
 
-
-class RedisPoolState:
+class RedisPoolState(RedisComponent):
     """A :class:`modelbus.protocols.PoolState` in Redis (see the module doc); ``now`` is
     not used (Redis's own clock is). Raises redis-py's errors when Redis cannot answer;
     an outage is logged once (``redis_unavailable``, ``fallback="refuse"``). Calls in
     flight are held under this object's lease (``settings.lease_s``), refreshed by a
     daemon thread while it has any."""
+
+    settings: RedisPoolStateSettings
 
     def __init__(
         self,
@@ -153,17 +152,10 @@ class RedisPoolState:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        s = self.settings = settings or RedisPoolStateSettings()
-        self._link = RedisLink.of(s, component="pool_state", clock=clock)
-        self.prefix = key_prefix(s.namespace) + "p:"
+        s = settings or RedisPoolStateSettings()
+        self._connect(s, component="pool_state", keys="p:", clock=clock)
         self._ms = max(1, int(s.lease_s * 1000))
         self.leases = Leases(s.lease_s, self._refresh, self._refresh_failed)
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisPoolState(url={self._link.redacted_url!r}, "
-            f"namespace={self.settings.namespace!r})"
-        )
 
     def _holders(self, pool: str) -> str:
         return f"{self.prefix}{pool}\x1fholders"
@@ -215,7 +207,7 @@ class RedisPoolState:
     def _run(self, source: str, keys: list[str], args: list[Any]) -> Any:
         try:
             reply = self._link.script(source)(keys=keys, args=args)
-        except _FAILED as exc:
+        except FAILED as exc:
             self._failed(exc)
             raise
         self._link.recovered()
@@ -224,7 +216,7 @@ class RedisPoolState:
     async def _arun(self, source: str, keys: list[str], args: list[Any]) -> Any:
         try:
             reply = await self._link.ascript(source)(keys=keys, args=args)
-        except _FAILED as exc:
+        except FAILED as exc:
             self._failed(exc)
             raise
         self._link.recovered()
@@ -243,7 +235,7 @@ class RedisPoolState:
         self._run(REFRESH, self._lease_keys(pool), args)
 
     def _refresh_failed(self, exc: BaseException) -> None:
-        if not isinstance(exc, _FAILED):  # _run logged Redis's own errors
+        if not isinstance(exc, FAILED):  # _run logged Redis's own errors
             self._link.warn("redis_pool_state_error", exc)
 
     def read(self, pool: str, deployments: Sequence[str], now: float) -> list[DeploymentState]:

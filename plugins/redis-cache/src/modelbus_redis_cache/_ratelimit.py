@@ -33,14 +33,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import redis
-
 from modelbus.builtins.ratelimit import LocalRateLimiter
 
 from . import _scripts
 from ._breaker import FALLBACK, PROBE
-from ._link import OUTAGE_ERRORS, POOL_FULL, RedisLink
-from ._settings import RedisRateLimiterSettings, key_prefix
+from ._component import FAILED, RedisComponent
+from ._link import OUTAGE_ERRORS, POOL_FULL
+from ._settings import RedisRateLimiterSettings
 
 if TYPE_CHECKING:
     from modelbus import Clock
@@ -48,14 +47,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisRateLimiter"]
 
-# Outages and failed commands alike: the in-process bucket takes the call.
-_FAILED: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, redis.RedisError)
 
-
-class RedisRateLimiter:
+class RedisRateLimiter(RedisComponent):
     """A :class:`modelbus.protocols.RateLimiter` whose state lives in Redis (see the
     module doc). ``clock`` drives only the circuit breaker; waiting uses the ``Clock``
     each call gets, and so does the in-process fallback bucket."""
+
+    settings: RedisRateLimiterSettings
 
     def __init__(
         self,
@@ -63,17 +61,13 @@ class RedisRateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        s = self.settings = settings or RedisRateLimiterSettings()
-        self._link = RedisLink.of(s, component="rate_limiter", clock=clock)
-        self.breaker = self._link.breaker
-        self.prefix = key_prefix(s.namespace) + "rl:"
-        self.fallback = LocalRateLimiter(start_full=False)
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisRateLimiter(url={self._link.redacted_url!r}, "
-            f"namespace={self.settings.namespace!r})"
+        self._connect(
+            settings or RedisRateLimiterSettings(),
+            component="rate_limiter",
+            keys="rl:",
+            clock=clock,
         )
+        self.fallback = LocalRateLimiter(start_full=False)
 
     @staticmethod
     def _args(tokens: int, limit: RateLimit) -> list[float | int]:
@@ -122,7 +116,7 @@ class RedisRateLimiter:
             except POOL_FULL as e:
                 self._pool_busy(key, mode, e)
                 continue
-            except _FAILED as e:
+            except FAILED as e:
                 exc = e
             wait = self._outcome(key, mode, exc, wait_us)
             return self._local(key, tokens, limit, now) if wait is None else wait
@@ -146,7 +140,7 @@ class RedisRateLimiter:
             except POOL_FULL as e:
                 self._pool_busy(key, mode, e)
                 continue
-            except _FAILED as e:
+            except FAILED as e:
                 exc = e
             wait = self._outcome(key, mode, exc, wait_us)
             return self._local(key, tokens, limit, now) if wait is None else wait

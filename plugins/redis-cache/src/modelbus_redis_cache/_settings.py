@@ -1,4 +1,6 @@
-"""``[caches.redis]`` and ``[rate_limiters.redis]``: settings, URL checks and redaction."""
+"""The settings of the ``redis`` cache, rate limiter, budget store and pool state store
+(one base, :class:`RedisSettings`, for the connection keys they share), URL checks and
+redaction."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ __all__ = [
     "RedisCacheSettings",
     "RedisPoolStateSettings",
     "RedisRateLimiterSettings",
+    "RedisSettings",
     "key_prefix",
     "redact_url",
 ]
@@ -89,7 +92,29 @@ _POSITIVE_INT = validators.gt(0)
 
 
 @frozen(kw_only=True)
-class RedisCacheSettings:
+class RedisSettings:
+    """The keys every settings class of this plugin has: where Redis is and how a
+    component talks to it (``url``, ``password``, ``namespace``, ``socket_timeout_s``,
+    ``max_connections``, ``pool_timeout_s``, ``probe_interval_s``; described in
+    :class:`RedisCacheSettings`). Each component's class adds its own keys and says what
+    an outage means for it."""
+
+    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
+    password: Secret | None = None
+    namespace: str = field(default="modelbus", validator=_check_namespace)
+    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
+    max_connections: int = field(default=64, validator=_POSITIVE_INT)
+    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
+    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
+
+    @property
+    def redacted_url(self) -> str:
+        """``url`` with its password masked."""
+        return redact_url(self.url)
+
+
+@frozen(kw_only=True)
+class RedisCacheSettings(RedisSettings):
     """``[caches.redis]`` in ``modelbus.toml``.
 
     - ``url``: ``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS (redis-py
@@ -120,27 +145,15 @@ class RedisCacheSettings:
       so a cache hit costs one Redis round trip, not two.
     """
 
-    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
-    password: Secret | None = None
-    namespace: str = field(default="modelbus", validator=_check_namespace)
     ttl_s: float | None = field(default=None, validator=validators.optional(_POSITIVE))
-    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
-    max_connections: int = field(default=64, validator=_POSITIVE_INT)
-    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
-    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
     fallback_max_entries: int = field(default=10_000, validator=_POSITIVE_INT)
     lock_ttl_s: float = field(default=120.0, validator=_POSITIVE)
     lock_wait_s: float = field(default=60.0, validator=validators.ge(0.0))
     stats_flush_s: float = field(default=1.0, validator=validators.ge(0.0))
 
-    @property
-    def redacted_url(self) -> str:
-        """``url`` with its password masked."""
-        return redact_url(self.url)
-
 
 @frozen(kw_only=True)
-class RedisRateLimiterSettings:
+class RedisRateLimiterSettings(RedisSettings):
     """``[rate_limiters.redis]`` in ``modelbus.toml``.
 
     - ``url`` / ``password`` / ``namespace`` / ``socket_timeout_s`` / ``probe_interval_s``:
@@ -158,22 +171,9 @@ class RedisRateLimiterSettings:
       until Redis answers again.
     """
 
-    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
-    password: Secret | None = None
-    namespace: str = field(default="modelbus", validator=_check_namespace)
-    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
-    max_connections: int = field(default=64, validator=_POSITIVE_INT)
-    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
-    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
-
-    @property
-    def redacted_url(self) -> str:
-        """``url`` with its password masked."""
-        return redact_url(self.url)
-
 
 @frozen(kw_only=True)
-class RedisBudgetStoreSettings:
+class RedisBudgetStoreSettings(RedisSettings):
     """``[budget_stores.redis]`` in ``modelbus.toml`` (used with ``[modelbus] budget_store
     = "redis"``): cost budgets of ``namespace`` and ``model`` scope shared by every
     process and machine using this Redis and ``namespace``. Reserving and settling are
@@ -196,22 +196,9 @@ class RedisBudgetStoreSettings:
       ``total`` and ``month`` budgets that must survive a Redis restart.
     """
 
-    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
-    password: Secret | None = None
-    namespace: str = field(default="modelbus", validator=_check_namespace)
-    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
-    max_connections: int = field(default=64, validator=_POSITIVE_INT)
-    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
-    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
 
-    @property
-    def redacted_url(self) -> str:
-        """``url`` with its password masked."""
-        return redact_url(self.url)
-
-
-@frozen
-class RedisPoolStateSettings:
+@frozen(kw_only=True)
+class RedisPoolStateSettings(RedisSettings):
     """``[pool_states.redis]`` in ``modelbus.toml`` (used with ``[modelbus] pool_state =
     "redis"``): deployment pools' cooldowns, calls in flight and usage this minute,
     shared by every process and machine using this Redis and ``namespace``. Starting a
@@ -233,11 +220,4 @@ class RedisPoolStateSettings:
       is undercounted until its next write.
     """
 
-    url: str = field(factory=_env_url, validator=_check_url, repr=redact_url)
-    password: Secret | None = None
-    namespace: str = field(default="modelbus", validator=_check_namespace)
-    socket_timeout_s: float = field(default=1.0, validator=_POSITIVE)
-    max_connections: int = field(default=64, validator=_POSITIVE_INT)
-    pool_timeout_s: float = field(default=5.0, validator=_POSITIVE)
-    probe_interval_s: float = field(default=5.0, validator=_POSITIVE)
     lease_s: float = field(default=30.0, validator=_POSITIVE)

@@ -5,7 +5,9 @@ Imported by plugin discovery, so it does not import redis-py: the factories do.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from collections.abc import Callable
+from typing import Any
 
 from modelbus.hookspecs import hookimpl
 
@@ -14,13 +16,8 @@ from ._settings import (
     RedisCacheSettings,
     RedisPoolStateSettings,
     RedisRateLimiterSettings,
+    RedisSettings,
 )
-
-if TYPE_CHECKING:
-    from ._budget import RedisBudgetStore
-    from ._cache import RedisCache
-    from ._pool_state import RedisPoolState
-    from ._ratelimit import RedisRateLimiter
 
 __all__ = [
     "make_budget_store",
@@ -35,94 +32,69 @@ __all__ = [
 ]
 
 
-def make_cache(settings: RedisCacheSettings) -> RedisCache:
-    """The ``redis`` cache for ``settings`` (imports redis-py)."""
-    from ._cache import RedisCache
+def _factory(module: str, cls: str, what: str) -> Callable[[Any], Any]:
+    """A factory making ``cls`` of ``module`` from its settings; the module (and with it
+    redis-py) is imported on the first call, not when plugins are discovered."""
 
-    return RedisCache(settings)
+    def make(settings: RedisSettings) -> Any:
+        return getattr(importlib.import_module(module, __package__), cls)(settings)
 
-
-def make_rate_limiter(settings: RedisRateLimiterSettings) -> RedisRateLimiter:
-    """The ``redis`` rate limiter for ``settings`` (imports redis-py)."""
-    from ._ratelimit import RedisRateLimiter
-
-    return RedisRateLimiter(settings)
+    make.__doc__ = f"The ``redis`` {what} for ``settings`` (imports redis-py)."
+    return make
 
 
-def make_budget_store(settings: RedisBudgetStoreSettings) -> RedisBudgetStore:
-    """The ``redis`` budget store for ``settings`` (imports redis-py)."""
-    from ._budget import RedisBudgetStore
+def _registration(
+    make: Callable[[Any], Any], settings: type[RedisSettings], description: str
+) -> Callable[[Any], None]:
+    """A ``modelbus_register_<kind>`` hook registering ``make`` as ``redis``."""
 
-    return RedisBudgetStore(settings)
+    @hookimpl
+    def hook(register: Any) -> None:
+        register("redis", make, settings=settings, description=description)
 
-
-def make_pool_state(settings: RedisPoolStateSettings) -> RedisPoolState:
-    """The ``redis`` pool state store for ``settings`` (imports redis-py)."""
-    from ._pool_state import RedisPoolState
-
-    return RedisPoolState(settings)
+    return hook
 
 
-@hookimpl
-def modelbus_register_pool_states(register: Any) -> None:
-    register(
-        "redis",
-        make_pool_state,
-        settings=RedisPoolStateSettings,
-        description="deployment pools' cooldowns and calls in flight shared across "
-        "processes through Redis (atomic Lua; a pool's calls fail while Redis is down)",
-    )
+make_cache = _factory("._cache", "RedisCache", "cache")
+make_rate_limiter = _factory("._ratelimit", "RedisRateLimiter", "rate limiter")
+make_budget_store = _factory("._budget", "RedisBudgetStore", "budget store")
+make_pool_state = _factory("._pool_state", "RedisPoolState", "pool state store")
+
+modelbus_register_caches = _registration(
+    make_cache,
+    RedisCacheSettings,
+    "Redis shared by every process (tags, TTL, single-flight; in-memory fallback while "
+    "Redis is down)",
+)
+modelbus_register_rate_limiters = _registration(
+    make_rate_limiter,
+    RedisRateLimiterSettings,
+    "rpm/tpm token buckets shared across processes through Redis (per-process buckets at "
+    "the same rate while Redis is down)",
+)
+modelbus_register_budget_stores = _registration(
+    make_budget_store,
+    RedisBudgetStoreSettings,
+    "cost budgets shared across processes and machines through Redis (atomic Lua "
+    "reserve/settle; calls under a shared budget are refused while Redis is down)",
+)
+modelbus_register_pool_states = _registration(
+    make_pool_state,
+    RedisPoolStateSettings,
+    "deployment pools' cooldowns and calls in flight shared across processes through "
+    "Redis (atomic Lua; a pool's calls fail while Redis is down)",
+)
 
 
-@hookimpl
-def modelbus_register_budget_stores(register: Any) -> None:
-    register(
-        "redis",
-        make_budget_store,
-        settings=RedisBudgetStoreSettings,
-        description="cost budgets shared across processes and machines through Redis "
-        "(atomic Lua reserve/settle; calls under a shared budget are refused while "
-        "Redis is down)",
-    )
+def _check(component: Any) -> list[tuple[str, bool, str]]:
+    from ._doctor import check
 
-
-@hookimpl
-def modelbus_register_caches(register: Any) -> None:
-    register(
-        "redis",
-        make_cache,
-        settings=RedisCacheSettings,
-        description="Redis shared by every process (tags, TTL, single-flight; "
-        "in-memory fallback while Redis is down)",
-    )
-
-
-@hookimpl
-def modelbus_register_rate_limiters(register: Any) -> None:
-    register(
-        "redis",
-        make_rate_limiter,
-        settings=RedisRateLimiterSettings,
-        description="rpm/tpm token buckets shared across processes through Redis "
-        "(per-process buckets at the same rate while Redis is down)",
-    )
-
-
-def _check_cache(cache: Any) -> list[tuple[str, bool, str]]:
-    from ._doctor import check_cache
-
-    return check_cache(cache)
-
-
-def _check_rate_limiter(limiter: Any) -> list[tuple[str, bool, str]]:
-    from ._doctor import check_rate_limiter
-
-    return check_rate_limiter(limiter)
+    return check(component)
 
 
 @hookimpl
 def modelbus_register_doctor_checks(register: Any) -> None:
     # Named "KIND.NAME": `modelbus doctor` runs them on the configured cache and rate
     # limiter, and the `modelbus cache` commands before they touch the cache.
-    register("caches.redis", _check_cache)
-    register("rate_limiters.redis", _check_rate_limiter)
+    register("caches.redis", _check)
+    register("rate_limiters.redis", _check)
