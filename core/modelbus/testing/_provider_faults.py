@@ -10,6 +10,11 @@ Each test asks the ``faults`` fixture to make the next request fail (see
   only: an HTTP library's own exception escaping would end the call at the first blip);
 - a real Client (fake clock, exponential retry policy) retries it, after the server's
   ``Retry-After``, and answers from the second attempt;
+- a stall is seen through the attempt timeout the provider must honour
+  (``modelbus.attempt_limits``): the stalled attempt alone gets
+  :data:`~modelbus.testing._stall.STALL_TIMEOUT_S` (0.25 s), so the provider keeps its
+  own timeout for every other request and a loaded machine's slow answers never time
+  out;
 - a stream is retried after an error that follows a role-only first chunk, and not after
   one that follows content, which reaches the caller after the text.
 
@@ -37,6 +42,7 @@ from ..errors import (
     ServerError,
 )
 from ._fake import FakeClock
+from ._stall import FirstCallStalls, stall_limits
 from .faults import FAULTS, FaultKind, ProviderFault
 
 __all__ = ["FaultPaths"]
@@ -127,8 +133,24 @@ def _check_stream_offline(chunks: list[ChatChunk]) -> None:
     assert chunks and any(c.finish_reason for c in chunks), chunks
 
 
-def _check_retried(resp: ChatResponse, fault: ProviderFault, clock: FakeClock) -> None:
-    assert resp.attempts == 2, f"{fault.kind}: the client made {resp.attempts} attempt(s), not 2"
+def _stalled(provider: Any, faults: Any, kind: FaultKind) -> Any:
+    """The provider a stall test's Client gets: its first call alone under the short
+    timeout (see ``_stall``); others, the provider itself."""
+    if kind != "stall":
+        return provider
+    return FirstCallStalls(provider, getattr(faults, "served", None))
+
+
+def _check_retried(
+    resp: ChatResponse, fault: ProviderFault, clock: FakeClock, provider: Any
+) -> None:
+    # An attempt that timed out before its request reached the server (a loaded
+    # machine) did not meet the fault: one attempt after the fault, whatever came before.
+    early = provider.early if isinstance(provider, FirstCallStalls) else 0
+    assert resp.attempts == 2 + early, (
+        f"{fault.kind}: the client made {resp.attempts} attempt(s), not 2"
+        + (f" after {early} that timed out before reaching the server" if early else "")
+    )
     assert resp.message.role == "assistant"
     if fault.retry_after_s is not None:
         assert clock.sleeps and clock.sleeps[0] == fault.retry_after_s, (
@@ -166,7 +188,7 @@ class FaultPaths:
             return
         fault = FAULTS[kind]
         faults.inject(fault)
-        with pytest.raises(Exception) as info:
+        with pytest.raises(Exception) as info, stall_limits(kind == "stall"):
             _direct_sync(adapted, request_, mode)
         check_error(info.value, fault, adapted.name)
 
@@ -188,7 +210,7 @@ class FaultPaths:
             return
         fault = FAULTS[kind]
         faults.inject(fault)
-        with pytest.raises(Exception) as info:
+        with pytest.raises(Exception) as info, stall_limits(kind == "stall"):
             await _direct_async(adapted, request_, mode)
         check_error(info.value, fault, adapted.name)
 
@@ -208,7 +230,9 @@ class FaultPaths:
         from .contracts_provider import client_for
 
         clock = FakeClock()
-        with client_for(provider, clock=clock) as client:
+        # A stall's attempt alone gets the short timeout, not the retry after it.
+        stalled = _stalled(provider, faults, kind)
+        with client_for(stalled, clock=clock) as client:
             if faults is None:
                 with _no_network(monkeypatch):
                     assert _through_sync(client, mode, prompt, model).attempts == 1
@@ -217,7 +241,7 @@ class FaultPaths:
             if kind == "error_after_role" and mode == "chat":
                 fault = FAULTS["server_error"]  # a role-only chunk exists in streams only
             faults.inject(fault)
-            _check_retried(_through_sync(client, mode, prompt, model), fault, clock)
+            _check_retried(_through_sync(client, mode, prompt, model), fault, clock, stalled)
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("mode", ["achat", "astream"])
@@ -235,7 +259,8 @@ class FaultPaths:
         from .contracts_provider import client_for
 
         clock = FakeClock()
-        client = client_for(provider, clock=clock)
+        stalled = _stalled(provider, faults, kind)
+        client = client_for(stalled, clock=clock)
         try:
             if faults is None:
                 with _no_network(monkeypatch):
@@ -245,7 +270,8 @@ class FaultPaths:
             if kind == "error_after_role" and mode == "achat":
                 fault = FAULTS["server_error"]
             faults.inject(fault)
-            _check_retried(await _through_async(client, mode, prompt, model), fault, clock)
+            resp = await _through_async(client, mode, prompt, model)
+            _check_retried(resp, fault, clock, stalled)
         finally:
             await client.aclose()
 

@@ -50,7 +50,10 @@ other side is supplied by :func:`modelbus.adapt_provider`, as the client does:
       def faults(self, wire_server):
           return WireFaults(wire_server)   # from modelbus.testing.faults
 
-  Build the provider with a short timeout (``0.2``-``0.5`` s): the stall waits for it.
+  Build the provider with its usual timeout (seconds, long enough for a loaded machine):
+  the stalled attempt alone gets a 0.25 s one through ``modelbus.attempt_limits``, which
+  the provider must honour (a provider that does not times out the stall on its own
+  ``timeout_s`` instead).
 """
 
 from __future__ import annotations

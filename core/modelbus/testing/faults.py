@@ -45,8 +45,9 @@ class ProviderFault:
       ``status_code``, ``request_id`` and ``should_retry`` True.
     - ``"reset"``: the connection is reset before any byte →
       :class:`~modelbus.errors.APIConnectionError`.
-    - ``"stall"``: no answer for longer than the provider's timeout →
-      :class:`~modelbus.errors.APITimeoutError` (build the provider with a short one).
+    - ``"stall"``: no answer for longer than the attempt's timeout →
+      :class:`~modelbus.errors.APITimeoutError` (the contract gives the stalled attempt
+      0.25 s through ``modelbus.attempt_limits``).
     - ``"error_after_role"``: a 200 stream whose first event carries only the role, then an
       error event → :class:`~modelbus.errors.ServerError` with the response's
       ``request_id``; retried, since the caller has seen no content yet.
@@ -91,7 +92,7 @@ class WireFaults:
     For another format, subclass it and override ``request_id_header``,
     :meth:`error_reply`, :meth:`role_event`, :meth:`content_event` and
     :meth:`error_event` (see ``docs/examples/modelbus-messages``). ``stall_s`` (seconds)
-    must exceed the provider's timeout; stopping the server ends a stall early.
+    must exceed the stalled attempt's timeout; stopping the server ends a stall early.
     """
 
     request_id_header = "x-request-id"
@@ -107,6 +108,12 @@ class WireFaults:
             ValueError: an unknown ``fault.kind``.
         """
         self.server.enqueue(self.reply(fault))
+
+    def served(self) -> bool:
+        """Whether every injected fault has met a request (the contract's stall test
+        tells an attempt that timed out before reaching the server from the stalled
+        one; an injector without it is taken to serve each fault to the first attempt)."""
+        return self.server.pending == 0
 
     def reply(self, fault: ProviderFault) -> Reply:
         """The :class:`Reply` that plays ``fault``."""

@@ -3,10 +3,13 @@
 Builds a real client (``modelbus.testing.make_client``: a FakeProvider, a FakeClock, the
 config's ``redis`` rate limiter), prints ``ready``, waits for a line on stdin, then makes
 ``N`` calls at once — ``MODE`` ``async``: ``N`` tasks of ``achat``; ``threads``: ``N``
-threads of ``chat`` released by a barrier — and prints ``SENDS [t...]``: for each call,
-the wall-clock second at which it would have been sent, i.e. when the limiter's
-reservation returned plus the wait it asked for (the FakeClock skips the wait itself, so
-the test needs no real minutes). Then ``CALLS n``: the provider calls made.
+threads of ``chat`` released by a barrier — and prints ``SENDS [[lo, hi]...]``: for each
+call, the wall-clock seconds between which it would have been sent: the limiter's
+reservation happened on Redis's clock (``TIME``, the same system clock as
+``time.time()``) at some moment while ``acquire`` ran, so the send is that moment plus
+the wait Redis asked for, between ``start + wait`` and ``end + wait`` (the FakeClock skips
+the wait itself, so the test needs no real minutes). Then ``CALLS n``: the provider calls
+made.
 """
 
 from __future__ import annotations
@@ -22,20 +25,22 @@ from modelbus.testing import FakeProvider, make_client
 
 
 class _Recording:
-    """The client's limiter, recording each call's send time."""
+    """The client's limiter, recording when each call would be sent (an interval)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.sends: list[float] = []
+        self.sends: list[tuple[float, float]] = []
 
     def acquire(self, key: str, tokens: int, limit: Any, clock: Any) -> float:
+        start = time.time()
         wait: float = self.inner.acquire(key, tokens, limit, clock)
-        self.sends.append(time.time() + wait)
+        self.sends.append((start + wait, time.time() + wait))
         return wait
 
     async def aacquire(self, key: str, tokens: int, limit: Any, clock: Any) -> float:
+        start = time.time()
         wait: float = await self.inner.aacquire(key, tokens, limit, clock)
-        self.sends.append(time.time() + wait)
+        self.sends.append((start + wait, time.time() + wait))
         return wait
 
     def close(self) -> None:
