@@ -24,7 +24,7 @@ CONCURRENCY = 100
 TARGET_CPU = 1.2  # client CPU per request over raw aiohttp's
 TARGET_THROUGHPUT = 0.9  # over raw aiohttp's
 TARGET_BATCH = 0.9
-FRESH = "raw async loop over the file's lines, json.loads each (reference)"
+FRESH = "raw async loop over the file's lines, json.loads each"
 
 
 async def _bounded(n: int, concurrency: int, call: Callable[[], Awaitable[Any]]) -> None:
