@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
-__all__ = ["AttemptTimeout", "attempt_timeout"]
+__all__ = ["AttemptTimeout"]
 
 
 class AttemptTimeout:
@@ -79,9 +79,3 @@ class AttemptTimeout:
             # was also cancelled by someone else, whose cancellation goes on.
             if self._task.uncancel() <= self._cancelling and et is asyncio.CancelledError:
                 raise TimeoutError from ev
-
-
-def attempt_timeout(delay: float) -> AttemptTimeout:
-    """An :class:`AttemptTimeout` of ``delay`` seconds (a drop-in for
-    ``asyncio.timeout(delay)`` around a provider attempt)."""
-    return AttemptTimeout(delay)

@@ -22,7 +22,7 @@ key, and a timeout is neither; and what is left of a deadline shrinks while the 
 works, which a value fixed in the request could not say. ``asyncio`` tasks and
 ``asyncio.to_thread`` (the adapter of sync-only providers) carry it along.
 
-The async pipeline also enforces the attempt timeout (``attempt_timeout``: an answer
+The async pipeline also enforces the attempt timeout (``AttemptTimeout``: an answer
 read by a busy loop in the pass the time runs out is kept) and the idle timeout itself,
 so they hold for any async provider; a sync provider cannot be
 interrupted from outside and must honour them (the built-in ones do).
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import APITimeoutError
-from .attempt_timeout import AttemptTimeout, attempt_timeout
+from .attempt_timeout import AttemptTimeout
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ async def within(aw: Awaitable[T], limits: AttemptLimits | None, provider: str |
     left = limits.timeout(None)
     if left is None:
         return await aw
-    cm = attempt_timeout(left)  # an answer read as the time runs out is kept
+    cm = AttemptTimeout(left)  # an answer read as the time runs out is kept
     try:
         async with cm:
             return await aw
@@ -243,7 +243,7 @@ class _AsyncAttempt:
         budget = self.budget
         self._token = _CURRENT.set(self._limits._limits(budget))
         if budget is not None:
-            cm = self._cm = attempt_timeout(budget)  # an answer read as the time runs out is kept
+            cm = self._cm = AttemptTimeout(budget)  # an answer read as the time runs out is kept
             await cm.__aenter__()
 
     async def __aexit__(self, et: Any, ev: Any, tb: Any) -> bool:
@@ -283,7 +283,7 @@ class _Watchdog:
     def _check(self) -> None:
         now = self.loop.time()
         if self.since is not None and now - self.since >= self.idle:
-            # One loop pass late, as ``attempt_timeout``: a chunk read by a busy loop in
+            # One loop pass late, as ``AttemptTimeout``: a chunk read by a busy loop in
             # this pass wakes the task first, and its wait is then over.
             self._handle = self.loop.call_soon(self._fire, self.since)
             return

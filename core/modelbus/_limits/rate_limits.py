@@ -27,10 +27,10 @@ __all__ = ["arate_limit", "rate_limit", "rate_limits_configured", "request_token
 
 
 def _limits(c: Engine, route: Route, req: ChatRequest) -> list[tuple[str, RateLimit]]:
+    if not rate_limits_configured(c, route):
+        return []
     limits = c.config.rate_limits
     own = route.rate_limit
-    if not limits and own is None:
-        return []
     found = []
     if own is not None and (own.rpm or own.tpm):
         found.append((f"models/{route.alias}", own))
