@@ -368,9 +368,7 @@ def test_any_interleaving_of_tasks_stays_under_the_limit(
     paid = [o for o in outcomes if isinstance(o, ChatResponse)]
     assert spent == pytest.approx(sum(o.cost_usd for o in paid))
     assert all(isinstance(o, (ChatResponse, BudgetExceededError, ServerError)) for o in outcomes)
-    from modelbus._limits.budgets import _states
-
-    state = _states[c.engine]
+    state = c.engine.step_state["budgets"]
     assert state is not None
     held, reserved = state.ledger.usage("max_cost_usd\x1ftotal")
     assert reserved == 0  # every reservation was settled or refunded

@@ -241,11 +241,12 @@ def test_an_error_not_retried_says_why_in_its_hint() -> None:
 def test_the_quota_is_per_provider_and_can_be_disabled() -> None:
     fp = FakeProvider()
     with _client(fp, capacity=5) as c:
-        t1, t2 = c.engine.retry_ticket("fake"), c.engine.retry_ticket("other")
-        assert t1 is not None and t2 is not None and t1.quota is not t2.quota
+        q1, q2 = c.engine.retry_quota("fake"), c.engine.retry_quota("other")
+        assert q1 is not None and q2 is not None and q1 is not q2
+        t1 = q1.ticket()
         assert t1.acquire(ServerError("x")) and not t1.acquire(ServerError("x"))
-        assert t2.acquire(ServerError("x"))
-        assert c.engine.retry_ticket("fake").quota is t1.quota  # type: ignore[union-attr]
+        assert q2.ticket().acquire(ServerError("x"))
+        assert c.engine.retry_quota("fake") is q1
     fp = FakeProvider(faults=RandomFaults(1.0))
     with _client(fp, enabled=False) as c:
         for i in range(50):
@@ -270,10 +271,10 @@ def test_costs_and_refunds_follow_aws_standard_mode() -> None:
     assert t.acquire(APITimeoutError("slow")) and q.available == 485
     t.succeeded()  # gives back what the last retry took (10), not the 15 taken
     assert q.available == 495
-    q.ticket().succeeded()  # a success without retry adds 1
+    q.succeeded(None)  # a success without retry adds 1
     assert q.available == 496
     for _ in range(10):
-        q.ticket().succeeded()
+        q.succeeded(None)
     assert q.available == 500  # never above capacity
     assert q.cost(TimeoutError()) == 10 and q.cost(ConnectionError()) == 5
     assert q.cost(RateLimitError("slow down")) == 5
@@ -282,7 +283,7 @@ def test_costs_and_refunds_follow_aws_standard_mode() -> None:
 def test_the_throttling_cost_and_the_2026_variant_are_settings() -> None:
     fp = FakeProvider()
     with _client(fp, retry_cost=14, throttling_retry_cost=5) as c:
-        quota = c.engine.retry_ticket("fake").quota  # type: ignore[union-attr]
+        quota = c.engine.retry_quota("fake")
     assert quota.cost(RateLimitError("x")) == 5 and quota.cost(ServerError("x")) == 14
 
 
@@ -338,7 +339,7 @@ def test_the_runner_keeps_the_books_of_the_reference_model(
         if outcome == "ok":
             expected = min(capacity, expected + (q.no_retry_increment if last is None else last))
         try:
-            retry_call(fn, policy, clock=clock, budget=q.ticket())
+            retry_call(fn, policy, clock=clock, budget=q)
             got = "ok"
         except ProviderError as exc:
             got = "error" if exc.status_code == 400 else "refused"
@@ -352,7 +353,7 @@ def test_the_runner_keeps_the_books_of_the_reference_model(
 def test_streams_pay_and_refund_the_quota_like_calls() -> None:
     fp = FakeProvider()
     with _client(fp, capacity=5) as c:
-        quota = c.engine.retry_ticket("fake").quota  # type: ignore[union-attr]
+        quota = c.engine.retry_quota("fake")
         fp.enqueue_error(500).enqueue_text("streamed")
         stream = c.stream("s")
         assert "".join(ch.content or "" for ch in stream) == "streamed"
@@ -365,7 +366,7 @@ def test_streams_pay_and_refund_the_quota_like_calls() -> None:
 async def test_async_streams_pay_and_refund_the_quota_like_calls() -> None:
     fp = FakeProvider()
     async with _client(fp, capacity=5) as c:
-        quota = c.engine.retry_ticket("fake").quota  # type: ignore[union-attr]
+        quota = c.engine.retry_quota("fake")
         fp.enqueue_error(429).enqueue_text("streamed")
         chunks = [ch.content or "" async for ch in c.astream("s")]
         assert "".join(chunks) == "streamed" and quota.available == 5

@@ -295,9 +295,9 @@ async def test_a_success_refunds_its_last_retry_and_a_first_try_success_adds_one
     q = RetryQuota(100, retry_cost=5, timeout_retry_cost=10)
     q.acquire(50)
     fn = failing(err(), err(APITimeoutError))
-    assert await run(mode, fn, Script(1, 1), clock=clock.as_clock(), budget=q.ticket()) == ("ok", 3)
+    assert await run(mode, fn, Script(1, 1), clock=clock.as_clock(), budget=q) == ("ok", 3)
     assert q.available == 50 - 5 - 10 + 10
-    assert await run(mode, failing(), Script(), clock=clock.as_clock(), budget=q.ticket()) == (
+    assert await run(mode, failing(), Script(), clock=clock.as_clock(), budget=q) == (
         "ok", 1,
     )  # fmt: skip
     assert q.available == 46
@@ -309,7 +309,7 @@ async def test_an_empty_quota_stops_retries_saying_so(mode: str) -> None:
     q = RetryQuota(7, retry_cost=5)
     with pytest.raises(RetryError) as info:
         await run(mode, failing(err(), err(), err()), Script(1, 1, 1), clock=clock.as_clock(),
-                  budget=q.ticket())  # fmt: skip
+                  budget=q)  # fmt: skip
     assert "not retried: retry quota exhausted (capacity 7, 2 left, this retry costs 5" in str(
         info.value
     )
@@ -317,7 +317,7 @@ async def test_an_empty_quota_stops_retries_saying_so(mode: str) -> None:
     assert q.available == 2  # a failed request gives nothing back
     e = err()
     with pytest.raises(ServerError):
-        retry_call(failing(e), Script(1), clock=clock.as_clock(), budget=q.ticket())
+        retry_call(failing(e), Script(1), clock=clock.as_clock(), budget=q)
     assert e.hint.startswith("not retried: retry quota exhausted (capacity 7, 2 left")
 
 

@@ -173,11 +173,8 @@ def cache_key(
     A request sent again (``_message_memo``) has its key remembered.
 
     Raises ``ValueError`` for a NaN or infinite parameter."""
-    return derived(
-        request,
-        ("cache-key", provider, endpoint, namespace),
-        lambda: _key(request, provider, endpoint, namespace),
-    )
+    what = ("cache-key", provider, endpoint, namespace)
+    return derived(request, what, _key, request, provider, endpoint, namespace)
 
 
 def _key(request: ChatRequest, provider: str, endpoint: str, namespace: str) -> str:

@@ -14,13 +14,14 @@ line for line; every decision they take is a call into ``plan`` or the engine.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from .._limits.holds import abilled_attempts, billed_attempts
 from .._retry.runner import aretry_call, retry_call
 from .cache_lock import arun_locked, run_locked
 from .plan import miss_error, outcome, priced, storable
-from .prepare import aprepare, prepare
+from .prepare import aprepare, prepare, prepare_awaits
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .._wire.types import ChatResponse
     from .engine import Engine
     from .options import Call
+    from .plan import CachePlan
     from .provider_adapter import AdaptedProvider
 
 __all__ = ["achat", "chat"]
@@ -44,7 +46,11 @@ def _chain(e: Engine, call: Call) -> ChatResponse:
     # Recursive on purpose: the next fallback runs inside the ``except``, so its error
     # chains the ones before it (``__context__``), as the traceback shows them.
     try:
-        return _once(e, call)
+        provider = e.provider(call.route.provider)
+        plan = e.plan(call.options)
+        if not plan.cached:
+            return e.done(call, _send(e, call, provider), "bypass")
+        return _cached(e, call, provider, plan)
     except Exception as exc:
         nxt = e.fallback(call, exc)
         if nxt is None:
@@ -52,11 +58,7 @@ def _chain(e: Engine, call: Call) -> ChatResponse:
         return _chain(e, nxt)
 
 
-def _once(e: Engine, call: Call) -> ChatResponse:
-    provider = e.provider(call.route.provider)
-    plan = e.plan(call.options)
-    if not plan.cached:
-        return e.done(call, _send(e, call, provider), "bypass")
+def _cached(e: Engine, call: Call, provider: AdaptedProvider, plan: CachePlan) -> ChatResponse:
     key = e.key(call, provider)
     if plan.lookup:
         hit = e.lookup(key)
@@ -85,11 +87,11 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
     req, hold = prepare(e, route, call.request, call.options.truncate)
     try:
         resp, attempts = retry_call(
-            billed_attempts(hold, lambda: provider.chat(req)),
+            billed_attempts(hold, partial(provider.chat, req)),
             e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route),
-            budget=e.retry_ticket(route.provider),
+            budget=e.retry_quota(route.provider),
             limits=e.limits(call),
         )
     except BaseException as exc:
@@ -112,7 +114,11 @@ def achat(e: Engine, call: Call) -> Awaitable[ChatResponse]:
 
 async def _achain(e: Engine, call: Call) -> ChatResponse:
     try:
-        return await _aonce(e, call)
+        provider = e.provider(call.route.provider)
+        plan = e.plan(call.options)
+        if not plan.cached:
+            return e.done(call, await _asend(e, call, provider), "bypass")
+        return await _acached(e, call, provider, plan)
     except Exception as exc:
         nxt = e.fallback(call, exc)
         if nxt is None:
@@ -120,11 +126,9 @@ async def _achain(e: Engine, call: Call) -> ChatResponse:
         return await _achain(e, nxt)
 
 
-async def _aonce(e: Engine, call: Call) -> ChatResponse:
-    provider = e.provider(call.route.provider)
-    plan = e.plan(call.options)
-    if not plan.cached:
-        return e.done(call, await _asend(e, call, provider), "bypass")
+async def _acached(
+    e: Engine, call: Call, provider: AdaptedProvider, plan: CachePlan
+) -> ChatResponse:
     key = e.key(call, provider)
     if plan.lookup:
         hit = await e.alookup(key)
@@ -151,14 +155,17 @@ async def _aonce(e: Engine, call: Call) -> ChatResponse:
 
 async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
     route = call.route
-    req, hold = await aprepare(e, route, call.request, call.options.truncate)
+    if prepare_awaits(e, route):
+        req, hold = await aprepare(e, route, call.request, call.options.truncate)
+    else:  # most clients: no budget, no rate limit, nothing to await
+        req, hold = prepare(e, route, call.request, call.options.truncate)
     try:
         resp, attempts = await aretry_call(
-            abilled_attempts(hold, lambda: provider.achat(req)),
+            abilled_attempts(hold, partial(provider.achat, req)),
             e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route),
-            budget=e.retry_ticket(route.provider),
+            budget=e.retry_quota(route.provider),
             limits=e.limits(call),
         )
     except BaseException as exc:

@@ -42,7 +42,7 @@ def embed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> Embeddin
             e.policy(route),
             clock=e.clock,
             on_retry=scope and scope.retry,
-            budget=e.retry_ticket(route.provider),
+            budget=e.retry_quota(route.provider),
         )
         return _finished(e, route, req, resp, n, t0)
 
@@ -61,7 +61,7 @@ async def aembed(e: Engine, route: Route, req: EmbeddingRequest, t0: float) -> E
             e.policy(route),
             clock=e.clock,
             on_retry=scope and scope.retry,
-            budget=e.retry_ticket(route.provider),
+            budget=e.retry_quota(route.provider),
         )
         return _finished(e, route, req, resp, n, t0)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._caching.key import cache_key
 from .._logging import calls_logged, redact
-from .._retry.runner import Clock, RetryQuota, RetryTicket
+from .._retry.runner import Clock, RetryQuota
 from .._wire.converter import dumps_response, loads_response
 from .._wire.types import ChatResponse
 from .fallback import next_route
@@ -103,7 +103,12 @@ class Engine:
         self._lock = threading.RLock()
         self._quotas: dict[str, RetryQuota] = {}
         self._route_limits: dict[int, tuple[Route, Any]] = {}
+        self._route_retry: dict[int, tuple[Route, Callable[[Any, int], None]]] = {}
         self.counters: dict[str, TokenCounter] | None = None  # started on first count
+        # What a pipeline step keeps per engine (``_limits.budgets``' state), by the
+        # step's name: a plain dict, since a WeakKeyDictionary keyed by the engine makes a
+        # weak reference on every lookup, that is on every call.
+        self.step_state: dict[str, Any] = {}
         self.totals = Totals()
         self._ttl = config.modelbus.cache_ttl_s
         self._default_plans: list[CachePlan | None] = [None, None]  # without, with a cache
@@ -151,11 +156,10 @@ class Engine:
             f = self._aflights[loop] = (AsyncSingleFlight(), AsyncFlights())
         return f
 
-    def retry_ticket(self, provider: str) -> RetryTicket | None:
-        """A new request's ticket on ``provider``'s retry quota (AWS standard mode, see
-        ``RetryQuota``), which the retry runner pays each retry with and refunds on
-        success; ``None`` when ``[modelbus.retry_budget] enabled = false``. Called once per
-        request, never per retry."""
+    def retry_quota(self, provider: str) -> RetryQuota | None:
+        """``provider``'s retry quota (AWS standard mode, see ``RetryQuota``), which the
+        retry runner pays each retry with and refunds on success; ``None`` when
+        ``[modelbus.retry_budget] enabled = false``."""
         settings = self.config.modelbus.retry_budget
         if not settings.enabled:
             return None
@@ -171,7 +175,7 @@ class Engine:
                         throttling_retry_cost=settings.throttling_retry_cost,
                         no_retry_increment=settings.no_retry_increment,
                     )
-        return quota.ticket()
+        return quota
 
     # --- cache I/O that never fails a call ---------------------------------------------
     def guard(self, fn: Callable[[], T], event: str) -> T | None:
@@ -343,7 +347,19 @@ class Engine:
     def on_retry(self, route: Route, scope: Any = None) -> Callable[[Any, int], None]:
         """The retry runner's callback: a ``RetryScheduled`` event to the call's
         observers (``scope``, else the current chat call's) and a ``modelbus.retry``
-        warning."""
+        warning. Without a ``scope``, one per route (kept like :meth:`limits`)."""
+        if scope is not None:
+            return self._on_retry(route, scope)
+        known = self._route_retry.get(id(route))
+        if known is not None and known[0] is route:
+            return known[1]
+        fn = self._on_retry(route, None)
+        if len(self._route_retry) >= 1024:
+            self._route_retry.clear()
+        self._route_retry[id(route)] = (route, fn)
+        return fn
+
+    def _on_retry(self, route: Route, scope: Any) -> Callable[[Any, int], None]:
 
         def on_retry(a: Any, n: int) -> None:
             if self.observers is not None:

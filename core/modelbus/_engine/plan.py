@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from ..errors import CacheMiss
-from .totals import response_with
+from .totals import with_price
 
 if TYPE_CHECKING:
     from .._catalog import Catalog
@@ -123,10 +123,5 @@ def priced(
     ``model`` (the response's, else the request's), ``attempts`` and ``cost_usd`` (US
     dollars at the billed tier's catalog price; ``None`` when unpriced)."""
     model = resp.model or req.model
-    return response_with(
-        resp,
-        provider=route.provider,
-        model=model,
-        attempts=attempts,
-        cost_usd=catalog.cost(model, resp.usage, billed_tier(req, resp)),
-    )
+    cost = catalog.cost(model, resp.usage, billed_tier(req, resp))
+    return with_price(resp, route.provider, model, attempts, cost)

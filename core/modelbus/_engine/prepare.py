@@ -47,6 +47,7 @@ __all__ = [
     "fit_context",
     "fit_params",
     "prepare",
+    "prepare_awaits",
     "prompt_upper_bound",
     "resolve_truncate",
 ]
@@ -118,7 +119,7 @@ def prompt_upper_bound(req: ChatRequest) -> int | None:
     if req.tools:
         return None
     msgs = req.messages
-    return derived(msgs, "byte-bound", lambda: _messages_bound(msgs))
+    return derived(msgs, "byte-bound", _messages_bound, msgs)
 
 
 def _messages_bound(messages: Sequence[Message]) -> int | None:
@@ -164,12 +165,12 @@ def fit_context(c: Engine, route: Route, est: Estimate, truncate: TruncateMode |
     if entry is None or (entry.context_window is None and entry.max_input_tokens is None):
         return
     reserve = est.max_output_tokens
-    limits: list[int] = []
-    if entry.context_window is not None:
-        limits.append(entry.context_window - reserve)
-    if entry.max_input_tokens is not None:
-        limits.append(entry.max_input_tokens)
-    limit = min(limits)
+    window, max_input = entry.context_window, entry.max_input_tokens
+    if window is None:
+        limit = max_input
+    else:
+        limit = window - reserve if max_input is None else min(window - reserve, max_input)
+    assert limit is not None  # one of the two is set (checked above)
     bound = prompt_upper_bound(est.request)
     if bound is not None and bound <= limit:
         return  # fits under any tokenizer: no exact count (tiktoken loads in ~0.3 s)
@@ -247,12 +248,18 @@ def prepare(
     return est.request, hold
 
 
+def prepare_awaits(c: Engine, route: Route) -> bool:
+    """Whether :func:`aprepare` has anything to await on ``route`` (a budget or a rate
+    limit); when not, the async drivers call :func:`prepare`, which does the same work
+    without a coroutine per call."""
+    return budgets_configured(c) or rate_limits_configured(c, route)
+
+
 async def aprepare(
     c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption = None
 ) -> tuple[ChatRequest, Hold | None]:
     """The async twin of :func:`prepare` (rate limits awaited with ``clock.asleep``).
-    The budget and rate-limit steps are awaited only when one is configured: most
-    clients have neither, and each await is a coroutine made and run per call."""
+    The budget and rate-limit steps are awaited only when one is configured."""
     est = _checked(c, route, req, truncate)
     hold = await areserve(c, route, est) if budgets_configured(c) else None
     if not rate_limits_configured(c, route):

@@ -94,7 +94,7 @@ def _produce(
             e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route, scope),
-            budget=e.retry_ticket(route.provider),
+            budget=e.retry_quota(route.provider),
             limits=e.limits(call),
         )
     except BaseException as exc:
@@ -177,7 +177,7 @@ async def _aproduce(
             e.policy(route),
             clock=e.clock,
             on_retry=e.on_retry(route, scope),
-            budget=e.retry_ticket(route.provider),
+            budget=e.retry_quota(route.provider),
             limits=limits,
         )
     except BaseException as exc:

@@ -184,6 +184,18 @@ class CallLimits:
             return left
         return t if left is None else min(t, left)
 
+    def adds_nothing(self) -> bool:
+        """Whether an attempt runs exactly as it would without these limits: no time
+        bound, the default stream idle timeout (what :func:`attempt_limits` gives
+        outside an attempt) and no outer attempt's limits in context to shadow. The
+        retry runner then sets nothing: most calls, at no cost per call."""
+        return (
+            self.timeout_s is None
+            and self.deadline_s is None
+            and self.stream_idle_timeout_s == DEFAULT_STREAM_IDLE_TIMEOUT_S
+            and _CURRENT.get() is None
+        )
+
     def _limits(self, budget: float | None) -> AttemptLimits:
         ends = None if budget is None else time.monotonic() + budget
         return AttemptLimits(ends, self.timeout_s is not None, self.stream_idle_timeout_s)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -105,13 +104,15 @@ class _State:
         return self._store
 
 
-_states: weakref.WeakKeyDictionary[Engine, _State | None] = weakref.WeakKeyDictionary()
+# Each engine's state is kept in its ``step_state`` under this name (``None``: no
+# budget configured), built on its first call.
+_KEY = "budgets"
 _states_lock = threading.Lock()
 
 
 def _state(c: Engine) -> _State | None:
     try:
-        return _states[c]
+        return c.step_state[_KEY]  # type: ignore[no-any-return]
     except KeyError:
         pass
     cfg = c.config
@@ -142,7 +143,7 @@ def _state(c: Engine) -> _State | None:
         specs.insert(0, _Spec("max_cost_usd", limit, "total", "client", None))
     st = _State(c, tuple(specs)) if specs else None
     with _states_lock:
-        return _states.setdefault(c, st)
+        return c.step_state.setdefault(_KEY, st)  # type: ignore[no-any-return]
 
 
 def _charges(
@@ -335,5 +336,5 @@ async def areserve(c: Engine, route: Route, est: Estimate) -> Hold | None:
 
 def close_store(c: Engine) -> Any:
     """The client's budget store if one was built (for ``Client.close``), else ``None``."""
-    st = _states.get(c)
+    st = c.step_state.get(_KEY)
     return None if st is None else st._store

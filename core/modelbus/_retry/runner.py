@@ -111,7 +111,9 @@ class RetryQuota:
     made and then each call gets one attempt until successes refill the bucket.
 
     Thread-safe (one lock, never held across I/O or an ``await``, so asyncio tasks share
-    it too). :meth:`ticket` gives the per-request view the retry runner uses.
+    it too). The retry runner takes the quota as ``budget`` and keeps each request's
+    view (:meth:`ticket`), made at the request's first failure: most requests never
+    fail, and they only add the no-retry increment.
     """
 
     def __init__(
@@ -166,11 +168,20 @@ class RetryQuota:
         """A new request's view of the quota (one per request, never shared)."""
         return RetryTicket(self)
 
+    def succeeded(self, ticket: RetryTicket | None) -> None:
+        """A request succeeded: its ``ticket`` (``None``: it never failed) gives back
+        what its last retry took, else the no-retry increment."""
+        if ticket is None:
+            self.release(self.no_retry_increment)
+        else:
+            ticket.succeeded()
+
 
 class RetryTicket:
     """One request's use of a :class:`RetryQuota`: remembers what its last retry took so
     that a success gives exactly that back (AWS standard mode), else the no-retry
-    increment. Used by :func:`retry_call` / :func:`aretry_call` as ``budget``."""
+    increment. Made by :func:`retry_call` / :func:`aretry_call` at a request's first
+    failure."""
 
     __slots__ = ("_last", "quota")
 
@@ -212,29 +223,35 @@ def retry_call(
     *,
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
-    budget: RetryTicket | None = None,
+    budget: RetryQuota | None = None,
     limits: CallLimits | None = None,
 ) -> tuple[T, int]:
     """Call ``fn`` until it succeeds or ``policy`` stops; returns ``(result, attempts)``.
 
-    ``on_retry(attempt, n)`` is called before each sleep; ``budget`` (a request's
-    :class:`RetryTicket`) pays for each retry and is refunded on success; each attempt
+    ``on_retry(attempt, n)`` is called before each sleep; ``budget`` (the provider's
+    :class:`RetryQuota`) pays for each retry and is refunded on success; each attempt
     runs under ``limits`` (its :class:`~modelbus._engine.timeouts.AttemptLimits` in context,
     for the provider to honour). Raises what the module doc lists."""
     start = clock.monotonic()
-    attempts: list[Attempt] = []
+    # The failures' records and the request's quota ticket are made at its first
+    # failure: most requests succeed at once and need neither.
+    attempts: list[Attempt] | None = None
     previous: float | None = None
+    ticket: RetryTicket | None = None
     n = 0
     while True:
         n += 1
         try:
-            if limits is None:
+            if limits is None or limits.adds_nothing():
                 result = fn()
             else:
                 with limits.attempt(clock.monotonic() - start):
                     result = fn()
         except Exception as exc:
-            delay = _decide(policy, n, exc, clock.monotonic() - start, previous, budget, attempts)
+            if attempts is None:
+                attempts = []
+                ticket = None if budget is None else budget.ticket()
+            delay = _decide(policy, n, exc, clock.monotonic() - start, previous, ticket, attempts)
             _check_deadline(limits, clock.monotonic() - start + delay, exc, attempts, n)
             attempts.append(_attempt(exc, delay))
             if on_retry is not None:
@@ -243,7 +260,7 @@ def retry_call(
             previous = delay
             continue
         if budget is not None:
-            budget.succeeded()
+            budget.succeeded(ticket)
         return result, n
 
 
@@ -253,26 +270,32 @@ async def aretry_call(
     *,
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
-    budget: RetryTicket | None = None,
+    budget: RetryQuota | None = None,
     limits: CallLimits | None = None,
 ) -> tuple[T, int]:
     """The async twin of :func:`retry_call` (sleeps with ``clock.asleep``); an attempt
     still running when its time under ``limits`` is up is cancelled and fails with
     :class:`~modelbus.errors.APITimeoutError`."""
     start = clock.monotonic()
-    attempts: list[Attempt] = []
+    # The failures' records and the request's quota ticket are made at its first
+    # failure: most requests succeed at once and need neither.
+    attempts: list[Attempt] | None = None
     previous: float | None = None
+    ticket: RetryTicket | None = None
     n = 0
     while True:
         n += 1
         try:
-            if limits is None:
+            if limits is None or limits.adds_nothing():
                 result = await fn()
             else:
                 async with limits.aattempt(clock.monotonic() - start):
                     result = await fn()
         except Exception as exc:
-            delay = _decide(policy, n, exc, clock.monotonic() - start, previous, budget, attempts)
+            if attempts is None:
+                attempts = []
+                ticket = None if budget is None else budget.ticket()
+            delay = _decide(policy, n, exc, clock.monotonic() - start, previous, ticket, attempts)
             _check_deadline(limits, clock.monotonic() - start + delay, exc, attempts, n)
             attempts.append(_attempt(exc, delay))
             if on_retry is not None:
@@ -281,7 +304,7 @@ async def aretry_call(
             previous = delay
             continue
         if budget is not None:
-            budget.succeeded()
+            budget.succeeded(ticket)
         return result, n
 
 
@@ -297,7 +320,7 @@ def _decide(
     exc: Exception,
     elapsed: float,
     previous: float | None,
-    budget: RetryTicket | None,
+    ticket: RetryTicket | None,
     attempts: list[Attempt],
 ) -> float:
     """The delay before attempt ``n + 1``; raises the final error when there is none."""
@@ -315,8 +338,8 @@ def _decide(
     delay = policy.next_delay(n, exc, elapsed, previous)
     if delay is None:
         _raise_final(exc, attempts, n, "the retry policy stopped")
-    if budget is not None and not budget.acquire(exc):
-        _raise_final(exc, attempts, n, budget.refusal(exc))
+    if ticket is not None and not ticket.acquire(exc):
+        _raise_final(exc, attempts, n, ticket.refusal(exc))
     return max(0.0, delay)
 
 

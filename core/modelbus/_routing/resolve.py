@@ -300,7 +300,7 @@ def build_request(
         hash(what)
     except TypeError:  # a dict or list parameter: built every time
         return _request(messages, model, params, stream)
-    return derived(messages, what, lambda: _request(messages, model, params, stream))
+    return derived(messages, what, _request, messages, model, params, stream)
 
 
 def _request(

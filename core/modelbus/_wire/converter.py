@@ -171,8 +171,12 @@ _SCALAR_PARAMS = tuple(
 def _wire_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     # A long conversation sent again is turned into wire dicts once (_message_memo);
     # every body gets its own copies (plain messages only there: no nested values).
-    wire = derived(messages, "wire", lambda: [message_to_openai(m) for m in messages])
+    wire = derived(messages, "wire", _to_openai, messages)
     return list(map(dict.copy, wire))
+
+
+def _to_openai(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    return [message_to_openai(m) for m in messages]
 
 
 def request_body(req: ChatRequest) -> dict[str, Any]:

@@ -123,20 +123,21 @@ def prompt_of(text: str) -> tuple[Message, ...]:
     return out
 
 
-def derived(source: Any, what: Hashable, compute: Callable[[], T]) -> T:
-    """``compute()``, remembered under ``what`` when ``source`` is a tuple
+def derived(source: Any, what: Hashable, compute: Callable[..., T], *args: Any) -> T:
+    """``compute(*args)``, remembered under ``what`` when ``source`` is a tuple
     :func:`messages_of` / :func:`prompt_of` handed out (so: plain messages only) or a
-    value this function handed out; ``compute`` must depend on nothing but ``source``
+    value this function handed out; the result must depend on nothing but ``source``
     and ``what`` (both immutable). A remembered value is shared: the caller copies what
-    it hands on mutable."""
+    it hands on mutable. (Arguments rather than a closure: this runs several times per
+    call, and a closure is a function and its cells made each time.)"""
     sid = id(source)
     if _handed.get(sid) is not source and _values.get(sid) is not source:
-        return compute()
+        return compute(*args)
     key = (sid, what)
     e = _derived.get(key)
     if e is not None and e[0] is source:
         return e[1]  # type: ignore[no-any-return]
-    value = compute()
+    value = compute(*args)
     _put(_derived, key, (source, value), 4 * SIZE)
     _put(_values, id(value), value, 4 * SIZE)
     return value
