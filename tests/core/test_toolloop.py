@@ -1,5 +1,6 @@
-"""The tool loop (core/modelbus/_toolloop.py) end to end through a real Client and the
-FakeProvider, plus streamed tool-call assembly from real recorded SSE payloads."""
+"""The tool loop (core/modelbus/_tools/loop.py and loop_stream.py) end to end through a
+real Client and the FakeProvider, plus streamed tool-call assembly from real recorded SSE
+payloads."""
 
 from __future__ import annotations
 

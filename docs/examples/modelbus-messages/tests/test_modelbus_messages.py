@@ -150,3 +150,46 @@ def test_a_missing_key_is_an_authentication_error(messages_server):
         p.chat(ask(Message("user", "Hi")))
     assert info.value.status_code == 401 and info.value.code == "authentication_error"
     p.close()
+
+
+@pytest.mark.parametrize("mode", ["chat", "stream", "achat", "astream"])
+def test_the_calls_timeout_bounds_each_attempt(messages_server, mode):
+    # The provider's own timeout_s is 5 s; the call's timeout=0.3 must bound the attempt
+    # that meets a 3 s stall, in sync modes too, where only the provider can enforce it.
+    import asyncio
+    import time
+
+    messages_server.enqueue(Reply.stall(3.0))
+    config = {
+        "modelbus": {"provider": "messages", "cache": "none"},
+        "providers": {
+            "messages": {
+                "base_url": messages_server.origin,
+                "api_key": "sk-ant-test",
+                "timeout_s": 5.0,
+            }
+        },
+    }
+    clock = FakeClock()
+    t0 = time.monotonic()
+    with modelbus.Client(config, clock=clock.as_clock()) as client:
+        kw = {"model": "claude-test", "timeout": 0.3}
+        if mode == "chat":
+            resp = client.chat("Hi", **kw)
+        elif mode == "stream":
+            s = client.stream("Hi", **kw)
+            list(s)
+            resp = s.response
+        else:
+
+            async def run():
+                if mode == "achat":
+                    return await client.achat("Hi", **kw)
+                s = client.astream("Hi", **kw)
+                async for _ in s:
+                    pass
+                return s.response
+
+            resp = asyncio.run(run())
+    assert time.monotonic() - t0 < 2.5  # not the 3 s stall
+    assert resp.attempts == 2 and resp.content == "Hello from the fake API."

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import httpx
 
+from modelbus import attempt_limits
 from modelbus.plugin import (
     APIConnectionError,
     APITimeoutError,
@@ -94,6 +95,15 @@ class MessagesProvider:
             )
         return client
 
+    def _attempt_timeout(self, stream: bool) -> httpx.Timeout:
+        # The attempt's time (the call's ``timeout=``, its model's ``timeout_s``, what is
+        # left of the retry policy's deadline) over our own ``timeout_s``, read as the
+        # request is sent: a sync call cannot be interrupted from outside, so a provider
+        # must honour it itself (docs/how-to/timeouts.md, "For provider authors").
+        limits = attempt_limits()
+        total = limits.timeout(self.settings.timeout_s)
+        return httpx.Timeout(total, read=limits.read_timeout(self.settings.timeout_s, stream))
+
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         req = attrs.evolve(request, stream=stream)
         return request_body(req, self.settings.max_tokens, self.name)
@@ -124,12 +134,15 @@ class MessagesProvider:
     # --- sync ---------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
         with _mapped(self.name):
-            r = self._client.post(PATH, json=self._body(request, False))
+            r = self._client.post(
+                PATH, json=self._body(request, False), timeout=self._attempt_timeout(False)
+            )
         return self._reply(r)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         body = self._body(request, True)
-        with _mapped(self.name), self._client.stream("POST", PATH, json=body) as r:
+        timeout = self._attempt_timeout(True)
+        with _mapped(self.name), self._client.stream("POST", PATH, json=body, timeout=timeout) as r:
             if r.status_code >= 400:
                 r.read()
                 raise self._error(r)
@@ -145,13 +158,16 @@ class MessagesProvider:
     # --- async --------------------------------------------------------------------------
     async def achat(self, request: ChatRequest) -> ChatResponse:
         with _mapped(self.name):
-            r = await self._aclient().post(PATH, json=self._body(request, False))
+            r = await self._aclient().post(
+                PATH, json=self._body(request, False), timeout=self._attempt_timeout(False)
+            )
         return self._reply(r)
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         body = self._body(request, True)
+        timeout = self._attempt_timeout(True)
         with _mapped(self.name):
-            async with self._aclient().stream("POST", PATH, json=body) as r:
+            async with self._aclient().stream("POST", PATH, json=body, timeout=timeout) as r:
                 if r.status_code >= 400:
                     await r.aread()
                     raise self._error(r)
