@@ -24,11 +24,11 @@ from .._wire.types import ChatResponse
 from .fallback import next_route
 from .fanout import AsyncFlights, Flights
 from .options import DEFAULT_OPTIONS
+from .per_route import RouteMemo, call_limits, retry_callback
 from .plan import CachePlan, Outcome, plan_cache
 from .policies import policy_for
 from .prepare import resolve_truncate
 from .singleflight import AsyncSingleFlight, SingleFlight
-from .timeouts import CallLimits
 from .totals import Totals, UsageTotals, with_latency
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .observe import Observers
     from .options import Call, CallOptions
     from .provider_adapter import AdaptedProvider
+    from .timeouts import CallLimits
 
 T = TypeVar("T")
 
@@ -102,8 +103,8 @@ class Engine:
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
         self._quotas: dict[str, RetryQuota] = {}
-        self._route_limits: dict[int, tuple[Route, Any]] = {}
-        self._route_retry: dict[int, tuple[Route, Callable[[Any, int], None]]] = {}
+        self._route_limits: RouteMemo[CallLimits] = RouteMemo()
+        self._route_retry: RouteMemo[Callable[[Any, int], None]] = RouteMemo()
         self.counters: dict[str, TokenCounter] | None = None  # started on first count
         # What a pipeline step keeps per engine (``_limits.budgets``' state), by the
         # step's name: a plain dict, since a WeakKeyDictionary keyed by the engine makes a
@@ -345,65 +346,21 @@ class Engine:
         )
 
     def on_retry(self, route: Route, scope: Any = None) -> Callable[[Any, int], None]:
-        """The retry runner's callback: a ``RetryScheduled`` event to the call's
-        observers (``scope``, else the current chat call's) and a ``modelbus.retry``
-        warning. Without a ``scope``, one per route (kept like :meth:`limits`)."""
+        """The retry runner's callback (``per_route.retry_callback``); without a
+        ``scope``, one per route."""
         if scope is not None:
-            return self._on_retry(route, scope)
-        known = self._route_retry.get(id(route))
-        if known is not None and known[0] is route:
-            return known[1]
-        fn = self._on_retry(route, None)
-        if len(self._route_retry) >= 1024:
-            self._route_retry.clear()
-        self._route_retry[id(route)] = (route, fn)
-        return fn
+            return retry_callback(self, route, scope)
+        fn = self._route_retry.get(route)
+        return fn or self._route_retry.put(route, retry_callback(self, route, None))
 
-    def _on_retry(self, route: Route, scope: Any) -> Callable[[Any, int], None]:
-
-        def on_retry(a: Any, n: int) -> None:
-            if self.observers is not None:
-                from .observe import current
-
-                s = scope or current()
-                if s is not None:
-                    s.retry(a, n)
-            self.log_warning(
-                "modelbus.retry",
-                provider=route.provider,
-                model=route.model,
-                attempt=n,
-                error_type=a.error_type,
-                status=a.status_code,
-                delay_s=round(a.delay_s, 3),
-                error=str(a.error),
-            )
-
-        return on_retry
-
-    def limits(self, call: Call) -> Any:
-        """The time limits of ``call`` (``modelbus._engine.timeouts.CallLimits``): the call's
-        timeout, else the model's; the retry policy's ``deadline_s``; the stream idle
-        timeout of ``[modelbus]``. The same for every call on a route without a timeout
-        of its own, so those are built once per route (routes are kept by the client's
-        route table, so the identity check holds)."""
+    def limits(self, call: Call) -> CallLimits:
+        """The time limits of ``call`` (``per_route.call_limits``): built once per route
+        for the calls without a timeout of their own."""
         o, route = call.options, call.route
-        if o.timeout_s is None:
-            known = self._route_limits.get(id(route))
-            if known is not None and known[0] is route:
-                return known[1]
-        deadline = getattr(self.policy(route), "deadline_s", None)
-        limits = CallLimits(
-            o.timeout_s if o.timeout_s is not None else route.timeout_s,
-            None if deadline is None else float(deadline),
-            self.config.modelbus.stream_idle_timeout_s,
-            route.provider,
-        )
-        if o.timeout_s is None:
-            if len(self._route_limits) >= 1024:
-                self._route_limits.clear()
-            self._route_limits[id(route)] = (route, limits)
-        return limits
+        if o.timeout_s is not None:
+            return call_limits(self, route, o.timeout_s)
+        known = self._route_limits.get(route)
+        return known or self._route_limits.put(route, call_limits(self, route, None))
 
     def fallback(self, call: Call, error: BaseException, scope: Any = None) -> Call | None:
         """The call to make after ``error``, on the next fallback model, or ``None``
