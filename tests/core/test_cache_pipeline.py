@@ -534,3 +534,33 @@ def test_sqlite_cache_through_the_client(
         s = c.cache.stats()
         assert (s.hits, s.misses, s.sets, s.entries) == (3, 1, 1, 0)
     assert fake.calls == 1
+
+
+class _SameReply(FakeProvider):
+    """A provider that hands out one response object every time (as a plugin keeping a
+    canned answer might)."""
+
+    reply: ChatResponse | None = None
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        if self.reply is None:
+            self.reply = super().chat(request)
+        return self.reply
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        return self.chat(request)
+
+
+def test_each_caller_gets_its_own_response_and_latency() -> None:
+    # Without a cache the engine writes the latency on the response it priced for this
+    # caller (no copy): the provider's own object, handed out again, is never touched.
+    fake = _SameReply()
+    clock = FakeClock()
+    with make_client(fake, {"modelbus": {"cache": "none"}}, clock=clock) as client:
+        first = client.chat("hi")
+        second = asyncio.run(client.achat("hi"))
+    assert fake.reply is not None and fake.reply.latency_s == 0.0
+    assert first is not fake.reply and second is not fake.reply and first is not second
+    assert first.latency_s > 0 and second.latency_s > 0
+    assert first.latency_s != second.latency_s
+    assert (first.attempts, first.provider) == (1, fake.name)

@@ -49,7 +49,7 @@ def _chain(e: Engine, call: Call) -> ChatResponse:
         provider = e.provider(call.route.provider)
         plan = e.plan(call.options)
         if not plan.cached:
-            return e.done(call, _send(e, call, provider), "bypass")
+            return e.done(call, _send(e, call, provider), "bypass", owned=True)
         return _cached(e, call, provider, plan)
     except Exception as exc:
         nxt = e.fallback(call, exc)
@@ -117,7 +117,7 @@ async def _achain(e: Engine, call: Call) -> ChatResponse:
         provider = e.provider(call.route.provider)
         plan = e.plan(call.options)
         if not plan.cached:
-            return e.done(call, await _asend(e, call, provider), "bypass")
+            return e.done(call, await _asend(e, call, provider), "bypass", owned=True)
         return await _acached(e, call, provider, plan)
     except Exception as exc:
         nxt = e.fallback(call, exc)

@@ -29,7 +29,7 @@ from .plan import CachePlan, Outcome, plan_cache
 from .policies import policy_for
 from .prepare import resolve_truncate
 from .singleflight import AsyncSingleFlight, SingleFlight
-from .totals import Totals, UsageTotals, with_latency
+from .totals import Totals, UsageTotals, set_latency, with_latency
 
 if TYPE_CHECKING:
     from .._catalog import Catalog
@@ -273,14 +273,22 @@ class Engine:
         self.totals.add(resp)
 
     def done(
-        self, call: Call, resp: ChatResponse, outcome: Outcome, *, counted: bool = False
+        self,
+        call: Call,
+        resp: ChatResponse,
+        outcome: Outcome,
+        *,
+        counted: bool = False,
+        owned: bool = False,
     ) -> ChatResponse:
         """``resp`` handed to the caller: its latency set, the totals updated (a
         ``miss`` or ``bypass`` is counted here unless ``counted``: a stream's producer
         counts its provider call itself), the observers told where it came from, and one
-        ``modelbus.call`` event logged when anyone listens."""
+        ``modelbus.call`` event logged when anyone listens. ``owned``: ``resp`` was built
+        for this caller alone and nobody else has seen it (``plan.priced`` on the bypass
+        path), so its latency is written on it rather than on a copy."""
         latency = time.perf_counter() - call.t0
-        resp = with_latency(resp, latency)
+        resp = set_latency(resp, latency) if owned else with_latency(resp, latency)
         self.totals.answered(resp, outcome, counted)
         if self.observers is not None:
             self.observers.note_cache(outcome)

@@ -13,7 +13,7 @@ from .._wire.types import ChatResponse, Usage
 if TYPE_CHECKING:
     from .plan import Outcome
 
-__all__ = ["Totals", "UsageTotals", "with_latency", "with_price"]
+__all__ = ["Totals", "UsageTotals", "set_latency", "with_latency", "with_price"]
 
 
 @attrs.frozen
@@ -122,6 +122,15 @@ def with_price(
     values[_ATTEMPTS] = attempts
     values[_COST] = cost_usd
     return ChatResponse(*values)
+
+
+def set_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:
+    """``resp`` with ``latency_s`` written on it, in place: only for a response built for
+    one caller that nobody else has seen yet (``Engine.done(owned=True)``), where a copy
+    would be one more response, list and dict per call for the collector to walk. A
+    frozen attrs class's own ``__init__`` sets its fields the same way."""
+    object.__setattr__(resp, "latency_s", latency_s)
+    return resp
 
 
 def with_latency(resp: ChatResponse, latency_s: float) -> ChatResponse:

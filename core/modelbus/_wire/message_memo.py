@@ -83,8 +83,14 @@ def messages_of(
     if e is not None:
         dicts, roles, contents, lengths, messages = e
         if n <= 4:  # a prompt: a plain loop costs less than making the lists below
-            for d, old, r, c in zip(seq, dicts, roles, contents):  # noqa: B905 (same n)
-                if d is not old or len(d) != 2 or d.get("content") != c or d.get("role") != r:
+            for i in range(n):  # (by index: a zip would be one more object per call)
+                d = seq[i]
+                if (
+                    d is not dicts[i]
+                    or len(d) != 2
+                    or d.get("content") != contents[i]
+                    or d.get("role") != roles[i]
+                ):
                     break
             else:
                 return messages
