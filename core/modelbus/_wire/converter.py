@@ -219,13 +219,16 @@ def parse_usage(u: Mapping[str, Any] | None) -> Usage | None:
     ctd = u.get("completion_tokens_details") or {}
     prompt = u.get("prompt_tokens") or 0
     completion = u.get("completion_tokens") or 0
+    # Positional, as ChatResponse below: prompt, completion, total, cached, reasoning,
+    # estimated (never on the wire), cache_write.
     return Usage(
         prompt,
         completion,
         u.get("total_tokens") or (prompt + completion),
         ptd.get("cached_tokens") or 0,
         ctd.get("reasoning_tokens") or 0,
-        cache_write_tokens=ptd.get("cache_write_tokens") or 0,
+        False,
+        ptd.get("cache_write_tokens") or 0,
     )
 
 
