@@ -5,14 +5,19 @@ SDK path puts there, it is used only where that holds, and it is closed with the
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from typing import Any
 
+import attrs
 import pytest
 
-from modelbus import ChatRequest, Message, Secret
-from modelbus.errors import APIConnectionError, RateLimitError
-from modelbus.testing.server import Reply, WireServer
+from modelbus import ChatRequest, ChatResponse, Message, Secret
+from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError, RateLimitError
+from modelbus.testing.server import FixtureFile, Reply, WireServer, wire_fixtures
 from modelbus_openai import OpenAICompatibleProvider
-from modelbus_openai._aio import AioPoster
+from modelbus_openai._aio import AioPoster, dumps_body
+from tests.plugins.openai import wirecheck
 
 REQ = ChatRequest(
     model="gpt-4o-mini",
@@ -192,3 +197,112 @@ def test_proxy_from_the_environment(srv: WireServer, monkeypatch: pytest.MonkeyP
         call()
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert call() == "YES"
+
+
+CHAT_FIXTURES = [f for f in wire_fixtures(provider="openai") if wirecheck.kind(f) == "chat"]
+
+
+@pytest.mark.parametrize("f", CHAT_FIXTURES, ids=lambda f: f.name)
+def test_achat_posts_on_the_poster_itself_and_answers_as_chat(
+    f: FixtureFile, srv: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``achat`` sends on the poster without ``apost_json`` (the other tests of this file
+    run that path): the body serialized as ``chat`` sends it, and the response, every
+    field and ``raw``, the one ``chat`` makes of the same recorded answer."""
+    sent: list[tuple[str, bytes]] = []
+    send = AioPoster.send
+
+    async def spy(self: AioPoster, path: str, data: bytes, *a: Any) -> Any:
+        sent.append((path, data))
+        return await send(self, path, data, *a)
+
+    monkeypatch.setattr(AioPoster, "send", spy)
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url, api_key=Secret("k"))
+
+    async def not_here(*_a: Any) -> Any:
+        raise AssertionError("achat went through apost_json")
+
+    p.apost_json = not_here  # type: ignore[method-assign]
+    srv.enqueue(Reply.fixture(f), Reply.fixture(f))
+
+    async def go() -> ChatResponse:
+        try:
+            return await p.achat(REQ)
+        finally:
+            await p.aclose()
+
+    fast = asyncio.run(go())
+    slow = p.chat(REQ)
+    p.close()
+    assert sent == [(p.chat_path, dumps_body(p.chat_body(REQ, False)))]
+    assert [r.body for r in srv.requests] == [sent[0][1]] * 2
+    assert fast == slow and fast.raw == slow.raw
+    assert attrs.asdict(fast, recurse=False) == attrs.asdict(slow, recurse=False)
+
+
+def test_a_subclass_posting_its_own_way_keeps_apost_json(srv: WireServer) -> None:
+    """As modelbus-azure does (its URL per deployment): ``achat`` goes through it."""
+    paths: list[str] = []
+
+    class Own(OpenAICompatibleProvider):
+        async def apost_json(self, path: str, *a: Any, **k: Any) -> dict[str, Any]:
+            paths.append(path)
+            return await super().apost_json(path, *a, **k)
+
+    p = Own(name="x", base_url=srv.base_url)
+
+    async def go() -> str | None:
+        try:
+            return (await p.achat(REQ)).content
+        finally:
+            await p.aclose()
+
+    assert asyncio.run(go()) == "YES"
+    assert paths == [p.chat_path]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_whole_answer_read_after_its_time_is_up_fails(srv: WireServer, chunked: bool) -> None:
+    """``ends_at`` is checked once the body is read, with a Content-Length (one read)
+    as without (pieces): an answer that arrives in full too late is a timeout."""
+    body = json.dumps({"id": "c", "choices": []}).encode()
+    srv.enqueue(
+        Reply(status=200, headers={"Content-Type": "application/json"}, events=(body,))
+        if chunked
+        else Reply.raw(body)
+    )
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+
+    async def go() -> None:
+        poster = p._async_poster()
+        assert poster is not None
+        try:
+            with pytest.raises(APITimeoutError, match="did not arrive in full"):
+                await poster.send(p.chat_path, b"{}", None, time.monotonic() - 1)
+        finally:
+            await p.aclose()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_max_bytes_is_refused_on_the_poster(srv: WireServer, chunked: bool) -> None:
+    body = json.dumps({"id": "c", "pad": "x" * 4096}).encode()
+    srv.enqueue(
+        Reply(status=200, headers={"Content-Type": "application/json"}, events=(body,))
+        if chunked
+        else Reply.raw(body)
+    )
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+
+    async def go() -> None:
+        poster = p._async_poster()
+        assert poster is not None
+        try:
+            with pytest.raises(ProviderError, match="max_response_bytes=1024") as ei:
+                await poster.send(p.chat_path, b"{}", None, None, 1024)
+            assert ei.value.code == "response_too_large" and ei.value.status_code == 200
+        finally:
+            await p.aclose()
+
+    asyncio.run(go())

@@ -3,12 +3,14 @@ waits stated in messages, and what an error message never contains."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from modelbus import errors
 from modelbus.testing.server import Reply, WireServer
 from modelbus_openai import error_from_body
-from modelbus_openai._errors import retry_after_from_message
+from modelbus_openai._errors import json_object, retry_after_from_message
 from tests.plugins.openai.conftest import MakeClient
 
 
@@ -170,3 +172,28 @@ def test_connection_refused(make_client: MakeClient) -> None:
         client.chat("hi", model="gpt-4o-mini")
     assert all(isinstance(a.error, errors.APIConnectionError) for a in info.value.attempts)
     assert "ConnectError" in str(info.value.last_error)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id": "c", "n": 1.5e3, "big": 123456789012345678901234567890, "e": "\\u00e9"}',
+        b'\xef\xbb\xbf{"id": "bom"}',  # a UTF-8 BOM: jiter refuses it, json.loads not
+        '{"id": "utf-16"}'.encode("utf-16"),
+        b'{"id": "\\ud800 lone surrogate"}',
+        b'{"a": NaN, "b": -Infinity, "a": 2}',
+    ],
+)
+def test_a_2xx_body_decodes_as_json_loads_decodes_it(raw: bytes) -> None:
+    """jiter decodes answers (the hot path); whatever it refuses goes to json.loads, so
+    no body decodes differently than it did."""
+    got = json_object("x", 200, {}, "the response", raw)
+    assert repr(got) == repr(json.loads(raw))  # repr: nan != nan
+
+
+@pytest.mark.parametrize("raw", [b"", b"<html>502</html>", b'{"a": 1} x', b"[1, 2]", b'"s"'])
+def test_a_2xx_body_that_is_not_a_json_object_is_a_retryable_server_error(raw: bytes) -> None:
+    with pytest.raises(errors.ServerError, match="the response is not valid JSON") as ei:
+        json_object("x", 200, {"x-request-id": "req_1"}, "the response", raw)
+    assert ei.value.retryable and ei.value.status_code == 200
+    assert ei.value.request_id == "req_1"

@@ -17,7 +17,6 @@ and sends them on these posters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +24,7 @@ import attrs
 
 from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 
-from ._aio import AioReply, status_error
+from ._aio import AioReply, dumps_body, status_error
 from ._limits import BodyReader
 
 __all__ = ["CONNECTION_LIMITS", "DirectPoster", "dumps_body", "transport_error"]
@@ -33,11 +32,6 @@ __all__ = ["CONNECTION_LIMITS", "DirectPoster", "dumps_body", "transport_error"]
 #: ``openai._constants.DEFAULT_CONNECTION_LIMITS`` (max connections, keep-alive
 #: connections, keep-alive expiry in seconds); a test pins them to the SDK's.
 CONNECTION_LIMITS = (1000, 100, 5.0)
-
-
-def dumps_body(body: Mapping[str, Any]) -> bytes:
-    """``body`` as the SDK serializes it (``openai._utils._json.openapi_dumps``)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def transport_error(exc: BaseException, provider: str) -> ProviderError:

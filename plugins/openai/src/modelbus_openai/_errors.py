@@ -32,10 +32,13 @@ The vendor-neutral reading (status, headers, the ``error`` object) is the core's
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping
 from typing import Any
+
+import jiter
 
 from modelbus.plugin import (
     APIConnectionError,
@@ -56,6 +59,7 @@ __all__ = [
     "decode_body",
     "error_from_body",
     "invalid_body_error",
+    "json_object",
     "map_openai_error",
     "retry_after_from_message",
     "sdk_error_types",
@@ -200,6 +204,27 @@ def invalid_body_error(
         body=text,
         hint="the server or a proxy in between sent a broken body (retryable)",
     )
+
+
+def json_object(
+    provider: str, status: int, headers: Mapping[str, str], what: str, content: bytes
+) -> dict[str, Any]:
+    """The JSON object of a 2xx body; raises :func:`invalid_body_error` when it is not one.
+
+    Parsed by ``jiter`` (about a third of ``json.loads``' CPU on a chat answer: it runs
+    on every call). What jiter refuses goes to ``json.loads``, so every body decodes as
+    it always did: a UTF-8 BOM or UTF-16/32 (RFC 8259 §8.1 forbids them, ``json.loads``
+    accepts them), lone surrogate escapes, and the errors themselves."""
+    try:
+        data = jiter.from_json(content)
+    except ValueError:
+        try:
+            data = json.loads(content)
+        except ValueError:
+            raise invalid_body_error(provider, status, headers, what, content) from None
+    if type(data) is not dict:
+        raise invalid_body_error(provider, status, headers, what, content)
+    return data
 
 
 def sdk_error_types() -> tuple[type[BaseException], ...]:

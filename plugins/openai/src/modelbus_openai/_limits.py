@@ -35,6 +35,8 @@ __all__ = [
     "EMBEDDING_BYTES_PER_INPUT",
     "BodyReader",
     "SseGuard",
+    "check_declared",
+    "check_read",
     "request_timeout",
 ]
 
@@ -118,6 +120,29 @@ def _timed_out(provider: str) -> APITimeoutError:
     )
 
 
+def check_declared(provider: str, cap: int, status: int, headers: Mapping[str, str]) -> None:
+    """Refuse at once a body whose ``Content-Length`` is over ``cap`` bytes."""
+    declared = headers.get("content-length") or headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise too_large(provider, "the response", cap, status, headers)
+
+
+def check_read(
+    provider: str,
+    size: int,
+    cap: int,
+    ends_at: float | None,
+    status: int,
+    headers: Mapping[str, str],
+) -> None:
+    """Stop once ``size`` bytes read are over ``cap`` or the attempt's time is up
+    (``ends_at``, ``time.monotonic()``; ``None``: no limit)."""
+    if size > cap:
+        raise too_large(provider, "the response", cap, status, headers)
+    if ends_at is not None and time.monotonic() > ends_at:
+        raise _timed_out(provider)
+
+
 class BodyReader:
     """Reads a response body in pieces, stopping at ``cap`` bytes and at ``ends_at``
     (``time.monotonic()``; ``None``: no limit)."""
@@ -130,16 +155,11 @@ class BodyReader:
 
     def start(self, status: int, headers: Mapping[str, str]) -> None:
         """Refuse at once a body whose ``Content-Length`` is over the cap."""
-        declared = headers.get("content-length") or headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.cap:
-            raise too_large(self.provider, "the response", self.cap, status, headers)
+        check_declared(self.provider, self.cap, status, headers)
 
     def add(self, piece: bytes, status: int, headers: Mapping[str, str]) -> None:
         self._buf += piece
-        if len(self._buf) > self.cap:
-            raise too_large(self.provider, "the response", self.cap, status, headers)
-        if self.ends_at is not None and time.monotonic() > self.ends_at:
-            raise _timed_out(self.provider)
+        check_read(self.provider, len(self._buf), self.cap, self.ends_at, status, headers)
 
     def content(self) -> bytes:
         return bytes(self._buf)
