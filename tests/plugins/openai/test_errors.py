@@ -191,7 +191,10 @@ def test_a_2xx_body_decodes_as_json_loads_decodes_it(raw: bytes) -> None:
     assert repr(got) == repr(json.loads(raw))  # repr: nan != nan
 
 
-@pytest.mark.parametrize("raw", [b"", b"<html>502</html>", b'{"a": 1} x', b"[1, 2]", b'"s"'])
+_DEEP = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # past both parsers' depth
+
+
+@pytest.mark.parametrize("raw", [b"", b"<html>502</html>", b'{"a": 1} x', b"[1, 2]", b'"s"', _DEEP])
 def test_a_2xx_body_that_is_not_a_json_object_is_a_retryable_server_error(raw: bytes) -> None:
     with pytest.raises(errors.ServerError, match="the response is not valid JSON") as ei:
         json_object("x", 200, {"x-request-id": "req_1"}, "the response", raw)

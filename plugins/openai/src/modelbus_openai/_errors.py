@@ -214,13 +214,14 @@ def json_object(
     Parsed by ``jiter`` (about a third of ``json.loads``' CPU on a chat answer: it runs
     on every call). What jiter refuses goes to ``json.loads``, so every body decodes as
     it always did: a UTF-8 BOM or UTF-16/32 (RFC 8259 §8.1 forbids them, ``json.loads``
-    accepts them), lone surrogate escapes, and the errors themselves."""
+    accepts them), lone surrogate escapes, and the errors themselves. A body nested past
+    the parsers' depth limits (a hostile server) is not a JSON object either."""
     try:
         data = jiter.from_json(content)
     except ValueError:
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid_body_error(provider, status, headers, what, content) from None
     if type(data) is not dict:
         raise invalid_body_error(provider, status, headers, what, content)
