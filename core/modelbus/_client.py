@@ -304,7 +304,7 @@ class Client:
             and params.get("tools") is None
             and not needs_handler(params)
         ):
-            route = self.route(model)
+            route = self._routes.route(model)
             req = request_for(route, messages, system, params, mode in _STREAMS)
             return RUN[mode](self.engine, Call(route, req, opts, t0))
         from ._engine.dispatch import dispatch
