@@ -283,8 +283,10 @@ def batch_row(ctx: Context) -> list[Row]:
         with _progress_to_devnull():
             for run in cases.values():
                 loop.run_until_complete(run())
+            # Nine rounds: a run's CPU swings by a third with when the collector runs (five
+            # rounds let one slow round move a median; measured, 2026-12-04).
             samples = interleave(
-                {name: _timed_run(loop, run) for name, run in cases.items()}, ctx.scale(5, 3)
+                {name: _timed_run(loop, run) for name, run in cases.items()}, ctx.scale(9, 3)
             )
         loop.run_until_complete(mb.aclose())
     finally:

@@ -62,6 +62,11 @@ What is here (each name's own docstring gives shapes, units and errors):
   ``TypedDict`` and pydantic models).
 - **Providers**: ``adapt_provider`` (a sync-only or async-only provider made two-sided
   the way the client does it, for a provider that wraps another).
+- **Time limits**: ``attempt_limits`` (a function), the ``AttemptLimits`` of the call in
+  flight (seconds left of the call's timeout or the retry deadline, the stream idle
+  timeout), read when a request is sent. The core cancels a late async attempt itself;
+  nothing can interrupt a sync call from outside, so a sync provider passes them to its
+  HTTP client (``docs/how-to/timeouts.md``).
 - **Plumbing**: ``get_logger`` (structlog-style, silent until the application
   configures logging), ``lazy_exports`` (PEP 562 lazy names for a plugin package).
 """
@@ -154,6 +159,8 @@ _LAZY: dict[str, str] = {
     "RateLimit": "modelbus._config.config",
     "get_logger": "modelbus._logging",
     "adapt_provider": "modelbus._engine.provider_adapter",
+    "AttemptLimits": "modelbus._engine.timeouts",
+    "attempt_limits": "modelbus._engine.timeouts",
     "lazy_exports": "modelbus._lazy",
     "ApproximateCounter": "modelbus._tokens.counters",
     "class_doc": "modelbus._schemas.json_schema",
@@ -179,6 +186,8 @@ if TYPE_CHECKING:
     from ._config.secrets import identity_with_credential as identity_with_credential
     from ._config.secrets import register_secret as register_secret
     from ._engine.provider_adapter import adapt_provider as adapt_provider
+    from ._engine.timeouts import AttemptLimits as AttemptLimits
+    from ._engine.timeouts import attempt_limits as attempt_limits
     from ._lazy import lazy_exports as lazy_exports
     from ._limits.budget_ledger import Charge as Charge
     from ._limits.budget_ledger import Refusal as Refusal

@@ -17,7 +17,7 @@ import modelbus.plugin
 ROOT = Path(__file__).resolve().parents[2]
 
 PINNED = [
-    "APIConnectionError", "APITimeoutError", "ApproximateCounter", "AsyncProvider",
+    "APIConnectionError", "APITimeoutError", "ApproximateCounter", "AsyncProvider", "AttemptLimits",
     "AuthenticationError", "BadRequestError", "BudgetStore", "Cache", "CacheStats",
     "Capabilities", "Charge", "ChatChunk", "ChatRequest", "ChatResponse", "Clock", "ConfigError", "ContentFilterError",
     "ContextLengthExceededError", "DeploymentState", "EmbeddingRequest", "EmbeddingResponse", "FunctionCall",
@@ -28,7 +28,8 @@ PINNED = [
     "RetryPolicy",
     "SSEDecoder", "Secret", "ServerError", "ServerSentEvent", "StreamAccumulator",
     "StructureError", "SyncProvider", "TextPart", "TokenCounter", "ToolCall",
-    "ToolCallDelta", "ToolSpec", "Usage", "adapt_provider", "aiter_sse", "check_entry", "class_doc",
+    "ToolCallDelta", "ToolSpec", "Usage", "adapt_provider", "aiter_sse", "attempt_limits",
+    "check_entry", "class_doc",
     "decode_body", "describe_error", "embedding_body", "env_secret", "error_for_status",
     "error_for_type", "error_from_http", "get_logger", "hookimpl", "identity_with_credential",
     "is_record", "iter_sse",

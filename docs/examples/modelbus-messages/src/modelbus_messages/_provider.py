@@ -18,7 +18,6 @@ from typing import Any
 import attrs
 import httpx
 
-from modelbus import attempt_limits
 from modelbus.plugin import (
     APIConnectionError,
     APITimeoutError,
@@ -29,6 +28,7 @@ from modelbus.plugin import (
     ProviderError,
     ServerError,
     aiter_sse,
+    attempt_limits,
     decode_body,
     error_from_http,
     iter_sse,
