@@ -5,6 +5,7 @@ contenders take turns run by run, after a warm-up run each."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -46,6 +47,10 @@ def _timed_run(
     is another process, so the CPU is the client's own (all its threads)."""
 
     def sample() -> tuple[float, float]:
+        # Every run starts from the same collector state (untimed): otherwise a run pays
+        # for the full collection that the objects promoted by the run before it (another
+        # contender's) set off.
+        gc.collect()
         c, t = time.process_time(), time.perf_counter()
         loop.run_until_complete(run())
         return time.perf_counter() - t, time.process_time() - c
@@ -131,10 +136,10 @@ def _async_rows(ctx: Context, concurrency: int, n: int) -> list[Row]:
                 name: _timed_run(loop, lambda c=call: _bounded(n, concurrency, c))
                 for name, call in calls.items()
             },
-            ctx.scale(3, 1),
+            ctx.scale(5, 1),  # five rounds: one run's CPU can swing by a third
             # The SDK takes 5-15x raw aiohttp's time (minutes a run at 1,000 on a busy
             # machine): the references run in the first round only.
-            every={name: 3 for name in calls if _ROLES[name] == "reference"},
+            every={name: 5 for name in calls if _ROLES[name] == "reference"},
         )
     finally:
 
