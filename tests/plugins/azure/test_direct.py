@@ -378,3 +378,23 @@ def test_a_process_that_chats_on_azure_imports_neither_openai_nor_pydantic(
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
     assert [r.path for r in srv.requests] == ["/openai/deployments/d1/chat/completions"] * 4
+
+
+def test_async_calls_with_a_key_share_one_poster_and_send_the_same_headers(
+    srv: WireServer,
+) -> None:
+    """Without a token provider the async request headers depend only on the loop's
+    poster and the timeout: built once, and every request still sends all of them."""
+    p = _provider(srv, AzureOpenAIProvider, "api_key")
+
+    async def go() -> None:
+        await p.achat(REQ)
+        await p.achat(REQ)
+        await p.aclose()
+
+    asyncio.run(go())
+    assert len(p._aposters) == 1
+    first, second = (dict(r.headers) for r in srv.requests[-2:])
+    assert first == second
+    assert first["api-key"] == "az-key-0123456789"
+    assert first["x-stainless-retry-count"] == "0" and "x-stainless-read-timeout" in first

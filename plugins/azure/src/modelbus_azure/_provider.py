@@ -135,6 +135,10 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         self.deployments = dict(s.deployments)
         self.embeddings_deployment = s.embeddings_deployment
         self.auth_mode, self._token_provider = self._resolve_auth(s, name, token_provider)
+        # (id(loop's poster), id(timeout)) -> (that poster, that timeout, the poster with
+        # the request headers): without a token provider they depend on nothing else, so
+        # each pair is built once (its header multidict with it), not on every call.
+        self._aposters: dict[tuple[int, int], tuple[Any, Any, AioPoster]] = {}
         mapping = ",".join(f"{k}={v}" for k, v in sorted(self.deployments.items()))
         identity = (
             f"{self.endpoint}|api-version={self.api_version}|deployments={mapping}"
@@ -231,11 +235,21 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         base = self._async_poster()
         assert base is not None  # _aio_direct(): the aiohttp transport, no SDK client
         fetch = self._token_provider
+        if fetch is None:
+            key = (id(base), id(timeout))
+            known = self._aposters.get(key)
+            if known is not None and known[0] is base and known[1] is timeout:
+                return known[2]
         token = None if fetch is None else await asyncio.to_thread(fetch)
         headers = per_request_headers(base.headers, token, timeout, True)
-        return AioPoster(
+        poster = AioPoster(
             session=base.session, base_url=base.base_url, headers=headers, provider=base.provider
         )
+        if fetch is None:
+            if len(self._aposters) >= 64:  # timeouts built per call: nothing to keep
+                self._aposters.clear()
+            self._aposters[key] = (base, timeout, poster)  # the references keep the ids
+        return poster
 
     def post_json(
         self,
