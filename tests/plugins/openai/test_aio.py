@@ -261,16 +261,21 @@ def test_a_subclass_posting_its_own_way_keeps_apost_json(srv: WireServer) -> Non
     assert paths == [p.chat_path]
 
 
-@pytest.mark.parametrize("chunked", [False, True])
-def test_a_whole_answer_read_after_its_time_is_up_fails(srv: WireServer, chunked: bool) -> None:
-    """``ends_at`` is checked once the body is read, with a Content-Length (one read)
-    as without (pieces): an answer that arrives in full too late is a timeout."""
-    body = json.dumps({"id": "c", "choices": []}).encode()
+def _enqueue_body(srv: WireServer, body: bytes, chunked: bool) -> None:
+    """A 200 carrying ``body``: chunked (read in pieces) or with a Content-Length."""
     srv.enqueue(
         Reply(status=200, headers={"Content-Type": "application/json"}, events=(body,))
         if chunked
         else Reply.raw(body)
     )
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_whole_answer_read_after_its_time_is_up_fails(srv: WireServer, chunked: bool) -> None:
+    """``ends_at`` is checked once the body is read, with a Content-Length (one read)
+    as without (pieces): an answer that arrives in full too late is a timeout."""
+    body = json.dumps({"id": "c", "choices": []}).encode()
+    _enqueue_body(srv, body, chunked)
     p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
 
     async def go() -> None:
@@ -288,11 +293,7 @@ def test_a_whole_answer_read_after_its_time_is_up_fails(srv: WireServer, chunked
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_body_over_max_bytes_is_refused_on_the_poster(srv: WireServer, chunked: bool) -> None:
     body = json.dumps({"id": "c", "pad": "x" * 4096}).encode()
-    srv.enqueue(
-        Reply(status=200, headers={"Content-Type": "application/json"}, events=(body,))
-        if chunked
-        else Reply.raw(body)
-    )
+    _enqueue_body(srv, body, chunked)
     p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
 
     async def go() -> None:
