@@ -90,17 +90,22 @@ class CatalogEntry:
         price, all at ``service_tier``'s prices when listed (see :meth:`price`). ``None``
         if a needed price is unknown or the prompt falls in a price tier the catalog does
         not hold."""
-        input_price = self.price("input_per_1m", service_tier)
-        output_price = self.price("output_per_1m", service_tier)
+        if service_tier is None or service_tier not in self.service_tiers:
+            # The base prices (most calls): read directly, without four price() lookups.
+            input_price, output_price = self.input_per_1m, self.output_per_1m
+            cached_price, write_price = self.cached_input_per_1m, self.cache_write_per_1m
+        else:
+            input_price = self.price("input_per_1m", service_tier)
+            output_price = self.price("output_per_1m", service_tier)
+            cached_price = self.price("cached_input_per_1m", service_tier)
+            write_price = self.price("cache_write_per_1m", service_tier)
         if input_price is None or (usage.completion_tokens and output_price is None):
             return None
         tier = self.tier_above_prompt_tokens
         if tier is not None and usage.prompt_tokens > tier:
             return None
-        cached_price = self.price("cached_input_per_1m", service_tier)
         if cached_price is None:
             cached_price = input_price
-        write_price = self.price("cache_write_per_1m", service_tier)
         if write_price is None:
             write_price = input_price
         uncached = max(0, usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens)

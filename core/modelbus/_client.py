@@ -217,10 +217,14 @@ class Client:
         **params: Any,
     ) -> ChatResponse:
         """The async twin of :meth:`chat` (a round's tool calls run concurrently)."""
-        return await self._dispatch(  # type: ignore[no-any-return]
+        call = self._dispatch(
             "achat", messages, model, system, cache, cache_ttl_s, cache_tags, truncate,
             timeout, template, variables, max_tool_rounds, params,
         )  # fmt: skip
+        # The request is built: the keyword dict need not stay alive (and be walked by
+        # every young collection) while the call is in flight.
+        del params
+        return await call  # type: ignore[no-any-return]
 
     def stream(
         self,

@@ -227,3 +227,21 @@ class TestCostThroughTheClient:
         c = make_client(fake)
         r = c.embed(["a b c", "d e"])
         assert r.cost_usd == pytest.approx(r.usage.prompt_tokens * 0.02 / 1e6)
+
+
+def test_a_service_tier_prices_what_it_lists_and_the_base_price_the_rest() -> None:
+    e = CatalogEntry(
+        "m",
+        input_per_1m=2.0,
+        cached_input_per_1m=1.0,
+        output_per_1m=8.0,
+        service_tiers={"flex": {"input_per_1m": 1.0, "output_per_1m": 4.0}},
+    )
+    u = Usage(100, 10, 110, cached_tokens=40)
+    base = (60 * 2.0 + 40 * 1.0 + 10 * 8.0) / 1e6
+    assert e.cost(u) == pytest.approx(base)
+    # "default", "auto" and tiers the entry does not list: the base prices
+    for tier in ("default", "auto", "priority", ""):
+        assert e.cost(u, tier) == pytest.approx(base)
+    # flex lists input and output; its cached price is the base one
+    assert e.cost(u, "flex") == pytest.approx((60 * 1.0 + 40 * 1.0 + 10 * 4.0) / 1e6)

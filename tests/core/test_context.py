@@ -235,6 +235,26 @@ class TestPreSendCheck:
         sent = fake.requests[-1].messages
         assert [m.text for m in sent] == ["sys", "ok", "question"]
 
+    def test_the_fitted_request_is_remembered_per_client_and_per_truncate(self) -> None:
+        """The same messages (one list, sent again) through two clients that fit them
+        differently, in turns: each client's answer is its own, every time (the fitted
+        request is remembered per engine, by truncate mode; an error is not)."""
+        history = [{"role": "system", "content": "sys"}, {"role": "user", "content": self.LONG}]
+        fake_cut, fake_plain = FakeProvider(model="gpt-4"), FakeProvider(model="gpt-4")
+        cutting = make_client(fake_cut, {"modelbus": {"truncate": "middle"}})
+        plain = make_client(fake_plain)
+        for _ in range(3):
+            cutting.chat(history, max_tokens=100, cache="bypass")
+            assert "characters cut to fit" in fake_cut.requests[-1].messages[1].text
+            with pytest.raises(ContextLengthExceededError):
+                plain.chat(history, max_tokens=100, cache="bypass")
+            with pytest.raises(ContextLengthExceededError):
+                cutting.chat(history, max_tokens=100, truncate=False, cache="bypass")
+        assert fake_cut.calls == 3 and fake_plain.calls == 0
+        # the fitted request is the same object each time: built once
+        sent = fake_cut.requests
+        assert sent[0] is sent[1] is sent[2]
+
     def test_config_middle_and_per_call_false(self) -> None:
         fake = FakeProvider(model="gpt-4")
         c = make_client(fake, {"modelbus": {"truncate": "middle"}})

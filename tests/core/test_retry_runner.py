@@ -332,3 +332,29 @@ def test_the_default_clock_is_the_real_one() -> None:
         time.monotonic, time.sleep, asyncio.sleep, time.time,
     )  # fmt: skip
     assert FakeClock(5.0).as_clock().wall is time.time
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_arg_is_passed_to_every_attempt(mode: str) -> None:
+    """``arg=`` calls ``fn(arg)`` on each attempt (the engine's request, without a
+    ``functools.partial`` per call); without it, ``fn()``."""
+    seen: list[object] = []
+    errors = [err(), err()]
+
+    def fn(x: object) -> str:
+        seen.append(x)
+        if errors:
+            raise errors.pop(0)
+        return f"answer to {x}"
+
+    async def afn(x: object) -> str:
+        return fn(x)
+
+    clock = FakeClock(START)
+    kw: dict[str, Any] = {"clock": clock.as_clock(), "arg": "req"}
+    if mode == "sync":
+        out = retry_call(fn, Script(0.0, 0.0), **kw)
+    else:
+        out = await aretry_call(afn, Script(0.0, 0.0), **kw)
+    assert out == ("answer to req", 3)
+    assert seen == ["req", "req", "req"]

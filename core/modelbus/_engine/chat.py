@@ -9,22 +9,24 @@ the next fallback model (``_fallback``).
 
 Token estimation happens after the lookup: a hit sends nothing, so it needs no count,
 and that keeps a memory-cache hit in the microseconds. The two drivers mirror each other
-line for line; every decision they take is a call into ``plan`` or the engine.
+line for line (but for the async one's uncached call without a budget, written out so
+that fewer of its objects stay alive while it is in flight: ``benchmarks``, row
+``async``); every decision they take is a call into ``plan`` or the engine.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._limits.holds import abilled_attempts, billed_attempts
-from .._retry.runner import aretry_call, retry_call
+from .._retry.runner import NO_ARG, aretry_call, retry_call
 from .cache_lock import arun_locked, run_locked
 from .plan import miss_error, outcome, priced, storable
-from .prepare import aprepare, prepare, prepare_awaits
+from .prepare import aprepare, fitted, prepare, prepare_awaits
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from .._wire.types import ChatResponse
     from .engine import Engine
@@ -116,9 +118,16 @@ async def _achain(e: Engine, call: Call) -> ChatResponse:
     try:
         provider = e.provider(call.route.provider)
         plan = e.plan(call.options)
-        if not plan.cached:
+        if plan.cached:
+            return await _acached(e, call, provider, plan)
+        if prepare_awaits(e, call.route):
             return e.done(call, await _asend(e, call, provider), "bypass", owned=True)
-        return await _acached(e, call, provider, plan)
+        # _asend without a budget hold, written out: one coroutine fewer per call in
+        # flight (kept alive, and walked by every young collection, until it answers).
+        req = fitted(e, call.route, call.request, call.options.truncate)
+        resp, attempts = await _aretried(e, call, provider.achat, req)
+        resp = priced(e.catalog, call.route, req, resp, attempts)
+        return e.done(call, resp, "bypass", owned=True)
     except Exception as exc:
         nxt = e.fallback(call, exc)
         if nxt is None:
@@ -158,16 +167,13 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
     if prepare_awaits(e, route):
         req, hold = await aprepare(e, route, call.request, call.options.truncate)
     else:  # most clients: no budget, no rate limit, nothing to await
-        req, hold = prepare(e, route, call.request, call.options.truncate)
+        req, hold = fitted(e, route, call.request, call.options.truncate), None
     try:
-        resp, attempts = await aretry_call(
-            abilled_attempts(hold, partial(provider.achat, req)),
-            e.policy(route),
-            clock=e.clock,
-            on_retry=e.on_retry(route),
-            budget=e.retry_quota(route.provider),
-            limits=e.limits(call),
-        )
+        if hold is None:
+            resp, attempts = await _aretried(e, call, provider.achat, req)
+        else:
+            billed = abilled_attempts(hold, partial(provider.achat, req))
+            resp, attempts = await _aretried(e, call, billed, NO_ARG)
     except BaseException as exc:
         if hold is not None:
             await hold.arelease(exc)
@@ -176,6 +182,24 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
     if hold is not None:
         await hold.asettle(resp.cost_usd)
     return resp
+
+
+def _aretried(
+    e: Engine, call: Call, fn: Callable[..., Awaitable[ChatResponse]], arg: Any
+) -> Coroutine[Any, Any, tuple[ChatResponse, int]]:
+    """``fn(arg)`` (``fn()`` for ``NO_ARG``) under the route's retry policy, quota and
+    attempt limits: the retry runner's coroutine itself (a plain function, so no frame
+    of its own stays alive while the call is in flight)."""
+    route = call.route
+    return aretry_call(
+        fn,
+        e.policy(route),
+        clock=e.clock,
+        on_retry=e.on_retry(route),
+        budget=e.retry_quota(route.provider),
+        limits=e.limits(call),
+        arg=arg,
+    )
 
 
 def _observe_stored(e: Engine, key: str, ttl_s: float | None) -> None:

@@ -20,7 +20,7 @@ Each step is its own function taking the client, the route and the shared
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -29,7 +29,7 @@ from .._limits.budgets import Hold, areserve, budgets_configured, reserve
 from .._limits.rate_limits import arate_limit, rate_limit, rate_limits_configured
 from .._routing.resolve import Route
 from .._tokens.context_window import TruncateMode, TruncateOption, check_truncate, fit_messages
-from .._wire.message_memo import derived
+from .._wire.message_memo import derived, shared
 from .._wire.types import ChatRequest, Message, TextPart
 from ..errors import ContextLengthExceededError
 from ..protocols import TokenCounter
@@ -46,6 +46,7 @@ __all__ = [
     "aprepare",
     "fit_context",
     "fit_params",
+    "fitted",
     "prepare",
     "prepare_awaits",
     "prompt_upper_bound",
@@ -235,6 +236,8 @@ def prepare(
     releases (:class:`~modelbus._limits.budgets.Hold`). Raises
     :class:`ContextLengthExceededError` or :class:`BudgetExceededError` without calling
     the provider; ``ValueError`` for a bad ``truncate``."""
+    if not prepare_awaits(c, route):
+        return fitted(c, route, req, truncate), None
     est = _checked(c, route, req, truncate)
     hold = reserve(c, route, est) if budgets_configured(c) else None
     if not rate_limits_configured(c, route):
@@ -271,6 +274,33 @@ async def aprepare(
             await hold.asettle(0.0)
         raise
     return est.request, hold
+
+
+_FITTED_SIZE = 1024  # requests remembered per engine
+
+
+def fitted(c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption) -> ChatRequest:
+    """The request after :func:`fit_params` and :func:`fit_context` (all of
+    :func:`prepare` when no budget or rate limit applies), raising what they raise.
+    Remembered per engine for a request :func:`~modelbus._wire.message_memo.derived`
+    handed out (the same messages and parameters sent again): what it comes to depends
+    only on the request, the provider, the truncate mode and the engine's catalog and
+    config, all unchanging; an error is not remembered."""
+    if not shared(req):
+        return _checked(c, route, req, truncate).request
+    mode = resolve_truncate(c, truncate)
+    memo: dict[Any, tuple[ChatRequest, ChatRequest]] | None = c.step_state.get("fitted")
+    if memo is None:
+        memo = c.step_state.setdefault("fitted", {})
+    key = (id(req), route.provider, mode)
+    known = memo.get(key)
+    if known is not None and known[0] is req:  # the reference held keeps the id
+        return known[1]
+    out = _checked(c, route, req, truncate).request
+    if len(memo) >= _FITTED_SIZE:
+        memo.clear()
+    memo[key] = (req, out)
+    return out
 
 
 def _checked(c: Engine, route: Route, req: ChatRequest, truncate: TruncateOption) -> Estimate:

@@ -26,7 +26,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import attrs
 
@@ -40,6 +40,7 @@ T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_MAX_RETRY_AFTER_S",
+    "NO_ARG",
     "Clock",
     "RetryQuota",
     "RetryTicket",
@@ -49,6 +50,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_RETRY_AFTER_S = 120.0
+
+#: ``retry_call``'s ``arg`` when none is given: each attempt calls ``fn()``.
+NO_ARG: Any = object()
 
 
 @attrs.frozen
@@ -172,7 +176,11 @@ class RetryQuota:
         """A request succeeded: its ``ticket`` (``None``: it never failed) gives back
         what its last retry took, else the no-retry increment."""
         if ticket is None:
-            self.release(self.no_retry_increment)
+            # A full bucket stays full: no lock to take on almost every success. (Read
+            # without the lock: skipping is the same as releasing just before whoever
+            # takes tokens next, when the bucket was full.)
+            if self._available < self.capacity:
+                self.release(self.no_retry_increment)
         else:
             ticket.succeeded()
 
@@ -218,20 +226,23 @@ def _attempt(error: BaseException, delay: float) -> Attempt:
 
 
 def retry_call(
-    fn: Callable[[], T],
+    fn: Callable[..., T],
     policy: RetryPolicy,
     *,
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
     budget: RetryQuota | None = None,
     limits: CallLimits | None = None,
+    arg: Any = NO_ARG,
 ) -> tuple[T, int]:
     """Call ``fn`` until it succeeds or ``policy`` stops; returns ``(result, attempts)``.
 
     ``on_retry(attempt, n)`` is called before each sleep; ``budget`` (the provider's
     :class:`RetryQuota`) pays for each retry and is refunded on success; each attempt
     runs under ``limits`` (its :class:`~modelbus._engine.timeouts.AttemptLimits` in context,
-    for the provider to honour). Raises what the module doc lists."""
+    for the provider to honour). Each attempt calls ``fn(arg)`` when ``arg`` is given,
+    else ``fn()`` (the engine passes the request so: no ``functools.partial`` per call).
+    Raises what the module doc lists."""
     start = clock.monotonic()
     # The failures' records and the request's quota ticket are made at its first
     # failure: most requests succeed at once and need neither.
@@ -243,10 +254,10 @@ def retry_call(
         n += 1
         try:
             if limits is None or limits.adds_nothing():
-                result = fn()
+                result = fn() if arg is NO_ARG else fn(arg)
             else:
                 with limits.attempt(clock.monotonic() - start):
-                    result = fn()
+                    result = fn() if arg is NO_ARG else fn(arg)
         except Exception as exc:
             if attempts is None:
                 attempts = []
@@ -265,13 +276,14 @@ def retry_call(
 
 
 async def aretry_call(
-    fn: Callable[[], Awaitable[T]],
+    fn: Callable[..., Awaitable[T]],
     policy: RetryPolicy,
     *,
     clock: Clock = Clock(),
     on_retry: Callable[[Attempt, int], None] | None = None,
     budget: RetryQuota | None = None,
     limits: CallLimits | None = None,
+    arg: Any = NO_ARG,
 ) -> tuple[T, int]:
     """The async twin of :func:`retry_call` (sleeps with ``clock.asleep``); an attempt
     still running when its time under ``limits`` is up is cancelled and fails with
@@ -287,10 +299,10 @@ async def aretry_call(
         n += 1
         try:
             if limits is None or limits.adds_nothing():
-                result = await fn()
+                result = await (fn() if arg is NO_ARG else fn(arg))
             else:
                 async with limits.aattempt(clock.monotonic() - start):
-                    result = await fn()
+                    result = await (fn() if arg is NO_ARG else fn(arg))
         except Exception as exc:
             if attempts is None:
                 attempts = []
