@@ -205,6 +205,29 @@ def test_successes_refill_the_quota_after_an_outage() -> None:
         assert c.chat("back").attempts == 2
 
 
+async def test_async_successes_refill_the_quota_after_an_outage() -> None:
+    """The async uncached call awaits the provider's first attempt itself (no runner in
+    flight): the quota's books are the runner's all the same."""
+    fp = FakeProvider()
+    with _client(fp, capacity=10) as c:
+        fp.enqueue_error(500).enqueue_error(500).enqueue_error(500)
+        with pytest.raises(RetryError):  # its two retries spend the 10 tokens
+            await c.achat("down")
+        assert c.engine._quotas["fake"].available == 0
+        fp.enqueue_error(500)
+        with pytest.raises(ServerError, match="retry quota exhausted"):
+            await c.achat("down")
+        for n in range(1, 6):  # +1 token each
+            assert (await c.achat("up")).attempts == 1
+            assert c.engine._quotas["fake"].available == n
+        fp.enqueue_error(500)
+        r = await c.achat("back")
+        assert r.attempts == 2 and c.engine._quotas["fake"].available == 5  # refunded
+        for _ in range(10):  # a full bucket stays full
+            await c.achat("up")
+        assert c.engine._quotas["fake"].available == 10
+
+
 def test_a_refusal_after_retries_is_a_retry_error_that_says_so() -> None:
     fp = FakeProvider()
     fp.enqueue_error(500).enqueue_error(502).enqueue_text("never reached")

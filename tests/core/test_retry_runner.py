@@ -358,3 +358,38 @@ async def test_arg_is_passed_to_every_attempt(mode: str) -> None:
         out = await aretry_call(afn, Script(0.0, 0.0), **kw)
     assert out == ("answer to req", 3)
     assert seen == ["req", "req", "req"]
+
+
+async def test_a_first_attempt_made_by_the_caller_goes_on_from_its_failure() -> None:
+    """``failed=(error, start)``: the caller's own first attempt failed; the runner
+    counts it as attempt 1 (the policy sees it, elapsed from ``start``), pays the quota
+    for the retry and records it, as if it had made it."""
+    clock = FakeClock(START)
+    policy = Script(2.0)
+    quota = RetryQuota(capacity=20, retry_cost=5)
+    seen: list[object] = []
+
+    async def fn(x: object) -> str:
+        seen.append(x)
+        return "ok"
+
+    first = err()
+    clock.advance(3.0)  # the caller's attempt took 3 s
+    out = await aretry_call(
+        fn,
+        policy,
+        clock=clock.as_clock(),
+        budget=quota,
+        arg="req",
+        failed=(first, START),
+    )
+    assert out == ("ok", 2)
+    assert seen == ["req"]  # one attempt made by the runner: the second
+    assert policy.calls == [(1, "ServerError", 3.0, None)]
+    assert quota.available == 20  # paid 5 for the retry, refunded on its success
+
+    # A failure the policy will not retry is raised as it is.
+    bad = BadRequestError("no", provider="p", status_code=400)
+    with pytest.raises(BadRequestError) as info:
+        await aretry_call(fn, Script(), clock=clock.as_clock(), failed=(bad, START))
+    assert info.value is bad and seen == ["req"]

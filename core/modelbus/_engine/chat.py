@@ -122,12 +122,26 @@ async def _achain(e: Engine, call: Call) -> ChatResponse:
             return await _acached(e, call, provider, plan)
         if prepare_awaits(e, call.route):
             return e.done(call, await _asend(e, call, provider), "bypass", owned=True)
-        # _asend without a budget hold, written out: one coroutine fewer per call in
-        # flight (kept alive, and walked by every young collection, until it answers).
-        req = fitted(e, call.route, call.request, call.options.truncate)
-        resp, attempts = await _aretried(e, call, provider.achat, req)
-        resp = priced(e.catalog, call.route, req, resp, attempts)
-        return e.done(call, resp, "bypass", owned=True)
+        # _asend without a budget hold, written out, and its first attempt awaited here
+        # when no attempt limit applies: two coroutines fewer per call in flight (each
+        # kept alive, and walked by every young collection, until the answer comes).
+        route = call.route
+        req = fitted(e, route, call.request, call.options.truncate)
+        limits = e.limits(call)
+        if limits is not None and not limits.adds_nothing():
+            resp, attempts = await _aretried(e, call, provider.achat, req)
+        else:
+            start = e.clock.monotonic()
+            try:
+                resp = await provider.achat(req)
+            except Exception as exc:  # the runner goes on from this first failure
+                resp, attempts = await _aretried(e, call, provider.achat, req, (exc, start))
+            else:
+                attempts = 1
+                quota = e.retry_quota(route.provider)
+                if quota is not None:
+                    quota.succeeded(None)  # what the runner does on a first success
+        return e.done(call, priced(e.catalog, route, req, resp, attempts), "bypass", owned=True)
     except Exception as exc:
         nxt = e.fallback(call, exc)
         if nxt is None:
@@ -185,11 +199,16 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
 
 
 def _aretried(
-    e: Engine, call: Call, fn: Callable[..., Awaitable[ChatResponse]], arg: Any
+    e: Engine,
+    call: Call,
+    fn: Callable[..., Awaitable[ChatResponse]],
+    arg: Any,
+    failed: tuple[Exception, float] | None = None,
 ) -> Coroutine[Any, Any, tuple[ChatResponse, int]]:
     """``fn(arg)`` (``fn()`` for ``NO_ARG``) under the route's retry policy, quota and
-    attempt limits: the retry runner's coroutine itself (a plain function, so no frame
-    of its own stays alive while the call is in flight)."""
+    attempt limits, from the first attempt or after the caller's own ``failed`` one
+    (``aretry_call``): the retry runner's coroutine itself (a plain function, so no
+    frame of its own stays alive while the call is in flight)."""
     route = call.route
     return aretry_call(
         fn,
@@ -199,6 +218,7 @@ def _aretried(
         budget=e.retry_quota(route.provider),
         limits=e.limits(call),
         arg=arg,
+        failed=failed,
     )
 
 

@@ -284,11 +284,18 @@ async def aretry_call(
     budget: RetryQuota | None = None,
     limits: CallLimits | None = None,
     arg: Any = NO_ARG,
+    failed: tuple[Exception, float] | None = None,
 ) -> tuple[T, int]:
     """The async twin of :func:`retry_call` (sleeps with ``clock.asleep``); an attempt
     still running when its time under ``limits`` is up is cancelled and fails with
-    :class:`~modelbus.errors.APITimeoutError`."""
-    start = clock.monotonic()
+    :class:`~modelbus.errors.APITimeoutError`.
+
+    ``failed``: ``(error, start)`` when the caller made the first attempt itself (at
+    ``clock.monotonic()`` ``start``, with ``limits`` adding nothing) and it raised
+    ``error``; the runner takes it as its own first attempt and goes on from there. (The
+    engine's uncached calls await the provider directly, so that a call answered at once
+    keeps no runner alive while in flight; it then tells ``budget`` itself.)"""
+    start = clock.monotonic() if failed is None else failed[1]
     # The failures' records and the request's quota ticket are made at its first
     # failure: most requests succeed at once and need neither.
     attempts: list[Attempt] | None = None
@@ -298,6 +305,9 @@ async def aretry_call(
     while True:
         n += 1
         try:
+            if failed is not None:  # the caller's own first attempt
+                first, failed = failed[0], None
+                raise first
             if limits is None or limits.adds_nothing():
                 result = await (fn() if arg is NO_ARG else fn(arg))
             else:
