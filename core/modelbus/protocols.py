@@ -111,7 +111,14 @@ class SyncProvider(Protocol):
     ``stream_idle_timeout_s``), raising :class:`modelbus.errors.APITimeoutError` when
     one runs out. Read it when the request is sent (a stream's first ``next()``). The
     async pipeline also cancels an attempt or a silent stream itself; a sync call
-    cannot be interrupted from outside, so only the provider can keep these bounds."""
+    cannot be interrupted from outside, so only the provider can keep these bounds.
+
+    Optional, not part of the protocol: a class attribute ``fresh_responses = True``
+    promises that every ``chat``/``achat`` answer is a :class:`ChatResponse` built for
+    that call that the provider keeps no reference to (parsed anew from the body, say).
+    The core then writes ``provider``, ``model``, ``attempts``, ``cost_usd`` and
+    ``latency_s`` on it in place instead of copying it (one response fewer per call).
+    Without it (a provider that may hand out a response it keeps) the answer is copied."""
 
     name: str
 

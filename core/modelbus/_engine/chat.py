@@ -100,7 +100,7 @@ def _send(e: Engine, call: Call, provider: AdaptedProvider) -> ChatResponse:
         if hold is not None:
             hold.release(exc)
         raise
-    resp = priced(e.catalog, route, req, resp, attempts)
+    resp = priced(e.catalog, route, req, resp, attempts, provider.fresh)
     if hold is not None:
         hold.settle(resp.cost_usd)
     return resp
@@ -141,7 +141,8 @@ async def _achain(e: Engine, call: Call) -> ChatResponse:
                 quota = e.retry_quota(route.provider)
                 if quota is not None:
                     quota.succeeded(None)  # what the runner does on a first success
-        return e.done(call, priced(e.catalog, route, req, resp, attempts), "bypass", owned=True)
+        resp = priced(e.catalog, route, req, resp, attempts, provider.fresh)
+        return e.done(call, resp, "bypass", owned=True)
     except Exception as exc:
         nxt = e.fallback(call, exc)
         if nxt is None:
@@ -192,7 +193,7 @@ async def _asend(e: Engine, call: Call, provider: AdaptedProvider) -> ChatRespon
         if hold is not None:
             await hold.arelease(exc)
         raise
-    resp = priced(e.catalog, route, req, resp, attempts)
+    resp = priced(e.catalog, route, req, resp, attempts, provider.fresh)
     if hold is not None:
         await hold.asettle(resp.cost_usd)
     return resp

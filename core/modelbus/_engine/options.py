@@ -83,12 +83,16 @@ def call_options(
     return CallOptions(cache, cache_ttl_s, cache_tags, truncate, timeout)
 
 
-@attrs.frozen
+@attrs.define
 class Call:
     """One chat call as the engine runs it, whatever the mode (chat, achat, stream,
     astream): where it goes (``route``), what is sent (``request``), its ``options``, and
     when the caller made it (``t0``, ``time.perf_counter()`` seconds: latency counts from
-    here, across fallbacks)."""
+    here, across fallbacks).
+
+    Never changed once made (a fallback makes another, :meth:`to`), but not frozen: a
+    frozen class's ``__init__`` sets each field through ``object.__setattr__``, 0.6 µs
+    against 0.2 µs, and one Call is made per call."""
 
     route: Route
     request: ChatRequest

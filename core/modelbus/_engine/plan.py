@@ -117,11 +117,17 @@ def billed_tier(req: ChatRequest, resp: ChatResponse) -> str | None:
 
 
 def priced(
-    catalog: Catalog, route: Route, req: ChatRequest, resp: ChatResponse, attempts: int
+    catalog: Catalog,
+    route: Route,
+    req: ChatRequest,
+    resp: ChatResponse,
+    attempts: int,
+    fresh: bool = False,
 ) -> ChatResponse:
     """``resp`` as the provider gave it, completed: ``provider`` (the route's),
     ``model`` (the response's, else the request's), ``attempts`` and ``cost_usd`` (US
-    dollars at the billed tier's catalog price; ``None`` when unpriced)."""
+    dollars at the billed tier's catalog price; ``None`` when unpriced). ``fresh``:
+    completed in place rather than copied (``totals.with_price``)."""
     model = resp.model or req.model
     cost = catalog.cost(model, resp.usage, billed_tier(req, resp))
-    return with_price(resp, route.provider, model, attempts, cost)
+    return with_price(resp, route.provider, model, attempts, cost, fresh)

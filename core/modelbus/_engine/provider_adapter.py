@@ -94,13 +94,28 @@ class AdaptedProvider:
     ``cache_identity`` and ``default_model`` are read from ``inner`` when it has them.
 
     Methods the inner provider lacks on both sides raise :class:`PluginError` naming the
-    provider and the method (e.g. embeddings on a chat-only provider)."""
+    provider and the method (e.g. embeddings on a chat-only provider).
 
-    __slots__ = ("_inner", "achat", "aembed", "astream", "chat", "embed", "name", "stream")
+    ``fresh``: ``inner`` declares ``fresh_responses = True`` (every ``chat``/``achat``
+    answer is a response built for that call, kept by nobody else), so the engine
+    completes it in place (``totals.with_price``) instead of copying it."""
+
+    __slots__ = (
+        "_inner",
+        "achat",
+        "aembed",
+        "astream",
+        "chat",
+        "embed",
+        "fresh",
+        "name",
+        "stream",
+    )
 
     def __init__(self, inner: Any, name: str) -> None:
         self._inner = inner
         self.name = name
+        self.fresh: bool = getattr(inner, "fresh_responses", False) is True
         self.chat: Callable[[ChatRequest], ChatResponse] = self._pick_sync("chat", "achat")
         self.achat: Callable[[ChatRequest], Awaitable[ChatResponse]] = self._pick_async(
             "achat", "chat"

@@ -111,7 +111,8 @@ def _produce(
             for chunk in it:
                 acc.add(chunk)
                 yield chunk
-        resp = priced(e.catalog, route, req, acc.response(route.provider), attempts)
+        # the accumulator's response is this call's own: completed in place
+        resp = priced(e.catalog, route, req, acc.response(route.provider), attempts, True)
     finally:  # finished, failed or abandoned: settle to what is known
         if hold is not None:
             hold.settle(_spent(e, route, req, acc, resp))
@@ -194,7 +195,8 @@ async def _aproduce(
             async for chunk in idle_bounded(it, limits):
                 acc.add(chunk)
                 yield chunk
-        resp = priced(e.catalog, route, req, acc.response(route.provider), attempts)
+        # the accumulator's response is this call's own: completed in place
+        resp = priced(e.catalog, route, req, acc.response(route.provider), attempts, True)
     finally:
         if hold is not None:
             await hold.asettle(_spent(e, route, req, acc, resp))

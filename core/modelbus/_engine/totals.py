@@ -106,16 +106,32 @@ _EXTRA = _INDEX["extra"]
 
 
 def with_price(
-    resp: ChatResponse, provider: str, model: str, attempts: int, cost_usd: float | None
+    resp: ChatResponse,
+    provider: str,
+    model: str,
+    attempts: int,
+    cost_usd: float | None,
+    fresh: bool = False,
 ) -> ChatResponse:
     """``attrs.evolve(resp, provider=..., model=..., attempts=..., cost_usd=...)`` at a
     third of the cost for ChatResponse itself (whose fields take no validators or
     converters: its constructor is the generated positional one); subclasses use
-    evolve. Runs once per provider call."""
+    evolve. Runs once per provider call.
+
+    ``fresh``: ``resp`` was built for this call and nobody else holds it (a provider
+    declaring ``fresh_responses``, a stream's accumulator), so the four fields are
+    written on it in place, as :func:`set_latency` does: no second response per call."""
     if type(resp) is not ChatResponse:
         return attrs.evolve(
             resp, provider=provider, model=model, attempts=attempts, cost_usd=cost_usd
         )
+    if fresh:
+        _set = object.__setattr__  # what the frozen class's own __init__ does
+        _set(resp, "provider", provider)
+        _set(resp, "model", model)
+        _set(resp, "attempts", attempts)
+        _set(resp, "cost_usd", cost_usd)
+        return resp
     values = list(_response_values(resp))
     values[_PROVIDER] = provider
     values[_MODEL] = model

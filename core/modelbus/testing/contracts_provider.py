@@ -213,6 +213,16 @@ class ProviderContract(FaultPaths):
         _check_chunks(list(adapted.stream(request_)))
 
     @pytest.mark.asyncio
+    async def test_fresh_responses(self, adapted: AdaptedProvider, request_: ChatRequest) -> None:
+        """``fresh_responses = True`` (the core completes answers in place): every answer
+        a new object, on both sides (``SyncProvider``'s docstring)."""
+        if not adapted.fresh:
+            pytest.skip("the provider does not declare fresh_responses")
+        answers = [adapted.chat(request_), adapted.chat(request_)]
+        answers += [await adapted.achat(request_), await adapted.achat(request_)]
+        assert len({id(r) for r in answers}) == len(answers)
+
+    @pytest.mark.asyncio
     async def test_astream(self, adapted: AdaptedProvider, request_: ChatRequest) -> None:
         stream: AsyncIterator[ChatChunk] = adapted.astream(request_)
         _check_chunks([c async for c in stream])

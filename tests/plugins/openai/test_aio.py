@@ -153,6 +153,51 @@ def test_sessions_are_per_loop_and_closed(srv: WireServer) -> None:
     p.close()
 
 
+def test_loops_running_at_once_in_threads_each_use_their_own_session(srv: WireServer) -> None:
+    """The poster of the last loop is taken without asking asyncio for the running loop
+    only when that loop runs in the calling thread: two loops in two threads, calling
+    in turns, never share one (a session is bound to its loop)."""
+    import threading
+
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+    seen: dict[int, set[int]] = {}
+    turn = threading.Barrier(2, timeout=30)
+
+    async def calls(me: int) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(5):
+            turn.wait()  # both threads call between the same two barriers
+            assert (await p.achat(REQ)).content == "YES"
+            poster = p._async_poster()
+            assert poster is not None and poster is p._aio[loop]
+            assert poster.session._loop is loop
+            seen.setdefault(me, set()).add(id(poster))
+
+    threads = [threading.Thread(target=asyncio.run, args=(calls(i),)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen[0]) == len(seen[1]) == 1 and seen[0] != seen[1]
+    p.close()
+
+
+def test_a_call_after_aclose_opens_a_new_session(srv: WireServer) -> None:
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+
+    async def go() -> None:
+        await p.achat(REQ)
+        first = p._async_poster()
+        await p.aclose()
+        assert first is not None and first.session.closed
+        assert (await p.achat(REQ)).content == "YES"
+        again = p._async_poster()
+        assert again is not None and again is not first and not again.session.closed
+        await p.aclose()
+
+    asyncio.run(go())
+
+
 def test_refused_connection(srv: WireServer) -> None:
     import socket
 

@@ -24,6 +24,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import attrs
+import orjson
 
 from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
 
@@ -39,12 +40,15 @@ __all__ = [
     "dumps_body",
     "poster_for",
     "status_error",
+    "transport_errors",
 ]
 
 
-@attrs.frozen
+@attrs.define
 class AioReply:
-    """A read response: what ``OpenAICompatibleProvider._decode`` reads."""
+    """A read response: what ``OpenAICompatibleProvider._decode`` reads. Not frozen
+    (nothing changes it): a frozen class's ``__init__`` costs three times as much, on
+    every request."""
 
     status_code: int
     headers: Mapping[str, str]
@@ -144,6 +148,8 @@ class AioPoster:
     # ``headers`` as the multidict aiohttp would otherwise build from the dict on every
     # request, for a poster whose headers are not its session's (``on_session``).
     _wire_headers: Any = attrs.field(default=None, init=False, repr=False)
+    # path -> URL: the same few paths on every request, joined once.
+    _urls: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)
 
     def wire_headers(self) -> Any:
         """``headers`` as a ``multidict.CIMultiDict`` (built once, in order); ``None``
@@ -192,9 +198,9 @@ class AioPoster:
         it is in flight: at concurrency 100 every object alive during the wait is walked
         by the young collections and promoted, and a full collection then walks it
         again (``benchmarks``, row ``async``)."""
-        import aiohttp
-
-        url = path if "://" in path else self.base_url + path.lstrip("/")
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = path if "://" in path else self.base_url + path.lstrip("/")
         provider = self.provider
         try:
             async with self.session.post(
@@ -206,11 +212,12 @@ class AioPoster:
                 timeout=self.session.timeout if timeout is None else client_timeout(timeout),
             ) as r:
                 status, headers = r.status, r.headers
-                if headers.get("Content-Length") is not None:
+                declared = headers.get("Content-Length")
+                if declared is not None:
                     # Declared and under the cap: aiohttp reads exactly that many bytes,
                     # in one call rather than a loop over pieces (decoded, so a compressed
                     # body is checked again once read).
-                    check_declared(provider, max_bytes, status, headers)
+                    check_declared(provider, max_bytes, status, headers, declared)
                     content = await r.read()
                     check_read(provider, len(content), max_bytes, ends_at, status, headers)
                 else:
@@ -218,7 +225,7 @@ class AioPoster:
                     async for piece in r.content.iter_any():
                         reader.add(piece, status, headers)
                     content = reader.content()
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except transport_errors() as exc:  # (evaluated only when something is raised)
             raise aiohttp_error(exc, provider) from exc
         if not 200 <= status < 300:
             raise status_error(provider, status, headers, content)
@@ -244,7 +251,30 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 
 def dumps_body(body: Mapping[str, Any]) -> bytes:
     """``body`` as the SDK serializes it (``openai._utils._json.openapi_dumps``: the
-    arguments of httpx's JSON bodies, UTF-8 bytes)."""
+    arguments of httpx's JSON bodies, UTF-8 bytes), written by ``orjson``: a tenth of
+    the standard encoder's CPU on a chat body (0.3 against 4 µs), on every call.
+
+    orjson writes the same bytes as the SDK's encoder (compact separators, UTF-8, the
+    same escapes, keys in order) but for a float's exponent (``1e-5`` where Python
+    writes ``1e-05``: the same JSON number). What it cannot write the same way goes to
+    the standard encoder, so the result or the error is the SDK's: a body it refuses
+    (ints past 64 bits, non-str keys, unknown types, lone surrogates: ``TypeError``) and
+    a body with a ``null`` in it, since orjson writes NaN and infinities as ``null``
+    where the SDK raises ``ValueError`` (a body with a real ``null``, such as a
+    tool-calling message's ``content``, costs the standard encoder's time).
+
+    The bytes handed back are a copy (0.2 µs): orjson writes into a 1 KiB buffer that it
+    then shrinks in place (``realloc``), and a thousand such blocks kept alive while
+    their requests are in flight left the heap slower for every allocation: the
+    client's CPU per request at concurrency 1,000 was about 5 % higher than with the
+    copy (``benchmarks``, row ``async``; interleaved runs, 2026-12-04)."""
+    try:
+        data = orjson.dumps(body)
+    except TypeError:  # orjson.JSONEncodeError is one
+        pass
+    else:
+        if b"null" not in data:
+            return memoryview(data).tobytes()
     return _ENCODER.encode(body).encode()
 
 
@@ -267,6 +297,20 @@ def client_timeout(timeout: Any) -> Any:
         _CLIENT_TIMEOUTS.clear()
     _CLIENT_TIMEOUTS[id(timeout)] = (timeout, converted)  # the reference keeps the id
     return converted
+
+
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """What aiohttp raises while sending or reading (``TimeoutError``,
+    ``aiohttp.ClientError``, ``OSError``), imported once rather than on every request."""
+    global _TRANSPORT_ERRORS
+    if not _TRANSPORT_ERRORS:
+        import aiohttp
+
+        _TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError, OSError)
+    return _TRANSPORT_ERRORS
 
 
 def aiohttp_error(exc: BaseException, provider: str) -> ProviderError:

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._aio import aiohttp_error, client_timeout, status_error
+from ._aio import aiohttp_error, client_timeout, status_error, transport_errors
 
 if TYPE_CHECKING:
     from ._aio import AioPoster
@@ -36,15 +36,13 @@ class AioStream:
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives; raises APITimeoutError / APIConnectionError."""
-        import aiohttp
-
         it = self._r.content.iter_any()
         while True:
             try:
                 piece = await it.__anext__()
             except StopAsyncIteration:
                 return
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except transport_errors() as exc:
                 raise aiohttp_error(exc, self.provider) from exc
             yield piece
 
@@ -60,20 +58,18 @@ class AioStream:
 
 async def open_stream(poster: AioPoster, url: str, data: bytes, timeout: Any) -> AioStream:
     """``POST`` ``data`` to ``url`` on ``poster``'s session; see the module docstring."""
-    import aiohttp
-
     kw: dict[str, Any] = {} if timeout is None else {"timeout": client_timeout(timeout)}
     try:
         r = await poster.session.post(
             url, data=data, headers=poster.wire_headers(), allow_redirects=False, **kw
         )
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+    except transport_errors() as exc:
         raise aiohttp_error(exc, poster.provider) from exc
     if 200 <= r.status < 300:
         return AioStream(r, poster.provider)
     try:
         content = await r.read()
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+    except transport_errors() as exc:
         raise aiohttp_error(exc, poster.provider) from exc
     finally:
         r.release()

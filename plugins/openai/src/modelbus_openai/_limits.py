@@ -120,9 +120,17 @@ def _timed_out(provider: str) -> APITimeoutError:
     )
 
 
-def check_declared(provider: str, cap: int, status: int, headers: Mapping[str, str]) -> None:
-    """Refuse at once a body whose ``Content-Length`` is over ``cap`` bytes."""
-    declared = headers.get("content-length") or headers.get("Content-Length")
+def check_declared(
+    provider: str,
+    cap: int,
+    status: int,
+    headers: Mapping[str, str],
+    declared: str | None = None,
+) -> None:
+    """Refuse at once a body whose ``Content-Length`` is over ``cap`` bytes
+    (``declared``: the header's value when the caller has read it already)."""
+    if declared is None:
+        declared = headers.get("content-length") or headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise too_large(provider, "the response", cap, status, headers)
 

@@ -113,6 +113,10 @@ class OpenAICompatibleProvider:
     chat_path = "/chat/completions"
     embeddings_path = "/embeddings"
     models_path = "/models"
+    #: Every ``chat``/``achat`` answer is parsed anew from its body and kept by nobody
+    #: here: the core completes it in place (``modelbus.plugin`` documents the promise).
+    #: A subclass that hands out a response it keeps must set this to ``False``.
+    fresh_responses = True
 
     def __init__(
         self,
@@ -181,6 +185,8 @@ class OpenAICompatibleProvider:
         self._async: dict[asyncio.AbstractEventLoop, Any] = {}
         # The aiohttp fast path of each loop (None: this client keeps the SDK path).
         self._aio: dict[asyncio.AbstractEventLoop, AioPoster | None] = {}
+        # The last loop asked for and its poster: see _async_poster.
+        self._aio_last: tuple[Any, AioPoster | None] | None = None
 
     # --- SDK clients -----------------------------------------------------------------
     @property
@@ -308,11 +314,21 @@ class OpenAICompatibleProvider:
         transport is httpx or the SDK client needs its own path (see ``_aio``)."""
         if self.async_transport != "aiohttp":
             return None
+        # The running loop is the last one when that loop runs in this thread (asyncio
+        # runs one loop per thread at a time): ``asyncio.get_running_loop`` costs a
+        # getpid() system call per call on Python 3.11, a check of its own on every
+        # request. Loops without ``_thread_id`` (not asyncio's) take the lookup.
+        last = self._aio_last
+        if last is not None and getattr(last[0], "_thread_id", None) == threading.get_ident():
+            return last[1]
         loop = asyncio.get_running_loop()
         try:
-            return self._aio[loop]
+            poster = self._aio[loop]
         except KeyError:
             pass
+        else:
+            self._aio_last = (loop, poster)
+            return poster
         if self.direct:
             poster: AioPoster | None = aio_poster(
                 self.base_url, self._headers(True), self._timeout, self.name
@@ -328,6 +344,7 @@ class OpenAICompatibleProvider:
             for old in [lp for lp in self._aio if lp.is_closed()]:
                 del self._aio[old]
             self._aio[loop] = poster
+        self._aio_last = (loop, poster)
         return poster
 
     # --- model names -------------------------------------------------------------------
@@ -604,6 +621,7 @@ class OpenAICompatibleProvider:
             self._async.clear()
             clients += [(lp, p) for lp, p in self._aio.items() if p is not None]
             self._aio.clear()
+            self._aio_last = None
         if sync is not None:
             sync.close()
         if direct is not None:
@@ -617,6 +635,7 @@ class OpenAICompatibleProvider:
         with self._lock:
             mine = self._async.pop(loop, None)
             poster = self._aio.pop(loop, None)
+            self._aio_last = None
         if poster is not None:
             await poster.close()
         if mine is not None:

@@ -70,6 +70,9 @@ class MessagesProvider:
         json_object=False,
         params={"temperature", "top_p", "max_tokens", "max_completion_tokens", "stop"},
     )
+    # Every answer is built anew from its body and kept by nobody here: the core may
+    # complete it in place (provider, cost, latency) rather than copy it.
+    fresh_responses = True
 
     def __init__(self, settings: MessagesSettings) -> None:
         self.settings = settings
