@@ -96,7 +96,7 @@ class AdaptedProvider:
     Methods the inner provider lacks on both sides raise :class:`PluginError` naming the
     provider and the method (e.g. embeddings on a chat-only provider).
 
-    ``fresh``: ``inner`` declares ``fresh_responses = True`` (every ``chat``/``achat``
+    ``fresh``: ``inner``'s class declares ``fresh_responses = True`` (every ``chat``/``achat``
     answer is a response built for that call, kept by nobody else), so the engine
     completes it in place (``totals.with_price``) instead of copying it."""
 
@@ -115,7 +115,9 @@ class AdaptedProvider:
     def __init__(self, inner: Any, name: str) -> None:
         self._inner = inner
         self.name = name
-        self.fresh: bool = getattr(inner, "fresh_responses", False) is True
+        # Read on the class, as declared: a provider forwarding unknown attributes to a
+        # backend it builds on first use (modelbus-local's auto) must not build it here.
+        self.fresh: bool = getattr(type(inner), "fresh_responses", False) is True
         self.chat: Callable[[ChatRequest], ChatResponse] = self._pick_sync("chat", "achat")
         self.achat: Callable[[ChatRequest], Awaitable[ChatResponse]] = self._pick_async(
             "achat", "chat"
