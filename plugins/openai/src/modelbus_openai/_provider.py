@@ -114,7 +114,7 @@ class OpenAICompatibleProvider:
     embeddings_path = "/embeddings"
     models_path = "/models"
     #: Every ``chat``/``achat`` answer is parsed anew from its body and kept by nobody
-    #: here: the core completes it in place (``modelbus.plugin`` documents the promise).
+    #: here: the core completes it in place (the promise: ``modelbus.plugin.SyncProvider``).
     #: A subclass that hands out a response it keeps must set this to ``False``.
     fresh_responses = True
 
