@@ -9,9 +9,11 @@ the next fallback model (``_fallback``).
 
 Token estimation happens after the lookup: a hit sends nothing, so it needs no count,
 and that keeps a memory-cache hit in the microseconds. The two drivers mirror each other
-line for line (but for the async one's uncached call without a budget, written out so
-that fewer of its objects stay alive while it is in flight: ``benchmarks``, row
-``async``); every decision they take is a call into ``plan`` or the engine.
+line for line (but for the async one's uncached call on a route where nothing runs
+before the first attempt, ``Engine.plain``: written out so that fewer of its objects
+stay alive while it is in flight, with what the route needs looked up once per route:
+``benchmarks``, row ``async``); every decision they take is a call into ``plan`` or the
+engine.
 """
 
 from __future__ import annotations
@@ -116,32 +118,29 @@ def achat(e: Engine, call: Call) -> Awaitable[ChatResponse]:
 
 async def _achain(e: Engine, call: Call) -> ChatResponse:
     try:
-        provider = e.provider(call.route.provider)
         plan = e.plan(call.options)
         if plan.cached:
-            return await _acached(e, call, provider, plan)
-        if prepare_awaits(e, call.route):
+            return await _acached(e, call, e.provider(call.route.provider), plan)
+        plain = e.plain(call)
+        if plain is None:
+            provider = e.provider(call.route.provider)
             return e.done(call, await _asend(e, call, provider), "bypass", owned=True)
-        # _asend without a budget hold, written out, and its first attempt awaited here
-        # when no attempt limit applies: two coroutines fewer per call in flight (each
-        # kept alive, and walked by every young collection, until the answer comes).
+        # _asend where nothing runs before the first attempt (``per_route.plain_route``),
+        # written out, the first attempt awaited here: two coroutines fewer per call in
+        # flight (each kept alive, and walked by every young collection, until the answer
+        # comes), and what the route needs looked up once per route, not per call.
         route = call.route
         req = fitted(e, route, call.request, call.options.truncate)
-        limits = e.limits(call)
-        if limits is not None and not limits.adds_nothing():
-            resp, attempts = await _aretried(e, call, provider.achat, req)
+        start = e.clock.monotonic()
+        try:
+            resp = await plain.achat(req)
+        except Exception as exc:  # the runner goes on from this first failure
+            resp, attempts = await _aretried(e, call, plain.achat, req, (exc, start))
         else:
-            start = e.clock.monotonic()
-            try:
-                resp = await provider.achat(req)
-            except Exception as exc:  # the runner goes on from this first failure
-                resp, attempts = await _aretried(e, call, provider.achat, req, (exc, start))
-            else:
-                attempts = 1
-                quota = e.retry_quota(route.provider)
-                if quota is not None:
-                    quota.succeeded(None)  # what the runner does on a first success
-        resp = priced(e.catalog, route, req, resp, attempts, provider.fresh)
+            attempts = 1
+            if plain.quota is not None:
+                plain.quota.succeeded(None)  # what the runner does on a first success
+        resp = priced(e.catalog, route, req, resp, attempts, plain.fresh)
         return e.done(call, resp, "bypass", owned=True)
     except Exception as exc:
         nxt = e.fallback(call, exc)

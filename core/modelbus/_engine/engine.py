@@ -24,11 +24,12 @@ from .._wire.types import ChatResponse
 from .fallback import next_route
 from .fanout import AsyncFlights, Flights
 from .options import DEFAULT_OPTIONS
-from .per_route import RouteMemo, call_limits, retry_callback
+from .per_route import PlainRoute, RouteMemo, call_limits, plain_route, retry_callback
 from .plan import CachePlan, Outcome, plan_cache
 from .policies import policy_for
 from .prepare import resolve_truncate
 from .singleflight import AsyncSingleFlight, SingleFlight
+from .timeouts import current_limits
 from .totals import Totals, UsageTotals, set_latency, with_latency
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ _DECODED: dict[bytes, ChatResponse] = {}
 _DECODED_MAX = 256
 _DECODED_MAX_BYTES = 16 * 1024
 _SCALARS = (str, int, float, bool, type(None))
+_UNKNOWN: Any = object()  # a route not yet looked at (None: looked at, not plain)
 
 
 class Engine:
@@ -105,6 +107,7 @@ class Engine:
         self._quotas: dict[str, RetryQuota] = {}
         self._route_limits: RouteMemo[CallLimits] = RouteMemo()
         self._route_retry: RouteMemo[Callable[[Any, int], None]] = RouteMemo()
+        self._route_plain: RouteMemo[PlainRoute | None] = RouteMemo()
         self.counters: dict[str, TokenCounter] | None = None  # started on first count
         # What a pipeline step keeps per engine (``_limits.budgets``' state), by the
         # step's name: a plain dict, since a WeakKeyDictionary keyed by the engine makes a
@@ -364,11 +367,28 @@ class Engine:
     def limits(self, call: Call) -> CallLimits:
         """The time limits of ``call`` (``per_route.call_limits``): built once per route
         for the calls without a timeout of their own."""
-        o, route = call.options, call.route
+        o = call.options
         if o.timeout_s is not None:
-            return call_limits(self, route, o.timeout_s)
+            return call_limits(self, call.route, o.timeout_s)
+        return self.limits_of(call.route)
+
+    def limits_of(self, route: Route) -> CallLimits:
+        """The time limits of a call on ``route`` without a timeout of its own."""
         known = self._route_limits.get(route)
         return known or self._route_limits.put(route, call_limits(self, route, None))
+
+    def plain(self, call: Call) -> PlainRoute | None:
+        """What the async driver needs to send ``call`` at once (``per_route.PlainRoute``,
+        worked out once per route), or ``None`` when something runs before its first
+        attempt: a budget, a rate limit, time limits (the call's ``timeout`` too), or an
+        outer attempt's limits in context (a call made inside a provider call)."""
+        if call.options.timeout_s is not None or current_limits() is not None:
+            return None
+        route = call.route
+        known = self._route_plain.get(route, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = self._route_plain.put(route, plain_route(self, route))
+        return known  # type: ignore[no-any-return]
 
     def fallback(self, call: Call, error: BaseException, scope: Any = None) -> Call | None:
         """The call to make after ``error``, on the next fallback model, or ``None``

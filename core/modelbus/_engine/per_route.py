@@ -1,5 +1,7 @@
-"""What the engine builds once per route rather than once per call: a call's time limits
-and its retry callback (``Engine.limits``, ``Engine.on_retry``).
+"""What the engine builds once per route rather than once per call: a call's time limits,
+its retry callback and, for routes where nothing runs before the first attempt, what the
+async driver's plain call needs (``Engine.limits``, ``Engine.on_retry``,
+``Engine.plain``).
 
 Routes are kept by the client's route table, so a route's identity stands for it; a
 :class:`RouteMemo` holds each value beside its route, so an id reused after a route is
@@ -14,12 +16,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .timeouts import CallLimits
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from .._retry.runner import RetryQuota
     from .._routing.resolve import Route
+    from .._wire.types import ChatRequest, ChatResponse
     from .engine import Engine
+    from .provider_adapter import AdaptedProvider
 
 T = TypeVar("T")
 
-__all__ = ["RouteMemo", "call_limits", "retry_callback"]
+__all__ = ["PlainRoute", "RouteMemo", "call_limits", "plain_route", "retry_callback"]
 
 
 class RouteMemo(Generic[T]):
@@ -32,9 +39,9 @@ class RouteMemo(Generic[T]):
         self._items: dict[int, tuple[Route, T]] = {}
         self._size = size
 
-    def get(self, route: Route) -> T | None:
+    def get(self, route: Route, default: Any = None) -> T | Any:
         known = self._items.get(id(route))
-        return known[1] if known is not None and known[0] is route else None
+        return known[1] if known is not None and known[0] is route else default
 
     def put(self, route: Route, value: T) -> T:
         if len(self._items) >= self._size:
@@ -53,6 +60,33 @@ def call_limits(e: Engine, route: Route, timeout_s: float | None) -> CallLimits:
         e.config.modelbus.stream_idle_timeout_s,
         route.provider,
     )
+
+
+class PlainRoute:
+    """What an uncached async call on a route needs when nothing has to run before its
+    first attempt (``_engine.chat``): the route's provider (its ``achat`` and whether
+    its answers are fresh, ``fresh_responses``) and its retry quota. Worked out once per
+    route by :func:`plain_route`, from the decisions every call takes."""
+
+    __slots__ = ("achat", "fresh", "quota")
+
+    def __init__(self, provider: AdaptedProvider, quota: RetryQuota | None) -> None:
+        self.achat: Callable[[ChatRequest], Awaitable[ChatResponse]] = provider.achat
+        self.fresh = provider.fresh
+        self.quota = quota
+
+
+def plain_route(e: Engine, route: Route) -> PlainRoute | None:
+    """The :class:`PlainRoute` of ``route``, or ``None`` when something may run before a
+    call's first attempt there: a budget or a rate limit to await
+    (``prepare.prepare_awaits``), or time limits for the retry runner to set (the
+    model's ``timeout_s``, the retry policy's ``deadline_s``, a stream idle timeout other
+    than the default: ``CallLimits.unbounded``). Builds the provider (first use)."""
+    from .prepare import prepare_awaits
+
+    if prepare_awaits(e, route) or not e.limits_of(route).unbounded():
+        return None
+    return PlainRoute(e.provider(route.provider), e.retry_quota(route.provider))
 
 
 def retry_callback(e: Engine, route: Route, scope: Any) -> Callable[[Any, int], None]:

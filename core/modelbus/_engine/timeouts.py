@@ -185,15 +185,19 @@ class CallLimits:
         return t if left is None else min(t, left)
 
     def adds_nothing(self) -> bool:
-        """Whether an attempt runs exactly as it would without these limits: no time
-        bound, the default stream idle timeout (what :func:`attempt_limits` gives
-        outside an attempt) and no outer attempt's limits in context to shadow. The
-        retry runner then sets nothing: most calls, at no cost per call."""
+        """Whether an attempt runs exactly as it would without these limits:
+        :meth:`unbounded`, and no outer attempt's limits in context to shadow. The retry
+        runner then sets nothing: most calls, at no cost per call."""
+        return self.unbounded() and _CURRENT.get() is None
+
+    def unbounded(self) -> bool:
+        """No time bound and the default stream idle timeout (what
+        :func:`attempt_limits` gives outside an attempt): the part of
+        :meth:`adds_nothing` that does not change from call to call."""
         return (
             self.timeout_s is None
             and self.deadline_s is None
             and self.stream_idle_timeout_s == DEFAULT_STREAM_IDLE_TIMEOUT_S
-            and _CURRENT.get() is None
         )
 
     def _limits(self, budget: float | None) -> AttemptLimits:
