@@ -4,7 +4,7 @@ scalars (OpenAI's ``system_fingerprint``, ``service_tier``) is, a nested value i
 from __future__ import annotations
 
 from modelbus import ChatResponse, Message
-from modelbus._engine import engine as pipeline
+from modelbus._caching import decoded as pipeline
 from modelbus.testing import FakeProvider, make_client
 
 

@@ -16,11 +16,11 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._caching.decoded import decode_value
 from .._caching.key import cache_key
 from .._logging import calls_logged, redact
 from .._retry.runner import Clock, RetryQuota
-from .._wire.converter import dumps_response, loads_response
-from .._wire.types import ChatResponse
+from .._wire.converter import dumps_response
 from .fallback import next_route
 from .fanout import AsyncFlights, Flights
 from .options import DEFAULT_OPTIONS
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .._config.config import Config
     from .._plugins.registry import Registry
     from .._routing.resolve import Route
+    from .._wire.types import ChatResponse
     from ..protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
     from .observe import Observers
     from .options import Call, CallOptions
@@ -48,17 +49,6 @@ T = TypeVar("T")
 __all__ = ["Engine", "UsageTotals"]
 
 
-# Decoded cache values by their bytes: building the objects of a response is a third of
-# a memory-cache hit, and a hot key returns the very same bytes again. Keyed by content,
-# so a changed value is a new entry; only responses whose every part is immutable are
-# kept (``extra`` of str/number/bool/None values only, as OpenAI's ``system_fingerprint``
-# and ``service_tier``; no ``logprobs``): they are never handed out as they are, since
-# ``Engine.done`` copies each (with its latency and a fresh ``extra`` dict). Bounded: at
-# most 256 values of at most 16 KiB.
-_DECODED: dict[bytes, ChatResponse] = {}
-_DECODED_MAX = 256
-_DECODED_MAX_BYTES = 16 * 1024
-_SCALARS = (str, int, float, bool, type(None))
 _UNKNOWN: Any = object()  # a route not yet looked at (None: looked at, not plain)
 
 
@@ -207,27 +197,14 @@ class Engine:
         that cannot be read is logged, deleted and treated as a miss."""
         if data is None:
             return None
-        if type(data) is bytes:
-            known = _DECODED.get(data)
-            if known is not None:
-                return known
         try:
-            resp = loads_response(data, cached=True)
+            return decode_value(data)
         except Exception as exc:
             self.log_warning("cache_value_undecodable", key=key, error=str(exc))
             cache = self.cache
             if cache is not None:
                 self.guard(lambda: cache.delete(key), "cache_delete_failed")
             return None
-        if (
-            resp.logprobs is None
-            and len(data) <= _DECODED_MAX_BYTES
-            and all(type(v) in _SCALARS for v in resp.extra.values())
-        ):
-            if len(_DECODED) >= _DECODED_MAX:
-                _DECODED.clear()  # atomic, unlike evicting one by one across threads
-            _DECODED[data] = resp
-        return resp
 
     def lookup(self, key: str) -> ChatResponse | None:
         """The cached answer for ``key``, or ``None`` (a failing cache is a miss)."""

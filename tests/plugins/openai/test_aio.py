@@ -138,7 +138,7 @@ def test_sessions_are_per_loop_and_closed(srv: WireServer) -> None:
         assert poster is not None
         posters.append(poster)
 
-    asyncio.run(call())  # left open: the next loop's first call drops it
+    asyncio.run(call())  # closed as asyncio.run shuts the loop down; dropped next call
     asyncio.run(call())
     assert posters[0] is not posters[1]
     assert len(p._aio) == 1
@@ -151,6 +151,48 @@ def test_sessions_are_per_loop_and_closed(srv: WireServer) -> None:
     assert posters[-1].session.closed
     assert p._aio == {}
     p.close()
+
+
+def test_a_session_left_open_is_closed_as_asyncio_run_shuts_its_loop_down(
+    srv: WireServer,
+) -> None:
+    """``asyncio.run(client.achat(...))`` and ``client.close()`` afterwards: the session
+    is closed by the loop's shutdown (``shutdown_asyncgens``), while the loop can still
+    run it, and not left to aiohttp's "Unclosed client session" at garbage collection."""
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+    posters: list[AioPoster] = []
+
+    async def call() -> None:
+        await p.achat(REQ)
+        poster = p._aio[asyncio.get_running_loop()]
+        assert poster is not None and not poster.session.closed
+        posters.append(poster)
+
+    asyncio.run(call())
+    assert posters[0].session.closed
+    asyncio.run(call())  # the next loop gets a session of its own
+    assert posters[1] is not posters[0] and posters[1].session.closed
+    p.close()
+
+
+def test_a_sync_close_inside_the_loop_closes_its_session_on_the_next_await(
+    srv: WireServer,
+) -> None:
+    """``close()`` from sync code in a coroutine (``with client:``) cannot await the
+    aiohttp session's close: it runs as a task of the loop, at the caller's next await."""
+    p = OpenAICompatibleProvider(name="x", base_url=srv.base_url)
+
+    async def main() -> AioPoster:
+        await p.achat(REQ)
+        poster = p._aio[asyncio.get_running_loop()]
+        assert poster is not None
+        p.close()
+        assert p._aio == {}
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return poster
+
+    assert asyncio.run(main()).session.closed
 
 
 def test_loops_running_at_once_in_threads_each_use_their_own_session(srv: WireServer) -> None:

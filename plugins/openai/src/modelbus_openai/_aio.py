@@ -19,8 +19,9 @@ per request, sharing the loop's session.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any
 
 import attrs
@@ -37,6 +38,7 @@ __all__ = [
     "aio_poster",
     "aiohttp_error",
     "client_timeout",
+    "close_at_loop_shutdown",
     "dumps_body",
     "poster_for",
     "status_error",
@@ -129,9 +131,36 @@ def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: s
             sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
         ),
     )
-    return AioPoster(
+    poster = AioPoster(
         session=session, base_url=base, headers=headers, provider=provider, on_session=True
     )
+    close_at_loop_shutdown(poster)
+    return poster
+
+
+async def _closer(poster: AioPoster) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await poster.close()
+
+
+def close_at_loop_shutdown(poster: AioPoster) -> None:
+    """Have the running loop close ``poster``'s session when it shuts down, while it can
+    still run a coroutine: ``asyncio.run`` (and ``asyncio.Runner``) call
+    ``loop.shutdown_asyncgens()`` before closing the loop, which closes every async
+    generator the loop saw start. One is started here, to its ``yield``, and closes the
+    session in its ``finally``. Without it, a client used under ``asyncio.run`` and
+    closed afterwards (``asyncio.run(client.achat(...))``, then ``client.close()``)
+    leaves the session of a closed loop open, its sockets until garbage collection, and
+    aiohttp prints "Unclosed client session". Closing the poster first is harmless: a
+    closed session closes again as a no-op."""
+    agen = _closer(poster)
+    # One step by hand (this is sync code inside the loop): it runs to the yield.
+    with contextlib.suppress(StopIteration):
+        agen.__anext__().send(None)
+    # The loop keeps its async generators in a WeakSet: the poster holds this one.
+    poster._closer = agen
 
 
 @attrs.define
@@ -150,6 +179,8 @@ class AioPoster:
     _wire_headers: Any = attrs.field(default=None, init=False, repr=False)
     # path -> URL: the same few paths on every request, joined once.
     _urls: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)
+    # The async generator that closes the session at loop shutdown (close_at_loop_shutdown).
+    _closer: Any = attrs.field(default=None, init=False, repr=False)
 
     def wire_headers(self) -> Any:
         """``headers`` as a ``multidict.CIMultiDict`` (built once, in order); ``None``

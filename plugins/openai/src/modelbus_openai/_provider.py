@@ -643,6 +643,9 @@ class OpenAICompatibleProvider:
         self.close()
 
 
+_CLOSING: set[asyncio.Task[Any]] = set()
+
+
 def _close_on_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
     if loop.is_closed():
         return
@@ -657,6 +660,13 @@ def _close_on_loop(loop: asyncio.AbstractEventLoop, client: Any) -> None:
                 fut.result(timeout=5)
             except Exception:  # closing is best effort; the loop's owner may be gone
                 fut.cancel()
+        else:
+            # close() from sync code inside the loop (``with client:`` in a coroutine):
+            # nothing can be awaited here, so the close is a task of the loop, run as
+            # soon as the caller next awaits (aiohttp closes a session only by awaiting).
+            task = loop.create_task(client.close())
+            _CLOSING.add(task)  # the loop keeps only a weak reference to its tasks
+            task.add_done_callback(_CLOSING.discard)
         return
     if running is None:
         loop.run_until_complete(client.close())
