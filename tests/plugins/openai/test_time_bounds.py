@@ -7,7 +7,9 @@ sockets with short limits (0.3-1 s); each stays under about 2 s.
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -89,6 +91,84 @@ async def call_with(
     async for _ in a:
         pass
     return a.response
+
+
+@pytest.fixture
+def trickling_url() -> Iterator[str]:
+    """The base URL of a server that answers every request with a declared chat
+    completion body sent one byte every 50 ms (about 10 s in all): no single read waits
+    long, the whole answer takes far longer than the provider's ``timeout_s``."""
+    body = json.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "x" * 100},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    ).encode()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head = (
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\n\r\n"
+            )
+            try:
+                conn.sendall(head.encode())
+                for i in range(len(body)):
+                    if stop.wait(0.05):
+                        return
+                    conn.sendall(body[i : i + 1])
+            except OSError:  # the client gave up: what the tests expect
+                return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    stop.set()
+    sock.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_the_providers_timeout_bounds_a_whole_answer_not_each_read(
+    mode: str, trickling_url: str
+) -> None:
+    """``timeout_s`` is the time an attempt may take to read the whole answer (the
+    documented setting, ``_settings``): a body trickling in, each read well under it,
+    still ends at it. No call ``timeout=``, no model ``timeout_s``, no deadline: the
+    provider's own limit is the only one in force."""
+    client = client_for(trickling_url, timeout_s=0.6)
+    try:
+        exc, took = await timed(call_with(client, mode))
+    finally:
+        await client.aclose()
+    assert isinstance(exc, errors.APITimeoutError), repr(exc)
+    assert 0.6 - 0.05 <= took <= 0.6 + SLACK_S
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -37,6 +37,7 @@ __all__ = [
     "AioReply",
     "aio_poster",
     "aiohttp_error",
+    "answer_timeout",
     "client_timeout",
     "close_at_loop_shutdown",
     "dumps_body",
@@ -132,7 +133,12 @@ def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: s
         ),
     )
     poster = AioPoster(
-        session=session, base_url=base, headers=headers, provider=provider, on_session=True
+        session=session,
+        base_url=base,
+        headers=headers,
+        provider=provider,
+        on_session=True,
+        timeout=timeout,
     )
     close_at_loop_shutdown(poster)
     return poster
@@ -174,6 +180,8 @@ class AioPoster:
     provider: str
     #: ``headers`` are the session's default headers (``aio_poster``): none per request.
     on_session: bool = False
+    #: The ``httpx2.Timeout`` of a request sent without one (the provider's).
+    timeout: Any = None
     # ``headers`` as the multidict aiohttp would otherwise build from the dict on every
     # request, for a poster whose headers are not its session's (``on_session``).
     _wire_headers: Any = attrs.field(default=None, init=False, repr=False)
@@ -206,7 +214,8 @@ class AioPoster:
         """``POST`` ``body`` to ``path`` (relative to the base URL, or absolute) and read
         the whole answer; a 2xx comes back, anything else raises as the SDK path would.
 
-        ``timeout`` (an ``httpx2.Timeout``, ``None``: the session's) and ``ends_at``
+        ``timeout`` (an ``httpx2.Timeout``; ``None``: the poster's, else the session's;
+        see :func:`answer_timeout`) and ``ends_at``
         (``time.monotonic()`` when the attempt's time is up) bound the exchange; the body
         is read in pieces and refused past ``max_bytes``. Redirects are not followed
         (as on every path, see ``OpenAICompatibleProvider._request_options``).
@@ -233,14 +242,15 @@ class AioPoster:
         if url is None:
             url = self._urls[path] = path if "://" in path else self.base_url + path.lstrip("/")
         provider = self.provider
+        if timeout is None:
+            timeout = self.timeout
         try:
             async with self.session.post(
                 url,
                 data=data,
                 headers=self.wire_headers(),
                 allow_redirects=False,
-                # the session's own timeout object is what aiohttp takes when none is given
-                timeout=self.session.timeout if timeout is None else client_timeout(timeout),
+                timeout=self.session.timeout if timeout is None else answer_timeout(timeout),
             ) as r:
                 status, headers = r.status, r.headers
                 declared = headers.get("Content-Length")
@@ -327,6 +337,30 @@ def client_timeout(timeout: Any) -> Any:
     if len(_CLIENT_TIMEOUTS) >= 256:
         _CLIENT_TIMEOUTS.clear()
     _CLIENT_TIMEOUTS[id(timeout)] = (timeout, converted)  # the reference keeps the id
+    return converted
+
+
+_ANSWER_TIMEOUTS: dict[int, tuple[Any, Any]] = {}
+
+
+def answer_timeout(timeout: Any) -> Any:
+    """An ``httpx2.Timeout`` as the ``aiohttp.ClientTimeout`` of a whole answer: its read
+    timeout bounds the whole exchange (aiohttp's ``total``: connect, send, wait and read
+    the body), which is what the provider's ``timeout_s`` and an attempt's time promise
+    (``_limits``), not each read, so a server trickling its body cannot stretch it; and
+    aiohttp arms one timer per request instead of one per read. Connect and pool as in
+    :func:`client_timeout` (streams keep that one: their reads are bounded one by one)."""
+    known = _ANSWER_TIMEOUTS.get(id(timeout))
+    if known is not None and known[0] is timeout:
+        return known[1]
+    import aiohttp
+
+    converted = aiohttp.ClientTimeout(
+        total=timeout.read, sock_connect=timeout.connect, connect=timeout.pool
+    )
+    if len(_ANSWER_TIMEOUTS) >= 256:
+        _ANSWER_TIMEOUTS.clear()
+    _ANSWER_TIMEOUTS[id(timeout)] = (timeout, converted)  # the reference keeps the id
     return converted
 
 

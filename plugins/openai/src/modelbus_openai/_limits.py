@@ -4,9 +4,12 @@ Time (seconds; see ``modelbus._engine.timeouts`` for where the limits come from)
 
 - connect: ``connect_timeout_s`` (default 5 s, openai-python's
   ``DEFAULT_TIMEOUT = Timeout(600, connect=5.0)``), cut to what the attempt has left;
-- a whole answer (``chat``, embeddings, models): each connect/write/read wait and the
-  whole read of the body end when the attempt's time is up — the call's ``timeout=``,
-  else the provider's ``timeout_s``, cut to what is left of ``deadline_s``;
+- a whole answer (``chat``, embeddings, models): the whole exchange — connect, send,
+  wait, read the body — ends when the attempt's time is up: the call's ``timeout=``,
+  else the model's or the provider's ``timeout_s``, cut to what is left of
+  ``deadline_s`` (the provider's ``timeout_s`` too when nothing else is in force, so a
+  body trickling in cannot stretch it; the aiohttp path makes it the request's
+  ``total``, see ``_aio.answer_timeout``);
 - a stream: each read waits at most ``stream_idle_timeout_s`` (60 s), also cut to what
   the attempt has left.
 
@@ -52,23 +55,26 @@ EMBEDDING_BYTES_PER_INPUT = 64 * 1024
 _MIN_WAIT_S = 0.001
 
 
-# (id(base), stream, overrides, idle) → (base, timeout): the timeout of attempts without
-# a time limit of their own (the default: no timeout=, no deadline_s) is the same on
-# every call, so it is built once rather than per request.
-_FIXED: dict[tuple[int, bool, bool, float | None], tuple[Any, Any]] = {}
+# (id(base), stream, overrides, idle) → (base, timeout, total): the timeout of attempts
+# without a time limit of their own (the default: no timeout=, no deadline_s) is the
+# same on every call, so it is built once rather than per request.
+_FIXED: dict[tuple[int, bool, bool, float | None], tuple[Any, Any, float | None]] = {}
 
 
 def request_timeout(base: Any, stream: bool) -> tuple[Any, float | None]:
     """The ``httpx2.Timeout`` of one request made under the attempt in flight, from the
-    provider's ``base`` timeout, and the ``time.monotonic()`` at which the attempt's
-    time is up (``None``: no limit)."""
+    provider's ``base`` timeout, and the ``time.monotonic()`` at which its time is up
+    (``None``: no limit): the attempt's end, and for a whole answer at most the
+    provider's timeout from now (``timeout_s`` bounds the whole exchange; a stream's
+    reads are bounded one by one instead)."""
     lim = attempt_limits()
     fixed = lim.ends_at is None
     if fixed:
         key = (id(base), stream, lim.overrides, lim.stream_idle_timeout_s)
         known = _FIXED.get(key)
         if known is not None and known[0] is base:
-            return known[1], None
+            total = known[2]
+            return known[1], None if total is None else time.monotonic() + total
     import httpx2
 
     total = lim.timeout(base.read)
@@ -86,10 +92,11 @@ def request_timeout(base: Any, stream: bool) -> tuple[Any, float | None]:
         connect=cut(base.connect), read=read, write=cut(base.write), pool=cut(base.pool)
     )
     if fixed:
+        whole = None if stream else total  # an attempt's own end: set by the runner
         if len(_FIXED) >= 256:
             _FIXED.clear()
-        _FIXED[key] = (base, timeout)
-        return timeout, None
+        _FIXED[key] = (base, timeout, whole)
+        return timeout, None if whole is None else time.monotonic() + whole
     return timeout, None if total is None else time.monotonic() + total
 
 
