@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
-from modelbus import ChatRequest, ChatResponse, Message, Usage
+from modelbus import ChatRequest, ChatResponse, Client, Message, Usage
+from modelbus._config.config import Config
 from modelbus._engine.options import DEFAULT_OPTIONS, Call, call_options
 from modelbus._engine.per_route import PlainRoute
 from modelbus._engine.timeouts import AttemptLimits, set_limits
+from modelbus._plugins.loading import load_plugins
+from modelbus._plugins.registry import Registration
 from modelbus.testing import FakeClock, FakeProvider, make_client
 from modelbus.testing.contracts_provider import client_for
 
@@ -110,3 +113,45 @@ async def test_a_plain_routes_first_failure_is_retried_and_counted() -> None:
         assert c.engine.plain(_call(c)) is not None
         resp = await c.achat("x")
     assert resp.message.content == "after" and resp.attempts == 2
+
+
+class Closable:
+    """Counts its own calls; refuses them once closed."""
+
+    name = "closable"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.closed = False
+
+    async def achat(self, request: ChatRequest) -> ChatResponse:
+        assert not self.closed, "called after close"
+        self.calls += 1
+        return ChatResponse("r", "m", Message("assistant", "ok"), "stop", Usage(1, 1, 2))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("close", ["close", "aclose"])
+async def test_a_call_after_close_uses_the_provider_built_anew(close: str) -> None:
+    """Closing the client drops its providers (the next call builds them again): the
+    plain route remembered for the first ones is dropped with them."""
+    built: list[Closable] = []
+
+    def factory() -> Closable:
+        built.append(Closable())
+        return built[-1]
+
+    cfg = Config.from_dict({"modelbus": {"provider": "closable", "cache": "none"}})
+    registry = load_plugins(cfg.modelbus.plugins.allow, cfg.modelbus.plugins.block).registry.copy()
+    registry.add(Registration("providers", "closable", factory, plugin="test"))
+    c = Client(cfg, clock=FakeClock().as_clock(), registry=registry)
+    await c.achat("one", model="m")
+    if close == "close":
+        c.close()
+    else:
+        await c.aclose()
+    await c.achat("two", model="m")
+    await c.aclose()
+    assert [p.calls for p in built] == [1, 1] and built[0].closed

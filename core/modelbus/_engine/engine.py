@@ -382,6 +382,7 @@ class Engine:
     def close(self, providers: list[AdaptedProvider]) -> None:
         """Close ``providers``, the cache, the rate limiter and the budget store (each
         that has a ``close``)."""
+        self._route_plain.clear()  # they hold providers: the next call builds new ones
         for p in providers:
             p.close()
         for part in self._parts():
@@ -391,6 +392,7 @@ class Engine:
 
     async def aclose(self, providers: list[AdaptedProvider]) -> None:
         """The async twin of :meth:`close` (``aclose`` preferred where a part has one)."""
+        self._route_plain.clear()
         for p in providers:
             await p.aclose()
         for part in self._parts():

@@ -43,6 +43,9 @@ class RouteMemo(Generic[T]):
         known = self._items.get(id(route))
         return known[1] if known is not None and known[0] is route else default
 
+    def clear(self) -> None:
+        self._items.clear()
+
     def put(self, route: Route, value: T) -> T:
         if len(self._items) >= self._size:
             self._items.clear()
