@@ -247,8 +247,11 @@ def calls_logged() -> bool:
     one whose events nobody would see skips building them. :func:`enabled`, with its
     nothing-configured answer first (the hot path's case)."""
     cfg = _structlog_config
-    if cfg is None and (cfg := _find_structlog_config()) is None:
-        return False
+    if cfg is None:
+        if "structlog" not in sys.modules:  # (the hot path's case, without a call)
+            return False
+        if (cfg := _find_structlog_config()) is None:
+            return False
     return bool(cfg.is_configured) and enabled(_INFO)
 
 

@@ -136,11 +136,16 @@ def _tool_calls_from(raw: Any) -> tuple[ToolCall, ...] | None:
     return tuple(out)
 
 
+_TEXT_MESSAGE_KEYS = frozenset(("role", "content", "refusal", "annotations"))
+
+
 def message_from_openai(d: Mapping[str, Any]) -> Message:
     """An OpenAI message dict → Message (accepts ``reasoning`` as ``reasoning_content``)."""
-    if len(d) == 2:  # {"role", "content": str}: most prompts and replies; the hot path
+    # The hot path: text and nothing else a Message keeps ({"role", "content"} prompts;
+    # replies with ``refusal: null`` and ``annotations``, which Message does not hold).
+    if len(d) == 2 or d.keys() <= _TEXT_MESSAGE_KEYS:
         role, content = d.get("role"), d.get("content")
-        if role and type(content) is str:
+        if role and type(content) is str and d.get("refusal") is None:
             return Message(role, content)
     return Message(
         d.get("role") or "assistant",

@@ -513,7 +513,9 @@ class OpenAICompatibleProvider:
             ends_at,
             self.max_response_bytes,
         )
-        return parse_chat_response(self._decode(reply, "the response"), self.name)
+        name = self.name  # (_decode written out: one call fewer per request)
+        data = json_object(name, reply.status_code, reply.headers, "the response", reply.content)
+        return parse_chat_response(data, name)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Stream ``POST /chat/completions`` (``stream_options.include_usage`` on, so the
