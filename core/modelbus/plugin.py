@@ -68,7 +68,9 @@ What is here (each name's own docstring gives shapes, units and errors):
   nothing can interrupt a sync call from outside, so a sync provider passes them to its
   HTTP client (``docs/how-to/timeouts.md``).
 - **Plumbing**: ``get_logger`` (structlog-style, silent until the application
-  configures logging), ``lazy_exports`` (PEP 562 lazy names for a plugin package).
+  configures logging), ``lazy_exports`` (PEP 562 lazy names for a plugin package),
+  ``close_with_loop`` (a per-event-loop resource, such as an aiohttp session, closed
+  when ``asyncio.run`` shuts its loop down).
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ _LAZY: dict[str, str] = {
     "AttemptLimits": "modelbus._engine.timeouts",
     "attempt_limits": "modelbus._engine.timeouts",
     "lazy_exports": "modelbus._lazy",
+    "close_with_loop": "modelbus._plugins.loop_close",
     "ApproximateCounter": "modelbus._tokens.counters",
     "class_doc": "modelbus._schemas.json_schema",
     "RecordField": "modelbus._schemas.records",
@@ -193,6 +196,7 @@ if TYPE_CHECKING:
     from ._limits.budget_ledger import Refusal as Refusal
     from ._logging import get_logger as get_logger
     from ._logging import redact_exception as redact_exception
+    from ._plugins.loop_close import close_with_loop as close_with_loop
     from ._pools.state import DeploymentState as DeploymentState
     from ._retry.retry_after import retry_after_seconds as retry_after_seconds
     from ._retry.retry_after import should_retry_header as should_retry_header

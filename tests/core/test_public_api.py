@@ -29,7 +29,7 @@ PINNED = [
     "SSEDecoder", "Secret", "ServerError", "ServerSentEvent", "StreamAccumulator",
     "StructureError", "SyncProvider", "TextPart", "TokenCounter", "ToolCall",
     "ToolCallDelta", "ToolSpec", "Usage", "adapt_provider", "aiter_sse", "attempt_limits",
-    "check_entry", "class_doc",
+    "check_entry", "class_doc", "close_with_loop",
     "decode_body", "describe_error", "embedding_body", "env_secret", "error_for_status",
     "error_for_type", "error_from_http", "get_logger", "hookimpl", "identity_with_credential",
     "is_record", "iter_sse",

@@ -19,15 +19,15 @@ per request, sharing the loop's session.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import attrs
 import orjson
 
 from modelbus.errors import APIConnectionError, APITimeoutError, ProviderError
+from modelbus.plugin import close_with_loop
 
 from ._errors import decode_body, error_from_body
 from ._limits import DEFAULT_MAX_RESPONSE_BYTES, BodyReader, check_declared, check_read
@@ -144,29 +144,14 @@ def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: s
     return poster
 
 
-async def _closer(poster: AioPoster) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        await poster.close()
-
-
 def close_at_loop_shutdown(poster: AioPoster) -> None:
-    """Have the running loop close ``poster``'s session when it shuts down, while it can
-    still run a coroutine: ``asyncio.run`` (and ``asyncio.Runner``) call
-    ``loop.shutdown_asyncgens()`` before closing the loop, which closes every async
-    generator the loop saw start. One is started here, to its ``yield``, and closes the
-    session in its ``finally``. Without it, a client used under ``asyncio.run`` and
-    closed afterwards (``asyncio.run(client.achat(...))``, then ``client.close()``)
-    leaves the session of a closed loop open, its sockets until garbage collection, and
-    aiohttp prints "Unclosed client session". Closing the poster first is harmless: a
-    closed session closes again as a no-op."""
-    agen = _closer(poster)
-    # One step by hand (this is sync code inside the loop): it runs to the yield.
-    with contextlib.suppress(StopIteration):
-        agen.__anext__().send(None)
-    # The loop keeps its async generators in a WeakSet: the poster holds this one.
-    poster._closer = agen
+    """Have the running loop close ``poster``'s session as it shuts down
+    (``modelbus.plugin.close_with_loop``): without it, a client used under
+    ``asyncio.run`` and closed afterwards (``asyncio.run(client.achat(...))``, then
+    ``client.close()``) leaves the session of a closed loop open, its sockets until
+    garbage collection, and aiohttp prints "Unclosed client session". Closing the
+    poster first is harmless: a closed session closes again as a no-op."""
+    poster._closer = close_with_loop(poster.close)
 
 
 @attrs.define
@@ -187,7 +172,7 @@ class AioPoster:
     _wire_headers: Any = attrs.field(default=None, init=False, repr=False)
     # path -> URL: the same few paths on every request, joined once.
     _urls: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)
-    # The async generator that closes the session at loop shutdown (close_at_loop_shutdown).
+    # What closes the session at loop shutdown (close_at_loop_shutdown): kept alive here.
     _closer: Any = attrs.field(default=None, init=False, repr=False)
 
     def wire_headers(self) -> Any:

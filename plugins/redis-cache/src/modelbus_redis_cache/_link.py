@@ -37,7 +37,7 @@ from redis.commands.core import AsyncScript, Script
 from redis.retry import Retry
 
 from modelbus import Secret
-from modelbus.plugin import get_logger
+from modelbus.plugin import close_with_loop, get_logger
 
 from ._breaker import CircuitBreaker
 from ._settings import redact_url
@@ -117,12 +117,19 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 class _LoopState:
-    __slots__ = ("client", "pubsub", "scripts")
+    __slots__ = ("client", "closer", "pubsub", "scripts")
 
     def __init__(self, client: redis.asyncio.Redis, pubsub: redis.asyncio.Redis) -> None:
         self.client = client
         self.pubsub = pubsub
         self.scripts: dict[str, AsyncScript] = {}
+        # Closes both pools as the loop shuts down (asyncio.run), while it still can:
+        # closing a loop does not close its sockets.
+        self.closer = close_with_loop(self.aclose)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.pubsub.aclose()
 
 
 class RedisLink:
@@ -305,8 +312,9 @@ class RedisLink:
 
     # --- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
-        """Disconnect the sync pool and the pinned connections. Async clients of loops
-        other than a running one are dropped (their sockets close with the loop)."""
+        """Disconnect the sync pool and the pinned connections. Each event loop's async
+        clients are closed by :meth:`aclose` in that loop, else as the loop shuts down
+        (``asyncio.run``: ``modelbus.plugin.close_with_loop``)."""
         for conn in list(self._pinned):
             conn.disconnect()
         self.sync.close()
@@ -319,5 +327,4 @@ class RedisLink:
         loop = asyncio.get_running_loop()
         st = self._loops.pop(loop, None)
         if st is not None:
-            await st.client.aclose()
-            await st.pubsub.aclose()
+            await st.aclose()
