@@ -37,7 +37,6 @@ __all__ = [
     "AioReply",
     "aio_poster",
     "aiohttp_error",
-    "answer_timeout",
     "client_timeout",
     "close_at_loop_shutdown",
     "dumps_body",
@@ -200,7 +199,7 @@ class AioPoster:
         the whole answer; a 2xx comes back, anything else raises as the SDK path would.
 
         ``timeout`` (an ``httpx2.Timeout``; ``None``: the poster's, else the session's;
-        see :func:`answer_timeout`) and ``ends_at``
+        see :func:`client_timeout`) and ``ends_at``
         (``time.monotonic()`` when the attempt's time is up) bound the exchange; the body
         is read in pieces and refused past ``max_bytes``. Redirects are not followed
         (as on every path, see ``OpenAICompatibleProvider._request_options``).
@@ -235,7 +234,7 @@ class AioPoster:
                 data=data,
                 headers=self.wire_headers(),
                 allow_redirects=False,
-                timeout=self.session.timeout if timeout is None else answer_timeout(timeout),
+                timeout=self.session.timeout if timeout is None else client_timeout(timeout, True),
             ) as r:
                 status, headers = r.status, r.headers
                 declared = headers.get("Content-Length")
@@ -304,48 +303,30 @@ def dumps_body(body: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(body).encode()
 
 
-# id(timeout) → (timeout, ClientTimeout): the fixed timeouts of ``_limits.request_timeout``
-# come back as the same object on every call, so they are converted once.
-_CLIENT_TIMEOUTS: dict[int, tuple[Any, Any]] = {}
+# (id(timeout), whole) → (timeout, ClientTimeout): the fixed timeouts of
+# ``_limits.request_timeout`` come back as the same object on every call, so they are
+# converted once.
+_CLIENT_TIMEOUTS: dict[tuple[int, bool], tuple[Any, Any]] = {}
 
 
-def client_timeout(timeout: Any) -> Any:
-    """An ``httpx2.Timeout`` as an ``aiohttp.ClientTimeout`` (connect, read, pool)."""
-    known = _CLIENT_TIMEOUTS.get(id(timeout))
+def client_timeout(timeout: Any, whole: bool = False) -> Any:
+    """An ``httpx2.Timeout`` as an ``aiohttp.ClientTimeout``: connect and pool as they
+    are; its read timeout bounds each read (a stream's), or with ``whole`` (a whole
+    answer) the whole exchange, aiohttp's ``total`` (connect, send, wait and read the
+    body). The latter is what the provider's ``timeout_s`` and an attempt's time promise
+    (``_limits``), so a server trickling its body cannot stretch it, and aiohttp arms
+    one timer per request instead of one per read."""
+    key = (id(timeout), whole)
+    known = _CLIENT_TIMEOUTS.get(key)
     if known is not None and known[0] is timeout:
         return known[1]
     import aiohttp
 
-    converted = aiohttp.ClientTimeout(
-        sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
-    )
+    read = {"total": timeout.read} if whole else {"sock_read": timeout.read}
+    converted = aiohttp.ClientTimeout(sock_connect=timeout.connect, connect=timeout.pool, **read)
     if len(_CLIENT_TIMEOUTS) >= 256:
         _CLIENT_TIMEOUTS.clear()
-    _CLIENT_TIMEOUTS[id(timeout)] = (timeout, converted)  # the reference keeps the id
-    return converted
-
-
-_ANSWER_TIMEOUTS: dict[int, tuple[Any, Any]] = {}
-
-
-def answer_timeout(timeout: Any) -> Any:
-    """An ``httpx2.Timeout`` as the ``aiohttp.ClientTimeout`` of a whole answer: its read
-    timeout bounds the whole exchange (aiohttp's ``total``: connect, send, wait and read
-    the body), which is what the provider's ``timeout_s`` and an attempt's time promise
-    (``_limits``), not each read, so a server trickling its body cannot stretch it; and
-    aiohttp arms one timer per request instead of one per read. Connect and pool as in
-    :func:`client_timeout` (streams keep that one: their reads are bounded one by one)."""
-    known = _ANSWER_TIMEOUTS.get(id(timeout))
-    if known is not None and known[0] is timeout:
-        return known[1]
-    import aiohttp
-
-    converted = aiohttp.ClientTimeout(
-        total=timeout.read, sock_connect=timeout.connect, connect=timeout.pool
-    )
-    if len(_ANSWER_TIMEOUTS) >= 256:
-        _ANSWER_TIMEOUTS.clear()
-    _ANSWER_TIMEOUTS[id(timeout)] = (timeout, converted)  # the reference keeps the id
+    _CLIENT_TIMEOUTS[key] = (timeout, converted)  # the reference keeps the id
     return converted
 
 

@@ -9,7 +9,7 @@ Time (seconds; see ``modelbus._engine.timeouts`` for where the limits come from)
   else the model's or the provider's ``timeout_s``, cut to what is left of
   ``deadline_s`` (the provider's ``timeout_s`` too when nothing else is in force, so a
   body trickling in cannot stretch it; the aiohttp path makes it the request's
-  ``total``, see ``_aio.answer_timeout``);
+  ``total``, see ``_aio.client_timeout``);
 - a stream: each read waits at most ``stream_idle_timeout_s`` (60 s), also cut to what
   the attempt has left.
 
