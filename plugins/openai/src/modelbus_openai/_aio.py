@@ -38,7 +38,6 @@ __all__ = [
     "aio_poster",
     "aiohttp_error",
     "client_timeout",
-    "close_at_loop_shutdown",
     "dumps_body",
     "poster_for",
     "status_error",
@@ -139,18 +138,13 @@ def aio_poster(base_url: str, headers: dict[str, str], timeout: Any, provider: s
         on_session=True,
         timeout=timeout,
     )
-    close_at_loop_shutdown(poster)
-    return poster
-
-
-def close_at_loop_shutdown(poster: AioPoster) -> None:
-    """Have the running loop close ``poster``'s session as it shuts down
-    (``modelbus.plugin.close_with_loop``): without it, a client used under
-    ``asyncio.run`` and closed afterwards (``asyncio.run(client.achat(...))``, then
-    ``client.close()``) leaves the session of a closed loop open, its sockets until
-    garbage collection, and aiohttp prints "Unclosed client session". Closing the
-    poster first is harmless: a closed session closes again as a no-op."""
+    # Closed as the loop shuts down (asyncio.run), while it still can: without it, a
+    # client used under asyncio.run and closed afterwards (``asyncio.run(client.achat(
+    # ...))``, then ``client.close()``) left the session of a closed loop open, its
+    # sockets until garbage collection, and aiohttp printed "Unclosed client session".
+    # Closing the poster first is harmless: a closed session closes again as a no-op.
     poster._closer = close_with_loop(poster.close)
+    return poster
 
 
 @attrs.define
@@ -171,7 +165,7 @@ class AioPoster:
     _wire_headers: Any = attrs.field(default=None, init=False, repr=False)
     # path -> URL: the same few paths on every request, joined once.
     _urls: dict[str, str] = attrs.field(factory=dict, init=False, repr=False)
-    # What closes the session at loop shutdown (close_at_loop_shutdown): kept alive here.
+    # What closes the session at loop shutdown (``close_with_loop``): kept alive here.
     _closer: Any = attrs.field(default=None, init=False, repr=False)
 
     def wire_headers(self) -> Any:
@@ -228,13 +222,15 @@ class AioPoster:
         provider = self.provider
         if timeout is None:
             timeout = self.timeout
+        # a whole answer: the read timeout bounds the whole exchange (client_timeout)
+        wait = self.session.timeout if timeout is None else client_timeout(timeout, whole=True)
         try:
             async with self.session.post(
                 url,
                 data=data,
                 headers=self.wire_headers(),
                 allow_redirects=False,
-                timeout=self.session.timeout if timeout is None else client_timeout(timeout, True),
+                timeout=wait,
             ) as r:
                 status, headers = r.status, r.headers
                 declared = headers.get("Content-Length")
