@@ -190,6 +190,7 @@ def test_a_sync_close_inside_the_loop_closes_its_session_on_the_next_await(
         assert p._aio == {}
         await asyncio.sleep(0)
         await asyncio.sleep(0)
+        assert poster.session.closed  # now, not only once asyncio.run shuts the loop down
         return poster
 
     assert asyncio.run(main()).session.closed
