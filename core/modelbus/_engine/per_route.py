@@ -44,6 +44,7 @@ class RouteMemo(Generic[T]):
         return known[1] if known is not None and known[0] is route else default
 
     def clear(self) -> None:
+        """Forget every route's value (``Engine.close``: the values hold providers)."""
         self._items.clear()
 
     def put(self, route: Route, value: T) -> T:
