@@ -25,6 +25,22 @@ WORKER = str(Path(__file__).with_name("pool_worker.py"))
 DEPS = ["east/gpt-4o", "west/gpt-4o", "openai/gpt-4o"]
 
 
+def _clear_of_the_minute(srv: RedisServer, need_s: float = 5.0) -> None:
+    """Requests and tokens are counted per minute of Redis's clock (``_pool_state``): a
+    test reading back exact counts starts with at least ``need_s`` seconds left in the
+    minute, so its calls cannot straddle two (one did in CI: 167 and 174 of 320)."""
+    import redis
+
+    r = redis.Redis.from_url(srv.url)
+    try:
+        seconds, micros = r.time()
+    finally:
+        r.close()
+    left = 60 - (seconds % 60 + micros / 1e6)
+    if left < need_s:
+        time.sleep(left + 0.05)
+
+
 def _store(srv: RedisServer, ns: str | None = None, **kw: Any) -> RedisPoolState:
     return RedisPoolState(
         RedisPoolStateSettings(url=srv.url, namespace=ns or unique_namespace(), **kw)
@@ -91,6 +107,7 @@ def test_concurrent_calls_of_many_threads_count_exactly(redis_server: RedisServe
     ns = unique_namespace()
     a, b = _store(redis_server, ns), _store(redis_server, ns)
     seen: list[int] = []
+    _clear_of_the_minute(redis_server)
 
     def calls() -> None:
         for _ in range(40):
@@ -132,6 +149,7 @@ def test_a_lease_lives_while_its_calls_do_and_ends_with_its_holder(
 
 
 def test_cooldowns_never_shorten_and_counts_are_shared(redis_server: RedisServer) -> None:
+    _clear_of_the_minute(redis_server)
     ns = unique_namespace()
     a, b = _store(redis_server, ns), _store(redis_server, ns)
     a.cool("p", "x/m", 5.0, 0.0)
@@ -162,6 +180,7 @@ def test_the_async_side_sees_the_same_state(redis_server: RedisServer) -> None:
     import asyncio
 
     store = _store(redis_server)
+    _clear_of_the_minute(redis_server)
 
     async def run() -> Any:
         await store.acool("p", "x/m", 3.0, 0.0)
