@@ -92,7 +92,9 @@ def request_timeout(base: Any, stream: bool) -> tuple[Any, float | None]:
         connect=cut(base.connect), read=read, write=cut(base.write), pool=cut(base.pool)
     )
     if fixed:
-        whole = None if stream else total  # an attempt's own end: set by the runner
+        # A whole answer ends at most ``total`` from now (``timeout_s`` bounds it all);
+        # a stream's reads are bounded one by one (the read timeout) instead.
+        whole = None if stream else total
         if len(_FIXED) >= 256:
             _FIXED.clear()
         _FIXED[key] = (base, timeout, whole)
