@@ -13,14 +13,12 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-import attrs
-
 from ._catalog import Catalog
 from ._config.config import Config
 from ._engine import AsyncChatStream, CacheMode, Call, ChatStream, UsageTotals
 from ._engine.compose import EnginePart, compose_engine
 from ._engine.dispatch import RUN
-from ._engine.embed import aembed, embed
+from ._engine.embed import aembed, embed, embedding_request
 from ._engine.options import call_options
 from ._engine.provider_adapter import AdaptedProvider, adapt_provider
 from ._plugins.loading import load_plugins
@@ -31,8 +29,7 @@ from ._routing.resolve import Route
 from ._routing.table import RouteTable, request_for
 from ._schemas.formats import ResponseFormats, needs_handler
 from ._tokens.context_window import TruncateOption
-from ._wire.types import ChatResponse, EmbeddingRequest, EmbeddingResponse, Message
-from .errors import ConfigError
+from ._wire.types import ChatResponse, EmbeddingResponse, Message
 from .protocols import Cache, RateLimiter, RetryPolicy, TokenCounter
 
 if TYPE_CHECKING:
@@ -69,22 +66,7 @@ class Client:
         registry: Registry | None = None,
         **overrides: Any,
     ) -> None:
-        if isinstance(config, Config):
-            cfg = config
-        elif isinstance(config, Mapping):
-            cfg = Config.from_dict(config)
-        else:
-            cfg = Config.load(config)
-        if overrides:
-            try:
-                cfg = cfg.evolve(**overrides)
-            except TypeError as exc:
-                raise ConfigError(
-                    f"unknown client override: {exc}",
-                    source="Client(...)",
-                    accepted=[a.name for a in attrs.fields(type(cfg.modelbus))],
-                ) from None
-        self.config = cfg
+        self.config = cfg = Config.coerce(config, overrides)
         self.clock = clock or Clock()
         core = cfg.modelbus
         from ._logging import setup_default_logging
@@ -324,22 +306,15 @@ class Client:
         """Embed one text or many; returns one vector per input, in input order.
         ``params``: ``dimensions`` (output width), ``user``, ``extra_body``."""
         t0 = time.perf_counter()
-        return embed(self.engine, *self._embed_request(input, model, params), t0)
+        return embed(self.engine, *embedding_request(self.route(model), input, params), t0)
 
     async def aembed(
         self, input: str | Iterable[str], *, model: str | None = None, **params: Any
     ) -> EmbeddingResponse:
         """The async twin of :meth:`embed`."""
         t0 = time.perf_counter()
-        return await aembed(self.engine, *self._embed_request(input, model, params), t0)
-
-    def _embed_request(
-        self, input: str | Iterable[str], model: str | None, params: Mapping[str, Any]
-    ) -> tuple[Route, EmbeddingRequest]:
-        route = self.route(model)
-        texts = (input,) if isinstance(input, str) else tuple(input)
-        assert route.model is not None
-        return route, EmbeddingRequest(model=route.model, input=texts, **params)
+        req = embedding_request(self.route(model), input, params)
+        return await aembed(self.engine, *req, t0)
 
     def batch(
         self, requests: Iterable[Any], *, concurrency: int = 8, progress: bool = False

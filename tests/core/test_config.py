@@ -80,6 +80,24 @@ def test_type_errors_name_the_expected_type(parrot_on_path, tmp_path, toml, key,
     assert str(path) in str(e.value)
 
 
+def test_an_unknown_client_override_names_the_accepted_keys():
+    with pytest.raises(ConfigError) as e:
+        modelbus.Client({}, provder="parrot")
+    assert "unknown client override" in str(e.value) and "provder" in str(e.value)
+    assert e.value.source == "Client(...)"
+    assert "provider" in e.value.accepted and "cache" in e.value.accepted
+
+
+def test_a_client_takes_its_config_as_a_config_a_dict_or_a_path(tmp_path):
+    path = _write(tmp_path, '[modelbus]\ncache = "none"\n')
+    loaded = Config.load(path)
+    assert Config.coerce(loaded, {}) is loaded
+    assert Config.coerce(str(path), {}).source == str(path)
+    assert Config.coerce({"modelbus": {"cache": "none"}}, {}).modelbus.cache == "none"
+    overridden = Config.coerce(path, {"cache": "memory"})
+    assert (overridden.modelbus.cache, overridden.source) == ("memory", str(path))
+
+
 def test_unknown_section(tmp_path):
     path = _write(tmp_path, '[provider.openai]\napi_key = "x"\n')
     with pytest.raises(ConfigError) as e:

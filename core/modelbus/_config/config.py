@@ -98,6 +98,31 @@ class Config:
         return cls.from_dict(read_toml(found), source=str(found), base_dir=found.parent)
 
     @classmethod
+    def coerce(cls, config: Any, overrides: Mapping[str, Any]) -> Config:
+        """The config ``Client(config, **overrides)`` runs on: ``config`` as given (a
+        :class:`Config`), structured (a mapping of the TOML shape) or loaded (a path, or
+        ``None`` to search), then ``overrides`` replacing ``[modelbus]`` keys.
+
+        Raises :class:`ConfigError` for a bad config or an unknown override key (naming
+        the accepted ones)."""
+        if isinstance(config, Config):
+            cfg = config
+        elif isinstance(config, Mapping):
+            cfg = cls.from_dict(config)
+        else:
+            cfg = cls.load(config)
+        if not overrides:
+            return cfg
+        try:
+            return cfg.evolve(**overrides)
+        except TypeError as exc:
+            raise ConfigError(
+                f"unknown client override: {exc}",
+                source="Client(...)",
+                accepted=[a.name for a in attrs.fields(type(cfg.modelbus))],
+            ) from None
+
+    @classmethod
     def from_dict(
         cls, data: Mapping[str, Any], *, source: str = "<dict>", base_dir: Path | None = None
     ) -> Config:

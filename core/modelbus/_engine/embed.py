@@ -4,18 +4,30 @@ who answered, attempts, cost and latency."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._retry.runner import aretry_call, retry_call
+from .._wire.types import EmbeddingRequest
 
 if TYPE_CHECKING:
     from .._routing.resolve import Route
-    from .._wire.types import EmbeddingRequest, EmbeddingResponse
+    from .._wire.types import EmbeddingResponse
     from .engine import Engine
 
-__all__ = ["aembed", "embed"]
+__all__ = ["aembed", "embed", "embedding_request"]
+
+
+def embedding_request(
+    route: Route, input: str | Iterable[str], params: Mapping[str, Any]
+) -> tuple[Route, EmbeddingRequest]:
+    """``route`` and the request embedding ``input`` (one text or many, in order) on its
+    model, with the call's ``params`` (``dimensions``, ``user``, ``extra_body``)."""
+    texts = (input,) if isinstance(input, str) else tuple(input)
+    assert route.model is not None
+    return route, EmbeddingRequest(model=route.model, input=texts, **params)
 
 
 def _finished(
