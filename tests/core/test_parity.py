@@ -9,6 +9,7 @@ mode lost fails by name (in the spirit of simonw/llm's async parity tests).
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -361,3 +362,134 @@ def test_a_follower_keeps_the_shared_stream_when_the_leader_leaves(mode: str) ->
 
         asyncio.run(main())
     assert fake.calls == 1
+
+
+class Endless(FakeProvider):
+    """A provider stream of 50 words that waits at a gate before its first chunk and
+    counts how often it is closed (``closes``)."""
+
+    def __init__(self) -> None:
+        super().__init__("fake")
+        self.gate = threading.Event()
+        self.closes = 0
+
+    def _words(self) -> Iterator[ChatChunk]:
+        for i in range(50):
+            yield ChatChunk(id="c", model="m", content=f"w{i} ")
+        yield ChatChunk(id="c", model="m", finish_reason="stop")
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        self.requests.append(request)
+        assert self.gate.wait(10), "the test never opened the gate"
+        try:
+            yield from self._words()
+        finally:
+            self.closes += 1
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        self.requests.append(request)
+        while not self.gate.is_set():
+            await asyncio.sleep(0)
+        try:
+            for chunk in self._words():
+                yield chunk
+        finally:
+            self.closes += 1
+
+
+@pytest.mark.parametrize(("mode", "n"), [("stream", 8), ("astream", 100)])
+def test_the_shared_provider_stream_is_closed_when_its_last_reader_leaves(
+    mode: str, n: int
+) -> None:
+    # concepts.md, single-flight: identical streams share one provider stream, "closed
+    # only when the last of them leaves early". Each of n readers (threads, tasks) reads
+    # a few chunks and leaves: the provider's stream stays open until the last one has
+    # left, then is closed at once (not at garbage collection: the connection and the
+    # budget reservation are held until then), and once.
+    fake = Endless()
+    c = make_client(fake, {"modelbus": {"cache": "memory"}})
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a collection must not close what the client left open
+    try:
+        if mode == "stream":
+            _threads_leave_one_by_one(c, fake, n)
+        else:
+            asyncio.run(_tasks_leave_one_by_one(c, fake, n))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    assert fake.calls == 1 and fake.closes == 1
+
+
+def _threads_leave_one_by_one(c: Client, fake: Endless, n: int) -> None:
+    read = [threading.Event() for _ in range(n)]
+    leave = [threading.Event() for _ in range(n)]
+    got: list[list[str]] = [[] for _ in range(n)]
+
+    def reader(i: int) -> None:
+        s = c.stream("same")
+        it = iter(s)
+        for _ in range(1 + i % 5):  # each stops at its own point
+            got[i].append(next(it).content or "")
+        read[i].set()
+        assert leave[i].wait(10)
+        s.close()
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while _joined(c, "stream") < n - 1:
+        assert time.monotonic() < deadline, "the readers never joined one stream"
+        time.sleep(0.001)
+    fake.gate.set()
+    for ev in read:
+        assert ev.wait(10)
+    # half of them leave one at a time: the others still read it
+    for i in range(n // 2):
+        leave[i].set()
+        threads[i].join(10)
+        assert fake.closes == 0, f"closed after {i + 1} of {n} readers left"
+    # the rest leave together: whichever is last closes it, once
+    for ev in leave[n // 2 :]:
+        ev.set()
+    for t in threads:
+        t.join(10)
+        assert not t.is_alive()
+    assert all(g == [f"w{k} " for k in range(1 + i % 5)] for i, g in enumerate(got))
+    assert fake.closes == 1, "closed as the last reader left"
+    assert _joined(c, "stream") == -1, "the abandoned stream left the registry"
+
+
+async def _tasks_leave_one_by_one(c: Client, fake: Endless, n: int) -> None:
+    leave = [asyncio.Event() for _ in range(n)]
+    read = [asyncio.Event() for _ in range(n)]
+
+    async def reader(i: int) -> list[str]:
+        s = c.astream("same")
+        it = aiter(s)
+        got = [(await anext(it)).content or "" for _ in range(1 + i % 5)]
+        read[i].set()
+        await leave[i].wait()
+        await s.aclose()
+        return got
+
+    tasks = [asyncio.create_task(reader(i)) for i in range(n)]
+    for _ in range(100_000):
+        if _joined(c, "astream") >= n - 1:
+            break
+        await asyncio.sleep(0)
+    assert _joined(c, "astream") == n - 1, "the readers never joined one stream"
+    fake.gate.set()
+    await asyncio.wait_for(asyncio.gather(*(ev.wait() for ev in read)), 10)
+    for i in range(n // 2):
+        leave[i].set()
+        await asyncio.wait_for(tasks[i], 10)
+        assert fake.closes == 0, f"closed after {i + 1} of {n} readers left"
+    for ev in leave[n // 2 :]:
+        ev.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert all(g == [f"w{k} " for k in range(1 + i % 5)] for i, g in enumerate(results))
+    # checked before asyncio.run ends: its shutdown_asyncgens would close it anyway
+    assert fake.closes == 1, "closed as the last reader left"
+    assert _joined(c, "astream") == -1, "the abandoned stream left the registry"

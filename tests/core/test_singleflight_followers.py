@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import traceback
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from modelbus import Usage
+from modelbus import ChatChunk, ChatRequest, Usage
 from modelbus._engine.singleflight import AsyncSingleFlight, SingleFlight, follower_error
 from modelbus.errors import Attempt, RateLimitError, RetryError, ServerError
-from modelbus.testing import make_client
+from modelbus.testing import FakeProvider, make_client
 
 from .test_singleflight import KEY, PROMPT, GatedProvider, _await_until, _wait_until
 
@@ -149,6 +150,95 @@ async def test_tasks_through_the_client_get_distinct_errors() -> None:
     followers = [e for e in errors if e is not leader]
     assert all(f.__cause__ is leader for f in followers)
     assert {(f.status_code, f.request_id, str(f)) for f in errors} == {(503, "req-9", str(leader))}
+
+
+class _FailsMidStream(FakeProvider):
+    """Streams two chunks of text, then raises ``error`` (after content: not retried);
+    waits at a gate before its first chunk so every reader joins the one stream."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__("fake")
+        self.error = error
+        self.gate = threading.Event()
+
+    def _two(self) -> Iterator[ChatChunk]:
+        yield ChatChunk(id="c", model="m", content="a ")
+        yield ChatChunk(id="c", model="m", content="b ")
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        self.requests.append(request)
+        assert self.gate.wait(30), "the test never opened the gate"
+        yield from self._two()
+        raise self.error
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        self.requests.append(request)
+        while not self.gate.is_set():
+            await asyncio.sleep(0)
+        for chunk in self._two():
+            yield chunk
+        raise self.error
+
+
+@pytest.mark.parametrize(("mode", "n"), [("stream", 16), ("astream", 100)])
+def test_a_shared_stream_failing_midway_gives_each_reader_its_own_copy(mode: str, n: int) -> None:
+    # concepts.md, single-flight: identical streams share one provider stream, and when
+    # it fails each reader raises its own copy of the error (same type and fields,
+    # __cause__ the original), after the same chunks; the copies' tracebacks stay short.
+    leader_exc = _leader_error()
+    provider = _FailsMidStream(leader_exc)
+    client = make_client(provider, {"modelbus": {"cache": "memory"}})
+    outcomes: list[tuple[list[str], BaseException]] = []
+    if mode == "stream":
+        lock = threading.Lock()
+
+        def read() -> None:
+            got: list[str] = []
+            try:
+                for chunk in client.stream(PROMPT):
+                    got.append(chunk.content or "")
+            except RateLimitError as exc:
+                with lock:
+                    outcomes.append((got, exc))
+
+        threads = [threading.Thread(target=read) for _ in range(n)]
+        for t in threads:
+            t.start()
+        flights = client.engine.stream_flights
+        _wait_until(lambda: sum(flights.in_flight().values()) == n, f"{n} threads joining")
+        provider.gate.set()
+        for t in threads:
+            t.join(30)
+    else:
+
+        async def main() -> None:
+            async def read() -> None:
+                got: list[str] = []
+                try:
+                    async for chunk in client.astream(PROMPT):
+                        got.append(chunk.content or "")
+                except RateLimitError as exc:
+                    outcomes.append((got, exc))
+
+            tasks = [asyncio.create_task(read()) for _ in range(n)]
+            flights = client.engine.aflights()[1]
+            await _await_until(lambda: sum(flights.in_flight().values()) == n, f"{n} tasks joining")
+            provider.gate.set()
+            await asyncio.gather(*tasks)
+
+        asyncio.run(main())
+    assert provider.calls == 1
+    assert len(outcomes) == n, "every reader saw the failure"
+    assert all(got == ["a ", "b "] for got, _ in outcomes)
+    errors = [e for _, e in outcomes]
+    assert sum(e is leader_exc for e in errors) == 1  # the reader whose pull met it
+    followers = [e for e in errors if e is not leader_exc]
+    assert len({id(f) for f in followers}) == n - 1  # all distinct
+    for f in followers:
+        assert type(f) is RateLimitError and _fields(f) == _fields(leader_exc)
+        assert f.__cause__ is leader_exc
+        assert f.__notes__ == ["from the leader"] and f.__notes__ is not leader_exc.__notes__
+    assert {_depth(f) for f in followers} == {_depth(followers[0])}
 
 
 def test_an_error_that_cannot_be_rebuilt_from_its_args_is_still_copied() -> None:

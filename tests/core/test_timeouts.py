@@ -210,6 +210,76 @@ async def test_slow_work_of_the_caller_between_chunks_is_not_idle_time() -> None
     assert len(got) == 4
 
 
+class StallsAfterTwoChunks(FakeProvider):
+    """Two chunks, then silence (until cancelled)."""
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        self.requests.append(request)
+        yield ChatChunk(id="c", model="m", content="0 ")
+        yield ChatChunk(id="c", model="m", content="1 ")
+        await asyncio.sleep(30)
+        yield ChatChunk(id="c", model="m", finish_reason="stop")
+
+
+@pytest.mark.parametrize("leader", ["busy", "gone"])
+async def test_a_shared_stream_times_out_the_task_waiting_on_it_not_the_first_reader(
+    leader: str,
+) -> None:
+    # Identical streams share one provider stream (fanout); whichever consumer needs the
+    # next chunk waits for it. The idle timeout must cut that wait, whoever started the
+    # stream: the leader reads two chunks, then is busy with its own work ("busy") or has
+    # left ("gone"), while the follower meets the silence.
+    p = StallsAfterTwoChunks()
+    c = make_client(
+        p,
+        {"modelbus": {"stream_idle_timeout_s": 0.05}},
+        clock=FakeClock(start=1000.0),
+        cache="memory",
+    )
+    pulled, joined, own_work = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def lead() -> BaseException | None:
+        s = c.astream("q")
+        it = aiter(s)
+        assert [(await anext(it)).content, (await anext(it)).content] == ["0 ", "1 "]
+        pulled.set()
+        await joined.wait()
+        if leader == "gone":
+            await s.aclose()
+            return None
+        await own_work.wait()  # never cancelled on the stream's behalf
+        try:
+            async for _ in it:
+                pass
+        except APITimeoutError as exc:
+            return exc
+        return None
+
+    async def follow() -> tuple[BaseException, float]:
+        await pulled.wait()
+        s = c.astream("q")
+        it = aiter(s)
+        assert (await anext(it)).content == "0 "  # joined the leader's stream
+        joined.set()
+        await asyncio.sleep(0)
+        t0 = time.monotonic()
+        with pytest.raises(APITimeoutError) as info:
+            async with asyncio.timeout(1.0):  # a hang fails the test, not the suite
+                async for _ in it:
+                    pass
+        return info.value, time.monotonic() - t0
+
+    leading = asyncio.create_task(lead())
+    error, waited = await follow()
+    own_work.set()
+    leader_error = await asyncio.wait_for(leading, 1.0)
+    assert waited < 0.5, f"the follower waited {waited:.2f}s on a 0.05 s idle timeout"
+    assert "stream_idle_timeout_s" in str(error)
+    assert p.calls == 1
+    if leader == "busy":  # the leader reads on and meets the same failure, as its copy
+        assert isinstance(leader_error, APITimeoutError) and leader_error is not error
+
+
 # --- checked values -------------------------------------------------------------------
 
 

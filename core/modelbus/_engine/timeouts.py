@@ -283,8 +283,11 @@ class _Watchdog:
     """One timer per stream that cancels the iterating task when a wait for the next
     chunk has lasted ``idle`` seconds. ``since`` is the loop time the current wait
     began (``None`` between waits: the caller's own work between chunks is not idle
-    time). Cheaper than an ``asyncio.timeout`` per chunk, which schedules and cancels
-    a timer each time (a quarter of the time of a 200-chunk local stream)."""
+    time); ``task`` is the task waiting, set with it: a stream shared by identical calls
+    (``fanout``) is read on by whichever of their tasks needs the next chunk, so the
+    task that started the stream may be busy elsewhere, or gone. Cheaper than an
+    ``asyncio.timeout`` per chunk, which schedules and cancels a timer each time (a
+    quarter of the time of a 200-chunk local stream)."""
 
     def __init__(self, idle: float) -> None:
         self.loop = asyncio.get_running_loop()
@@ -328,6 +331,7 @@ async def idle_bounded(it: AsyncIterator[T], limits: CallLimits) -> AsyncIterato
     dog = _Watchdog(idle)
     try:
         while True:
+            dog.task = asyncio.current_task()  # type: ignore[assignment]
             dog.since = dog.loop.time()
             try:
                 item = await anext(it)
