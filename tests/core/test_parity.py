@@ -366,7 +366,9 @@ def test_a_follower_keeps_the_shared_stream_when_the_leader_leaves(mode: str) ->
 
 class Endless(FakeProvider):
     """A provider stream of 50 words that waits at a gate before its first chunk and
-    counts how often it is closed (``closes``)."""
+    counts how often it is closed (``closes``). The async stream is a long answer still
+    being generated after its fifth word (the shared async stream reads ahead of its
+    readers): it ends only when closed."""
 
     def __init__(self) -> None:
         super().__init__("fake")
@@ -391,7 +393,9 @@ class Endless(FakeProvider):
         while not self.gate.is_set():
             await asyncio.sleep(0)
         try:
-            for chunk in self._words():
+            for i, chunk in enumerate(self._words()):
+                if i == 5:
+                    await asyncio.Event().wait()  # never set
                 yield chunk
         finally:
             self.closes += 1

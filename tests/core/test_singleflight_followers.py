@@ -305,3 +305,76 @@ async def test_ten_tasks_sharing_one_call_count_it_once(model: str) -> None:
         assert (totals.cost_usd, totals.unpriced_requests) == (0.0, 1)
     else:
         assert cost > 0 and totals.cost_usd == pytest.approx(cost)
+
+
+class _GatedChunks(FakeProvider):
+    """Streams ``a b c d``; after the first chunk, each chunk waits for ``go``. Records
+    whether the stream ran to its end or was closed early."""
+
+    def __init__(self) -> None:
+        super().__init__("fake")
+        self.go = asyncio.Event()
+        self.finished = 0
+        self.closed_early = 0
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        self.requests.append(request)
+        done = False
+        try:
+            for i, word in enumerate(("a ", "b ", "c ", "d")):
+                if i:
+                    await self.go.wait()
+                last = "stop" if word == "d" else None
+                yield ChatChunk(id="c", model="m", content=word, finish_reason=last)
+            done = True
+        finally:
+            if done:
+                self.finished += 1
+            else:
+                self.closed_early += 1
+
+
+@pytest.mark.parametrize("cancelled", [99, 100])
+def test_a_reader_cancelled_while_it_pulls_leaves_the_shared_stream_to_the_others(
+    cancelled: int,
+) -> None:
+    # concepts.md, single-flight: "the provider's stream is closed only when the last of
+    # them leaves early". Task 0 pulls the second chunk for all 100 readers; cancelling it
+    # (a client that disconnected, its own asyncio.timeout) used to throw the cancellation
+    # into the shared stream: every other reader failed with a RuntimeError.
+    provider = _GatedChunks()
+    client = make_client(provider, {"modelbus": {"cache": "memory"}})
+    first_read = 0
+
+    async def main() -> list[Any]:
+        async def read() -> str:
+            nonlocal first_read
+            got: list[str] = []
+            async for chunk in client.astream(PROMPT):
+                got.append(chunk.content or "")
+                first_read += len(got) == 1
+            return "".join(got)
+
+        tasks = [asyncio.create_task(read()) for _ in range(100)]
+        await _await_until(lambda: first_read == 100, "100 readers at the first chunk")
+        for _ in range(10):  # everyone waits for the second chunk: task 0 pulls it
+            await asyncio.sleep(0)
+        for t in tasks[:cancelled]:
+            t.cancel()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        provider.go.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert client.engine.aflights()[1].in_flight() == {}
+        if cancelled < 100:  # the answer was stored: the same stream is a hit
+            assert "".join([c.content or "" async for c in client.astream(PROMPT)]) == "a b c d"
+        return results
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, asyncio.CancelledError) for r in results[:cancelled])
+    assert results[cancelled:] == ["a b c d"] * (100 - cancelled)
+    assert provider.calls == 1
+    if cancelled < 100:
+        assert (provider.finished, provider.closed_early) == (1, 0)
+    else:  # the last reader left: the provider's stream was closed, once
+        assert (provider.finished, provider.closed_early) == (0, 1)
