@@ -140,6 +140,9 @@ class LeakyHttpx:
     def __init__(self, base_url: str) -> None:
         self._http = httpx.Client(base_url=base_url, timeout=0.25)
 
+    def close(self) -> None:
+        self._http.close()
+
     def chat(self, request: ChatRequest) -> ChatResponse:
         r = self._http.post("/chat/completions", json=request_body(request))
         r.raise_for_status()
@@ -155,8 +158,10 @@ class LeakyHttpx:
 
 
 @pytest.fixture
-def leaky(wire_server: WireServer) -> LeakyHttpx:
-    return LeakyHttpx(wire_server.base_url)
+def leaky(wire_server: WireServer) -> Iterator[LeakyHttpx]:
+    provider = LeakyHttpx(wire_server.base_url)
+    yield provider
+    provider.close()  # its pooled connections, else unclosed sockets at garbage collection
 
 
 def test_a_provider_leaking_httpx_errors_passes_the_behaviour_checks(leaky: LeakyHttpx) -> None:
