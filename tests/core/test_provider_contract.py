@@ -6,6 +6,7 @@ a stream only before its first content."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -214,6 +215,33 @@ def test_claiming_no_network_io_while_connecting_fails(
         ProviderContract().test_fault_is_a_provider_error(
             adapt_provider(leaky), REQ, None, "reset", "chat", monkeypatch
         )
+
+
+class ConnectsBySocket(NeverFinishes):
+    """Opens a socket and connects it, as an HTTP library does (keeping it, to look)."""
+
+    name = "connects-by-socket"
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sockets.append(sock)
+        sock.connect(("127.0.0.1", 9))
+        return super().chat(request)
+
+
+def test_a_refused_connection_leaves_no_socket_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The no-network check closes the socket whose connect it refuses: an HTTP library
+    (socket.create_connection) closes it on an OSError only, so it would be left for the
+    garbage collector (a ResourceWarning in a later test)."""
+    p = ConnectsBySocket()
+    with pytest.raises(AssertionError, match="connected to a socket"):
+        ProviderContract().test_fault_is_a_provider_error(
+            adapt_provider(p), REQ, None, "reset", "chat", monkeypatch
+        )
+    assert len(p.sockets) == 1 and p.sockets[0].fileno() == -1
 
 
 class HeadThenFailure:
