@@ -96,15 +96,28 @@ def _batch(tmp: Path, cfg: Path, src: Path, out: Path) -> subprocess.Popen[str]:
     )
 
 
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs, wait for it and close its pipes (``communicate``
+    would; a killed run's are otherwise left to the garbage collector: a
+    ResourceWarning)."""
+    proc.kill()
+    proc.wait(10)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def _kill_mid_run(proc: subprocess.Popen[str], out: Path, srv: WireServer) -> None:
     """SIGKILL once a third of the lines are written, with requests in flight."""
-    deadline = time.monotonic() + 60
-    while len(_out_ids(out)) < N // 3:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the batch made no progress"
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_out_ids(out)) < N // 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the batch made no progress"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        _reap(proc)  # also if it failed: no run left sending
     assert sum(_sent(srv).values()) < N  # killed mid-run, not after
 
 
@@ -202,5 +215,4 @@ def test_a_second_run_on_a_live_runs_output_stops_with_exit_2(
         assert first.poll() is None
         assert sum(_sent(server).values()) == CONCURRENCY  # the second sent nothing
     finally:
-        first.kill()
-        first.wait(10)
+        _reap(first)

@@ -6,6 +6,7 @@ a stream only before its first content."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -140,6 +141,9 @@ class LeakyHttpx:
     def __init__(self, base_url: str) -> None:
         self._http = httpx.Client(base_url=base_url, timeout=0.25)
 
+    def close(self) -> None:
+        self._http.close()
+
     def chat(self, request: ChatRequest) -> ChatResponse:
         r = self._http.post("/chat/completions", json=request_body(request))
         r.raise_for_status()
@@ -155,8 +159,10 @@ class LeakyHttpx:
 
 
 @pytest.fixture
-def leaky(wire_server: WireServer) -> LeakyHttpx:
-    return LeakyHttpx(wire_server.base_url)
+def leaky(wire_server: WireServer) -> Iterator[LeakyHttpx]:
+    provider = LeakyHttpx(wire_server.base_url)
+    yield provider
+    provider.close()  # its pooled connections, else unclosed sockets at garbage collection
 
 
 def test_a_provider_leaking_httpx_errors_passes_the_behaviour_checks(leaky: LeakyHttpx) -> None:
@@ -209,6 +215,33 @@ def test_claiming_no_network_io_while_connecting_fails(
         ProviderContract().test_fault_is_a_provider_error(
             adapt_provider(leaky), REQ, None, "reset", "chat", monkeypatch
         )
+
+
+class ConnectsBySocket(NeverFinishes):
+    """Opens a socket and connects it, as an HTTP library does (keeping it, to look)."""
+
+    name = "connects-by-socket"
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sockets.append(sock)
+        sock.connect(("127.0.0.1", 9))
+        return super().chat(request)
+
+
+def test_a_refused_connection_leaves_no_socket_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The no-network check closes the socket whose connect it refuses: an HTTP library
+    (socket.create_connection) closes it on an OSError only, so it would be left for the
+    garbage collector (a ResourceWarning in a later test)."""
+    p = ConnectsBySocket()
+    with pytest.raises(AssertionError, match="connected to a socket"):
+        ProviderContract().test_fault_is_a_provider_error(
+            adapt_provider(p), REQ, None, "reset", "chat", monkeypatch
+        )
+    assert len(p.sockets) == 1 and p.sockets[0].fileno() == -1
 
 
 class HeadThenFailure:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,13 @@ def srv(wire_server: WireServer) -> WireServer:
 
 
 @pytest.fixture
-def client(srv: WireServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0, timeout=5)
+def client(srv: WireServer) -> Iterator[openai.OpenAI]:
+    # Closed after the test: its pooled sockets are otherwise left to the garbage
+    # collector (a ResourceWarning in a later test).
+    with openai.OpenAI(
+        base_url=srv.base_url, api_key="sk-test", max_retries=0, timeout=5
+    ) as client:
+        yield client
 
 
 def _events(body: bytes) -> list[Any]:
@@ -189,8 +195,10 @@ def test_default_chat_completion_and_streams(srv: WireServer, client: openai.Ope
 
 
 def test_stream_chunks_resizes_the_default_stream() -> None:
-    with WireServer(stream_chunks=7) as srv:
-        client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
+    with (
+        WireServer(stream_chunks=7) as srv,
+        openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0) as client,
+    ):
         chunks = list(client.chat.completions.create(model="m", messages=USER, stream=True))
     content = [c for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(content) == 7
@@ -237,25 +245,27 @@ def test_models_and_unknown_routes(srv: WireServer, client: openai.OpenAI) -> No
 
 
 def test_azure_routes_with_azure_sdk_client(srv: WireServer) -> None:
-    azure = openai.AzureOpenAI(
+    with openai.AzureOpenAI(
         azure_endpoint=srv.origin, api_version="2024-10-21", api_key="k", max_retries=0
-    )
-    completion = azure.chat.completions.create(model="my-deployment", messages=USER)
-    assert completion.choices[0].message.content == "The capital of France is **Paris**."
-    filters = completion.to_dict()["prompt_filter_results"]
-    assert isinstance(filters, list) and filters[0]["prompt_index"] == 0
-    req = srv.requests[-1]
-    assert req.path == "/openai/deployments/my-deployment/chat/completions"
-    assert req.query == {"api-version": "2024-10-21"}
-    assert req.headers["API-KEY"] == "k"
-    chunks = list(azure.chat.completions.create(model="my-deployment", messages=USER, stream=True))
-    assert chunks[0].choices == [] and chunks[0].id == ""
-    assert all(c.usage is None for c in chunks)
-    emb = azure.embeddings.create(model="emb-deployment", input=["a"])
-    assert len(emb.data[0].embedding) == 1536
-    assert srv.requests[-1].path == "/openai/deployments/emb-deployment/embeddings"
-    r = httpx.post(f"{srv.origin}/openai/deployments/d/chat/completions", json={})
-    assert r.status_code == 404 and "api-version" in r.text
+    ) as azure:
+        completion = azure.chat.completions.create(model="my-deployment", messages=USER)
+        assert completion.choices[0].message.content == "The capital of France is **Paris**."
+        filters = completion.to_dict()["prompt_filter_results"]
+        assert isinstance(filters, list) and filters[0]["prompt_index"] == 0
+        req = srv.requests[-1]
+        assert req.path == "/openai/deployments/my-deployment/chat/completions"
+        assert req.query == {"api-version": "2024-10-21"}
+        assert req.headers["API-KEY"] == "k"
+        chunks = list(
+            azure.chat.completions.create(model="my-deployment", messages=USER, stream=True)
+        )
+        assert chunks[0].choices == [] and chunks[0].id == ""
+        assert all(c.usage is None for c in chunks)
+        emb = azure.embeddings.create(model="emb-deployment", input=["a"])
+        assert len(emb.data[0].embedding) == 1536
+        assert srv.requests[-1].path == "/openai/deployments/emb-deployment/embeddings"
+        r = httpx.post(f"{srv.origin}/openai/deployments/d/chat/completions", json={})
+        assert r.status_code == 404 and "api-version" in r.text
 
 
 def test_files_and_fine_tuning_jobs_keep_state(srv: WireServer, client: openai.OpenAI) -> None:
@@ -410,15 +420,15 @@ def test_status_errors_carry_their_headers(srv: WireServer, client: openai.OpenA
 
 
 def test_sdk_retries_follow_scripted_headers(srv: WireServer) -> None:
-    retrying = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=2)
-    srv.enqueue(Reply.error(503, headers={"retry-after-ms": "1"}))
-    assert retrying.chat.completions.create(model="m", messages=USER).choices
-    assert [r.headers["x-stainless-retry-count"] for r in srv.requests] == ["0", "1"]
-    srv.clear()
-    srv.enqueue(Reply.error(503, headers={"x-should-retry": "false"}))
-    with pytest.raises(openai.InternalServerError):
-        retrying.chat.completions.create(model="m", messages=USER)
-    assert len(srv.requests) == 1
+    with openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=2) as retrying:
+        srv.enqueue(Reply.error(503, headers={"retry-after-ms": "1"}))
+        assert retrying.chat.completions.create(model="m", messages=USER).choices
+        assert [r.headers["x-stainless-retry-count"] for r in srv.requests] == ["0", "1"]
+        srv.clear()
+        srv.enqueue(Reply.error(503, headers={"x-should-retry": "false"}))
+        with pytest.raises(openai.InternalServerError):
+            retrying.chat.completions.create(model="m", messages=USER)
+        assert len(srv.requests) == 1
 
 
 def test_path_rules_apply_until_cleared(srv: WireServer, client: openai.OpenAI) -> None:
@@ -591,16 +601,17 @@ def test_process_mode_serves_requests() -> None:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
-        client = openai.OpenAI(base_url=url, api_key="sk-test", max_retries=0, timeout=10)
-        assert (
-            client.chat.completions.create(model="m", messages=USER).choices[0].message.content
-            == "YES"
-        )
-        chunks = list(client.chat.completions.create(model="m", messages=USER, stream=True))
-        assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) == 3
+        with openai.OpenAI(base_url=url, api_key="sk-test", max_retries=0, timeout=10) as client:
+            assert (
+                client.chat.completions.create(model="m", messages=USER).choices[0].message.content
+                == "YES"
+            )
+            chunks = list(client.chat.completions.create(model="m", messages=USER, stream=True))
+            assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) == 3
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+        proc.stdout.close()  # else left to the garbage collector: a ResourceWarning
 
 
 def test_wire_fixtures_discovery(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -60,7 +60,10 @@ _CLASS: dict[FaultKind, type[ProviderError]] = {
 
 @contextlib.contextmanager
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
+    def refuse(sock: socket.socket, *args: Any, **kwargs: Any) -> Any:
+        # Closed here: socket.create_connection closes a socket whose connect failed
+        # only on an OSError, so this one would be left open until garbage collection.
+        sock.close()
         raise AssertionError(
             "the faults fixture returned None (no network I/O), but the provider connected "
             "to a socket: supply a faults fixture (modelbus.testing.faults.WireFaults)"

@@ -264,10 +264,15 @@ class Worker:
                 return json.loads(line[len(RESULT) :])
 
     def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.wait(timeout=60)
+        """Ask the worker to quit (unless it is gone: killed), wait for it, and close its
+        pipes (else left to the garbage collector: ResourceWarnings)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=60)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
 
 
 @pytest.fixture
@@ -343,8 +348,7 @@ def test_a_killed_process_stops_counting_within_its_lease(
             time.sleep(0.02)
         assert b.ask("1") == ["east/gpt-4o"]  # least busy again (the first of the ties)
     finally:
-        if a.proc.poll() is None:
-            a.close()
+        a.close()  # killed: only its pipes are closed
         b.close()
 
 

@@ -144,6 +144,18 @@ def test_errors_keep_the_api_type_and_request_id(provider, messages_server):
         provider.chat(ask(Message("user", "Hi"), response_format={"type": "json_object"}))
 
 
+def test_an_async_client_is_closed_as_its_loop_shuts_down(provider):
+    # A sync close() cannot reach a finished loop's client: the loop closes it as it
+    # shuts down (asyncio.run here, pytest-asyncio in the contract's async tests).
+    import asyncio
+
+    async def achat_once():
+        await provider.achat(ask(Message("user", "Hi")))
+        return provider._aclient()
+
+    assert asyncio.run(achat_once()).is_closed
+
+
 def test_a_missing_key_is_an_authentication_error(messages_server):
     p = MessagesProvider(MessagesSettings(base_url=messages_server.origin, api_key=None))
     with pytest.raises(modelbus.errors.AuthenticationError, match="x-api-key") as info:

@@ -29,6 +29,7 @@ from modelbus.plugin import (
     ServerError,
     aiter_sse,
     attempt_limits,
+    close_with_loop,
     decode_body,
     error_from_http,
     iter_sse,
@@ -84,10 +85,12 @@ class MessagesProvider:
         self._client = httpx.Client(
             base_url=settings.base_url, headers=self._headers, timeout=self._timeout
         )
-        # httpx's async pool belongs to one event loop: one client per loop.
+        # httpx's async pool belongs to one event loop: one client per loop, closed as
+        # its loop shuts down (a sync close() cannot reach it once the loop is gone).
         self._aclients: weakref.WeakKeyDictionary[Any, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._closers: weakref.WeakKeyDictionary[Any, object] = weakref.WeakKeyDictionary()
 
     def _aclient(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -96,6 +99,7 @@ class MessagesProvider:
             client = self._aclients[loop] = httpx.AsyncClient(
                 base_url=self.settings.base_url, headers=self._headers, timeout=self._timeout
             )
+            self._closers[loop] = close_with_loop(client.aclose)  # kept while it lives
         return client
 
     def _attempt_timeout(self, stream: bool) -> httpx.Timeout:
