@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelbus import ChatRequest, ChatResponse, Clock, Usage
+from modelbus import ChatChunk, ChatRequest, ChatResponse, Clock, Usage
 from modelbus.errors import (
     APITimeoutError,
     BudgetExceededError,
@@ -268,6 +269,85 @@ def test_strict_mode_refuses_an_unpriced_model_and_the_default_warns_once() -> N
     warned = [e for e in logs if e["event"] == "budget_unpriced_model"]
     assert len(warned) == 1 and "NOT counted" in warned[0]["detail"]
     assert fake.calls == 2
+
+
+class MeteredStreams(Metered):
+    """Streams two chunks, the last with the worst case's usage (``max_tokens`` output
+    tokens), after a real pause (threads) or a few event-loop turns (tasks) between them,
+    so that streams overlap; records how many were open at once."""
+
+    def _chunks(self, request: ChatRequest) -> tuple[ChatChunk, ChatChunk]:
+        self.requests.append(request)
+        n = int((request.max_tokens or 0) * self.used)
+        last = ChatChunk(
+            id="s", model="bm", content="b", finish_reason="stop", usage=Usage(0, n, n)
+        )
+        return ChatChunk(id="s", model="bm", content="a"), last
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        first, last = self._chunks(request)
+        self._enter()
+        try:
+            yield first
+            time.sleep(self.pause_s)
+            yield last
+        finally:
+            self._leave()
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        first, last = self._chunks(request)
+        self._enter()
+        try:
+            yield first
+            for _ in range(5):
+                await asyncio.sleep(0)
+            yield last
+        finally:
+            self._leave()
+
+
+@pytest.mark.parametrize(("mode", "n"), [("stream", 16), ("astream", 200)])
+def test_concurrent_streams_never_spend_more_than_the_limit(mode: str, n: int) -> None:
+    # budgets.md: streams reserve their worst case before the first chunk, so streams
+    # open at once see each other's reservations, as calls do.
+    allowed = 5 if n == 16 else 37
+    limit = allowed * WORST + WORST / 2
+    fake = MeteredStreams(pause_s=0.05)
+    c = _client(fake, limit)
+    outcomes: list[object] = []
+    if mode == "stream":
+        lock = threading.Lock()
+
+        def read(i: int) -> None:
+            try:
+                text = "".join(ch.content or "" for ch in c.stream(f"q{i}", max_tokens=1000))
+            except BudgetExceededError as exc:
+                text = exc  # type: ignore[assignment]
+            with lock:
+                outcomes.append(text)
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    else:
+
+        async def main() -> list[object]:
+            async def read(i: int) -> str:
+                return "".join(
+                    [ch.content or "" async for ch in c.astream(f"q{i}", max_tokens=1000)]
+                )
+
+            return await asyncio.gather(*(read(i) for i in range(n)), return_exceptions=True)
+
+        outcomes = asyncio.run(main())
+    refused = [o for o in outcomes if isinstance(o, BudgetExceededError)]
+    assert fake.peak > 1  # the streams did overlap
+    assert outcomes.count("ab") == allowed and len(refused) == n - allowed
+    assert fake.calls == allowed
+    assert c.usage_totals.cost_usd == pytest.approx(allowed * WORST)
+    assert c.usage_totals.cost_usd <= limit
 
 
 def test_streams_reserve_before_the_first_chunk_and_settle_when_done() -> None:
