@@ -480,3 +480,29 @@ def test_a_retried_timeout_counts_each_attempt_that_may_be_billed(mode: str) -> 
     assert resp.content == "late" and resp.attempts == 2
     with pytest.raises(BudgetExceededError, match=r"\$0.001400 spent"):
         run(c2, mode, "q", max_tokens=1000)
+
+
+def test_a_call_straddling_midnight_settles_in_the_day_it_reserved_in() -> None:
+    # budgets.md: "a reservation settles in the period it was made in".
+    now = [_wall(2026, 3, 1, 23, 59, 59)]
+    fake = MeteredStreams(pause_s=0)
+    from modelbus import Client
+
+    c = Client(
+        {
+            "modelbus": {"provider": "fake", "cache": "none"},
+            "catalog": CATALOG,
+            "budgets": {"daily": {"max_cost_usd": WORST, "window": "day"}},
+        },
+        clock=Clock(wall=lambda: now[0]),
+        registry=make_client(fake).registry,
+    )
+    it = iter(c.stream("q", max_tokens=1000))
+    assert next(it).content == "a"  # reserved on March 1st
+    now[0] = _wall(2026, 3, 2, 0, 0, 1)
+    assert "".join(ch.content or "" for ch in it) == "b"  # settled after midnight: worst case
+    assert c.chat("q", max_tokens=1000).cost_usd == pytest.approx(WORST)  # March 2nd: room
+    now[0] = _wall(2026, 3, 1, 23, 59, 59)  # (an injected clock may go back)
+    with pytest.raises(BudgetExceededError, match="budgets.daily") as info:
+        c.chat("q", max_tokens=1000)  # March 1st holds the stream's cost
+    assert "2026-03-01" in str(info.value)
