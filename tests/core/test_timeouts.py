@@ -280,6 +280,33 @@ async def test_a_shared_stream_times_out_the_task_waiting_on_it_not_the_first_re
         assert isinstance(leader_error, APITimeoutError) and leader_error is not error
 
 
+async def test_a_stream_handed_to_another_task_times_out_that_task() -> None:
+    # The idle timeout cancels the task waiting for the next chunk: a stream read past its
+    # first chunks in one task (this test's) and read on in another (a hand-off between
+    # workers) must not have its silence cancel the first, busy with its own work.
+    p = StallsAfterTwoChunks()
+    c = make_client(p, {"modelbus": {"stream_idle_timeout_s": 0.05}}, cache="none")
+    s = c.astream("q")
+    it = aiter(s)
+    assert [(await anext(it)).content, (await anext(it)).content] == ["0 ", "1 "]
+
+    async def read_on() -> float:
+        t0 = time.monotonic()
+        with pytest.raises(APITimeoutError, match="stream_idle_timeout_s"):
+            async with asyncio.timeout(1.0):  # a hang fails the test, not the suite
+                async for _ in it:
+                    pass
+        return time.monotonic() - t0
+
+    reader = asyncio.create_task(read_on())
+    # This task's own work: a wait that is not the reader's (awaiting the reader itself
+    # would pass a cancellation on to it); it used to be cancelled by the stream's timer.
+    await asyncio.wait({reader})
+    waited = reader.result()
+    assert waited < 0.25, f"the reader waited {waited:.2f}s on a 0.05 s idle timeout"
+    assert p.calls == 1
+
+
 # --- checked values -------------------------------------------------------------------
 
 

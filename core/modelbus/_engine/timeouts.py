@@ -283,9 +283,10 @@ class _Watchdog:
     """One timer per stream that cancels the iterating task when a wait for the next
     chunk has lasted ``idle`` seconds. ``since`` is the loop time the current wait
     began (``None`` between waits: the caller's own work between chunks is not idle
-    time); ``task`` is the task waiting, set with it: a stream shared by identical calls
-    (``fanout``) is read on by whichever of their tasks needs the next chunk, so the
-    task that started the stream may be busy elsewhere, or gone. Cheaper than an
+    time); ``task`` is the task waiting, set with it: a stream may be read on by another
+    task than the one that started it (handed between workers), and that one may be
+    busy elsewhere, or gone. (Identical streams share theirs through one reading task,
+    ``fanout.AsyncFanout``.) Cheaper than an
     ``asyncio.timeout`` per chunk, which schedules and cancels a timer each time (a
     quarter of the time of a 200-chunk local stream)."""
 
