@@ -319,12 +319,13 @@ def test_concurrent_streams_never_spend_more_than_the_limit(mode: str, n: int) -
         lock = threading.Lock()
 
         def read(i: int) -> None:
+            out: object
             try:
-                text = "".join(ch.content or "" for ch in c.stream(f"q{i}", max_tokens=1000))
+                out = "".join(ch.content or "" for ch in c.stream(f"q{i}", max_tokens=1000))
             except BudgetExceededError as exc:
-                text = exc  # type: ignore[assignment]
+                out = exc
             with lock:
-                outcomes.append(text)
+                outcomes.append(out)
 
         threads = [threading.Thread(target=read, args=(i,)) for i in range(n)]
         for t in threads:
