@@ -164,3 +164,22 @@ def test_batch_result_is_a_response_or_an_error() -> None:
     r = BatchResult(0, "a", error=ValueError("x"))
     assert not r.ok and r.to_openai()["response"] is None
     assert r.to_openai()["error"]["type"] == "ValueError"
+
+
+def test_a_line_nested_deeper_than_the_decoder_goes_is_an_error_line(tmp_path, fake_clock) -> None:
+    # batch.md: "a malformed input line becomes an error line, not a crash". json.loads
+    # raises RecursionError, not ValueError, past ~1,000 levels: that line alone fails.
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    good = [json.dumps({"custom_id": f"c{i}", "messages": f"q {i}"}) for i in range(3)]
+    src.write_text("\n".join([good[0], "[" * 100_000, good[1], '{"a": ' * 50_000, good[2]]) + "\n")
+    fp = FakeProvider(clock=fake_clock)
+    with make_client(fp, {"modelbus": {"cache": "none"}}, clock=fake_clock) as c:
+        summary = batch_file(c, src, out, concurrency=3)
+        assert (summary.total, summary.succeeded, summary.failed) == (5, 3, 2)
+        by_id = {x["custom_id"]: x for x in _lines(out)}
+        assert set(by_id) == {"c0", "c1", "c2", "line-2", "line-4"}
+        assert "not JSON" in by_id["line-2"]["error"]["message"]
+        assert "not JSON" in by_id["line-4"]["error"]["message"]
+        assert fp.calls == 3
+        # a resumed run finds every line done and sends nothing
+        assert batch_file(c, src, out, concurrency=3).skipped == 5 and fp.calls == 3

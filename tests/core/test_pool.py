@@ -27,7 +27,7 @@ from modelbus.errors import (
     ServerError,
 )
 from modelbus.hookspecs import hookimpl
-from modelbus.testing import FakeClock, FakeProvider
+from modelbus.testing import FakeClock, FakeProvider, FakeReply, LoopClock
 
 DEPS = ["east/m", "west/m", "oai/m"]
 
@@ -191,6 +191,64 @@ def test_async_and_streams_route_and_cool_the_same_way():
     states = pool.state.read(pool.pool, pool._names, clock.now)
     assert [s.in_flight for s in states] == [0, 0, 0]
     assert sum(s.requests for s in states) == 4  # achat's two attempts, two streams
+
+
+def test_an_async_attempt_timed_out_by_the_pipeline_cools_its_deployment_under_load():
+    # deployments.md: a deployment that "times out" is cooled down, and least-busy counts
+    # calls in flight. An async attempt's timeout is enforced by the pipeline, which
+    # cancels the provider call: the pool sees a CancelledError, not an APITimeoutError.
+    clock = LoopClock()
+    c, fakes = client_for(
+        {"m": {"deployments": ["east/m", "west/m"], "cooldown_s": 30}},
+        clock,
+        "east",
+        "west",
+        # 100 timeouts at once would empty the retry quota (10 tokens a timeout retry, 500)
+        core={"retry_budget": {"enabled": False}},
+    )
+    pool = c.provider("pool:m").inner
+    pool.random = lambda: 0.0  # the weighted draw picks east while it is healthy
+    fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(400)])  # stalled
+
+    async def wave(tag: str) -> list[Any]:
+        calls = (c.achat(f"{tag} {i}", model="m", timeout=1.0) for i in range(100))
+        return await asyncio.gather(*calls)
+
+    first = clock.run(wave("a"))  # 100 tasks reach east together, all time out at 1 s
+    assert {r.extra["deployment"] for r in first} == {"west/m"}
+    assert {r.attempts for r in first} == {2} and fakes["east"].calls == 100
+    east, west = pool.state.read(pool.pool, pool._names, clock.monotonic())
+    assert (east.in_flight, west.in_flight) == (0, 0)
+    assert 25 < east.cooldown_s <= 30
+    second = clock.run(wave("b"))  # east is still cooling: no attempt goes there
+    assert {(r.extra["deployment"], r.attempts) for r in second} == {("west/m", 1)}
+    assert fakes["east"].calls == 100
+
+
+def test_a_call_cancelled_by_its_caller_leaves_the_pool_without_cooling():
+    clock = LoopClock()
+    c, fakes = client_for(
+        {"m": {"deployments": ["east/m", "west/m"], "strategy": "least-busy"}},
+        clock,
+        "east",
+        "west",
+    )
+    pool = c.provider("pool:m").inner
+    pool.random = lambda: 0.0  # ties: east
+    fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(50)])
+
+    async def main() -> None:
+        calls = [asyncio.ensure_future(c.achat(f"q{i}", model="m")) for i in range(50)]
+        await asyncio.sleep(1.0)
+        for t in calls:
+            t.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+
+    clock.run(main())
+    states = pool.state.read(pool.pool, pool._names, clock.monotonic())
+    assert [s.in_flight for s in states] == [0, 0]  # none counted for ever
+    assert [s.cooldown_s for s in states] == [0.0, 0.0]  # the caller's cancel is no fault
+    assert c.chat("after", model="m").extra["deployment"] == "east/m"  # least busy: a tie
 
 
 def test_embeddings_go_through_the_pool():

@@ -160,7 +160,8 @@ def parse_line(text: str, line_no: int, index: int) -> BatchItem:
     line that cannot be sent becomes an item with a ``problem``, never an exception."""
     try:
         obj = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nested deeper than the decoder goes ("[[[[..."), still one line
         return BatchItem(index, f"line-{line_no}", problem=f"line {line_no} is not JSON: {exc}")
     if not isinstance(obj, dict):
         return BatchItem(index, f"line-{line_no}", problem=f"line {line_no} is not a JSON object")

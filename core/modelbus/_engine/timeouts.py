@@ -50,6 +50,7 @@ __all__ = [
     "AttemptLimits",
     "CallLimits",
     "attempt_limits",
+    "attempt_timed_out",
     "check_timeout",
     "current_limits",
     "idle_bounded",
@@ -118,6 +119,9 @@ class AttemptLimits:
 
 
 _CURRENT: ContextVar[AttemptLimits | None] = ContextVar("modelbus_attempt_limits", default=None)
+# The timer of the async attempt in flight (``CallLimits.aattempt``), so that code inside
+# the attempt that sees a ``CancelledError`` can tell the attempt's time ran out.
+_TIMER: ContextVar[AttemptTimeout | None] = ContextVar("modelbus_attempt_timer", default=None)
 
 
 async def within(aw: Awaitable[T], limits: AttemptLimits | None, provider: str | None = None) -> T:
@@ -152,6 +156,15 @@ def set_limits(limits: AttemptLimits) -> None:
 def current_limits() -> AttemptLimits | None:
     """The limits set by the retry runner in this context, ``None`` outside an attempt."""
     return _CURRENT.get()
+
+
+def attempt_timed_out() -> bool:
+    """Whether the async attempt in flight was cancelled because its time ran out (the
+    pipeline's attempt timeout or deadline), rather than by its caller. For code inside
+    the attempt that catches ``asyncio.CancelledError``: a deployment pool cools a
+    deployment that timed out (``modelbus._pools.provider``)."""
+    timer = _TIMER.get()
+    return timer is not None and timer.expired()
 
 
 def attempt_limits() -> AttemptLimits:
@@ -248,7 +261,7 @@ class _AsyncAttempt:
     ``asynccontextmanager``: it runs on every async call, and an async generator costs a
     frame, its finalizer registration with the loop and two extra resumptions."""
 
-    __slots__ = ("_cm", "_limits", "_token", "budget")
+    __slots__ = ("_cm", "_limits", "_timer", "_token", "budget")
 
     def __init__(self, limits: CallLimits, budget: float | None) -> None:
         self._limits = limits
@@ -260,6 +273,7 @@ class _AsyncAttempt:
         self._token = _CURRENT.set(self._limits._limits(budget))
         if budget is not None:
             cm = self._cm = AttemptTimeout(budget)  # an answer read as the time runs out is kept
+            self._timer = _TIMER.set(cm)
             await cm.__aenter__()
 
     async def __aexit__(self, et: Any, ev: Any, tb: Any) -> bool:
@@ -275,6 +289,8 @@ class _AsyncAttempt:
                 if et is not None and issubclass(et, TimeoutError) and cm.expired():
                     raise self._limits.timed_out(self.budget or 0.0) from ev
         finally:
+            if cm is not None:
+                _TIMER.reset(self._timer)
             _CURRENT.reset(self._token)
         return False
 

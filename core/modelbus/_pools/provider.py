@@ -35,17 +35,19 @@ attempt); ``[rate_limits."pool:NAME"]`` the pool as a whole.
 
 from __future__ import annotations
 
+import asyncio
 import random as _random
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._engine.timeouts import attempt_timed_out
 from .._limits.rate_limits import arate_limit, rate_limit
 from .._routing.instances import pool_name
 from .._routing.resolve import Route, logical_model
 from .._wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
-from ..errors import PluginError, ProviderError
+from ..errors import APITimeoutError, PluginError, ProviderError
 from ..protocols import Capabilities, PoolState
 from .accounts import refused
 from .router import DeploymentView, Failure, account_failure, after_failure, choose
@@ -348,6 +350,20 @@ class PoolProvider:
             self._after_failure(i, exc, f)
         await self._aend(i, 0, latency_s)
 
+    async def _acancelled(
+        self, i: int, views: list[DeploymentView], latency_s: float | None = None
+    ) -> None:
+        """An attempt cancelled in flight: by the pipeline when its time ran out (the
+        async attempt timeout or deadline cancels the provider call, so no
+        ``APITimeoutError`` passes through here), which cools the deployment as a timeout
+        raised by the provider would; else by the caller. Either way it is no longer in
+        flight (else ``least-busy`` would count it for ever)."""
+        if attempt_timed_out():
+            timeout = APITimeoutError("the attempt's time ran out", provider=self._names[i])
+            await self._afail(i, timeout, views, latency_s)
+        else:
+            await self._aend(i, 0, latency_s)
+
     async def _aend(self, i: int, tokens: int, latency_s: float | None) -> None:
         try:
             await self.state.aend(self.pool, self._names[i], tokens, self._now(), latency_s)
@@ -363,6 +379,9 @@ class PoolProvider:
             resp = await send(sub)
         except Exception as exc:
             await self._afail(i, exc, views)
+            raise
+        except asyncio.CancelledError:
+            await self._acancelled(i, views)
             raise
         await self._aend(i, resp.usage.total_tokens, self._now() - t0)
         return i, resp
@@ -391,6 +410,10 @@ class PoolProvider:
         except Exception as exc:
             ended = True
             await self._afail(i, exc, views, latency)
+            raise
+        except asyncio.CancelledError:
+            ended = True
+            await self._acancelled(i, views, latency)
             raise
         finally:
             if not ended:

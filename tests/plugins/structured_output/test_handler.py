@@ -106,6 +106,37 @@ def test_cut_off_reply_is_reasked_saying_so(client, fake):
     assert "cut off at max_tokens" in fake.requests[1].messages[-1].text
 
 
+@pytest.mark.parametrize("mode", ["chat", "achat", "stream", "astream"])
+def test_a_reply_nested_deeper_than_the_decoder_goes_is_reasked(client, fake, mode):
+    # structured-output.md: a reply that is not JSON is re-asked in each of the four
+    # modes. A model looping on "[" (small models do) nests past json's recursion limit,
+    # where json.loads raises RecursionError, not ValueError.
+    import asyncio
+
+    fake.enqueue_text("[" * 100_000)
+    fake.enqueue_text(json.dumps(VALID))
+    if mode == "chat":
+        r = client.chat("x", response_format=Invoice)
+    elif mode == "achat":
+        r = asyncio.run(client.achat("x", response_format=Invoice))
+    elif mode == "stream":
+        with client.stream("x", response_format=Invoice) as s:
+            for _ in s:
+                pass
+        r = s.response
+    else:
+
+        async def read():
+            s = client.astream("x", response_format=Invoice)
+            async for _ in s:
+                pass
+            return s.response
+
+        r = asyncio.run(read())
+    assert r.parsed == INVOICE and fake.calls == 2
+    assert "not valid JSON" in fake.requests[1].messages[-1].text
+
+
 # -- refusals ----------------------------------------------------------------------------------
 
 

@@ -180,7 +180,9 @@ class Target:
         """The model's JSON text → the value; :class:`Invalid` for bad JSON or shape."""
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: nested deeper than the decoder goes ("[[[[...", a model
+            # repeating itself): as invalid as any other reply, so it is re-asked.
             raise Invalid(f"the reply is not valid JSON: {exc}") from exc
         return self.load(data)
 
