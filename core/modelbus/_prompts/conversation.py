@@ -230,6 +230,6 @@ class Conversation:
                     if not isinstance(d, dict) or "role" not in d:
                         raise ValueError("not a message object with a 'role'")
                     conv._turns.append(Turn.from_json(d))
-                except (ValueError, TypeError) as exc:
+                except (ValueError, TypeError, RecursionError) as exc:
                     raise ValueError(f"{p}:{i}: bad conversation record: {exc}") from None
         return conv

@@ -90,7 +90,7 @@ def count_input(c: Client, text: str, model: str | None = None) -> int:
     if stripped[:1] in ("[", "{"):
         try:
             data = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None  # not JSON after all: plain text that starts with a bracket
     if isinstance(data, dict):
         if "messages" not in data:

@@ -160,7 +160,7 @@ class Tool:
         wrong type, a missing or unknown field)."""
         try:
             data = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # (nested deeper than the decoder goes)
             raise ValueError(f"arguments of {self.name!r} are not valid JSON ({exc})") from None
         try:
             obj: Any = schema_converter(self.strict).structure(data, self.arguments_type)

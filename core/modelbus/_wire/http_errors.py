@@ -69,7 +69,7 @@ def decode_body(content: bytes | str) -> Any:
         return ""
     try:
         return json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested deeper than the decoder goes)
         return content.decode("utf-8", "replace") if isinstance(content, bytes) else content
 
 

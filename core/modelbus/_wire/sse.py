@@ -43,9 +43,13 @@ class ServerSentEvent:
         """``data`` decoded as JSON.
 
         Raises:
-            ValueError: ``data`` is not JSON (``json.JSONDecodeError``).
+            ValueError: ``data`` is not JSON (``json.JSONDecodeError``), or is nested
+                deeper than the decoder goes (a hostile server's ``[[[[...``).
         """
-        return json.loads(self.data)
+        try:
+            return json.loads(self.data)
+        except RecursionError:
+            raise ValueError("the event's data is nested too deeply to decode") from None
 
 
 class SSEDecoder:

@@ -97,7 +97,7 @@ def parse_key_values(items: Iterable[str], what: str, *, as_json: bool) -> dict[
         if as_json:
             try:
                 value = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 value = raw
         out[key.strip()] = value
     return out

@@ -21,6 +21,7 @@ from modelbus._wire.types import (
     ToolSpec,
 )
 from modelbus_local._prompt_tools import (
+    ParsedReply,
     parse_tool_reply,
     prompt_request,
     reply_schema,
@@ -306,3 +307,14 @@ def test_a_truncated_reply_never_invents_calls(calls: list[tuple[str, dict[str, 
     assert got == calls[: len(got)]
     if not got:
         assert r.content == text
+
+
+def test_a_reply_stuck_repeating_brackets_is_text_and_parsed_quickly() -> None:
+    # A small model caught in a loop ("[[[[..."): deeper than json's decoder goes, which
+    # raises RecursionError, not ValueError. parse_tool_reply never raises; the run of
+    # brackets is skipped as a whole, so a tool call after it is still found.
+    stuck = "[" * 5000
+    assert parse_tool_reply(stuck, TOOLS, ids()) == ParsedReply(stuck)
+    call = '{"name": "get_time", "arguments": {}}'
+    parsed = parse_tool_reply(stuck + " " + call, TOOLS, ids())
+    assert [c.function.name for c in parsed.tool_calls] == ["get_time"]

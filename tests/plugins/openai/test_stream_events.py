@@ -83,7 +83,11 @@ async def test_a_named_error_event_raises_even_without_an_error_key() -> None:
         read(r)
 
 
-@pytest.mark.parametrize("body", [b"data: not json\n\n", b"data: [1, 2]\n\n"])
+@pytest.mark.parametrize(
+    "body",
+    [b"data: not json\n\n", b"data: [1, 2]\n\n", b"data: " + b"[" * 5000 + b"\n\n"],
+    ids=["not-json", "not-an-object", "nested-past-the-decoder"],
+)
 def test_a_payload_that_is_not_a_json_object_is_a_server_error(body: bytes) -> None:
     with pytest.raises(errors.ServerError):
         read(response(CHUNK, body, DONE))

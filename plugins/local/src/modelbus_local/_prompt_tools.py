@@ -68,7 +68,7 @@ def has_tool_turns(messages: Sequence[Message]) -> bool:
 def _same_call(tc: ToolCall) -> tuple[str, str]:
     try:
         args = json.dumps(json.loads(tc.function.arguments or "{}"), sort_keys=True)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested deeper than the decoder goes)
         args = tc.function.arguments
     return tc.function.name, args
 
@@ -187,7 +187,7 @@ def _system_text(tools: Sequence[ToolSpec], names: Sequence[str], required: bool
 def _call_text(tc: ToolCall) -> dict[str, Any]:
     try:
         args: Any = json.loads(tc.function.arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         args = tc.function.arguments
     return {"name": tc.function.name, "arguments": args}
 
@@ -279,6 +279,12 @@ def _json_values(text: str) -> list[Any]:
                 except ValueError:
                     i += 1
                     continue
+                except RecursionError:  # nested deeper than the decoder goes: a model
+                    # stuck repeating "[[[[", skipped as a whole (from each of its
+                    # brackets the decoder would go as deep again)
+                    while i < len(src) and src[i] in "{[":
+                        i += 1
+                    continue
                 found.append(value)
                 i = end
             else:
@@ -300,7 +306,7 @@ def _one_call(item: Any, known: set[str], new_id: Callable[[], str]) -> ToolCall
     if isinstance(args, str):  # arguments already encoded, as OpenAI sends them
         try:
             decoded = json.loads(args) if args.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         args = decoded
     if not isinstance(args, Mapping):

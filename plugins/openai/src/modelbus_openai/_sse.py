@@ -43,7 +43,7 @@ def _event(event: str | None, data: str, headers: Mapping[str, str], provider: s
         return _SKIP
     try:
         obj = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested deeper than the decoder goes)
         raise invalid_body_error(provider, 200, headers, "a stream event", data) from None
     if event == "error" or (isinstance(obj, Mapping) and obj.get("error")):
         raise error_from_body(
