@@ -225,6 +225,37 @@ def test_an_async_attempt_timed_out_by_the_pipeline_cools_its_deployment_under_l
     assert fakes["east"].calls == 100
 
 
+@pytest.mark.parametrize("capacity", [500, 1000])
+def test_moves_to_another_deployment_take_from_the_retry_quota(capacity: int) -> None:
+    # deployments.md: a move to another deployment is a retry and takes from the pool's
+    # retry quota (10 tokens after a timeout): 100 calls timing out together on a stalled
+    # deployment need 1,000; with the default 500, half of them are not retried.
+    clock = LoopClock()
+    c, fakes = client_for(
+        {"m": {"deployments": ["east/m", "west/m"], "cooldown_s": 30}},
+        clock,
+        "east",
+        "west",
+        core={"retry_budget": {"capacity": capacity}},
+    )
+    pool = c.provider("pool:m").inner
+    pool.random = lambda: 0.0  # the weighted draw picks east while it is healthy
+    fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(100)])  # stalled
+
+    async def wave() -> list[Any]:
+        calls = (c.achat(f"q {i}", model="m", timeout=1.0) for i in range(100))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = clock.run(wave())
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert fakes["east"].calls == 100
+    if capacity == 500:
+        assert len(failed) == 50 and fakes["west"].calls == 50
+        assert all("retry quota exhausted" in str(e) for e in failed)
+    else:
+        assert failed == [] and fakes["west"].calls == 100
+
+
 def test_a_call_cancelled_by_its_caller_leaves_the_pool_without_cooling():
     clock = LoopClock()
     c, fakes = client_for(
