@@ -373,3 +373,14 @@ def test_concurrent_identical_calls_are_counted_once_by_the_guide_example(
     assert sorted(e.cache for e in finished) == ["miss"] + ["shared"] * 7
     assert provider.calls == 1 and totals.shared == 7
     assert counter.tokens == {"fake-model": 15} == {"fake-model": totals.usage.total_tokens}
+
+
+def test_an_observer_raising_in_many_threads_at_once_is_reported_once(recorder: Any) -> None:
+    # observability.md: an observer that raises is reported once per client, also when
+    # 16 threads meet its failure at the same time (the first report wins atomically).
+    provider = FakeProvider()
+    with capture_logs() as logs, make_client(provider, {"modelbus": {"observers": ["boom"]}}) as c:
+        results = c.batch([f"q{i}" for i in range(200)], concurrency=16)
+    assert all(r.ok for r in results) and provider.calls == 200
+    reports = [e for e in logs if e["event"] == "modelbus.observer_failed"]
+    assert len(reports) == 1 and reports[0]["observer"] == "boom"

@@ -79,7 +79,9 @@ class Observers:
     def __init__(self, items: Sequence[tuple[str, str, Observer]], log: Any) -> None:
         self._items = tuple(items)
         self._log = log
-        self._reported: set[str] = set()
+        # name -> the first error reported for it (dict.setdefault: one atomic step, so
+        # threads failing in the same observer at once report it once, without a lock)
+        self._reported: dict[str, Exception] = {}
         self._endpoints: dict[str, str | None] = {}
         # One dispatch, chosen once: a single observer (the usual case) is called without
         # a loop, its bound ``on_event`` taken here rather than looked up per event.
@@ -102,8 +104,7 @@ class Observers:
                 self._raised(item, event, exc)
 
     def _raised(self, item: tuple[str, str, Observer], event: CallEvent, exc: Exception) -> None:
-        if item[0] not in self._reported:
-            self._reported.add(item[0])
+        if self._reported.setdefault(item[0], exc) is exc:
             self._warn(item, exc, call_event=type(event).__name__, note=_NOTE_EVENT)
 
     def _warn(self, item: tuple[str, str, Observer], exc: Exception, **fields: str) -> None:
