@@ -256,6 +256,29 @@ def test_moves_to_another_deployment_take_from_the_retry_quota(capacity: int) ->
         assert failed == [] and fakes["west"].calls == 100
 
 
+def test_a_sync_call_interrupted_leaves_the_pool_without_cooling():
+    # Ctrl-C during a sync call: the deployment did nothing wrong, and the call is no
+    # longer in flight (least-busy would otherwise count it for the client's life).
+    clock = FakeClock()
+    c, fakes = client_for(
+        {"m": {"deployments": ["east/m", "west/m"], "strategy": "least-busy"}},
+        clock,
+        "east",
+        "west",
+    )
+    pool = c.provider("pool:m").inner
+    pool.random = lambda: 0.0  # ties: east
+
+    def interrupted(request: Any) -> Any:
+        raise KeyboardInterrupt
+
+    fakes["east"].chat = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        c.chat("q", model="m")
+    states = pool.state.read(pool.pool, pool._names, clock.monotonic())
+    assert [(s.in_flight, s.cooldown_s) for s in states] == [(0, 0.0), (0, 0.0)]
+
+
 def test_a_call_cancelled_by_its_caller_leaves_the_pool_without_cooling():
     clock = LoopClock()
     c, fakes = client_for(

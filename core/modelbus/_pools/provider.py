@@ -288,6 +288,9 @@ class PoolProvider:
         except Exception as exc:
             self._fail(i, exc, views)
             raise
+        except BaseException:  # interrupted (Ctrl-C): no fault of the deployment's
+            self._end(i, 0, None)
+            raise
         self._end(i, resp.usage.total_tokens, self._now() - t0)
         return i, resp
 
