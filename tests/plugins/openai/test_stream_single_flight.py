@@ -55,3 +55,29 @@ async def test_tasks_streaming_one_prompt_share_one_request(
     assert len(srv.requests) == 1
     assert texts[0] and set(texts) == {texts[0]}
     assert client.usage_totals.requests == 1 and client.usage_totals.shared == 49
+
+
+async def test_the_first_task_cancelled_while_waiting_leaves_the_request_to_the_others(
+    srv: WireServer, make_client: MakeClient
+) -> None:
+    # A client that disconnects (its task cancelled) while the shared request waits for
+    # its first chunk: the request goes on for the 49 others, over real HTTP.
+    srv.enqueue(Reply.default(latency=0.3))
+    client = make_client(core={"cache": "memory"})
+
+    async def one() -> str:
+        stream = client.astream("tell me", model="gpt-4o-mini")
+        return "".join([c.content or "" async for c in stream])
+
+    try:
+        tasks = [asyncio.create_task(one()) for _ in range(50)]
+        await asyncio.sleep(0.1)  # the request is in flight, no chunk yet
+        tasks[0].cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await client.aclose()
+    assert isinstance(results[0], asyncio.CancelledError)
+    texts = results[1:]
+    assert [repr(t) for t in texts if not isinstance(t, str)] == []  # none failed
+    assert texts[0] and len(set(texts)) == 1
+    assert len(srv.requests) == 1
