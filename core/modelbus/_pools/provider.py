@@ -43,19 +43,17 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._engine.timeouts import attempt_timed_out
-from .._limits.rate_limits import arate_limit, rate_limit
 from .._routing.instances import pool_name
-from .._routing.resolve import Route, logical_model
+from .._routing.resolve import Route
 from .._wire.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from ..errors import APITimeoutError, PluginError, ProviderError
 from ..protocols import Capabilities, PoolState
 from .accounts import refused
 from .router import DeploymentView, Failure, account_failure, after_failure, choose
-from .state import close_state, pool_state, with_latency
+from .state import with_latency
 
 if TYPE_CHECKING:
     from .._config.config import RateLimit
-    from .._engine import Engine
     from .._engine.provider_adapter import AdaptedProvider
     from .state import DeploymentState
 
@@ -122,35 +120,6 @@ class PoolProvider:
         self._limits = limits or {}
         self._on_close = on_close
         self._state_name = state_name
-
-    @classmethod
-    def of(cls, c: Engine, alias: str) -> PoolProvider:
-        """The pool of ``[models.ALIAS]`` run by client ``c`` (its providers, clock, rate
-        limiter and pool state store)."""
-        a = c.config.models[alias]
-        deps = []
-        for d in a.deployments:
-            provider, _, model = d.partition("/")
-            deps.append(Deployment(d, provider, model, a.weights.get(d, 1.0)))
-        ns = c.namespace
-        return cls(
-            alias,
-            logical_model(alias, a),
-            deps,
-            strategy=a.strategy,
-            cooldown_s=a.cooldown_s,
-            account_cooldown_s=a.account_cooldown_s,
-            providers=c.provider,
-            state=pool_state(c),
-            now=c.clock.monotonic,
-            pool=f"{ns}\x1f{alias}" if ns else alias,
-            limit=lambda route, req: rate_limit(c, route, req),
-            alimit=lambda route, req: arate_limit(c, route, req),
-            warn=c.log_warning,
-            limits=c.config.rate_limits,
-            on_close=lambda: close_state(c),
-            state_name=c.config.modelbus.pool_state,
-        )
 
     @property
     def capabilities(self) -> Capabilities:

@@ -6,7 +6,8 @@ settings of its own section (endpoint, key...): everything that names a provider
 ``modelbus doctor``) accepts the instance name, because :func:`with_instances` adds it to
 the client's registry as a provider of its own, with the plugin's factory, settings
 class and doctor checks. A pool (``[models.X] deployments = [...]``, two or more) is
-added the same way, as the provider ``pool:X`` (see ``modelbus._pools.provider``).
+added the same way, as the provider ``pool:X`` (see ``modelbus._pools.provider``; built
+by ``modelbus._pools.compose``).
 """
 
 from __future__ import annotations
@@ -113,12 +114,12 @@ def check_deployments(config: Config, registry: Registry) -> None:
 
 def _pool_factory(ref: weakref.ref[Client], alias: str) -> Any:
     def make() -> Any:
-        from .._pools.provider import PoolProvider
+        from .._pools.compose import pool_provider
 
         client = ref()
         if client is None:  # pragma: no cover - the client builds its own providers
             raise RuntimeError("the client of this pool is gone")
-        return PoolProvider.of(client.engine, alias)
+        return pool_provider(client.engine, alias)
 
     return make
 
