@@ -242,7 +242,9 @@ def start(reg: Registration, config: Config) -> Any:
         return reg.factory(settings) if reg.settings is not None else reg.factory()
     except (ConfigError, PluginError):
         raise
-    except Exception as exc:  # third-party code: named, never a bare traceback
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # third-party code (sys.exit() too): named, never a traceback
         raise PluginError(
             f"{reg.kind} {reg.name!r} from {reg.origin!r} failed to start: "
             f"{type(exc).__name__}: {exc}",
