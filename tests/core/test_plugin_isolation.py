@@ -367,3 +367,37 @@ def test_a_plugin_calling_sys_exit_is_its_own_error(fresh_plugins, tmp_path, mon
     client = modelbus.Client({"modelbus": {"provider": "quit-provider"}})
     with pytest.raises(PluginError, match="failed to start: SystemExit: no licence"):
         client.chat("hi")
+
+
+BAD_CATALOG = """
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_catalog(register):
+    register("bad-window", {"provider": "x", "context_window": "big"})
+    register("not-a-table", "gpt-4o-mini")
+    register("good-model", {"provider": "x", "context_window": 1000})
+"""
+
+
+def test_a_bad_catalog_entry_is_its_plugins_error(fresh_plugins, tmp_path, monkeypatch):
+    """A catalog entry a plugin registers with a wrong field is left out and listed as
+    that plugin's error; the catalog every client loads (and the config file) is not
+    blamed for it. The plugin's good entries stay."""
+    root = standin_dist(
+        tmp_path / "site-badcat",
+        "modelbus-badcat",
+        "1.0",
+        {"badcat": "mb_badcat"},
+        {"mb_badcat": BAD_CATALOG},
+    )
+    monkeypatch.syspath_prepend(str(root))
+    info = {p.name: p for p in load_plugins().plugins}["badcat"]
+    assert "catalog entry 'bad-window': context_window must be a positive integer" in info.error
+    assert "catalog entry 'not-a-table' must be a table of fields, got str" in info.error
+    assert info.registered == {"catalog": ["good-model"]}
+
+    with make_client(FakeProvider()) as client:
+        assert client.chat("hi").content == "echo: hi"
+        assert "good-model" in client.catalog
+        assert "bad-window" not in client.catalog

@@ -100,6 +100,15 @@ class Registry:
                 plugin=reg.origin,
                 hook=KINDS[reg.kind],
             )
+        if reg.kind == "catalog":
+            # Checked here, not when a client loads the catalog: a plugin's bad entry is
+            # that plugin's error, never every app's (nor the config file's).
+            from .._catalog import check_catalog_entry
+
+            try:
+                check_catalog_entry(reg.name, reg.factory)
+            except ValueError as exc:
+                raise PluginError(str(exc), plugin=reg.origin, hook=KINDS[reg.kind]) from None
         key = (reg.kind, reg.name)
         contenders = self._contested.get(key)
         if contenders is not None:
