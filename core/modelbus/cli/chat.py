@@ -166,6 +166,7 @@ def chat(
     or [log] enabled = false; --json shows its conversation_id, for --cid.
     """
     from .._routing.resolve import build_messages, build_request
+    from .._wire.params import check_params
 
     params = parse_key_values(options, "-o/--option", as_json=True)
     values = parse_key_values(variables, "-v/--var", as_json=False)
@@ -177,6 +178,10 @@ def chat(
     cache: CacheMode = "bypass" if no_cache else "use"
     try:
         build_request(build_messages(text or "-"), model or "-", params)  # names checked up front
+        # Values too, as [models.NAME] params are: NaN (JSON-decoded from "NaN"), a
+        # max_tokens that did not decode ("1e400" is inf, a too long number stays a
+        # string), an extra_body that is not a table, would otherwise fail mid-call.
+        check_params({k: v for k, v in params.items() if v is not None})
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="-o/--option") from exc
     from ._calllog import ChatLog
