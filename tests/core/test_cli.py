@@ -495,6 +495,34 @@ def test_chat_option_values_are_checked_before_sending(parrot_on_path, tmp_path,
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["chat", "-"], b"\xff\xfe\x00binary\x80", "PROMPT: stdin is not UTF-8 text (byte 0)"),
+        (["chat", "a\udcffb"], None, "PROMPT: not UTF-8 text"),  # undecodable argv bytes
+        (["chat", "hi", "-s", "\udcff"], None, "-s/--system: not UTF-8 text"),
+        (["tokens"], b"ok \xff", "FILE: stdin is not UTF-8 text (byte 3)"),
+        (["tokens", "-"], b"\x80", "FILE: <stdin> is not UTF-8 text (byte 0)"),
+        (["tokens", "binary.bin"], None, "FILE: binary.bin is not UTF-8 text (byte 1)"),
+    ],
+)
+def test_input_that_is_not_utf8_is_a_usage_error(parrot_on_path, tmp_path, args, stdin, message):
+    """Binary data piped or passed in is refused as input (exit 2), never sent on to a
+    traceback (the cache key, the tokenizer)."""
+    from click.testing import CliRunner
+
+    (tmp_path / "modelbus.toml").write_text(
+        '[modelbus]\nprovider = "parrot"\nplugins = { allow = ["parrot"] }\n'
+    )
+    (tmp_path / "binary.bin").write_bytes(b"a\xffb")
+    result = CliRunner().invoke(
+        cli, [*args, "--no-log"] if args[0] == "chat" else args, input=stdin
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_status_line_marks_counted_usage_as_estimated():
     from modelbus._wire.types import ChatResponse, Message, Usage
     from modelbus.cli.chat import response_json, status_line

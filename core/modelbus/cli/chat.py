@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import config_option, echo_json, make_client, parse_key_values
+from ._common import (
+    config_option,
+    echo_json,
+    make_client,
+    parse_key_values,
+    read_stdin_text,
+    utf8_text,
+)
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -61,13 +68,12 @@ def _read_prompt(prompt: str | None, template: str | None) -> str | None:
     """PROMPT, or stdin for ``-`` (or no PROMPT with stdin not a terminal); ``None`` when a
     template supplies the messages and no PROMPT is given."""
     if prompt is not None and prompt != "-":
-        return prompt
+        return utf8_text(prompt, "PROMPT")
     if prompt is None and template is not None:
         return None
-    stdin = sys.stdin
-    if prompt is None and stdin.isatty():
+    if prompt is None and sys.stdin.isatty():
         raise click.UsageError("give a PROMPT, '-' to read it from stdin, or -t TEMPLATE")
-    return stdin.read()
+    return read_stdin_text("PROMPT")
 
 
 def _say_default_provider(client: Client, model: str | None) -> None:
@@ -173,6 +179,8 @@ def chat(
     if values and template is None:
         raise click.UsageError("-v/--var sets template variables: give -t TEMPLATE too")
     text = _read_prompt(prompt, template)
+    if system is not None:
+        utf8_text(system, "-s/--system")
     if stream is None:
         stream = not as_json
     cache: CacheMode = "bypass" if no_cache else "use"
