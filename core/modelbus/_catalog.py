@@ -17,7 +17,7 @@ import attrs
 
 from ._wire.types import Usage
 
-__all__ = ["Catalog", "CatalogEntry", "catalog_rows"]
+__all__ = ["Catalog", "CatalogEntry", "catalog_rows", "check_catalog_entry"]
 
 
 @attrs.frozen
@@ -135,7 +135,7 @@ def _is_price(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-def _check_fields(name: str, fields: object) -> None:
+def check_catalog_entry(name: str, fields: object) -> None:
     """Raise ``ValueError`` naming the model and key for an unknown key or a value of the
     wrong type (token limits: positive int; prices: number >= 0; others: str)."""
     if not isinstance(fields, Mapping):
@@ -192,7 +192,7 @@ class Catalog:
         merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in raw["models"].items()}
         for layer in overrides:
             for name, fields in layer.items():
-                _check_fields(name, fields)
+                check_catalog_entry(name, fields)
                 merged.setdefault(name, {}).update(fields)
         return cls({k: CatalogEntry(model=k, **v) for k, v in merged.items()})
 

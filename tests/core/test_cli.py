@@ -466,6 +466,63 @@ def test_in_process_with_clirunner(parrot_on_path, tmp_path):
     assert (result.exit_code, result.stdout) == (0, "squawk: hi\n")
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("temperature=NaN", "NaN and infinity are not JSON numbers"),
+        ("max_tokens=1e400", "NaN and infinity are not JSON numbers"),  # JSON-decoded: inf
+        ("max_tokens=-1", "'max_tokens': must be >= 1, got -1"),
+        # too long for int(): kept as the string
+        pytest.param(
+            "max_tokens=" + "9" * 5000,
+            "'max_tokens': expected an integer, got str",
+            id="max_tokens=9*5000",
+        ),
+        ("extra_body=[[", "'extra_body': expected a table, got str '[['"),
+    ],
+)
+def test_chat_option_values_are_checked_before_sending(parrot_on_path, tmp_path, option, message):
+    """-o values are checked as [models.NAME] params are: a usage error (exit 2), never a
+    traceback from the middle of the call."""
+    from click.testing import CliRunner
+
+    (tmp_path / "modelbus.toml").write_text(
+        '[modelbus]\nprovider = "parrot"\nplugins = { allow = ["parrot"] }\n'
+    )
+    result = CliRunner().invoke(cli, ["chat", "--no-log", "hi", "-o", option])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "-o/--option" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["chat", "-"], b"\xff\xfe\x00binary\x80", "PROMPT: stdin is not UTF-8 text (byte 0)"),
+        (["chat", "a\udcffb"], None, "PROMPT: not UTF-8 text"),  # undecodable argv bytes
+        (["chat", "hi", "-s", "\udcff"], None, "-s/--system: not UTF-8 text"),
+        (["tokens"], b"ok \xff", "FILE: stdin is not UTF-8 text (byte 3)"),
+        (["tokens", "-"], b"\x80", "FILE: <stdin> is not UTF-8 text (byte 0)"),
+        (["tokens", "binary.bin"], None, "FILE: binary.bin is not UTF-8 text (byte 1)"),
+    ],
+)
+def test_input_that_is_not_utf8_is_a_usage_error(parrot_on_path, tmp_path, args, stdin, message):
+    """Binary data piped or passed in is refused as input (exit 2), never sent on to a
+    traceback (the cache key, the tokenizer)."""
+    from click.testing import CliRunner
+
+    (tmp_path / "modelbus.toml").write_text(
+        '[modelbus]\nprovider = "parrot"\nplugins = { allow = ["parrot"] }\n'
+    )
+    (tmp_path / "binary.bin").write_bytes(b"a\xffb")
+    result = CliRunner().invoke(
+        cli, [*args, "--no-log"] if args[0] == "chat" else args, input=stdin
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_status_line_marks_counted_usage_as_estimated():
     from modelbus._wire.types import ChatResponse, Message, Usage
     from modelbus.cli.chat import response_json, status_line

@@ -300,3 +300,104 @@ def test_a_factory_that_raises_fails_only_the_app_that_uses_it(
     named = modelbus.Client({"modelbus": {"token_counter": "boom-counter"}})
     with pytest.raises(PluginError, match="token_counters 'boom-counter' from 'modelbus-boom'"):
         named.count_tokens("hi", model="gpt-4o-mini")
+
+
+# --- a plugin that calls sys.exit() (or raises another BaseException) ----------------------
+
+EXITS_ON_IMPORT = """
+import sys
+sys.exit("mb_quitter needs Python 4")
+"""
+EXITS_IN_HOOKS = """
+import sys
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("half-quit", object)
+    sys.exit(3)
+
+@modelbus.hookimpl
+def modelbus_register_caches(register):
+    raise GeneratorExit("not an Exception")
+
+@modelbus.hookimpl
+def modelbus_register_commands(cli):
+    sys.exit(4)
+"""
+EXITS_IN_FACTORY = """
+import sys
+import modelbus
+
+def quit_(*_):
+    sys.exit("no licence")
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("quit-provider", quit_)
+"""
+
+
+def test_a_plugin_calling_sys_exit_is_its_own_error(fresh_plugins, tmp_path, monkeypatch):
+    """SystemExit and GeneratorExit are not Exceptions: a plugin raising one at import, in
+    a hook or in a factory is listed with its error; it ends nothing else."""
+    for name, source in (
+        ("quitter", EXITS_ON_IMPORT),
+        ("hookquit", EXITS_IN_HOOKS),
+        ("factoryquit", EXITS_IN_FACTORY),
+    ):
+        root = standin_dist(
+            tmp_path / f"site-{name}",
+            f"modelbus-{name}",
+            "1.0",
+            {name: f"mb_{name}"},
+            {f"mb_{name}": source},
+        )
+        monkeypatch.syspath_prepend(str(root))
+    loaded = load_plugins()
+    infos = {p.name: p for p in loaded.plugins}
+    assert infos["quitter"].error == "SystemExit: mb_quitter needs Python 4"
+    assert "modelbus_register_providers: SystemExit: 3" in infos["hookquit"].error
+    assert "modelbus_register_caches: GeneratorExit: not an Exception" in infos["hookquit"].error
+    commands = plugin_commands(loaded, strict=False)
+    assert commands.errors["hookquit"] == "modelbus_register_commands: SystemExit: 4"
+
+    with make_client(FakeProvider()) as client:
+        assert client.chat("hi").content == "echo: hi"
+    client = modelbus.Client({"modelbus": {"provider": "quit-provider"}})
+    with pytest.raises(PluginError, match="failed to start: SystemExit: no licence"):
+        client.chat("hi")
+
+
+BAD_CATALOG = """
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_catalog(register):
+    register("bad-window", {"provider": "x", "context_window": "big"})
+    register("not-a-table", "gpt-4o-mini")
+    register("good-model", {"provider": "x", "context_window": 1000})
+"""
+
+
+def test_a_bad_catalog_entry_is_its_plugins_error(fresh_plugins, tmp_path, monkeypatch):
+    """A catalog entry a plugin registers with a wrong field is left out and listed as
+    that plugin's error; the catalog every client loads (and the config file) is not
+    blamed for it. The plugin's good entries stay."""
+    root = standin_dist(
+        tmp_path / "site-badcat",
+        "modelbus-badcat",
+        "1.0",
+        {"badcat": "mb_badcat"},
+        {"mb_badcat": BAD_CATALOG},
+    )
+    monkeypatch.syspath_prepend(str(root))
+    info = {p.name: p for p in load_plugins().plugins}["badcat"]
+    assert "catalog entry 'bad-window': context_window must be a positive integer" in info.error
+    assert "catalog entry 'not-a-table' must be a table of fields, got str" in info.error
+    assert info.registered == {"catalog": ["good-model"]}
+
+    with make_client(FakeProvider()) as client:
+        assert client.chat("hi").content == "echo: hi"
+        assert "good-model" in client.catalog
+        assert "bad-window" not in client.catalog

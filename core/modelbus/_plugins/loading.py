@@ -176,7 +176,11 @@ def _load(allow: tuple[str, ...] | None, block: tuple[str, ...]) -> LoadedPlugin
         dist_of[ep.name] = (ep.dist.name, ep.dist.version) if ep.dist else (None, None)
         try:
             pm.register(ep.load(), name=ep.name)
-        except Exception as exc:  # any import-time failure of third-party code
+        except KeyboardInterrupt:
+            raise
+        # Any import-time failure of third-party code, sys.exit() included: a plugin
+        # that exits ("needs python 4") must not end the program for every other app.
+        except BaseException as exc:
             if pm.has_plugin(ep.name):  # half registered: pluggy adds hookimpls one by one
                 pm.unregister(name=ep.name)
             errors.add(ep.name, f"{type(exc).__name__}: {exc}", "plugin_load_failed")
@@ -223,7 +227,9 @@ def _registry_of(pm: pluggy.PluginManager, builtin_names: set[str], errors: _Err
                 impl.function(
                     register=registry.registrar(kind, plugin, dist, failed, builtin=is_builtin)
                 )
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # sys.exit() in a hook is that plugin's failure too
                 failed.append(PluginError(f"{type(exc).__name__}: {exc}", plugin=plugin))
             for err in failed:
                 if isinstance(err, NameClash):

@@ -100,6 +100,15 @@ class Registry:
                 plugin=reg.origin,
                 hook=KINDS[reg.kind],
             )
+        if reg.kind == "catalog":
+            # Checked here, not when a client loads the catalog: a plugin's bad entry is
+            # that plugin's error, never every app's (nor the config file's).
+            from .._catalog import check_catalog_entry
+
+            try:
+                check_catalog_entry(reg.name, reg.factory)
+            except ValueError as exc:
+                raise PluginError(str(exc), plugin=reg.origin, hook=KINDS[reg.kind]) from None
         key = (reg.kind, reg.name)
         contenders = self._contested.get(key)
         if contenders is not None:
@@ -242,7 +251,9 @@ def start(reg: Registration, config: Config) -> Any:
         return reg.factory(settings) if reg.settings is not None else reg.factory()
     except (ConfigError, PluginError):
         raise
-    except Exception as exc:  # third-party code: named, never a bare traceback
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # third-party code (sys.exit() too): named, never a traceback
         raise PluginError(
             f"{reg.kind} {reg.name!r} from {reg.origin!r} failed to start: "
             f"{type(exc).__name__}: {exc}",

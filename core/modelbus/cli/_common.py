@@ -34,9 +34,11 @@ __all__ = [
     "make_client",
     "parse_key_values",
     "plugins_for",
+    "read_stdin_text",
     "report_error",
     "state",
     "table",
+    "utf8_text",
 ]
 
 # Exit codes (also in ``modelbus --help``): 1 a provider/runtime failure, 2 bad input —
@@ -101,6 +103,29 @@ def parse_key_values(items: Iterable[str], what: str, *, as_json: bool) -> dict[
                 value = raw
         out[key.strip()] = value
     return out
+
+
+def utf8_text(value: str, what: str) -> str:
+    """``value`` when it is text that can be sent; a prompt given on the command line with
+    bytes that are not UTF-8 (Python keeps them as lone surrogates) raises
+    :class:`click.BadParameter` naming ``what``."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.BadParameter("not UTF-8 text", param_hint=what) from None
+    return value
+
+
+def read_stdin_text(what: str) -> str:
+    """All of stdin decoded as UTF-8; bytes that are not (a binary file piped in) raise
+    :class:`click.BadParameter` naming ``what`` instead of reaching a request."""
+    stream = click.get_binary_stream("stdin")
+    try:
+        return stream.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(
+            f"stdin is not UTF-8 text (byte {exc.start})", param_hint=what
+        ) from None
 
 
 def load_config(path: str | None) -> Config:

@@ -80,7 +80,9 @@ def plugin_commands(loaded: LoadedPlugins, *, strict: bool | None = None) -> Plu
         staging = click.Group(plugin)
         try:
             impl.function(cli=staging)
-        except Exception as exc:  # third-party code: report it by name, keep the rest
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # third-party code (sys.exit() too): by name, keep the rest
             problems.setdefault(plugin, []).append(f"{hook}: {type(exc).__name__}: {exc}")
         for name, cmd in staging.commands.items():
             if name in BUILTIN_COMMANDS:

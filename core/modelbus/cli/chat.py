@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import config_option, echo_json, make_client, parse_key_values
+from ._common import (
+    config_option,
+    echo_json,
+    make_client,
+    parse_key_values,
+    read_stdin_text,
+    utf8_text,
+)
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -61,13 +68,12 @@ def _read_prompt(prompt: str | None, template: str | None) -> str | None:
     """PROMPT, or stdin for ``-`` (or no PROMPT with stdin not a terminal); ``None`` when a
     template supplies the messages and no PROMPT is given."""
     if prompt is not None and prompt != "-":
-        return prompt
+        return utf8_text(prompt, "PROMPT")
     if prompt is None and template is not None:
         return None
-    stdin = sys.stdin
-    if prompt is None and stdin.isatty():
+    if prompt is None and sys.stdin.isatty():
         raise click.UsageError("give a PROMPT, '-' to read it from stdin, or -t TEMPLATE")
-    return stdin.read()
+    return read_stdin_text("PROMPT")
 
 
 def _say_default_provider(client: Client, model: str | None) -> None:
@@ -166,17 +172,24 @@ def chat(
     or [log] enabled = false; --json shows its conversation_id, for --cid.
     """
     from .._routing.resolve import build_messages, build_request
+    from .._wire.params import check_params
 
     params = parse_key_values(options, "-o/--option", as_json=True)
     values = parse_key_values(variables, "-v/--var", as_json=False)
     if values and template is None:
         raise click.UsageError("-v/--var sets template variables: give -t TEMPLATE too")
     text = _read_prompt(prompt, template)
+    if system is not None:
+        utf8_text(system, "-s/--system")
     if stream is None:
         stream = not as_json
     cache: CacheMode = "bypass" if no_cache else "use"
     try:
         build_request(build_messages(text or "-"), model or "-", params)  # names checked up front
+        # Values too, as [models.NAME] params are: NaN (JSON-decoded from "NaN"), a
+        # max_tokens that did not decode ("1e400" is inf, a too long number stays a
+        # string), an extra_body that is not a table, would otherwise fail mid-call.
+        check_params({k: v for k, v in params.items() if v is not None})
     except (TypeError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="-o/--option") from exc
     from ._calllog import ChatLog

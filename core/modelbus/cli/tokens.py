@@ -7,7 +7,7 @@ from typing import IO
 
 import click
 
-from ._common import config_option, make_client
+from ._common import config_option, make_client, read_stdin_text
 
 __all__ = ["tokens"]
 
@@ -28,12 +28,16 @@ def tokens(file: IO[str] | None, model: str | None, config_path: str | None) -> 
     from ..errors import ModelbusError
 
     if file is None:
-        stdin = sys.stdin
-        if stdin.isatty():
+        if sys.stdin.isatty():
             raise click.UsageError("give a FILE, or '-' to read stdin")
-        text = stdin.read()
+        text = read_stdin_text("FILE")
     else:
-        text = file.read()
+        try:
+            text = file.read()
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(
+                f"{file.name} is not UTF-8 text (byte {exc.start})", param_hint="FILE"
+            ) from None
     with make_client(config_path) as client:
         try:
             n = count_input(client, text, model)
