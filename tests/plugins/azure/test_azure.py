@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import modelbus
 from modelbus import ChatRequest, Message, Secret
 from modelbus.errors import AuthenticationError, BadRequestError, ConfigError, ContentFilterError
 from modelbus.testing.server import Reply, WireServer, find_fixture
@@ -292,3 +293,24 @@ def test_todays_parameters_are_sent_and_web_search_is_refused_by_name(make_clien
         client.chat("news?", model="gpt-4o", web_search_options={})
     assert info.value.code == "unsupported_parameter" and "'azure'" in str(info.value)
     assert len(srv.requests) == sent
+
+
+@pytest.mark.parametrize(
+    ("settings", "key", "fragment"),
+    [
+        ({"api_key": "abc\u00e9def"}, "providers.azure.api_key", "U+00E9 at position 3"),
+        ({"endpoint": "resource.openai.azure.com"}, "providers.azure.endpoint", "https://"),
+        ({"default_headers": {"X-Team": "a\u2028b"}}, "providers.azure.default_headers", "X-Team"),
+    ],
+)
+def test_settings_http_cannot_send_are_refused_with_the_config(
+    settings: dict[str, object], key: str, fragment: str
+) -> None:
+    # An Azure key with a non-ASCII character, or an endpoint without its scheme, used to
+    # pass `modelbus config check` and fail at the first call.
+    base = {"endpoint": "https://x.openai.azure.com", "api_key": "k", "api_version": API_VERSION}
+    config = {"modelbus": {"provider": "azure"}, "providers": {"azure": {**base, **settings}}}
+    with pytest.raises(ConfigError) as info:
+        modelbus.Client(config).provider("azure")
+    assert info.value.key == key and fragment in str(info.value)
+    assert "abc" not in str(info.value)

@@ -67,6 +67,39 @@ def test_bad_settings_name_the_key(key: str, value: object, fragment: str) -> No
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("settings", "key", "fragment"),
+    [
+        # a key pasted with a no-break or zero-width space: refused with the config
+        ({"api_key": "sk-live-abc\u00a0def"}, "providers.openai.api_key", "U+00A0 at position 11"),
+        ({"api_key": "\u200bsk-live-abc"}, "providers.openai.api_key", "U+200B at position 0"),
+        ({"organization": "org-\u2026"}, "providers.openai.organization", "U+2026"),
+        (
+            {"default_headers": {"X-Team": "caf\u00e9"}},
+            "providers.openai.default_headers",
+            "X-Team",
+        ),
+        ({"default_headers": {"X Team": "a"}}, "providers.openai.default_headers", "header name"),
+        ({"base_url": "not a url"}, "providers.openai.base_url", "http:// or https://"),
+        ({"base_url": "ftp://example.com/v1"}, "providers.openai.base_url", "http://"),
+    ],
+)
+def test_settings_http_cannot_send_are_refused_with_the_config(
+    settings: dict[str, object], key: str, fragment: str
+) -> None:
+    # They used to pass `modelbus config check` and fail at the first call: a
+    # UnicodeEncodeError traceback from the HTTP client, or three retried "could not
+    # connect" errors. The key's value is never shown.
+    config = {
+        "modelbus": {"provider": "openai"},
+        "providers": {"openai": {"api_key": "k", **settings}},
+    }
+    with pytest.raises(ConfigError) as info:
+        modelbus.Client(config).provider("openai")
+    assert info.value.key == key and fragment in str(info.value)
+    assert "sk-live-abc" not in str(info.value)
+
+
 def test_default_model_from_settings(srv: WireServer) -> None:
     client = modelbus.Client(
         {

@@ -7,7 +7,13 @@ from typing import Literal
 from attrs import field, frozen, validators
 
 from modelbus import Secret, env_secret
-from modelbus_openai._settings import MAX_EMBEDDING_INPUTS, env_str
+from modelbus_openai._settings import (
+    MAX_EMBEDDING_INPUTS,
+    env_str,
+    header_fields,
+    header_value,
+    http_url,
+)
 
 __all__ = ["DEFAULT_API_VERSION", "ENTRA_SCOPE", "AzureSettings"]
 
@@ -43,22 +49,27 @@ class AzureSettings:
       ``embedding_batch_size`` (1..2048): as for ``[providers.openai]``.
     """
 
-    endpoint: str | None = field(factory=lambda: env_str("AZURE_OPENAI_ENDPOINT"))
+    endpoint: str | None = field(
+        factory=lambda: env_str("AZURE_OPENAI_ENDPOINT"), validator=http_url
+    )
     api_version: str = field(factory=lambda: env_str("OPENAI_API_VERSION") or DEFAULT_API_VERSION)
     auth: Literal["auto", "api_key", "ad_token", "entra"] = field(
         default="auto", validator=validators.in_(("auto", "api_key", "ad_token", "entra"))
     )
     api_key: Secret | None = field(
-        factory=lambda: env_secret("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY")
+        factory=lambda: env_secret("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY"),
+        validator=header_value,
     )
-    ad_token: Secret | None = field(factory=lambda: env_secret("AZURE_OPENAI_AD_TOKEN"))
+    ad_token: Secret | None = field(
+        factory=lambda: env_secret("AZURE_OPENAI_AD_TOKEN"), validator=header_value
+    )
     entra_scope: str = ENTRA_SCOPE
     deployments: dict[str, str] = field(factory=dict)
     embeddings_deployment: str | None = None
     timeout_s: float = field(default=120.0, validator=validators.gt(0))
     connect_timeout_s: float = field(default=5.0, validator=validators.gt(0))
     max_response_bytes: int = field(default=10 * 1024 * 1024, validator=validators.ge(1024))
-    default_headers: dict[str, str] = field(factory=dict)
+    default_headers: dict[str, str] = field(factory=dict, validator=header_fields)
     async_transport: Literal["aiohttp", "httpx"] = field(
         default="aiohttp", validator=validators.in_(("aiohttp", "httpx"))
     )
