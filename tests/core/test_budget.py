@@ -108,3 +108,21 @@ def test_no_budget_means_no_check() -> None:
     c = make_client(fake)
     c.chat("hi")  # no max_tokens, no catalog bound needed
     assert fake.calls == 1
+
+
+def test_limits_and_prices_past_any_real_amount_count_without_overflow() -> None:
+    # max_cost_usd = 1e308 (or a price of 1e308) passed the config checks (finite, >= 0)
+    # and crashed the first call: OverflowError converting float infinity to an integer.
+    catalog = {"bm": {"input_per_1m": 1.0, "output_per_1m": 1.0}}
+    c = make_client(
+        FakeProvider(model="bm"),
+        {"modelbus": {"cache": "none", "max_cost_usd": 1e308}, "catalog": catalog},
+    )
+    assert c.chat("hi", max_tokens=10).content == "echo: hi"  # no limit in practice
+    dear = {"bm": {"input_per_1m": 1e308, "output_per_1m": 1e308}}
+    c2 = make_client(
+        FakeProvider(model="bm"),
+        {"modelbus": {"cache": "none", "max_cost_usd": 5.0}, "catalog": dear},
+    )
+    with pytest.raises(BudgetExceededError, match="could cost up to"):
+        c2.chat("hi", max_tokens=10)  # refused, as any cost above the limit

@@ -35,6 +35,7 @@ from typing import Literal
 import attrs
 
 __all__ = [
+    "MAX_NANO",
     "SCOPES",
     "WINDOWS",
     "BudgetLedger",
@@ -55,10 +56,20 @@ SCOPES: tuple[Scope, ...] = ("client", "namespace", "model")
 _NANO = 1_000_000_000
 
 
+#: The most nano-dollars an amount counts for (2**60, $1.15 billion): a larger limit
+#: (``max_cost_usd = 1e308``) is no limit in practice, a larger cost is refused by any
+#: smaller limit, and sums of a few such amounts still fit the 64-bit integers of a
+#: shared store (Redis ``INCRBY``) where ``float`` infinity had no integer at all.
+MAX_NANO = 2**60
+
+
 def to_nano(usd: float, *, up: bool = True) -> int:
     """US dollars as integer nano-dollars, rounded up (``up``, for what a call may cost)
-    or down (for a limit), so that rounding never makes room that is not there."""
+    or down (for a limit), so that rounding never makes room that is not there; at most
+    :data:`MAX_NANO`."""
     x = usd * _NANO
+    if not x < MAX_NANO:  # (inf too)
+        return MAX_NANO
     # A float product may land a hair above an exact integer (0.3 * 1e9): snap first.
     r = round(x)
     if abs(x - r) < 1e-6:
