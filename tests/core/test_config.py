@@ -306,3 +306,25 @@ def test_config_show_fills_defaults_and_masks_secrets(parrot_on_path, tmp_path):
     assert shown["retry_policies"]["exponential"]["max_attempts"] == 3
     assert shown["modelbus"]["plugins"] == {"allow": ["parrot"], "block": []}
     assert shown["models"]["fast"]["model"] == "parrot-2"
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "fragment"),
+    [
+        ({"modelbus": {"templates_dir": "~nosuchuser9/x"}}, "modelbus.templates_dir", "~"),
+        ({"log": {"path": "calls\x00.db"}}, "log.path", "NUL"),
+        (
+            {"modelbus": {"cache": "sqlite"}, "caches": {"sqlite": {"path": "~nosuchuser9/c.db"}}},
+            "caches.sqlite.path",
+            "a user this machine does not have",
+        ),
+    ],
+)
+def test_a_path_the_file_system_cannot_take_is_a_config_error(
+    config: dict[str, object], key: str, fragment: str
+) -> None:
+    # They passed the config checks, then ended `modelbus config check` with a
+    # RuntimeError traceback (~user) or printed one from the call log's writer (NUL).
+    with pytest.raises(ConfigError) as e:
+        modelbus.Client(config)
+    assert e.value.key == key and fragment in str(e.value)

@@ -10,7 +10,7 @@ from attrs import field, frozen
 from attrs.validators import optional
 
 from .._engine.timeouts import DEFAULT_STREAM_IDLE_TIMEOUT_S
-from .validators import seconds, usd
+from .validators import path, seconds, usd
 
 __all__ = ["LOG_LEVELS", "CoreSettings", "PluginsSettings", "RetryBudgetSettings"]
 
@@ -126,7 +126,7 @@ class CoreSettings:
     unsupported_params: Literal["adapt", "error"] = "adapt"
     log_format: Literal["console", "json"] | None = None
     log_level: str | None = field(default=None, validator=_log_level)
-    templates_dir: str | None = None
+    templates_dir: str | None = field(default=None, validator=path)
     stream_idle_timeout_s: float | None = field(
         default=DEFAULT_STREAM_IDLE_TIMEOUT_S, validator=seconds
     )

@@ -1,15 +1,16 @@
-"""attrs validators the core's settings classes share: seconds and US dollars."""
+"""attrs validators the core's settings classes share: seconds, US dollars, paths."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .._engine.timeouts import check_timeout
 
-__all__ = ["seconds", "usd"]
+__all__ = ["path", "seconds", "usd"]
 
 
 def seconds(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -22,3 +23,20 @@ def usd(_inst: Any, attr: attrs.Attribute[Any], value: float) -> None:
     """A finite number of US dollars >= 0."""
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{attr.name} must be a finite number of US dollars >= 0, got {value!r}")
+
+
+def path(_inst: Any, attr: attrs.Attribute[Any], value: str | None) -> None:
+    """``None``, ``""`` or a path the file system can be asked about: no NUL character
+    (no operating system accepts one), and a leading ``~user`` naming a user of this
+    machine (``Path.expanduser`` raises ``RuntimeError`` otherwise). Checked with the
+    config, so ``modelbus config check`` finds it, not a traceback at first use."""
+    if not value:
+        return
+    if "\x00" in value:
+        raise ValueError(f"{attr.name} has a NUL character, which no file path can hold")
+    try:
+        Path(value).expanduser()
+    except RuntimeError:
+        raise ValueError(
+            f"{attr.name} {value!r} starts with ~ and a user this machine does not have"
+        ) from None

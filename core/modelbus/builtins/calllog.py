@@ -36,6 +36,7 @@ from typing import Any
 
 import attrs
 
+from .._config.validators import path as path_validator
 from ..events import CallFailed, CallFinished, CallStarted, RetryScheduled
 from ..hookspecs import hookimpl
 
@@ -85,7 +86,7 @@ class LogSettings:
     """
 
     enabled: bool = True
-    path: str | None = None
+    path: str | None = attrs.field(default=None, validator=path_validator)
     queue_size: int = attrs.field(default=10_000, validator=attrs.validators.ge(1))
     busy_timeout_s: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
 

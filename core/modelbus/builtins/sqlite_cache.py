@@ -42,6 +42,7 @@ from typing import Any
 
 import attrs
 
+from .._config.validators import path as path_validator
 from ..protocols import CacheStats
 from ._sqlite_store import SCHEMA_VERSION, evict, init_schema, write
 from .caches import check_entry
@@ -83,7 +84,7 @@ class SqliteCacheSettings:
     - ``touch_interval_s``: LRU resolution in seconds (see the module doc).
     """
 
-    path: str | None = None
+    path: str | None = attrs.field(default=None, validator=path_validator)
     ttl_s: float | None = None
     max_entries: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     max_bytes: int | None = attrs.field(default=1024**3, validator=_positive_or_none)
