@@ -200,3 +200,12 @@ def test_batch_records_every_call_unless_no_log(fresh_plugins, tmp_path: Path):
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["logs", "--json", "-n", "1000", "--config", str(cfg)])
     assert len(json.loads(res.output)) == 30
+
+
+def test_logs_with_an_n_past_what_sqlite_counts_is_a_usage_error(tmp_path: Path) -> None:
+    # A 30-digit -n reached SQLite's LIMIT and ended in an OverflowError traceback.
+    cfg = tmp_path / "modelbus.toml"
+    cfg.write_text(f'[log]\npath = "{tmp_path / "calls.db"}"\n')
+    res = CliRunner().invoke(cli, ["logs", "-n", "9" * 30, "--config", str(cfg)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "-n" in res.output and "1000000000" in res.output

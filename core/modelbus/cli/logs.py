@@ -47,7 +47,8 @@ def _reply(r: dict[str, Any]) -> str:
     "--limit",
     default=20,
     show_default=True,
-    type=click.IntRange(min=1),
+    # bounded: SQLite's LIMIT takes a 64-bit integer (a 30-digit N was an OverflowError)
+    type=click.IntRange(min=1, max=10**9),
     help="Show the newest N calls.",
 )
 @click.option("--model", metavar="M", help="Only calls to model M (as the provider names it).")
