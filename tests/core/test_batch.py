@@ -183,3 +183,18 @@ def test_a_line_nested_deeper_than_the_decoder_goes_is_an_error_line(tmp_path, f
         assert fp.calls == 3
         # a resumed run finds every line done and sends nothing
         assert batch_file(c, src, out, concurrency=3).skipped == 5 and fp.calls == 3
+
+
+def test_a_line_that_is_not_utf8_is_an_error_line(tmp_path, fake_clock) -> None:
+    # batch.md: "a malformed input line becomes an error line, not a crash". A line of
+    # Latin-1 bytes ended the whole run with a UnicodeDecodeError traceback.
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    good = [json.dumps({"custom_id": f"c{i}", "messages": f"q {i}"}).encode() for i in range(2)]
+    src.write_bytes(b"\n".join([good[0], b'{"messages": "caf\xe9"}', good[1]]) + b"\n")
+    fp = FakeProvider(clock=fake_clock)
+    with make_client(fp, {"modelbus": {"cache": "none"}}, clock=fake_clock) as c:
+        summary = batch_file(c, src, out, concurrency=2)
+        assert (summary.total, summary.succeeded, summary.failed) == (3, 2, 1)
+        by_id = {x["custom_id"]: x for x in _lines(out)}
+        assert "line 2 is not UTF-8 text (byte 17)" in by_id["line-2"]["error"]["message"]
+        assert fp.calls == 2

@@ -542,3 +542,22 @@ def test_status_line_marks_counted_usage_as_estimated():
     assert line == "[local/m · ~42+7 tokens (estimated) · cost unknown · cache: off]"
     assert response_json(counted)["usage"]["estimated"] is True
     assert response_json(billed)["usage"]["estimated"] is False
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ('[{"role": "user", "content": {"x": 1}}]', "content is a string, a list of content parts"),
+        ('[{"role": "user", "content": [5]}]', "a content part is an object with a 'type'"),
+        ('[{"role": 5, "content": "x"}]', "role must be one of"),
+    ],
+)
+def test_tokens_names_what_is_wrong_with_a_message(tmp_path, stdin, message):
+    """A malformed message part was an AttributeError traceback (exit 1)."""
+    from click.testing import CliRunner
+
+    (tmp_path / "modelbus.toml").write_text("")
+    result = CliRunner().invoke(cli, ["tokens", "-m", "gpt-4o-mini", "-"], input=stdin)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)

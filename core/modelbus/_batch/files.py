@@ -66,13 +66,22 @@ def read_items(path: Path) -> list[BatchItem]:
     (:func:`_share`)."""
     items: list[BatchItem] = []
     seen: dict[tuple[str, str], dict[str, str]] = {}
-    with path.open(encoding="utf-8") as f:
-        for line_no, text in enumerate(f, 1):
-            if text.strip():
-                item = parse_line(text, line_no, len(items))
-                if item.body is not None:
-                    _share(item.body["messages"], seen)
-                items.append(item)
+    # Read as bytes and decoded line by line: a line that is not UTF-8 is that line's
+    # error (batch.md: a malformed line becomes an error line), not the whole run's.
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problem = f"line {line_no} is not UTF-8 text (byte {exc.start})"
+                items.append(BatchItem(len(items), f"line-{line_no}", problem=problem))
+                continue
+            if not text.strip():
+                continue
+            item = parse_line(text, line_no, len(items))
+            if item.body is not None:
+                _share(item.body["messages"], seen)
+            items.append(item)
     _check_unique(items, str(path))
     return items
 

@@ -67,6 +67,8 @@ converter = cattrs.Converter(omit_if_default=True)
 
 
 def _structure_part(obj: Any, _t: Any) -> ContentPart:
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"a content part is an object with a 'type', got {type(obj).__name__}")
     kind = obj.get("type")
     if kind == "text":
         return TextPart(obj["text"])
@@ -81,6 +83,10 @@ def _structure_part(obj: Any, _t: Any) -> ContentPart:
 def _structure_content(obj: Any, _t: Any) -> Any:
     if obj is None or isinstance(obj, str):
         return obj
+    if not isinstance(obj, list | tuple):
+        raise ValueError(
+            f"content is a string, a list of content parts or null, got {type(obj).__name__}"
+        )
     return tuple(_structure_part(p, ContentPart) for p in obj)
 
 
