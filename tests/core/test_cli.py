@@ -499,6 +499,8 @@ def test_chat_option_values_are_checked_before_sending(parrot_on_path, tmp_path,
     ("args", "stdin", "message"),
     [
         (["chat", "-"], b"\xff\xfe\x00binary\x80", "PROMPT: stdin is not UTF-8 text (byte 0)"),
+        (["chat", "-"], b"", "PROMPT: stdin was empty"),  # sent an empty prompt before
+        (["chat"], b" \n", "PROMPT: stdin was empty"),
         (["chat", "a\udcffb"], None, "PROMPT: not UTF-8 text"),  # undecodable argv bytes
         (["chat", "hi", "-s", "\udcff"], None, "-s/--system: not UTF-8 text"),
         (["tokens"], b"ok \xff", "FILE: stdin is not UTF-8 text (byte 3)"),
@@ -508,7 +510,8 @@ def test_chat_option_values_are_checked_before_sending(parrot_on_path, tmp_path,
 )
 def test_input_that_is_not_utf8_is_a_usage_error(parrot_on_path, tmp_path, args, stdin, message):
     """Binary data piped or passed in is refused as input (exit 2), never sent on to a
-    traceback (the cache key, the tokenizer)."""
+    traceback (the cache key, the tokenizer); so is an empty pipe, never sent as an
+    empty prompt."""
     from click.testing import CliRunner
 
     (tmp_path / "modelbus.toml").write_text(

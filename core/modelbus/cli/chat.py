@@ -73,7 +73,10 @@ def _read_prompt(prompt: str | None, template: str | None) -> str | None:
         return None
     if prompt is None and sys.stdin.isatty():
         raise click.UsageError("give a PROMPT, '-' to read it from stdin, or -t TEMPLATE")
-    return read_stdin_text("PROMPT")
+    text = read_stdin_text("PROMPT")
+    if not text.strip():  # (an empty pipe: a failed command before it, most likely)
+        raise click.BadParameter("stdin was empty: nothing to send", param_hint="PROMPT")
+    return text
 
 
 def _say_default_provider(client: Client, model: str | None) -> None:
