@@ -327,7 +327,9 @@ def test_doctor_reports_a_provider_that_cannot_start(site, project, env):
     rows = {(r["provider"], r["check"]): r for r in json.loads(out.stdout)}
     starts = rows[("parrot", "starts")]
     assert starts["ok"] is False
-    assert "failed to start: OSError: cannot open /dev/parrot" in starts["detail"]
+    assert "OSError: cannot open /dev/parrot" in starts["detail"]
+    # where its settings are: the plugin failed on one, most likely
+    assert f"(its settings: [providers.parrot] in {cfg}):" in starts["detail"]
 
 
 def test_doctor_with_a_bad_config_exits_2(site, project, env):

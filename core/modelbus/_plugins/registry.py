@@ -254,8 +254,14 @@ def start(reg: Registration, config: Config) -> Any:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # third-party code (sys.exit() too): named, never a traceback
+        # Where to look: most factories fail on a setting (a path, a URL, a server).
+        where = (
+            ""
+            if reg.settings is None
+            else f" (its settings: [{reg.kind}.{reg.name}] in {config.source})"
+        )
         raise PluginError(
-            f"{reg.kind} {reg.name!r} from {reg.origin!r} failed to start: "
+            f"{reg.kind} {reg.name!r} from {reg.origin!r} failed to start{where}: "
             f"{type(exc).__name__}: {exc}",
             plugin=reg.origin,
             hook=KINDS[reg.kind],
