@@ -328,3 +328,10 @@ def test_a_path_the_file_system_cannot_take_is_a_config_error(
     with pytest.raises(ConfigError) as e:
         modelbus.Client(config)
     assert e.value.key == key and fragment in str(e.value)
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # Windows editors save UTF-8 with a BOM; tomllib took it for a syntax error at line 1.
+    path = tmp_path / "modelbus.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[modelbus]\ncache = "none"\n')
+    assert Config.load(path).modelbus.cache == "none"

@@ -39,7 +39,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     """The TOML document at ``path``. Raises :class:`ConfigError` naming the file when it
     cannot be read or is not UTF-8, and the key at the line a syntax error points to."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors write one) is dropped, not a
+        # syntax error at line 1 naming no key; anything else decodes as UTF-8 does.
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(f"cannot read config: {why}", source=str(path)) from None
