@@ -198,3 +198,21 @@ def test_a_line_that_is_not_utf8_is_an_error_line(tmp_path, fake_clock) -> None:
         by_id = {x["custom_id"]: x for x in _lines(out)}
         assert "line 2 is not UTF-8 text (byte 17)" in by_id["line-2"]["error"]["message"]
         assert fp.calls == 2
+
+
+def test_a_file_without_line_ends_is_refused_at_the_line_cap(tmp_path, fake_clock, monkeypatch):
+    # `modelbus batch /dev/zero` read one endless line into memory: a line past
+    # MAX_LINE_BYTES (256 MiB; here 1 KiB) refuses the file as not JSONL, before any call.
+    from modelbus._batch import files
+    from modelbus._batch.runner import BatchInputError
+
+    monkeypatch.setattr(files, "MAX_LINE_BYTES", 1024)
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(json.dumps({"messages": "q"}).encode() + b"\n" + b"\0" * 5000)
+    fp = FakeProvider(clock=fake_clock)
+    with (
+        make_client(fp, {"modelbus": {"cache": "none"}}, clock=fake_clock) as c,
+        pytest.raises(BatchInputError, match="line 2 is longer than 1024 bytes"),
+    ):
+        batch_file(c, src, tmp_path / "out.jsonl")
+    assert fp.calls == 0

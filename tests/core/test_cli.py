@@ -566,3 +566,18 @@ def test_tokens_names_what_is_wrong_with_a_message(tmp_path, stdin, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("args", [["tokens", "-m", "gpt-4o-mini", "/dev/zero"], ["chat", "-"]])
+def test_input_past_the_cap_is_refused_not_read_without_end(tmp_path, monkeypatch, args):
+    """``modelbus tokens /dev/zero`` read until killed: input is read up to
+    MAX_INPUT_BYTES (64 MiB; here 1 KiB), and more is a usage error naming it."""
+    from click.testing import CliRunner
+
+    from modelbus.cli import _common
+
+    monkeypatch.setattr(_common, "MAX_INPUT_BYTES", 1024)
+    (tmp_path / "modelbus.toml").write_text("")
+    result = CliRunner().invoke(cli, args, input=b"x" * 2000)
+    assert result.exit_code == 2, result.output
+    assert "holds more than 1024 bytes: not a prompt" in result.stderr

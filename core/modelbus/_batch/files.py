@@ -61,6 +61,11 @@ class BatchSummary:
         )
 
 
+#: The longest input line read, in bytes (256 MiB: above the OpenAI Batch API's whole
+#: input file, 200 MB, so no request a batch can hold is refused).
+MAX_LINE_BYTES = 256 * 1024 * 1024
+
+
 def read_items(path: Path) -> list[BatchItem]:
     """The requests of a JSONL file (blank lines skipped), equal plain messages shared
     (:func:`_share`)."""
@@ -69,7 +74,14 @@ def read_items(path: Path) -> list[BatchItem]:
     # Read as bytes and decoded line by line: a line that is not UTF-8 is that line's
     # error (batch.md: a malformed line becomes an error line), not the whole run's.
     with path.open("rb") as f:
-        for line_no, raw in enumerate(f, 1):
+        # readline with a cap: a file with no line ends (``/dev/zero``, a binary file) is
+        # refused at the cap instead of being read into memory without end.
+        for line_no, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise BatchInputError(
+                    f"{path}: line {line_no} is longer than {MAX_LINE_BYTES} bytes: "
+                    "not a JSONL file of requests?"
+                )
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

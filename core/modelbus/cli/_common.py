@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
+    "MAX_INPUT_BYTES",
     "CliState",
     "build_catalog",
     "config_option",
@@ -34,6 +35,7 @@ __all__ = [
     "make_client",
     "parse_key_values",
     "plugins_for",
+    "read_input_text",
     "read_stdin_text",
     "report_error",
     "state",
@@ -116,16 +118,32 @@ def utf8_text(value: str, what: str) -> str:
     return value
 
 
-def read_stdin_text(what: str) -> str:
-    """All of stdin decoded as UTF-8; bytes that are not (a binary file piped in) raise
-    :class:`click.BadParameter` naming ``what`` instead of reaching a request."""
-    data: bytes = sys.stdin.buffer.read()  # (click.get_binary_stream: deprecated in 8.5)
+#: The most input a prompt (``chat``, ``tokens``) is read from, in bytes: 64 MiB, ten
+#: times what the largest context window holds (1M tokens is ~4 MB of text), so that
+#: ``/dev/zero`` or a disk image given by mistake is refused instead of read without end.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def read_input_text(stream: IO[bytes], what: str, name: str = "stdin") -> str:
+    """What ``stream`` holds, decoded as UTF-8, up to :data:`MAX_INPUT_BYTES`; more, or
+    bytes that are not UTF-8 (a binary file), raise :class:`click.BadParameter` naming
+    ``what`` (and ``name``, where it came from) instead of reaching a request."""
+    data = stream.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise click.BadParameter(
+            f"{name} holds more than {MAX_INPUT_BYTES} bytes: not a prompt", param_hint=what
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise click.BadParameter(
-            f"stdin is not UTF-8 text (byte {exc.start})", param_hint=what
+            f"{name} is not UTF-8 text (byte {exc.start})", param_hint=what
         ) from None
+
+
+def read_stdin_text(what: str) -> str:
+    """Stdin decoded as UTF-8 (:func:`read_input_text`)."""
+    return read_input_text(sys.stdin.buffer, what)  # (not click.get_binary_stream: deprecated)
 
 
 def load_config(path: str | None) -> Config:

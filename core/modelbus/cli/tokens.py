@@ -7,16 +7,16 @@ from typing import IO
 
 import click
 
-from ._common import config_option, make_client, read_stdin_text
+from ._common import config_option, make_client, read_input_text, read_stdin_text
 
 __all__ = ["tokens"]
 
 
 @click.command()
-@click.argument("file", required=False, type=click.File("r", encoding="utf-8"))
+@click.argument("file", required=False, type=click.File("rb"))
 @click.option("-m", "--model", help="Model, alias or provider/model (default: [modelbus] model).")
 @config_option
-def tokens(file: IO[str] | None, model: str | None, config_path: str | None) -> None:
+def tokens(file: IO[bytes] | None, model: str | None, config_path: str | None) -> None:
     """Print how many prompt tokens FILE (or stdin with '-') costs on MODEL.
 
     The input is a JSON list of OpenAI messages, a request body with "messages" (and
@@ -32,12 +32,7 @@ def tokens(file: IO[str] | None, model: str | None, config_path: str | None) -> 
             raise click.UsageError("give a FILE, or '-' to read stdin")
         text = read_stdin_text("FILE")
     else:
-        try:
-            text = file.read()
-        except UnicodeDecodeError as exc:
-            raise click.BadParameter(
-                f"{file.name} is not UTF-8 text (byte {exc.start})", param_hint="FILE"
-            ) from None
+        text = read_input_text(file, "FILE", str(getattr(file, "name", "<stdin>")))
     with make_client(config_path) as client:
         try:
             n = count_input(client, text, model)
