@@ -193,34 +193,50 @@ def test_async_and_streams_route_and_cool_the_same_way():
     assert sum(s.requests for s in states) == 4  # achat's two attempts, two streams
 
 
-def test_an_async_attempt_timed_out_by_the_pipeline_cools_its_deployment_under_load():
-    # deployments.md: a deployment that "times out" is cooled down, and least-busy counts
-    # calls in flight. An async attempt's timeout is enforced by the pipeline, which
-    # cancels the provider call: the pool sees a CancelledError, not an APITimeoutError.
+def _east_stalled(
+    retry_budget: dict[str, Any],
+) -> tuple[LoopClock, modelbus.Client, dict[str, FakeProvider], Any]:
+    """A pool of east and west (cooldown 30 s) whose weighted draw picks east while it is
+    healthy, and east stalled (every answer 10 s late)."""
     clock = LoopClock()
     c, fakes = client_for(
         {"m": {"deployments": ["east/m", "west/m"], "cooldown_s": 30}},
         clock,
         "east",
         "west",
-        # 100 timeouts at once would empty the retry quota (10 tokens a timeout retry, 500)
-        core={"retry_budget": {"enabled": False}},
+        core={"retry_budget": retry_budget},
     )
     pool = c.provider("pool:m").inner
-    pool.random = lambda: 0.0  # the weighted draw picks east while it is healthy
-    fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(400)])  # stalled
+    pool.random = lambda: 0.0
+    fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(400)])
+    return clock, c, fakes, pool
 
-    async def wave(tag: str) -> list[Any]:
-        calls = (c.achat(f"{tag} {i}", model="m", timeout=1.0) for i in range(100))
-        return await asyncio.gather(*calls)
 
-    first = clock.run(wave("a"))  # 100 tasks reach east together, all time out at 1 s
+async def _timed_out_wave(
+    c: modelbus.Client, tag: str, *, return_exceptions: bool = False
+) -> list[Any]:
+    """100 calls at once, each with a 1 s timeout."""
+    calls = (c.achat(f"{tag} {i}", model="m", timeout=1.0) for i in range(100))
+    return await asyncio.gather(*calls, return_exceptions=return_exceptions)
+
+
+def test_an_async_attempt_timed_out_by_the_pipeline_cools_its_deployment_under_load():
+    # deployments.md: a deployment that "times out" is cooled down, and least-busy counts
+    # calls in flight. An async attempt's timeout is enforced by the pipeline, which
+    # cancels the provider call: the pool sees a CancelledError, not an APITimeoutError.
+    # 100 timeouts at once would empty the retry quota (10 tokens a timeout retry, 500)
+    clock, c, fakes, pool = _east_stalled({"enabled": False})
+
+    def wave(tag: str) -> list[Any]:
+        return clock.run(_timed_out_wave(c, tag))
+
+    first = wave("a")  # 100 tasks reach east together, all time out at 1 s
     assert {r.extra["deployment"] for r in first} == {"west/m"}
     assert {r.attempts for r in first} == {2} and fakes["east"].calls == 100
     east, west = pool.state.read(pool.pool, pool._names, clock.monotonic())
     assert (east.in_flight, west.in_flight) == (0, 0)
     assert 25 < east.cooldown_s <= 30
-    second = clock.run(wave("b"))  # east is still cooling: no attempt goes there
+    second = wave("b")  # east is still cooling: no attempt goes there
     assert {(r.extra["deployment"], r.attempts) for r in second} == {("west/m", 1)}
     assert fakes["east"].calls == 100
 
@@ -230,23 +246,8 @@ def test_moves_to_another_deployment_take_from_the_retry_quota(capacity: int) ->
     # deployments.md: a move to another deployment is a retry and takes from the pool's
     # retry quota (10 tokens after a timeout): 100 calls timing out together on a stalled
     # deployment need 1,000; with the default 500, half of them are not retried.
-    clock = LoopClock()
-    c, fakes = client_for(
-        {"m": {"deployments": ["east/m", "west/m"], "cooldown_s": 30}},
-        clock,
-        "east",
-        "west",
-        core={"retry_budget": {"capacity": capacity}},
-    )
-    pool = c.provider("pool:m").inner
-    pool.random = lambda: 0.0  # the weighted draw picks east while it is healthy
-    fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(100)])  # stalled
-
-    async def wave() -> list[Any]:
-        calls = (c.achat(f"q {i}", model="m", timeout=1.0) for i in range(100))
-        return await asyncio.gather(*calls, return_exceptions=True)
-
-    results = clock.run(wave())
+    clock, c, fakes, _ = _east_stalled({"capacity": capacity})
+    results = clock.run(_timed_out_wave(c, "q", return_exceptions=True))
     failed = [r for r in results if isinstance(r, BaseException)]
     assert fakes["east"].calls == 100
     if capacity == 500:

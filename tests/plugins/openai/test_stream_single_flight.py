@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from modelbus.testing.server import Reply, WireServer
 from tests.plugins.openai.conftest import MakeClient
@@ -38,18 +39,20 @@ def test_threads_streaming_one_prompt_share_one_request(
     assert client.usage_totals.shared + client.usage_totals.cache_hits == 7
 
 
+async def _read(client: Any) -> str:
+    """The text of one async stream of the test prompt."""
+    stream = client.astream("tell me", model="gpt-4o-mini")
+    return "".join([c.content or "" async for c in stream])
+
+
 async def test_tasks_streaming_one_prompt_share_one_request(
     srv: WireServer, make_client: MakeClient
 ) -> None:
     srv.enqueue(Reply.default(latency=0.3))
     client = make_client(core={"cache": "memory"})
 
-    async def one() -> str:
-        stream = client.astream("tell me", model="gpt-4o-mini")
-        return "".join([c.content or "" async for c in stream])
-
     try:
-        texts = await asyncio.gather(*(one() for _ in range(50)))
+        texts = await asyncio.gather(*(_read(client) for _ in range(50)))
     finally:
         await client.aclose()
     assert len(srv.requests) == 1
@@ -65,12 +68,8 @@ async def test_the_first_task_cancelled_while_waiting_leaves_the_request_to_the_
     srv.enqueue(Reply.default(latency=0.3))
     client = make_client(core={"cache": "memory"})
 
-    async def one() -> str:
-        stream = client.astream("tell me", model="gpt-4o-mini")
-        return "".join([c.content or "" async for c in stream])
-
     try:
-        tasks = [asyncio.create_task(one()) for _ in range(50)]
+        tasks = [asyncio.create_task(_read(client)) for _ in range(50)]
         await asyncio.sleep(0.1)  # the request is in flight, no chunk yet
         tasks[0].cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
