@@ -123,3 +123,13 @@ def test_default_provider_from_environment(
     assert client.default_provider == "openai"
     assert client.chat("hi", model="gpt-4o-mini").provider == "openai"
     client.close()
+
+
+def test_a_key_from_the_environment_http_cannot_send_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-abc\u00a0def")
+    with pytest.raises(ConfigError) as info:
+        modelbus.Client({"modelbus": {"provider": "openai"}}).provider("openai")
+    assert "api_key (from env:OPENAI_API_KEY)" in str(info.value)
+    assert "sk-live-abc" not in str(info.value)

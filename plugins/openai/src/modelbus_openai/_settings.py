@@ -53,9 +53,12 @@ def header_value(_inst: Any, attr: Any, value: str | Secret | None) -> None:
     text = value.get_secret_value() if isinstance(value, Secret) else value
     i = _unsendable(text)
     if i is not None:
+        # where it came from when not the file itself (a key from $OPENAI_API_KEY)
+        source = getattr(value, "source", "literal")
+        origin = "" if source == "literal" else f" (from {source})"
         raise ValueError(
-            f"{attr.name} has a character HTTP headers cannot carry (U+{ord(text[i]):04X} at "
-            f"position {i}; RFC 9110 §5.5 allows visible ASCII, spaces and tabs)"
+            f"{attr.name}{origin} has a character HTTP headers cannot carry (U+{ord(text[i]):04X}"
+            f" at position {i}; RFC 9110 §5.5 allows visible ASCII, spaces and tabs)"
         )
 
 
