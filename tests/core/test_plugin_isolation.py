@@ -401,3 +401,38 @@ def test_a_bad_catalog_entry_is_its_plugins_error(fresh_plugins, tmp_path, monke
         assert client.chat("hi").content == "echo: hi"
         assert "good-model" in client.catalog
         assert "bad-window" not in client.catalog
+
+
+ODD_NAMES = """
+import modelbus
+
+@modelbus.hookimpl
+def modelbus_register_providers(register):
+    register("", lambda: None)
+    register("team/gpt", lambda: None)
+    register("pool:x", lambda: None)
+    register("two words", lambda: None)
+    register("fine-name", lambda: None)
+"""
+
+
+def test_names_nothing_could_reach_are_the_plugins_error(fresh_plugins, tmp_path, monkeypatch):
+    """A provider named "" or "team/gpt" was accepted, though no config, -m or
+    provider/model could ever reach it; each is now listed as the plugin's error, its
+    reachable names kept, and every other app unaffected."""
+    root = standin_dist(
+        tmp_path / "site-odd",
+        "modelbus-odd",
+        "1.0",
+        {"odd": "mb_odd"},
+        {"mb_odd": ODD_NAMES},
+    )
+    monkeypatch.syspath_prepend(str(root))
+    info = {p.name: p for p in load_plugins().plugins}["odd"]
+    assert "providers name '': a name is non-empty text" in info.error
+    assert "providers name 'team/gpt': a provider's name has no '/' or ':'" in info.error
+    assert "providers name 'pool:x'" in info.error
+    assert "providers name 'two words': a name has no spaces" in info.error
+    assert info.registered == {"providers": ["fine-name"]}
+    with make_client(FakeProvider()) as client:
+        assert client.chat("hi").content == "echo: hi"

@@ -193,6 +193,10 @@ class Registry:
             settings: type | None = None,
             description: str | None = None,
         ) -> None:
+            problem = _name_problem(kind, name)
+            if problem is not None:
+                errors.append(PluginError(problem, plugin=distribution or plugin, hook=KINDS[kind]))
+                return
             reg = Registration(
                 kind, name, factory, settings, description, plugin, distribution, builtin
             )
@@ -202,6 +206,22 @@ class Registry:
                 errors.append(exc)
 
         return register
+
+
+def _name_problem(kind: str, name: object) -> str | None:
+    """Why ``name`` cannot be registered as a ``kind``, or ``None``: a name is text with
+    no spaces (it is typed in a config, ``-m``, a CLI option); a provider's also has no
+    ``/`` (``provider/model`` could never reach it) and no ``:`` (``pool:NAME`` is the
+    pools'). Catalog names are model names: any non-empty text."""
+    if not isinstance(name, str) or not name.strip():
+        return f"{kind} name {name!r}: a name is non-empty text"
+    if kind == "catalog":
+        return None
+    if any(ch.isspace() for ch in name):
+        return f"{kind} name {name!r}: a name has no spaces"
+    if kind == "providers" and ("/" in name or ":" in name):
+        return f"providers name {name!r}: a provider's name has no '/' or ':' (provider/model)"
+    return None
 
 
 def _block_hint(names: list[str]) -> str:
