@@ -11,7 +11,10 @@ Hooks are for discovery only. Each ``modelbus_register_*`` hook receives a
 
 ``register(name, factory, settings=None, description=None)``:
 
-- ``name`` (str): the name configs and calls use (``provider = "echo"``).
+- ``name`` (str): the name configs and calls use (``provider = "echo"``): non-empty,
+  no spaces; a provider's has no ``/`` or ``:`` either (``provider/model``, ``pool:NAME``);
+  catalog names are model names (any non-empty text). A name that breaks this is the
+  plugin's error, listed by ``modelbus plugins``.
 - ``factory``: called once per client as ``factory(settings)`` (or ``factory()`` when
   ``settings`` is ``None``) and returns the object implementing the kind's protocol
   (:mod:`modelbus.protocols`).
