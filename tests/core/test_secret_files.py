@@ -28,6 +28,7 @@ from modelbus._config.secrets import (
     read_secret_file,
     redact_text,
     register_secret,
+    resolve_secret,
 )
 from modelbus.errors import ConfigError, ProviderError
 
@@ -233,3 +234,17 @@ def test_the_credential_fingerprint_is_one_way_and_positional():
     assert identity_with_credential("http://x/v1", None) == "http://x/v1"
     ident = identity_with_credential("http://x/v1", "sk-planted-one", None, None)
     assert ident == f"http://x/v1|credential={a}"
+
+
+@pytest.mark.parametrize(
+    ("file", "why"),
+    [
+        ("~nosuchuser9/key", "secret file path '~nosuchuser9/key' starts with ~ and a user"),
+        ("key\x00x", "secret file path has a NUL character"),
+    ],
+)
+def test_a_secret_file_path_the_file_system_cannot_take_says_so(tmp_path, file, why):
+    # "embedded null byte" and "Could not determine home directory" named neither the
+    # file nor what was wrong with it.
+    with pytest.raises(ValueError, match=why):
+        resolve_secret({"file": file}, tmp_path)

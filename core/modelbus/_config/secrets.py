@@ -46,6 +46,7 @@ __all__ = [
     "env_secret",
     "identity_with_credential",
     "known_secret_values",
+    "path_problem",
     "read_secret_file",
     "redact_text",
     "register_secret",
@@ -164,6 +165,19 @@ def _bad_character(text: str) -> str | None:
     return None
 
 
+def path_problem(value: str) -> str | None:
+    """What keeps ``value`` from being a file path, or ``None``: a NUL character (no
+    operating system accepts one), or a leading ``~user`` naming a user this machine
+    does not have (``Path.expanduser`` raises ``RuntimeError``)."""
+    if "\x00" in value:
+        return "has a NUL character, which no file path can hold"
+    try:
+        Path(value).expanduser()
+    except RuntimeError:
+        return f"{value!r} starts with ~ and a user this machine does not have"
+    return None
+
+
 def read_secret_file(path: str | os.PathLike[str]) -> str:
     """The secret in the file at ``path``, read under the rules of the module doc.
 
@@ -248,6 +262,9 @@ def resolve_secret(value: Any, base_dir: Path | None = None) -> Secret | None:
                 raise ValueError(f"environment variable {name!r} {problem}")
             return Secret(v, f"env:{name}")
         if "file" in value and isinstance(value["file"], str):
+            problem = path_problem(value["file"])
+            if problem is not None:  # (a path is not a secret: shown)
+                raise ValueError(f"secret file path {problem}")
             path = Path(value["file"]).expanduser()
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path

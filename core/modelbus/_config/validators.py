@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .._engine.timeouts import check_timeout
+from .secrets import path_problem
 
 __all__ = ["path", "seconds", "usd"]
 
@@ -30,13 +30,7 @@ def path(_inst: Any, attr: attrs.Attribute[Any], value: str | None) -> None:
     (no operating system accepts one), and a leading ``~user`` naming a user of this
     machine (``Path.expanduser`` raises ``RuntimeError`` otherwise). Checked with the
     config, so ``modelbus config check`` finds it, not a traceback at first use."""
-    if not value:
-        return
-    if "\x00" in value:
-        raise ValueError(f"{attr.name} has a NUL character, which no file path can hold")
-    try:
-        Path(value).expanduser()
-    except RuntimeError:
-        raise ValueError(
-            f"{attr.name} {value!r} starts with ~ and a user this machine does not have"
-        ) from None
+    if value:
+        problem = path_problem(value)
+        if problem is not None:
+            raise ValueError(f"{attr.name} {problem}")
