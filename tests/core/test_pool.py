@@ -257,10 +257,8 @@ def test_moves_to_another_deployment_take_from_the_retry_quota(capacity: int) ->
         assert failed == [] and fakes["west"].calls == 100
 
 
-def test_a_sync_call_interrupted_leaves_the_pool_without_cooling():
-    # Ctrl-C during a sync call: the deployment did nothing wrong, and the call is no
-    # longer in flight (least-busy would otherwise count it for the client's life).
-    clock = FakeClock()
+def _least_busy(clock: FakeClock) -> tuple[modelbus.Client, dict[str, FakeProvider], Any]:
+    """A least-busy pool of east and west whose ties go to east."""
     c, fakes = client_for(
         {"m": {"deployments": ["east/m", "west/m"], "strategy": "least-busy"}},
         clock,
@@ -269,6 +267,14 @@ def test_a_sync_call_interrupted_leaves_the_pool_without_cooling():
     )
     pool = c.provider("pool:m").inner
     pool.random = lambda: 0.0  # ties: east
+    return c, fakes, pool
+
+
+def test_a_sync_call_interrupted_leaves_the_pool_without_cooling():
+    # Ctrl-C during a sync call: the deployment did nothing wrong, and the call is no
+    # longer in flight (least-busy would otherwise count it for the client's life).
+    clock = FakeClock()
+    c, fakes, pool = _least_busy(clock)
 
     def interrupted(request: Any) -> Any:
         raise KeyboardInterrupt
@@ -282,14 +288,7 @@ def test_a_sync_call_interrupted_leaves_the_pool_without_cooling():
 
 def test_a_call_cancelled_by_its_caller_leaves_the_pool_without_cooling():
     clock = LoopClock()
-    c, fakes = client_for(
-        {"m": {"deployments": ["east/m", "west/m"], "strategy": "least-busy"}},
-        clock,
-        "east",
-        "west",
-    )
-    pool = c.provider("pool:m").inner
-    pool.random = lambda: 0.0  # ties: east
+    c, fakes, pool = _least_busy(clock)
     fakes["east"].enqueue(*[FakeReply(latency_s=10.0) for _ in range(50)])
 
     async def main() -> None:

@@ -98,7 +98,11 @@ class Config:
         return cls.from_dict(read_toml(found), source=str(found), base_dir=found.parent)
 
     @classmethod
-    def coerce(cls, config: Any, overrides: Mapping[str, Any]) -> Config:
+    def coerce(
+        cls,
+        config: Config | Mapping[str, Any] | str | os.PathLike[str] | None,
+        overrides: Mapping[str, Any],
+    ) -> Config:
         """The config ``Client(config, **overrides)`` runs on: ``config`` as given (a
         :class:`Config`), structured (a mapping of the TOML shape) or loaded (a path, or
         ``None`` to search), then ``overrides`` replacing ``[modelbus]`` keys.
